@@ -1,0 +1,1 @@
+//! Test support: network namespaces and real BGP daemons, torn down on drop.
