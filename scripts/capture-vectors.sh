@@ -387,6 +387,13 @@ def addpath(c, want):
             for k in range(0, len(v) - 3, 4):
                 if v[k+3] & want: fams.add((int.from_bytes(v[k:k+2], "big"), v[k+2]))
     return fams
+def extnh(c):
+    fams = set()
+    for code, v in c:
+        if code == 5:
+            for k in range(0, len(v) - 5, 6):
+                fams.add((int.from_bytes(v[k:k+2], "big"), int.from_bytes(v[k+2:k+4], "big")))
+    return fams
 famname = {(1, 1): "ipv4/unicast", (2, 1): "ipv6/unicast"}
 written = collections.Counter()
 seen = set()
@@ -399,6 +406,8 @@ for (stream, src, dst), ms in msgs.items():
         for fam in sorted(addpath(cm, 2) & addpath(ct, 1)):
             ctx.append("add-path=" + famname.get(fam, "%d/%d" % fam))
         if any(c == 6 for c, _ in cm) and any(c == 6 for c, _ in ct): ctx.append("extended-message")
+        for fam in sorted(extnh(cm) & extnh(ct)):
+            ctx.append("extended-nexthop=" + famname.get(fam, "%d/%d" % fam))
     sender = names.get(src, "other")
     tname = {1: "open", 2: "update", 3: "notification", 4: "keepalive", 5: "route-refresh"}
     for m in ms:
