@@ -317,8 +317,8 @@ pub(crate) fn decode_update(
             );
             continue;
         }
-        match parse_attr(code, msg, vstart, vend, ctx) {
-            Ok(attr) => {
+        match parse_attr(code, msg, vstart, vend, ctx, &mut attributes) {
+            Ok(()) => {
                 if !flags_ok {
                     // MP attribute with wrong flags: its routes are still needed to withdraw.
                     col.push(
@@ -338,12 +338,14 @@ pub(crate) fn decode_update(
                         "AS4 attribute received on a 4-octet AS session",
                         n3(codes::OPTIONAL_ATTRIBUTE_ERROR, msg.slice(start..vend)),
                     );
+                    attributes.pop();
                     continue;
                 }
-                if let PathAttribute::MpReachNlri(r) = &attr {
+                if code == tc::MP_REACH_NLRI
+                    && let Some(PathAttribute::MpReachNlri(r)) = attributes.last()
+                {
                     has_mp_reach = !r.nlri.is_empty();
                 }
-                attributes.push(attr);
             }
             Err(e) => {
                 let action = match e.action {
@@ -593,7 +595,7 @@ fn parse_mp_nlri(
     }
 }
 
-/// Parse the attribute value `msg[vstart..vend]`. Only raw parts are sliced out of `msg`
+/// Parse the attribute value `msg[vstart..vend]` and push it onto `out`. Only raw parts are sliced out of `msg`
 /// (zero-copy); typed values are read from the borrowed octets.
 fn parse_attr(
     code: u8,
@@ -601,11 +603,13 @@ fn parse_attr(
     vstart: usize,
     vend: usize,
     ctx: &SessionContext,
-) -> Result<PathAttribute, Bad> {
+    out: &mut Vec<PathAttribute>,
+) -> Result<(), Bad> {
     let v = &msg[vstart..vend];
     use Action::*;
     let n = v.len();
-    Ok(match code {
+    // Pushed where it is built: no move of the 80-octet value through a Result.
+    out.push(match code {
         tc::ORIGIN => {
             if n != 1 {
                 return Err(bad(Withdraw, "ORIGIN length is not 1"));
@@ -832,7 +836,8 @@ fn parse_attr(
             PathAttribute::Otc(u32_at(v, 0))
         }
         _ => return Err(bad(Discard, "unknown attribute type")),
-    })
+    });
+    Ok(())
 }
 
 #[cfg(test)]
