@@ -44,7 +44,10 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bgp_wire::message::AddPathMode;
-use bgp_wire::{Afi, AfiSafi, Capability, Message, Notification, RouteRefresh, SessionContext, Update, UpdateVerdict};
+use bgp_wire::{
+    Afi, AfiSafi, Capability, Message, Notification, RouteRefresh, SessionContext, Update,
+    UpdateVerdict,
+};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -408,15 +411,19 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
     let (state_tx, state_rx) = watch::channel(State::Idle);
-    let incoming = listener.and_then(|l| {
-        match l.register(config.peer_addr, config.md5_password.as_deref()) {
-            Ok(rx) => Some(rx),
-            Err(e) => {
-                tracing::warn!("cannot register peer {} with listener: {e}", config.peer_addr);
-                None
-            }
-        }
-    });
+    let incoming =
+        listener.and_then(
+            |l| match l.register(config.peer_addr, config.md5_password.as_deref()) {
+                Ok(rx) => Some(rx),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot register peer {} with listener: {e}",
+                        config.peer_addr
+                    );
+                    None
+                }
+            },
+        );
     let scfg = config.session_config();
     let driver = Driver {
         epoch: Instant::now(),
@@ -546,7 +553,7 @@ fn set_ttl(sock: socket2::SockRef<'_>, v6: bool, cfg: &PeerConfig) -> io::Result
         }
     }
     if cfg.gtsm {
-        sockopt::set_min_ttl(&sock, v6, 254)?;
+        sockopt::set_min_ttl(&*sock, v6, 254)?;
     }
     Ok(())
 }
@@ -764,7 +771,9 @@ impl Driver {
             }
             Err(e) => {
                 tracing::debug!("connect to {} failed: {e}", self.cfg.peer_addr);
-                self.primary.fsm.handle_event(now, Event::TcpConnectionFails);
+                self.primary
+                    .fsm
+                    .handle_event(now, Event::TcpConnectionFails);
             }
         }
         self.apply(Which::Primary).await;
@@ -785,7 +794,9 @@ impl Driver {
             State::Idle => {
                 if self.primary.fsm.automatic_start_enabled() {
                     // The peer is faster than our IdleHoldTimer: start passively on its connection.
-                    self.primary.fsm.handle_event(now, Event::AutomaticStartPassive);
+                    self.primary
+                        .fsm
+                        .handle_event(now, Event::AutomaticStartPassive);
                     self.apply(Which::Primary).await;
                     self.take_as_primary(stream).await;
                 } else {
@@ -829,7 +840,9 @@ impl Driver {
         }
         self.primary.conn = Some(Conn::new(stream));
         self.primary.dir = Direction::Incoming;
-        self.primary.fsm.handle_event(now, Event::TcpConnectionConfirmed);
+        self.primary
+            .fsm
+            .handle_event(now, Event::TcpConnectionConfirmed);
         self.apply(Which::Primary).await;
     }
 
@@ -861,7 +874,9 @@ impl Driver {
                 .negotiated()
                 .map(|n| n.context.clone())
                 .unwrap_or_default();
-            let Some(conn) = slot.conn.as_mut() else { return };
+            let Some(conn) = slot.conn.as_mut() else {
+                return;
+            };
             let event = match next_frame(&mut conn.rbuf, &ctx) {
                 Frame::Incomplete => {
                     // Give memory back after a burst.
@@ -881,13 +896,14 @@ impl Driver {
     async fn apply(&mut self, which: Which) {
         loop {
             let Some(slot) = self.slot(which) else { return };
-            let Some(action) = slot.fsm.poll_action() else { break };
+            let Some(action) = slot.fsm.poll_action() else {
+                break;
+            };
             match action {
-                Action::Connect => {
-                    if which == Which::Primary {
-                        self.connecting = Some(Box::pin(connect(self.cfg.clone())));
-                    }
+                Action::Connect if which == Which::Primary => {
+                    self.connecting = Some(Box::pin(connect(self.cfg.clone())));
                 }
+                Action::Connect => {}
                 Action::CloseConnection => {
                     let conn = slot.conn.take();
                     if which == Which::Primary {
@@ -903,11 +919,11 @@ impl Driver {
                         .negotiated()
                         .map(|n| n.context.clone())
                         .unwrap_or_default();
-                    if let Some(c) = slot.conn.as_mut() {
-                        if let Err(e) = bgp_wire::encode_message(&msg, &ctx, &mut c.wbuf) {
-                            tracing::warn!("cannot encode message for {}: {e}", self.cfg.peer_addr);
-                            self.encode_error = Some(e);
-                        }
+                    if let Some(c) = slot.conn.as_mut()
+                        && let Err(e) = bgp_wire::encode_message(&msg, &ctx, &mut c.wbuf)
+                    {
+                        tracing::warn!("cannot encode message for {}: {e}", self.cfg.peer_addr);
+                        self.encode_error = Some(e);
                     }
                     if let (Which::Primary, Message::Notification(n)) = (which, msg) {
                         self.emit(PeerEvent::NotificationSent(n));
@@ -918,17 +934,13 @@ impl Driver {
             }
         }
         // A secondary connection that fell back is simply dropped.
-        if which == Which::Secondary
+        let drop_secondary = which == Which::Secondary
             && self
                 .secondary
                 .as_ref()
-                .is_some_and(|s| s.conn.is_none() || s.fsm.state() < State::OpenSent)
-        {
-            if let Some(mut s) = self.secondary.take() {
-                if let Some(c) = s.conn.take() {
-                    close(c).await;
-                }
-            }
+                .is_some_and(|s| s.conn.is_none() || s.fsm.state() == State::Idle);
+        if drop_secondary && let Some(c) = self.secondary.take().and_then(|mut s| s.conn.take()) {
+            close(c).await;
         }
     }
 
@@ -953,7 +965,9 @@ impl Driver {
 
     /// Resolve a collision between the primary and a secondary (incoming) connection.
     async fn check_collision(&mut self) {
-        let Some(sec) = self.secondary.as_ref() else { return };
+        let Some(sec) = self.secondary.as_ref() else {
+            return;
+        };
         let pstate = self.primary.fsm.state();
         if pstate < State::OpenSent {
             // The primary fell back: the secondary connection carries on as the session.
@@ -987,7 +1001,15 @@ impl Driver {
 
     async fn dump(&mut self, which: Which) {
         let now = self.now();
-        tracing::debug!("peer {}: collision, dumping {}", self.cfg.peer_addr, if which == Which::Primary { "existing" } else { "new" });
+        tracing::debug!(
+            "peer {}: collision, dumping {}",
+            self.cfg.peer_addr,
+            if which == Which::Primary {
+                "existing"
+            } else {
+                "new"
+            }
+        );
         match which {
             Which::Secondary => {
                 if let Some(mut s) = self.secondary.take() {
@@ -995,7 +1017,11 @@ impl Driver {
                     let mut conn = s.conn.take();
                     while let Some(a) = s.fsm.poll_action() {
                         if let (Action::Send(m), Some(c)) = (&a, conn.as_mut()) {
-                            let _ = bgp_wire::encode_message(m, &SessionContext::default(), &mut c.wbuf);
+                            let _ = bgp_wire::encode_message(
+                                m,
+                                &SessionContext::default(),
+                                &mut c.wbuf,
+                            );
                         }
                     }
                     if let Some(c) = conn {
@@ -1009,7 +1035,8 @@ impl Driver {
                 let mut conn = self.primary.conn.take();
                 while let Some(a) = self.primary.fsm.poll_action() {
                     if let (Action::Send(m), Some(c)) = (&a, conn.as_mut()) {
-                        let _ = bgp_wire::encode_message(m, &SessionContext::default(), &mut c.wbuf);
+                        let _ =
+                            bgp_wire::encode_message(m, &SessionContext::default(), &mut c.wbuf);
                     }
                 }
                 if let Some(c) = conn {
@@ -1020,7 +1047,9 @@ impl Driver {
     }
 
     async fn promote_secondary(&mut self) {
-        let Some(sec) = self.secondary.take() else { return };
+        let Some(sec) = self.secondary.take() else {
+            return;
+        };
         let from = self.primary.fsm.state();
         if let Some(c) = self.primary.conn.take() {
             close(c).await;
@@ -1042,20 +1071,15 @@ enum Frame {
 
 /// Cut the next message off the read buffer and turn it into an event.
 fn next_frame(rbuf: &mut BytesMut, ctx: &SessionContext) -> Frame {
-    if rbuf.len() < bgp_wire::HEADER_LEN {
-        return Frame::Incomplete;
-    }
-    let len = usize::from(u16::from_be_bytes([rbuf[16], rbuf[17]]));
-    if len < bgp_wire::HEADER_LEN || len > ctx.max_message_len() {
-        // Bad Message Length (1/2), data: the erroneous length field.
-        let n = Notification::with_data(
-            bgp_wire::error::codes::MESSAGE_HEADER_ERROR,
-            bgp_wire::error::codes::BAD_MESSAGE_LENGTH,
-            rbuf[16..18].to_vec(),
-        );
-        rbuf.clear();
-        return Frame::Event(Event::BgpHeaderErr(n));
-    }
+    let len = match bgp_wire::frame_len(rbuf, ctx) {
+        Ok(None) => return Frame::Incomplete,
+        Ok(Some(len)) => len,
+        Err(e) => {
+            // Header errors (1/1, 1/2, 1/3): nothing after this can be framed.
+            rbuf.clear();
+            return Frame::Event(Event::from_decode_error(&e));
+        }
+    };
     if rbuf.len() < len {
         rbuf.reserve(len - rbuf.len());
         return Frame::Incomplete;

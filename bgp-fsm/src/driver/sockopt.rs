@@ -75,7 +75,12 @@ pub(crate) fn set_md5(sock: &impl AsRawFd, peer: IpAddr, key: &[u8]) -> io::Resu
 pub(crate) fn set_min_ttl(sock: &impl AsRawFd, v6: bool, min: u8) -> io::Result<()> {
     let v = libc::c_int::from(min);
     if v6 {
-        setsockopt(sock.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, &v)
+        setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MINHOPCOUNT,
+            &v,
+        )
     } else {
         setsockopt(sock.as_raw_fd(), libc::IPPROTO_IP, libc::IP_MINTTL, &v)
     }
