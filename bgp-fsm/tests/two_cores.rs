@@ -117,17 +117,13 @@ impl Net {
                     self.queue.push_back((side, Event::TcpConnectionFails));
                 }
             }
-            Action::CloseConnection => {
-                if self.connected {
-                    self.connected = false;
-                    self.queue.push_back((other, Event::TcpConnectionFails));
-                }
+            Action::CloseConnection if self.connected => {
+                self.connected = false;
+                self.queue.push_back((other, Event::TcpConnectionFails));
             }
-            Action::Send(msg) => {
-                if self.connected && self.frozen != Some(other) {
-                    let ev = wire(msg, &ctx_of(&self.m[side]));
-                    self.queue.push_back((other, ev));
-                }
+            Action::Send(msg) if self.connected && self.frozen != Some(other) => {
+                let ev = wire(msg, &ctx_of(&self.m[side]));
+                self.queue.push_back((other, ev));
             }
             _ => {}
         }
