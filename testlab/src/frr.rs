@@ -43,6 +43,26 @@ impl Frr {
     /// Default `zebra.conf`: empty apart from a hostname.
     pub const DEFAULT_ZEBRA_CONF: &'static str = "hostname zebra\n";
 
+    /// A `bgpd.conf` text: `frr defaults traditional`, `router bgp ASN` with this router id,
+    /// `no bgp ebgp-requires-policy`, `no bgp network import-check`, and per `(address,
+    /// remote_as)` neighbour `timers 3 9` and `timers connect 1` (quick tests; FRR's own default
+    /// connect retry is 120 s). Append more lines (e.g. ` address-family ipv4 unicast` blocks)
+    /// to the returned text as needed.
+    pub fn config(asn: u32, router_id: &str, neighbors: &[(&str, u32)]) -> String {
+        let mut s = format!(
+            "frr defaults traditional\nhostname bgpd\n!\nrouter bgp {asn}\n \
+             bgp router-id {router_id}\n no bgp ebgp-requires-policy\n \
+             no bgp network import-check\n"
+        );
+        for (addr, remote_as) in neighbors {
+            s.push_str(&format!(
+                " neighbor {addr} remote-as {remote_as}\n neighbor {addr} timers 3 9\n \
+                 neighbor {addr} timers connect 1\n"
+            ));
+        }
+        s
+    }
+
     /// Starts zebra and bgpd in `ns` with this `bgpd.conf` text and the default zebra config.
     /// Waits until bgpd answers vtysh (up to 10 s).
     pub fn start(ns: &Netns, bgpd_conf: &str) -> Result<Self> {

@@ -9,17 +9,7 @@ use testlab::{Bird, Capture, Exabgp, Frr, Gobgp, Netns, link, require_root_and, 
 const T: Duration = Duration::from_secs(30);
 
 fn frr_conf(router_id: &str, neighbors: &[(&str, u32)]) -> String {
-    let mut s = format!(
-        "frr defaults traditional\nhostname r\nlog file /dev/null\n!\nrouter bgp 64512\n \
-         bgp router-id {router_id}\n no bgp ebgp-requires-policy\n no bgp network import-check\n"
-    );
-    for (addr, asn) in neighbors {
-        s.push_str(&format!(
-            " neighbor {addr} remote-as {asn}\n neighbor {addr} timers 3 9\n \
-             neighbor {addr} timers connect 1\n"
-        ));
-    }
-    s
+    Frr::config(64512, router_id, neighbors)
 }
 
 fn pid_alive(pid: u32) -> bool {
