@@ -26,15 +26,20 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LABDIR=${KB_LABDIR:-/tmp/kube-bgp-lab}
+# Namespace name prefix (default kb-): another prefix lets a second lab (e.g. a test) run
+# beside one left up with --keep. Keep it <= 8 characters (names are <= 15).
+NSP=${KB_LAB_PREFIX:-kb-}
+[ "${#NSP}" -le 8 ] || { echo "KB_LAB_PREFIX too long (max 8)" >&2; exit 2; }
+if [ "$NSP" = kb- ]; then LABDIR=${KB_LABDIR:-/tmp/kube-bgp-lab}; else LABDIR=${KB_LABDIR:-/tmp/kube-bgp-lab-$NSP}; fi
+RESULTS=${LABDIR}.results
 ASN=64512
 PREFIX=172.16.10.0/32
 SVC_IP=172.16.10.0
 ROUTER_IP=192.168.1.1
-ROUTER_NS=kb-router
-SW_NS=kb-sw
-CLIENT_NS=kb-client
-NODE_NS=(kb-master1 kb-worker1 kb-worker2 kb-worker3 kb-worker4 kb-worker5)
+ROUTER_NS=${NSP}router
+SW_NS=${NSP}sw
+CLIENT_NS=${NSP}client
+NODE_NS=("${NSP}master1" "${NSP}worker1" "${NSP}worker2" "${NSP}worker3" "${NSP}worker4" "${NSP}worker5")
 NODE_NAME=(k8s-master1 k8s-worker1 k8s-worker2 k8s-worker3 k8s-worker4 k8s-worker5)
 NODE_IP=(192.168.1.10 192.168.1.21 192.168.1.22 192.168.1.23 192.168.1.24 192.168.1.25)
 ALL_NS=("$ROUTER_NS" "$SW_NS" "$CLIENT_NS" "${NODE_NS[@]}")
@@ -107,11 +112,23 @@ stop_pid() {
   for ((i = 0; i < 40; i++)); do alive "$pid" || return 0; sleep 0.05; done
 }
 
+# True when PID runs inside one of this lab's namespaces.
+ours() {
+  local ns
+  ns=$(ip netns identify "$1" 2>/dev/null) || return 1
+  for n in "${ALL_NS[@]}"; do [ "$ns" = "$n" ] && return 0; done
+  return 1
+}
+
 teardown() {
   if [ -f "$LABDIR/pids" ]; then
     # Newest first; signal everyone, then reap.
-    local pids
-    pids=$(tac "$LABDIR/pids" | awk '{print $1}')
+    # Only PIDs that still live in one of our namespaces (guards against PID reuse when
+    # --down runs long after --keep).
+    local pids="" p
+    for p in $(tac "$LABDIR/pids" | awk '{print $1}'); do
+      ours "$p" && pids="$pids $p"
+    done
     for p in $pids; do alive "$p" && kill -TERM "$p" 2>/dev/null; done
     for p in $pids; do stop_pid "$p" 3; done
   fi
@@ -128,7 +145,7 @@ teardown() {
 
 if [ "$DOWN" = 1 ]; then
   teardown
-  echo "seed-lab: torn down (namespaces: $(ip netns list | grep -c '^kb-' || true) kb-* left)"
+  echo "seed-lab: torn down ($(ip netns list | grep -c "^$NSP" || true) $NSP* namespaces left)"
   exit 0
 fi
 
@@ -143,6 +160,7 @@ on_exit() {
       teardown
     fi
   fi
+  [ "$rc" = 0 ] || rm -f "$RESULTS"-*.env "$RESULTS"-*.pids
   if [ "$rc" = 0 ]; then echo "LAB PASSED"; else echo "LAB FAILED (step: $STEP)"; fi
   exit "$rc"
 }
@@ -505,7 +523,7 @@ run_mode() {
 
   {
     for k in "${!R[@]}"; do echo "$k=${R[$k]}"; done
-  } >"/tmp/kube-bgp-lab-results-$mode.env"
+  } >"$RESULTS-$mode.env"
 
   if [ "$KEEP" = 1 ] && [ "$mode" = "${MODES[-1]}" ]; then
     step "--keep: restart all speakers and leave the lab up"
@@ -521,20 +539,24 @@ The lab is up ($mode speakers). Explore it:
   vtysh -N $ROUTER_NS --config_dir $LABDIR/router -c 'show bgp ipv4 unicast $PREFIX'
   ip -n $ROUTER_NS route show $PREFIX
   ip netns exec $CLIENT_NS curl http://$SVC_IP/
-  ip netns exec kb-worker1 bash      # a shell on a node; logs in $LABDIR/<namespace>/
+  ip netns exec ${NSP}worker1 bash   # a shell on a node; logs in $LABDIR/<namespace>/
   processes (pid name): $LABDIR/pids
 Tear it down:
-  $0 --down
+  $( [ "$NSP" = kb- ] || printf 'KB_LAB_PREFIX=%s ' "$NSP")$0 --down
 EOF
     return
   fi
   step "teardown ($mode)"
+  cp "$LABDIR/pids" "$RESULTS-$mode.pids"
   teardown
   CREATED=0
   local left
-  left=$(ip netns list | grep -c '^kb-' || true)
-  [ "$left" = 0 ] || fail "$left kb-* namespaces left after teardown"
-  log "torn down: no kb-* namespace, no lab process left"
+  left=$(ip netns list | grep -c "^$NSP" || true)
+  [ "$left" = 0 ] || fail "$left $NSP* namespaces left after teardown"
+  for p in $(awk '{print $1}' "$RESULTS-$mode.pids" 2>/dev/null); do
+    alive "$p" && fail "lab process $p still alive after teardown"
+  done
+  log "torn down: no $NSP* namespace, no lab process left"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -542,7 +564,7 @@ EOF
 STEP="prerequisites"
 install_prereqs
 for mode in "${MODES[@]}"; do
-  rm -f "/tmp/kube-bgp-lab-results-$mode.env"
+  rm -f "$RESULTS-$mode.env"
   run_mode "$mode"
 done
 
@@ -561,11 +583,11 @@ if [ "$COMPARE" = 1 ]; then
     key=${row%%:*}
     printf '%-40s' "${row#*:}"
     for m in "${MODES[@]}"; do
-      v=$(grep "^$key=" "/tmp/kube-bgp-lab-results-$m.env" 2>/dev/null | cut -d= -f2)
+      v=$(grep "^$key=" "$RESULTS-$m.env" 2>/dev/null | cut -d= -f2)
       printf '%12s' "${v:--}"
     done
     echo
   done
 fi
-for m in "${MODES[@]}"; do rm -f "/tmp/kube-bgp-lab-results-$m.env"; done
+for m in "${MODES[@]}"; do rm -f "$RESULTS-$m.env" "$RESULTS-$m.pids"; done
 STEP="done"
