@@ -25,6 +25,7 @@
 
 pub mod advert;
 pub mod config;
+pub mod driver;
 pub mod events;
 pub mod health;
 pub mod metrics;
