@@ -98,7 +98,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let backend = match FsmBackend::new(cfg.listen) {
+    let backend = match FsmBackend::new(cfg.listen).await {
         Ok(b) => Arc::new(b),
         Err(e) => {
             eprintln!("announce: cannot listen on {:?}: {e}", cfg.listen);

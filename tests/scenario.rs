@@ -172,15 +172,17 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         );
     }
 
-    // Session identity before reloads: established count and establishment time.
-    let before: Vec<(Option<u64>, Option<u64>)> = NODES
+    // Session identity before reloads: established/dropped counts and uptime.
+    let session = |a: &str| {
+        (
+            neighbor_u64(&lab.frr, a, "connectionsEstablished"),
+            neighbor_u64(&lab.frr, a, "connectionsDropped"),
+        )
+    };
+    let before: Vec<(Option<u64>, Option<u64>)> = NODES.iter().map(|a| session(a)).collect();
+    let up_before: Vec<u64> = NODES
         .iter()
-        .map(|a| {
-            (
-                neighbor_u64(&lab.frr, a, "connectionsEstablished"),
-                neighbor_u64(&lab.frr, a, "bgpTimerUpEstablishedEpoch"),
-            )
-        })
+        .map(|a| neighbor_u64(&lab.frr, a, "bgpTimerUpMsec").unwrap_or(0))
         .collect();
 
     // SIGHUP adding a prefix on node 0: FRR gets it, no session resets.
@@ -209,11 +211,13 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
     assert!(!gateways(&lab.frr, SERVICE).contains(&NODES[1].to_string()));
     std::thread::sleep(Duration::from_secs(1));
     for (i, a) in NODES.iter().enumerate() {
-        let now = (
-            neighbor_u64(&lab.frr, a, "connectionsEstablished"),
-            neighbor_u64(&lab.frr, a, "bgpTimerUpEstablishedEpoch"),
+        assert_eq!(session(a), before[i], "session with {a} was reset");
+        let up = neighbor_u64(&lab.frr, a, "bgpTimerUpMsec").unwrap_or(0);
+        assert!(
+            up > up_before[i],
+            "uptime of {a} went from {} to {up} ms",
+            up_before[i]
         );
-        assert_eq!(now, before[i], "session with {a} was reset");
         assert_eq!(lab.frr.neighbor_state(a).as_deref(), Some("Established"));
     }
     // Healthy again: back to six.
@@ -236,13 +240,19 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         "MEASURED: SIGTERM -> that node's kernel next hop gone {:?}",
         gone.unwrap()
     );
-    let text = lab
-        .frr
-        .vtysh(&format!("show bgp neighbors {}", NODES[3]))
-        .unwrap();
+    // FRR keeps the RFC 9003 message as the last reset reason.
+    let shows_message = wait_until(Duration::from_secs(5), || {
+        lab.frr.neighbor(NODES[3]).is_ok_and(|nb| {
+            nb["lastShutdownDescription"].as_str() == Some("node 3 going down for maintenance")
+                && nb["lastNotificationReason"].as_str() == Some("Cease/Administrative Shutdown")
+        })
+    });
     assert!(
-        text.contains("node 3 going down for maintenance"),
-        "FRR does not show our shutdown message: {text}"
+        shows_message,
+        "FRR does not show our shutdown message: {}\n{}",
+        lab.frr.neighbor(NODES[3]).unwrap_or_default(),
+        cap.tshark(&["-Y", "bgp.type == 3", "-V"])
+            .unwrap_or_default()
     );
 
     // SIGTERM everyone: the route disappears from the kernel.

@@ -149,7 +149,12 @@ impl Drop for Lab {
     fn drop(&mut self) {
         if std::thread::panicking() {
             for n in &self.nodes {
-                eprintln!("--- log of node {} ---\n{}", n.addr, n.log());
+                eprintln!(
+                    "--- log of node {} ({}) ---\n{}",
+                    n.addr,
+                    n.log_path().display(),
+                    n.log()
+                );
             }
             eprintln!(
                 "--- FRR bgpd log ---\n{}",
