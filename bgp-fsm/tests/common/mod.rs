@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 /// Run `f` on a new thread that has joined network namespace `ns` (only that thread: setns is
 /// per thread), with a current-thread tokio runtime. Sockets it opens live in `ns`.
-pub fn in_netns<F, Fut, R>(ns: &testlab::Netns, f: F) -> R
+pub(crate) fn in_netns<F, Fut, R>(ns: &testlab::Netns, f: F) -> R
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = R>,
@@ -36,7 +36,7 @@ where
 }
 
 /// The next event that matches, or panic after `timeout`.
-pub async fn wait_event(
+pub(crate) async fn wait_event(
     rx: &mut mpsc::Receiver<PeerEvent>,
     timeout: Duration,
     what: &str,
@@ -54,7 +54,7 @@ pub async fn wait_event(
 }
 
 /// Poll a blocking condition from async code.
-pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+pub(crate) async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if f() {
