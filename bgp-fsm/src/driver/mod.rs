@@ -246,6 +246,7 @@ enum Command {
 pub struct PeerHandle {
     cmd: mpsc::Sender<Command>,
     state: watch::Receiver<State>,
+    conn: Arc<Mutex<Option<(SocketAddr, SocketAddr)>>>,
     events: Arc<Mutex<Option<mpsc::Receiver<PeerEvent>>>>,
     peer: IpAddr,
 }
@@ -258,6 +259,11 @@ impl PeerHandle {
     /// The current state.
     pub fn state(&self) -> State {
         *self.state.borrow()
+    }
+    /// The (local, remote) socket addresses of the Established session's TCP connection
+    /// (e.g. to use our local address as next hop), `None` when not Established.
+    pub fn connection(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.conn.lock().ok().and_then(|g| *g)
     }
     /// A receiver of the state, to await changes (`changed()`, `wait_for(..)`).
     pub fn watch_state(&self) -> watch::Receiver<State> {
@@ -413,6 +419,7 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
     let (state_tx, state_rx) = watch::channel(State::Idle);
+    let conn_info = Arc::new(Mutex::new(None));
     let incoming =
         listener.and_then(
             |l| match l.register(config.peer_addr, config.md5_password.as_deref()) {
@@ -442,6 +449,7 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
         events: ev_tx,
         pending: VecDeque::new(),
         state: state_tx,
+        conn_info: conn_info.clone(),
         encode_error: None,
         finished: false,
         closing: Vec::new(),
@@ -451,6 +459,7 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
     PeerHandle {
         cmd: cmd_tx,
         state: state_rx,
+        conn: conn_info,
         events: Arc::new(Mutex::new(Some(ev_rx))),
         peer: config.peer_addr,
     }
@@ -498,6 +507,7 @@ struct Driver {
     events: mpsc::Sender<PeerEvent>,
     pending: VecDeque<PeerEvent>,
     state: watch::Sender<State>,
+    conn_info: Arc<Mutex<Option<(SocketAddr, SocketAddr)>>>,
     encode_error: Option<bgp_wire::EncodeError>,
     finished: bool,
     closing: Vec<tokio::task::JoinHandle<()>>,
@@ -1015,11 +1025,24 @@ impl Driver {
         match action {
             Action::StateChanged { from, to } => {
                 tracing::debug!("peer {}: {from} -> {to}", self.cfg.peer_addr);
+                if to == State::Established {
+                    let addrs = self.primary.conn.as_ref().and_then(|c| {
+                        Some((c.stream.local_addr().ok()?, c.stream.peer_addr().ok()?))
+                    });
+                    if let Ok(mut g) = self.conn_info.lock() {
+                        *g = addrs;
+                    }
+                }
                 self.state.send_replace(to);
                 self.emit(PeerEvent::StateChanged { from, to });
             }
             Action::SessionUp(n) => self.emit(PeerEvent::Established(n)),
-            Action::SessionDown(reason) => self.emit(PeerEvent::Down { reason }),
+            Action::SessionDown(reason) => {
+                if let Ok(mut g) = self.conn_info.lock() {
+                    *g = None;
+                }
+                self.emit(PeerEvent::Down { reason });
+            }
             Action::Update { update, verdict } => self.emit(PeerEvent::Update {
                 update: Box::new(update),
                 verdict,
