@@ -348,3 +348,151 @@ fn frr_ebgp_ipv6_transport() {
         );
     });
 }
+
+/// GTSM (RFC 5082) against FRR's `ttl-security hops 1`: without GTSM our TTL-64 packets are
+/// dropped and the session never comes up; with it, it does.
+#[test]
+fn frr_gtsm() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab(" neighbor 10.0.0.2 ttl-security hops 1\n", None);
+    in_netns(&lab.node, move || async move {
+        let peer = spawn_peer(cfg(), None);
+        assert!(
+            !peer.wait_established(Duration::from_secs(5)).await,
+            "established without GTSM"
+        );
+        peer.shutdown(None).await.unwrap();
+        let mut c = cfg();
+        c.gtsm = true;
+        let peer = spawn_peer(c, None);
+        assert!(
+            peer.wait_established(Duration::from_secs(15)).await,
+            "{:?}",
+            peer.state()
+        );
+        peer.shutdown(None).await.unwrap();
+    });
+}
+
+/// Passive: FRR connects to our shared Listener, which hands the connection to the peer whose
+/// address matches. Then both sides active and listening (collision): one session, stable.
+#[test]
+fn frr_connects_to_our_listener_and_collision() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab("", None);
+    let frr = lab.frr.clone();
+    in_netns(&lab.node, move || async move {
+        let listener = bgp_fsm::driver::Listener::bind("0.0.0.0:179".parse().unwrap())
+            .await
+            .unwrap();
+        let mut c = cfg();
+        c.passive = true;
+        let peer = spawn_peer(c, Some(&listener));
+        let t0 = Instant::now();
+        assert!(
+            peer.wait_established(Duration::from_secs(20)).await,
+            "{:?}",
+            peer.state()
+        );
+        println!(
+            "FRR connected to our listener; Established after {:?}",
+            t0.elapsed()
+        );
+        let (local, remote) = peer.connection().unwrap();
+        assert_eq!(
+            local.port(),
+            179,
+            "the session runs on the connection FRR opened"
+        );
+        assert_eq!(remote.ip(), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        peer.shutdown(None).await.unwrap();
+
+        // Both active with listeners: whatever collides is resolved, one session stays up.
+        for round in 0..3 {
+            let peer = spawn_peer(cfg(), Some(&listener));
+            let mut ev = peer.take_events().unwrap();
+            assert!(
+                peer.wait_established(Duration::from_secs(20)).await,
+                "round {round}: {:?}",
+                peer.state()
+            );
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            assert_eq!(peer.state(), State::Established, "round {round}");
+            let frr2 = frr.clone();
+            assert!(
+                eventually(Duration::from_secs(5), move || frr2
+                    .neighbor_state("10.0.0.2")
+                    .as_deref()
+                    == Some("Established"))
+                .await
+            );
+            let mut collisions = 0;
+            while let Ok(e) = ev.try_recv() {
+                if matches!(e, PeerEvent::NotificationSent(ref n) | PeerEvent::NotificationReceived(ref n) if n.code == 6 && n.subcode == 7)
+                {
+                    collisions += 1;
+                }
+                assert!(!matches!(e, PeerEvent::Down { .. }), "round {round}: {e:?}");
+            }
+            println!("round {round}: {collisions} Cease 6/7 seen");
+            peer.shutdown(None).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+}
+
+/// FRR delays its OPEN (`timers delayopen 3`, its DelayOpen) while we listen and connect: the
+/// session still comes up once, and stays up. (The deterministic collision test with a
+/// scripted peer is in driver_loopback.rs.)
+#[test]
+fn frr_delay_open_peer() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab(" neighbor 10.0.0.2 timers delayopen 3\n", None);
+    let frr = lab.frr.clone();
+    in_netns(&lab.node, move || async move {
+        let listener = bgp_fsm::driver::Listener::bind("0.0.0.0:179".parse().unwrap())
+            .await
+            .unwrap();
+        let peer = spawn_peer(cfg(), Some(&listener));
+        let mut ev = peer.take_events().unwrap();
+        assert!(
+            peer.wait_established(Duration::from_secs(20)).await,
+            "{:?}",
+            peer.state()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(peer.state(), State::Established);
+        let frr2 = frr.clone();
+        assert!(
+            eventually(Duration::from_secs(5), move || frr2
+                .neighbor_state("10.0.0.2")
+                .as_deref()
+                == Some("Established"))
+            .await
+        );
+        let (local, _) = peer.connection().unwrap();
+        let mut seen = Vec::new();
+        while let Ok(e) = ev.try_recv() {
+            seen.push(e);
+        }
+        let collisions = seen
+            .iter()
+            .filter(|e| matches!(e, PeerEvent::NotificationSent(n) | PeerEvent::NotificationReceived(n) if n.code == 6 && n.subcode == 7))
+            .count();
+        println!(
+            "FRR delayopen: {collisions} Cease 6/7; session on local port {}",
+            local.port()
+        );
+        assert!(
+            !seen.iter().any(|e| matches!(e, PeerEvent::Down { .. })),
+            "{seen:?}"
+        );
+        peer.shutdown(None).await.unwrap();
+    });
+}

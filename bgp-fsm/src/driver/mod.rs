@@ -346,6 +346,15 @@ impl Listener {
     pub async fn bind(addr: SocketAddr) -> io::Result<Listener> {
         let socket = Arc::new(TcpListener::bind(addr).await?);
         let local = socket.local_addr()?;
+        // Accepted connections answer with TTL 255 from their very first segment, so GTSM
+        // peers (which drop anything below 254) accept our SYN-ACK; a higher TTL than needed
+        // is harmless for the others.
+        let sref = socket2::SockRef::from(&*socket);
+        if local.is_ipv6() {
+            let _ = sref.set_unicast_hops_v6(255);
+        } else {
+            let _ = sref.set_ttl(255);
+        }
         let peers: Arc<Peers> = Arc::new(Mutex::new(HashMap::new()));
         let weak = Arc::downgrade(&peers);
         let task = tokio::spawn(accept_loop(socket.clone(), weak)).abort_handle();
