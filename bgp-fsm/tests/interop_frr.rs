@@ -496,3 +496,54 @@ fn frr_delay_open_peer() {
         peer.shutdown(None).await.unwrap();
     });
 }
+
+/// The configured TTL (eBGP multihop) is what goes on the wire, and tshark finds nothing
+/// malformed in the whole exchange (OPEN, KEEPALIVE, UPDATE, NOTIFICATION).
+#[test]
+fn frr_ttl_on_the_wire_and_clean_capture() {
+    if !require_root_and(&["ip", "vtysh", "/usr/lib/frr/bgpd", "tcpdump", "tshark"]) {
+        return;
+    }
+    let lab = lab("", None);
+    let mut cap = testlab::Capture::start(&lab.node, lab._veth.b_if(), None).unwrap();
+    let frr = lab.frr.clone();
+    in_netns(&lab.node, move || async move {
+        let mut c = cfg();
+        c.ttl = Some(5);
+        let peer = spawn_peer(c, None);
+        assert!(peer.wait_established(Duration::from_secs(15)).await);
+        peer.send_update(our_route(Ipv4Addr::new(10, 0, 0, 2)))
+            .await
+            .unwrap();
+        let frr2 = frr.clone();
+        assert!(
+            eventually(Duration::from_secs(5), move || frr2
+                .path_count("172.16.10.0/32")
+                == 1)
+            .await
+        );
+        peer.shutdown(Some("capture done".into())).await.unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    cap.stop().unwrap();
+    let ttls = cap
+        .tshark(&[
+            "-Y",
+            "ip.src==10.0.0.2 && tcp",
+            "-T",
+            "fields",
+            "-e",
+            "ip.ttl",
+        ])
+        .unwrap();
+    let ttls: Vec<&str> = ttls.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!ttls.is_empty());
+    assert!(ttls.iter().all(|t| *t == "5"), "{ttls:?}");
+    assert_eq!(cap.malformed_count().unwrap(), 0);
+    for t in [1u8, 2, 3, 4] {
+        assert!(
+            cap.bgp_message_count(t).unwrap() >= 1,
+            "no BGP message of type {t}"
+        );
+    }
+}
