@@ -301,3 +301,70 @@ mod scripted {
         assert_eq!((cease.code, cease.subcode), (6, 7));
     }
 }
+
+/// A peer whose events nobody takes keeps working (surplus events are dropped), and a late
+/// taker still finds the first events in order.
+#[tokio::test]
+async fn untaken_events_never_stall_the_session() {
+    let (a, b, _l) = pair(65001, 65002).await;
+    assert!(a.wait_established(Duration::from_secs(10)).await);
+    assert!(b.wait_established(Duration::from_secs(10)).await);
+    for i in 0..300u32 {
+        let mut u = route();
+        u.nlri = vec![Nlri::new(
+            format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap(),
+        )];
+        u.attributes[1] = PathAttribute::AsPath(AsPath::from_sequence([65002]));
+        b.send_update(u).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(a.state(), State::Established);
+    let mut ev = a.take_events().unwrap();
+    let first = ev.try_recv().unwrap();
+    assert_eq!(
+        first,
+        PeerEvent::StateChanged {
+            from: State::Idle,
+            to: State::Active
+        }
+    );
+    let mut n = 1;
+    while ev.try_recv().is_ok() {
+        n += 1;
+    }
+    assert_eq!(n, bgp_fsm::driver::EVENT_CAPACITY);
+    a.shutdown(None).await.unwrap();
+    b.shutdown(None).await.unwrap();
+}
+
+/// Backpressure end to end: the receiving application stops draining its events, its driver
+/// stops reading, TCP fills up, the sender's bounded write queue fills, and `send_update`
+/// waits instead of buffering without bound.
+#[tokio::test]
+async fn bounded_write_queue_pushes_back() {
+    let (a, b, _l) = pair(65001, 65002).await;
+    let _held = a.take_events().unwrap(); // taken, never drained
+    assert!(a.wait_established(Duration::from_secs(10)).await);
+    assert!(b.wait_established(Duration::from_secs(10)).await);
+    let mut big = route();
+    big.attributes[1] = PathAttribute::AsPath(AsPath::from_sequence([65002]));
+    big.nlri = (0..780u32)
+        .map(|i| Nlri::new(format!("10.{}.{}.1/32", i / 256, i % 256).parse().unwrap()))
+        .collect();
+    let mut sent = 0usize;
+    let blocked = loop {
+        match tokio::time::timeout(Duration::from_secs(1), b.send_update(big.clone())).await {
+            Ok(r) => {
+                r.unwrap();
+                sent += 1;
+                assert!(sent < 20_000, "never pushed back");
+            }
+            Err(_) => break true,
+        }
+    };
+    println!("send_update blocked after {sent} UPDATEs of ~4 KB");
+    assert!(blocked);
+    assert_eq!(b.state(), State::Established);
+    a.shutdown(None).await.unwrap();
+    b.shutdown(None).await.unwrap();
+}

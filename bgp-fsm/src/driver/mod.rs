@@ -7,8 +7,9 @@
 //! [`tokio::sync::watch`] channel and every event through a lossless bounded channel
 //! ([`PeerHandle::take_events`]).
 //!
-//! Flow control: the event channel holds [`EVENT_CAPACITY`] events. While it is full the driver
-//! stops reading from the peer (TCP pushes back), so the consumer must keep draining it.
+//! Flow control: the event channel holds [`EVENT_CAPACITY`] events. Once the receiver has
+//! been taken, a full channel makes the driver stop reading from the peer (TCP pushes back), so
+//! the consumer must keep draining it; before it is taken, surplus events are dropped.
 //! Outgoing UPDATEs are accepted while at most [`WRITE_QUEUE_LIMIT`] octets wait for the socket;
 //! beyond that [`PeerHandle::send_update`] waits (backpressure).
 //!
@@ -40,6 +41,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -247,6 +249,7 @@ pub struct PeerHandle {
     cmd: mpsc::Sender<Command>,
     state: watch::Receiver<State>,
     conn: Arc<Mutex<Option<(SocketAddr, SocketAddr)>>>,
+    taken: Arc<AtomicBool>,
     events: Arc<Mutex<Option<mpsc::Receiver<PeerEvent>>>>,
     peer: IpAddr,
 }
@@ -269,10 +272,15 @@ impl PeerHandle {
     pub fn watch_state(&self) -> watch::Receiver<State> {
         self.state.clone()
     }
-    /// Every event, in order, lossless. Only the first call gets it. See the module docs on
-    /// flow control: the receiver must be drained.
+    /// Every event, in order, lossless once taken. Only the first call gets it. Until it is
+    /// taken, the first [`EVENT_CAPACITY`] events are kept and later ones dropped; once taken,
+    /// the receiver must be drained (see the module docs on flow control).
     pub fn take_events(&self) -> Option<mpsc::Receiver<PeerEvent>> {
-        self.events.lock().ok().and_then(|mut g| g.take())
+        let rx = self.events.lock().ok().and_then(|mut g| g.take());
+        if rx.is_some() {
+            self.taken.store(true, Ordering::Relaxed);
+        }
+        rx
     }
     /// Wait until the session is Established, up to `timeout`. True when it is.
     pub async fn wait_established(&self, timeout: Duration) -> bool {
@@ -429,6 +437,7 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
     let (state_tx, state_rx) = watch::channel(State::Idle);
     let conn_info = Arc::new(Mutex::new(None));
+    let taken = Arc::new(AtomicBool::new(false));
     let incoming =
         listener.and_then(
             |l| match l.register(config.peer_addr, config.md5_password.as_deref()) {
@@ -459,6 +468,7 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
         pending: VecDeque::new(),
         state: state_tx,
         conn_info: conn_info.clone(),
+        taken: taken.clone(),
         encode_error: None,
         finished: false,
         closing: Vec::new(),
@@ -469,6 +479,7 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
         cmd: cmd_tx,
         state: state_rx,
         conn: conn_info,
+        taken,
         events: Arc::new(Mutex::new(Some(ev_rx))),
         peer: config.peer_addr,
     }
@@ -517,6 +528,7 @@ struct Driver {
     pending: VecDeque<PeerEvent>,
     state: watch::Sender<State>,
     conn_info: Arc<Mutex<Option<(SocketAddr, SocketAddr)>>>,
+    taken: Arc<AtomicBool>,
     encode_error: Option<bgp_wire::EncodeError>,
     finished: bool,
     closing: Vec<tokio::task::JoinHandle<()>>,
@@ -546,6 +558,8 @@ async fn conn_io(conn: Option<&mut Conn>, read: bool) -> Io {
     tokio::select! {
         r = stream.readable(), if read => Io::Read(r),
         r = stream.writable(), if !wbuf.is_empty() => Io::Write(r),
+        // Not reading (events back up) and nothing to write: wait for other wake-ups.
+        else => std::future::pending().await,
     }
 }
 
@@ -658,6 +672,11 @@ impl Driver {
             match self.events.try_send(ev) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(ev)) => {
+                    if !self.taken.load(Ordering::Relaxed) {
+                        // Nobody took the receiver yet: keep the first EVENT_CAPACITY events
+                        // for a late taker, drop the rest, never stall the session.
+                        continue;
+                    }
                     self.pending.push_front(ev);
                     return;
                 }
@@ -765,17 +784,16 @@ impl Driver {
         self.finished = true;
         self.primary.fsm.shutdown(now, message.as_deref());
         self.apply(Which::Primary);
-        // The Cease is flushed before the caller hears that we stopped.
+        if let Some(s) = self.secondary.as_mut() {
+            s.fsm.shutdown(now, message.as_deref());
+            self.apply(Which::Secondary);
+        }
+        self.secondary = None;
+        self.connecting = None;
+        // The Ceases are flushed before the caller hears that we stopped.
         for task in self.closing.drain(..) {
             let _ = task.await;
         }
-        if let Some(mut s) = self.secondary.take() {
-            s.fsm.shutdown(now, message.as_deref());
-            if let Some(c) = s.conn.take() {
-                spawn_close(c);
-            }
-        }
-        self.connecting = None;
     }
 
     async fn on_command(&mut self, c: Command) {
