@@ -93,12 +93,28 @@ fn frr_ibgp_routes_capabilities_clear_and_shutdown_message() {
         let t0 = Instant::now();
         let peer = spawn_peer(cfg(), None);
         let mut ev = peer.take_events().unwrap();
-        let up = wait_event(&mut ev, Duration::from_secs(15), "Established", |e| {
-            matches!(e, PeerEvent::Established(_))
-        })
-        .await;
-        let elapsed = t0.elapsed();
-        println!("FRR iBGP: connect to Established in {elapsed:?}");
+        // TCP is up when the machine leaves Connect for OpenSent.
+        let mut tcp_up = None;
+        let up = loop {
+            let e = tokio::time::timeout(Duration::from_secs(15), ev.recv())
+                .await
+                .expect("Established in time")
+                .expect("events");
+            match e {
+                PeerEvent::StateChanged {
+                    to: State::OpenSent,
+                    ..
+                } => tcp_up = Some(Instant::now()),
+                PeerEvent::Established(_) => break e,
+                _ => {}
+            }
+        };
+        let tcp_up = tcp_up.expect("went through OpenSent");
+        println!(
+            "FRR iBGP: spawn to TCP up {:?}, TCP connect to Established {:?}",
+            tcp_up - t0,
+            tcp_up.elapsed()
+        );
         let PeerEvent::Established(n) = up else {
             unreachable!()
         };
@@ -546,4 +562,95 @@ fn frr_ttl_on_the_wire_and_clean_capture() {
             "no BGP message of type {t}"
         );
     }
+}
+
+/// Every optional capability we offer, as FRR sees it, and ADD-PATH both ways: FRR sends
+/// path identifiers (`addpath-tx-all-paths`), we decode them; ours reach FRR.
+#[test]
+fn frr_capabilities_and_add_path() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab(
+        " address-family ipv4 unicast\n  network 10.99.0.0/24\n  neighbor 10.0.0.2 addpath-tx-all-paths\n exit-address-family\n",
+        None,
+    );
+    let frr = lab.frr.clone();
+    in_netns(&lab.node, move || async move {
+        let mut c = cfg();
+        c.extended_message = true;
+        c.enhanced_route_refresh = true;
+        c.add_path = vec![(AfiSafi::IPV4_UNICAST, bgp_wire::message::AddPathMode::Both)];
+        c.graceful_restart = Some(bgp_fsm::GracefulRestartConfig {
+            restart_time: 120,
+            restart_state: false,
+            notification: true,
+            families: vec![bgp_wire::message::GracefulRestartFamily {
+                af: AfiSafi::IPV4_UNICAST,
+                forwarding_preserved: false,
+            }],
+        });
+        let peer = spawn_peer(c, None);
+        let mut ev = peer.take_events().unwrap();
+        let up = wait_event(&mut ev, Duration::from_secs(15), "Established", |e| {
+            matches!(e, PeerEvent::Established(_))
+        })
+        .await;
+        let PeerEvent::Established(n) = up else {
+            unreachable!()
+        };
+        assert!(n.extended_message && n.enhanced_route_refresh);
+        assert!(n.context.extended_message);
+        assert_eq!(n.context.add_path_receive, vec![AfiSafi::IPV4_UNICAST]);
+        assert_eq!(n.context.add_path_send, vec![AfiSafi::IPV4_UNICAST]);
+        assert!(n.peer_graceful_restart.is_some());
+        let nb = frr.neighbor("10.0.0.2").unwrap();
+        let caps = &nb["neighborCapabilities"];
+        println!("FRR sees: {caps}");
+        assert_eq!(caps["extendedMessage"], "advertisedAndReceived");
+        assert_eq!(caps["enhancedRouteRefresh"], "advertisedAndReceived");
+        assert_eq!(caps["gracefulRestart"], "advertisedAndReceived");
+        assert_eq!(caps["gracefulRestartRemoteTimerMsecs"], 120000);
+        let ap = &caps["addPath"]["ipv4Unicast"];
+        assert_eq!(ap["txAdvertisedAndReceived"], true, "{ap}");
+        assert_eq!(ap["rxAdvertisedAndReceived"], true, "{ap}");
+        // FRR's route arrives with a path identifier.
+        let got = wait_event(
+            &mut ev,
+            Duration::from_secs(10),
+            "10.99.0.0/24 with path id",
+            |e| {
+                matches!(e, PeerEvent::Update { update, .. }
+                if update.nlri.iter().any(|n| n.prefix == "10.99.0.0/24".parse().unwrap()))
+            },
+        )
+        .await;
+        let PeerEvent::Update { update, verdict } = got else {
+            unreachable!()
+        };
+        assert!(verdict.is_clean(), "{verdict:?}");
+        assert!(
+            update.nlri.iter().all(|n| n.path_id.is_some()),
+            "{update:?}"
+        );
+        // Two paths of ours with distinct identifiers: FRR keeps both.
+        for id in [1u32, 2] {
+            let mut r = our_route(Ipv4Addr::new(10, 0, 0, 2));
+            r.nlri = vec![Nlri::with_path_id("172.16.10.0/32".parse().unwrap(), id)];
+            if id == 2 {
+                r.attributes.push(PathAttribute::MultiExitDisc(10));
+            }
+            peer.send_update(r).await.unwrap();
+        }
+        let frr2 = frr.clone();
+        assert!(
+            eventually(Duration::from_secs(5), move || frr2
+                .path_count("172.16.10.0/32")
+                == 2)
+            .await,
+            "{}",
+            frr.route_json("172.16.10.0/32").unwrap()
+        );
+        peer.shutdown(None).await.unwrap();
+    });
 }
