@@ -218,3 +218,43 @@ fn frr_rejects_a_config_typo_and_cleans_up() {
         "processes left in netns"
     );
 }
+
+#[test]
+fn namespaces_ignore_router_advertisements() {
+    if !require_root_and(&["/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh"]) {
+        return;
+    }
+    let r = Netns::new("tra").unwrap();
+    let quiet = Netns::new("trq").unwrap();
+    let control = Netns::new("trc").unwrap();
+    let _v1 = link(&r, "fd84:1::1/64", &quiet, "fd84:1::2/64").unwrap();
+    let _v2 = link(&r, "fd84:2::1/64", &control, "fd84:2::2/64").unwrap();
+    // The control namespace opts back in, so it shows that RAs really flow.
+    control
+        .set_sysctl("net.ipv6.conf.veth0.accept_ra", "1")
+        .unwrap();
+    control
+        .set_sysctl("net.ipv6.conf.veth0.autoconf", "1")
+        .unwrap();
+    let zebra = "hostname z\n!\ninterface veth0\n ipv6 nd ra-interval 1\n no ipv6 nd suppress-ra\n!\n\
+                 interface veth1\n ipv6 nd ra-interval 1\n no ipv6 nd suppress-ra\n!\n";
+    let _frr = Frr::start_with(&r, &Frr::config(64512, "10.84.0.1", &[]), zebra).unwrap();
+    let slaac = |ns: &Netns, net: &str| {
+        ns.ip(&["-6", "addr", "show", "dev", "veth0"])
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(net) && !l.contains(&format!("{net}:2/64")))
+    };
+    assert!(
+        wait_until(T, || slaac(&control, "fd84:2:")),
+        "control never autoconfigured: {}",
+        control.ip(&["-6", "addr"]).unwrap_or_default()
+    );
+    // Same RA cadence on both links: give the quiet side a moment more, then check.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !slaac(&quiet, "fd84:1:"),
+        "{}",
+        quiet.ip(&["-6", "addr"]).unwrap()
+    );
+}
