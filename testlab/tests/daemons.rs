@@ -60,10 +60,7 @@ fn frr_and_gobgp_ibgp_route_reaches_kernel_then_teardown_is_clean() {
         "FRR never got the route: {:?}",
         frr.route_json("172.16.10.0/32")
     );
-    assert!(wait_until(T, || frr
-        .kernel_nexthops("172.16.10.0/32")
-        .is_ok_and(|n| n.len() == 1)));
-    let nh = frr.kernel_nexthops("172.16.10.0/32").unwrap();
+    let nh = frr.wait_kernel_nexthops("172.16.10.0/32", 1, T).unwrap();
     assert_eq!(nh[0].gateway, Some("10.80.0.2".parse().unwrap()));
     let peer = frr.summary_peer("10.80.0.2").unwrap();
     assert_eq!(peer["pfxRcd"].as_u64(), Some(1), "{peer}");
@@ -74,9 +71,7 @@ fn frr_and_gobgp_ibgp_route_reaches_kernel_then_teardown_is_clean() {
     // Withdraw: gone from FRR and the kernel.
     gb.del_route("172.16.10.0/32").unwrap();
     assert!(wait_until(T, || frr.path_count("172.16.10.0/32") == 0));
-    assert!(wait_until(T, || frr
-        .kernel_nexthops("172.16.10.0/32")
-        .is_ok_and(|n| n.is_empty())));
+    frr.wait_kernel_nexthops("172.16.10.0/32", 0, T).unwrap();
     cap.stop().unwrap();
     assert!(cap.bgp_message_count(1).unwrap() >= 2, "two OPENs captured");
     assert!(
