@@ -228,6 +228,8 @@ build_announce() {
   fi
   ANNOUNCE_BIN="$ROOT/target/release/examples/announce"
   if [ "$BUILD" = 1 ]; then
+    # sudo often drops ~/.cargo/bin from PATH.
+    command -v cargo >/dev/null || PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin:/root/.cargo/bin"
     command -v cargo >/dev/null || fail "cargo not found (needed to build examples/announce)"
     log "cargo build --release --example announce"
     (cd "$ROOT" && cargo build --release --example announce) >"$LABDIR/build.log" 2>&1 ||
