@@ -269,6 +269,7 @@ fn specific_outputs() {
             attr_type: None,
             offset: 0,
             reason: "test",
+            notification: Notification::new(3, 1),
         }],
         treat_as_withdraw: vec![],
     };
