@@ -670,3 +670,31 @@ fn frr_capabilities_and_add_path() {
         peer.shutdown(None).await.unwrap();
     });
 }
+
+/// Our DelayOpen (5 s) against FRR, which sends its OPEN at once: ours follows FRR's
+/// immediately (Event 20) instead of waiting for the DelayOpenTimer.
+#[test]
+fn frr_our_delay_open() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab("", None);
+    in_netns(&lab.node, move || async move {
+        let mut c = cfg();
+        c.delay_open = Some(Duration::from_secs(5));
+        let t0 = Instant::now();
+        let peer = spawn_peer(c, None);
+        assert!(
+            peer.wait_established(Duration::from_secs(10)).await,
+            "{:?}",
+            peer.state()
+        );
+        let took = t0.elapsed();
+        println!("with DelayOpen 5 s: Established after {took:?}");
+        assert!(
+            took < Duration::from_secs(4),
+            "waited for the DelayOpenTimer: {took:?}"
+        );
+        peer.shutdown(None).await.unwrap();
+    });
+}
