@@ -1,0 +1,449 @@
+//! Export: RFC 4271 / RFC 4456 rules, export policy, the Adj-RIB-Out and UPDATE packing.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use bgp_wire::attr::{AsPath, AsSegment, AsSegmentType, MpNextHop, MpReach, MpUnreach};
+use bgp_wire::nlri::MpNlri;
+use bgp_wire::{AfiSafi, Nlri, PathAttribute, SessionContext, Update};
+use ipnet::IpNet;
+
+use crate::attrs::{Attrs, Interner};
+use crate::decision::{self, DEFAULT_LOCAL_PREF, DecisionConfig, PeerInfo};
+use crate::policy::Policy;
+use crate::prefix::{AnyPrefix, FastMap};
+use crate::rib::{Delta, PeerId, Rib};
+
+/// Prepend `asn` `n` times to the leftmost AS_SEQUENCE (a new segment when the path starts with
+/// an AS_SET or a full segment).
+pub fn prepend(path: &mut AsPath, asn: u32, n: usize) {
+    for _ in 0..n {
+        match path.segments.first_mut() {
+            Some(s) if s.kind == AsSegmentType::Sequence && s.asns.len() < 255 => {
+                s.asns.insert(0, asn)
+            }
+            _ => path.segments.insert(
+                0,
+                AsSegment {
+                    kind: AsSegmentType::Sequence,
+                    asns: vec![asn],
+                },
+            ),
+        }
+    }
+}
+
+/// How we send to one peer.
+#[derive(Debug, Clone)]
+pub struct OutPeerConfig {
+    /// The peer (AS, address, iBGP, route-reflector client).
+    pub info: PeerInfo,
+    /// Our address on the session: the next hop we set on eBGP and with next-hop-self.
+    pub local_addr: IpAddr,
+    /// Set ourselves as next hop on routes to this iBGP peer (`next-hop-self`).
+    pub next_hop_self: bool,
+    /// We reflect routes (RFC 4456): there are route-reflector clients among our peers.
+    pub route_reflector: bool,
+    /// Export policy, applied after the protocol rules.
+    pub policy: Option<Arc<dyn Policy>>,
+    /// Families negotiated with the peer (End-of-RIB is sent for each; routes of other
+    /// families are not sent).
+    pub families: Vec<AfiSafi>,
+}
+
+/// The attributes to send for a route from `src` to the peer of `to`, or `None` when the rules
+/// forbid sending it. `src_id == to_id` is split horizon.
+pub fn export_attrs(
+    cfg: &DecisionConfig,
+    src_id: PeerId,
+    src: &PeerInfo,
+    to_id: PeerId,
+    to: &OutPeerConfig,
+    prefix: IpNet,
+    attrs: &Attrs,
+) -> Option<Attrs> {
+    let local = src_id == PeerId::LOCAL;
+    // Split horizon: never back to the peer it came from.
+    if !local && src_id == to_id {
+        return None;
+    }
+    // RFC 1997 well-known communities.
+    if !decision::communities_allow(attrs, to.info.ibgp) {
+        return None;
+    }
+    let mut a = attrs.clone();
+    a.weight = 0;
+    if to.info.ibgp {
+        let mut reflected = false;
+        if !local && src.ibgp {
+            // RFC 4271 §9.2: no iBGP-learned route to an iBGP peer, unless we reflect
+            // (RFC 4456 §6): from a client to everyone, from a non-client to clients only.
+            if !to.route_reflector || !(src.rr_client || to.info.rr_client) {
+                return None;
+            }
+            reflected = true;
+        }
+        if reflected {
+            if a.originator_id.is_none() {
+                a.originator_id = Some(src.router_id);
+            }
+            a.cluster_list.insert(0, cfg.effective_cluster_id());
+        }
+        if a.local_pref.is_none() {
+            a.local_pref = Some(DEFAULT_LOCAL_PREF);
+        }
+        let unspecified = match a.next_hop {
+            IpAddr::V4(v) => v == Ipv4Addr::UNSPECIFIED,
+            IpAddr::V6(v) => v.is_unspecified(),
+        };
+        if unspecified || (to.next_hop_self && !reflected) {
+            a.next_hop = to.local_addr;
+            a.link_local = None;
+        }
+    } else {
+        // To eBGP: prepend our AS, we are the next hop, LOCAL_PREF and RR attributes stay
+        // inside the AS, and a MED learned from another AS is not passed on.
+        prepend(&mut a.as_path, cfg.local_as, 1);
+        a.next_hop = to.local_addr;
+        a.link_local = None;
+        a.local_pref = None;
+        a.originator_id = None;
+        a.cluster_list.clear();
+        if !local {
+            a.med = None;
+        }
+    }
+    if let Some(p) = &to.policy {
+        if !p.apply(prefix, &to.info, &mut a) {
+            return None;
+        }
+    }
+    Some(a)
+}
+
+/// The Adj-RIB-Out of one peer (or a group of peers with the same export configuration): what
+/// was sent, what is pending, and the UPDATE packer.
+///
+/// ```
+/// use bgp_rib::{Attrs, DecisionConfig, PeerInfo, Rib};
+/// use bgp_rib::export::{AdjRibOut, OutPeerConfig};
+/// let cfg = DecisionConfig::new(65000, "10.0.0.1".parse().unwrap());
+/// let mut rib = Rib::new(cfg);
+/// let ebgp = PeerInfo::new("10.0.0.2".parse().unwrap(), 65001, "2.2.2.2".parse().unwrap(), 65000);
+/// let to = rib.add_peer(ebgp.clone());
+/// rib.originate("203.0.113.0/24".parse().unwrap(), Attrs::new("0.0.0.0".parse().unwrap()));
+/// let mut out = AdjRibOut::new(to, OutPeerConfig { info: ebgp, local_addr: "10.0.0.1".parse().unwrap(),
+///     next_hop_self: false, route_reflector: false, policy: None,
+///     families: vec![bgp_wire::AfiSafi::IPV4_UNICAST] });
+/// out.initial_dump(&rib);
+/// let updates = out.take_updates(&bgp_wire::SessionContext::modern());
+/// assert_eq!(updates.len(), 2, "one UPDATE and the End-of-RIB");
+/// assert_eq!(updates[0].nlri.len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct AdjRibOut {
+    id: PeerId,
+    cfg: OutPeerConfig,
+    sent: FastMap<AnyPrefix, Arc<Attrs>>,
+    pending: BTreeMap<AnyPrefix, Option<Arc<Attrs>>>,
+    interner: Interner,
+    eor_pending: bool,
+}
+
+impl AdjRibOut {
+    /// An empty Adj-RIB-Out for peer `id`.
+    pub fn new(id: PeerId, cfg: OutPeerConfig) -> Self {
+        AdjRibOut {
+            id,
+            cfg,
+            sent: FastMap::default(),
+            pending: BTreeMap::new(),
+            interner: Interner::default(),
+            eor_pending: false,
+        }
+    }
+    /// The configuration.
+    pub fn config(&self) -> &OutPeerConfig {
+        &self.cfg
+    }
+    /// Number of prefixes advertised (after pending changes are taken).
+    pub fn advertised(&self) -> usize {
+        self.sent.len()
+    }
+    /// The attributes currently advertised for a prefix.
+    pub fn advertised_attrs(&self, prefix: IpNet) -> Option<&Arc<Attrs>> {
+        self.sent.get(&AnyPrefix::from(prefix))
+    }
+    /// Re-evaluate one prefix against the Loc-RIB.
+    pub fn refresh(&mut self, rib: &Rib, prefix: IpNet) {
+        let key = AnyPrefix::from(prefix);
+        let af = match key {
+            AnyPrefix::V4(_) => AfiSafi::IPV4_UNICAST,
+            AnyPrefix::V6(_) => AfiSafi::IPV6_UNICAST,
+        };
+        if !self.cfg.families.contains(&af) {
+            return;
+        }
+        let want = rib.route(prefix).and_then(|r| {
+            let src = rib.peer_info(r.best.peer)?;
+            export_attrs(
+                rib.config(),
+                r.best.peer,
+                src,
+                self.id,
+                &self.cfg,
+                prefix,
+                &r.best.attrs,
+            )
+        });
+        let want = want.map(|a| self.interner.intern(a));
+        let same = match (self.sent.get(&key), &want) {
+            (Some(s), Some(w)) => Arc::ptr_eq(s, w),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            self.pending.remove(&key);
+        } else {
+            self.pending.insert(key, want);
+        }
+    }
+    /// Apply Loc-RIB deltas.
+    pub fn process(&mut self, rib: &Rib, deltas: &[Delta]) {
+        for d in deltas {
+            self.refresh(rib, d.prefix);
+        }
+    }
+    /// Queue the whole Loc-RIB (session just established); End-of-RIB follows the dump.
+    pub fn initial_dump(&mut self, rib: &Rib) {
+        for p in rib.best_prefixes() {
+            self.refresh(rib, p);
+        }
+        self.eor_pending = true;
+    }
+    /// Pack pending changes into UPDATEs: withdrawals batched, prefixes with identical
+    /// attributes in one message, each message within the session's size limit; IPv6 in
+    /// MP_REACH/MP_UNREACH. End-of-RIB markers after the initial dump.
+    pub fn take_updates(&mut self, ctx: &SessionContext) -> Vec<Update> {
+        let pending = std::mem::take(&mut self.pending);
+        let budget = ctx.max_message_len().saturating_sub(19 + 4);
+        let mut out = Vec::new();
+        let mut w4: Vec<Nlri> = Vec::new();
+        let mut w6: Vec<Nlri> = Vec::new();
+        let mut groups: Vec<(Arc<Attrs>, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
+        let mut by_ptr: FastMap<usize, usize> = FastMap::default();
+        for (k, v) in pending {
+            let nlri = Nlri::new(k.to_net());
+            let v4 = matches!(k, AnyPrefix::V4(_));
+            match v {
+                None => {
+                    if let Some(old) = self.sent.remove(&k) {
+                        self.interner.release(old);
+                        if v4 { w4.push(nlri) } else { w6.push(nlri) }
+                    }
+                }
+                Some(a) => {
+                    let g = *by_ptr.entry(Arc::as_ptr(&a) as usize).or_insert_with(|| {
+                        groups.push((a.clone(), Vec::new(), Vec::new()));
+                        groups.len() - 1
+                    });
+                    if let Some(grp) = groups.get_mut(g) {
+                        if v4 {
+                            grp.1.push(nlri)
+                        } else {
+                            grp.2.push(nlri)
+                        }
+                    }
+                    if let Some(old) = self.sent.insert(k, a) {
+                        self.interner.release(old);
+                    }
+                }
+            }
+        }
+        let send_id4 = ctx.sends_path_id(AfiSafi::IPV4_UNICAST);
+        let send_id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
+        let with_id = |mut n: Nlri, yes: bool| {
+            if yes {
+                n.path_id = Some(0);
+            }
+            n
+        };
+        for chunk in chunks(&w4, budget, send_id4) {
+            out.push(Update {
+                withdrawn: chunk.iter().map(|n| with_id(*n, send_id4)).collect(),
+                ..Default::default()
+            });
+        }
+        for chunk in chunks(&w6, budget.saturating_sub(8), send_id6) {
+            out.push(Update {
+                attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
+                    af: AfiSafi::IPV6_UNICAST,
+                    withdrawn: MpNlri::Prefixes(
+                        chunk.iter().map(|n| with_id(*n, send_id6)).collect(),
+                    ),
+                })],
+                ..Default::default()
+            });
+        }
+        for (a, n4, n6) in groups {
+            let base = a.to_wire();
+            let base_len: usize = base.iter().map(|x| attr_len(x, ctx.four_octet_as)).sum();
+            if !n4.is_empty() {
+                let mut base4 = base.clone();
+                if !matches!(a.next_hop, IpAddr::V4(_)) {
+                    // An IPv4 route needs an IPv4 NEXT_HOP; without one we cannot send it.
+                    base4.clear();
+                }
+                if !base4.is_empty() {
+                    for chunk in chunks(&n4, budget.saturating_sub(base_len), send_id4) {
+                        out.push(Update {
+                            withdrawn: Vec::new(),
+                            attributes: base4.clone(),
+                            nlri: chunk.iter().map(|n| with_id(*n, send_id4)).collect(),
+                        });
+                    }
+                }
+            }
+            if !n6.is_empty() {
+                let nh = match a.next_hop {
+                    IpAddr::V6(g) => MpNextHop::V6 {
+                        global: g,
+                        link_local: a.link_local,
+                    },
+                    IpAddr::V4(v) => MpNextHop::V6 {
+                        global: v.to_ipv6_mapped(),
+                        link_local: None,
+                    },
+                };
+                let room = budget.saturating_sub(base_len + 4 + 5 + 33);
+                for chunk in chunks(&n6, room, send_id6) {
+                    let mut attrs = base.clone();
+                    attrs.retain(|x| !matches!(x, PathAttribute::NextHop(_)));
+                    attrs.insert(
+                        2.min(attrs.len()),
+                        PathAttribute::MpReachNlri(MpReach {
+                            af: AfiSafi::IPV6_UNICAST,
+                            next_hop: nh.clone(),
+                            nlri: MpNlri::Prefixes(
+                                chunk.iter().map(|n| with_id(*n, send_id6)).collect(),
+                            ),
+                        }),
+                    );
+                    out.push(Update {
+                        withdrawn: Vec::new(),
+                        attributes: attrs,
+                        nlri: Vec::new(),
+                    });
+                }
+            }
+        }
+        if self.eor_pending {
+            self.eor_pending = false;
+            for af in &self.cfg.families {
+                out.push(end_of_rib(*af));
+            }
+        }
+        out
+    }
+    /// Forget everything sent (session down).
+    pub fn reset(&mut self) {
+        for (_, a) in self.sent.drain() {
+            self.interner.release(a);
+        }
+        self.pending.clear();
+        self.eor_pending = false;
+    }
+}
+
+/// The End-of-RIB marker of a family (RFC 4724 §2).
+pub fn end_of_rib(af: AfiSafi) -> Update {
+    if af == AfiSafi::IPV4_UNICAST {
+        Update::default()
+    } else {
+        Update {
+            attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
+                af,
+                withdrawn: MpNlri::Prefixes(Vec::new()),
+            })],
+            ..Default::default()
+        }
+    }
+}
+
+fn nlri_len(n: &Nlri, with_id: bool) -> usize {
+    1 + usize::from(n.prefix.prefix_len()).div_ceil(8) + if with_id { 4 } else { 0 }
+}
+
+/// Split NLRI so each chunk's encoded size fits `room` octets (at least one per chunk).
+fn chunks(v: &[Nlri], room: usize, with_id: bool) -> Vec<&[Nlri]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut used = 0;
+    for (i, n) in v.iter().enumerate() {
+        let l = nlri_len(n, with_id);
+        if used + l > room && i > start {
+            out.push(&v[start..i]);
+            start = i;
+            used = 0;
+        }
+        used += l;
+    }
+    if start < v.len() {
+        out.push(&v[start..]);
+    }
+    out
+}
+
+/// Encoded length of an attribute (header included), for packing.
+pub fn attr_len(a: &PathAttribute, four_octet: bool) -> usize {
+    let asn = if four_octet { 4 } else { 2 };
+    let body = match a {
+        PathAttribute::Origin(_) => 1,
+        PathAttribute::AsPath(p) | PathAttribute::As4Path(p) => {
+            p.segments.iter().map(|s| 2 + s.asns.len() * asn).sum()
+        }
+        PathAttribute::NextHop(_)
+        | PathAttribute::MultiExitDisc(_)
+        | PathAttribute::LocalPref(_)
+        | PathAttribute::OriginatorId(_)
+        | PathAttribute::Otc(_) => 4,
+        PathAttribute::AtomicAggregate => 0,
+        PathAttribute::Aggregator(_) => asn + 4,
+        PathAttribute::As4Aggregator(_) => 8,
+        PathAttribute::Communities(c) => c.len() * 4,
+        PathAttribute::ClusterList(c) => c.len() * 4,
+        PathAttribute::ExtendedCommunities(c) => c.len() * 8,
+        PathAttribute::Ipv6ExtendedCommunities(c) => c.len() * 20,
+        PathAttribute::LargeCommunities(c) => c.len() * 12,
+        PathAttribute::MpReachNlri(m) => {
+            let nh = match &m.next_hop {
+                MpNextHop::V4(_) => 4,
+                MpNextHop::V6 { link_local, .. } => {
+                    if link_local.is_some() {
+                        32
+                    } else {
+                        16
+                    }
+                }
+                MpNextHop::Raw(b) => b.len(),
+            };
+            5 + nh
+                + m.nlri
+                    .prefixes()
+                    .iter()
+                    .map(|n| nlri_len(n, n.path_id.is_some()))
+                    .sum::<usize>()
+        }
+        PathAttribute::MpUnreachNlri(m) => {
+            3 + m
+                .withdrawn
+                .prefixes()
+                .iter()
+                .map(|n| nlri_len(n, n.path_id.is_some()))
+                .sum::<usize>()
+        }
+        PathAttribute::Unknown(r) => r.value.len(),
+    };
+    body + if body > 255 { 4 } else { 3 }
+}

@@ -1,0 +1,1033 @@
+//! The RIB: per-prefix path sets (Adj-RIB-In post-policy and Loc-RIB in one structure), the
+//! decision process run on every change, and a stream of deltas.
+//!
+//! Every path a peer announced (after import policy) lives in its prefix's destination, tagged
+//! with the peer; the Loc-RIB is the best/multipath flags on those paths. This is how FRR and BIRD
+//! avoid a second copy of every route. A peer's pre-policy copy (for soft reconfiguration) is
+//! kept only when asked for.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bgp_wire::nlri::MpNlri;
+use bgp_wire::{AfiSafi, PathAttribute, Update};
+use ipnet::IpNet;
+
+use crate::attrs::{Attrs, Interner};
+use crate::decision::{
+    self, AllReachable, Candidate, DecisionConfig, NextHopResolver, PeerInfo, Reason,
+    WeightedNextHop,
+};
+use crate::policy::Policy;
+use crate::prefix::{AddrBits, AnyPrefix, FastBuild, FastHasher, Prefix, PrefixMap};
+
+/// Identifies a peer in the RIB. [`PeerId::LOCAL`] stands for locally originated routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u32);
+
+impl PeerId {
+    /// Locally originated routes.
+    pub const LOCAL: PeerId = PeerId(0);
+}
+
+/// Errors of RIB operations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RibError {
+    /// The peer id is not registered.
+    #[error("unknown peer {0:?}")]
+    UnknownPeer(PeerId),
+    /// Only IPv4 and IPv6 unicast are stored.
+    #[error("unsupported address family {0}")]
+    UnsupportedFamily(AfiSafi),
+    /// An announcement had no usable next hop.
+    #[error("announcement without a next hop")]
+    NoNextHop,
+}
+
+/// What changed for a prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeltaKind {
+    /// The best path changed (new route, other path, or new attributes).
+    BestChanged,
+    /// Same best path, different multipath set.
+    MultipathChanged,
+    /// No usable path remains.
+    Withdrawn,
+}
+
+/// One change of the Loc-RIB; look the prefix up with [`Rib::route`] for the new state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Delta {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// What changed.
+    pub kind: DeltaKind,
+}
+
+const F_BEST: u8 = 1;
+const F_MULTI: u8 = 2;
+const F_STALE: u8 = 4;
+
+/// One stored path: 24 bytes.
+#[derive(Debug, Clone)]
+struct PathRec {
+    attrs: Arc<Attrs>,
+    peer: u32,
+    path_id: u32,
+    arrival: u32,
+    flags: u8,
+}
+
+/// The paths of one prefix: inline when there is one, a boxed slice of exact size otherwise.
+#[derive(Debug)]
+enum PathSet {
+    Empty,
+    One(PathRec),
+    Many(Box<[PathRec]>),
+}
+
+impl PathSet {
+    fn as_slice(&self) -> &[PathRec] {
+        match self {
+            PathSet::Empty => &[],
+            PathSet::One(p) => std::slice::from_ref(p),
+            PathSet::Many(b) => b,
+        }
+    }
+    fn as_mut_slice(&mut self) -> &mut [PathRec] {
+        match self {
+            PathSet::Empty => &mut [],
+            PathSet::One(p) => std::slice::from_mut(p),
+            PathSet::Many(b) => b,
+        }
+    }
+    fn push(&mut self, r: PathRec) {
+        *self = match std::mem::replace(self, PathSet::Empty) {
+            PathSet::Empty => PathSet::One(r),
+            PathSet::One(a) => PathSet::Many(Box::new([a, r])),
+            PathSet::Many(b) => {
+                let mut v = Vec::with_capacity(b.len() + 1);
+                v.extend(b.into_vec());
+                v.push(r);
+                PathSet::Many(v.into_boxed_slice())
+            }
+        };
+    }
+    fn remove(&mut self, i: usize) -> Option<PathRec> {
+        let (new, out) = match std::mem::replace(self, PathSet::Empty) {
+            PathSet::Empty => (PathSet::Empty, None),
+            PathSet::One(a) => {
+                if i == 0 {
+                    (PathSet::Empty, Some(a))
+                } else {
+                    (PathSet::One(a), None)
+                }
+            }
+            PathSet::Many(b) => {
+                if i >= b.len() {
+                    (PathSet::Many(b), None)
+                } else {
+                    let mut v = b.into_vec();
+                    let r = v.remove(i);
+                    if v.len() == 1 {
+                        match v.pop() {
+                            Some(x) => (PathSet::One(x), Some(r)),
+                            None => (PathSet::Empty, Some(r)),
+                        }
+                    } else {
+                        (PathSet::Many(v.into_boxed_slice()), Some(r))
+                    }
+                }
+            }
+        };
+        *self = new;
+        out
+    }
+}
+
+#[derive(Debug)]
+struct Dest<A> {
+    prefix: Prefix<A>,
+    paths: PathSet,
+}
+
+/// One family's table: a prefix index (per-length hash maps, LPM-capable) into an arena of
+/// destinations.
+#[derive(Debug)]
+struct Table<A> {
+    index: PrefixMap<A, u32>,
+    dests: Vec<Dest<A>>,
+    free: Vec<u32>,
+}
+
+impl<A: AddrBits> Table<A> {
+    fn new() -> Self {
+        Table {
+            index: PrefixMap::new(),
+            dests: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+    fn find(&self, p: Prefix<A>) -> Option<u32> {
+        self.index.get(p.addr, p.len).copied()
+    }
+    fn find_or_insert(&mut self, p: Prefix<A>) -> u32 {
+        if let Some(i) = self.find(p) {
+            return i;
+        }
+        let d = Dest {
+            prefix: p,
+            paths: PathSet::Empty,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                if let Some(slot) = self.dests.get_mut(i as usize) {
+                    *slot = d;
+                }
+                i
+            }
+            None => {
+                self.dests.push(d);
+                (self.dests.len() - 1) as u32
+            }
+        };
+        self.index.insert(p.addr, p.len, i);
+        i
+    }
+    /// Drop the destination if it has no paths left.
+    fn gc(&mut self, i: u32) {
+        if let Some(d) = self.dests.get(i as usize) {
+            if matches!(d.paths, PathSet::Empty) {
+                let p = d.prefix;
+                self.index.remove(p.addr, p.len);
+                self.free.push(i);
+            }
+        }
+    }
+}
+
+/// Per-peer state.
+#[derive(Debug)]
+struct PeerSlot {
+    info: PeerInfo,
+    import: Option<Arc<dyn Policy>>,
+    /// Pre-policy Adj-RIB-In copy, when soft reconfiguration inbound is on.
+    soft_in: Option<HashMap<(AnyPrefix, u32), Arc<Attrs>, FastBuild>>,
+    /// Graceful restart: stale paths are swept at this time (seconds, caller's clock).
+    gr_deadline: Option<u64>,
+}
+
+/// A view of one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathView {
+    /// The peer it came from.
+    pub peer: PeerId,
+    /// That peer's address (unspecified for local routes).
+    pub peer_addr: IpAddr,
+    /// ADD-PATH path id (0 without ADD-PATH).
+    pub path_id: u32,
+    /// Attributes after import policy.
+    pub attrs: Arc<Attrs>,
+    /// Marked stale by graceful restart.
+    pub stale: bool,
+    /// Selected as best.
+    pub best: bool,
+    /// Member of the multipath set.
+    pub multipath: bool,
+}
+
+/// The Loc-RIB entry of a prefix: best path, multipath set and next hops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteView {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// The best path.
+    pub best: PathView,
+    /// The multipath set, best first.
+    pub multipath: Vec<PathView>,
+    /// The ECMP next hops with weights, sorted by address.
+    pub next_hops: Vec<WeightedNextHop>,
+    /// Why the best path won.
+    pub reason: Reason,
+}
+
+/// Summary of applying one UPDATE.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateSummary {
+    /// Routes announced (before import policy).
+    pub announced: usize,
+    /// Routes withdrawn.
+    pub withdrawn: usize,
+    /// Routes rejected by import policy.
+    pub rejected: usize,
+    /// End-of-RIB markers seen (families).
+    pub end_of_rib: Vec<AfiSafi>,
+}
+
+/// Adj-RIB-In + Loc-RIB for IPv4 and IPv6 unicast.
+///
+/// ```
+/// use bgp_rib::{Rib, DecisionConfig, PeerInfo, Attrs, DeltaKind};
+/// let mut cfg = DecisionConfig::new(64512, "192.168.1.1".parse().unwrap());
+/// cfg.max_paths_ibgp = 8;
+/// let mut rib = Rib::new(cfg);
+/// let prefix = "172.16.10.0/32".parse().unwrap();
+/// for i in 1..=3u8 {
+///     let addr = std::net::Ipv4Addr::new(192, 168, 1, 20 + i);
+///     let peer = rib.add_peer(PeerInfo::new(addr.into(), 64512, addr, 64512));
+///     rib.announce(peer, prefix, 0, Attrs::new(addr.into())).unwrap();
+/// }
+/// let route = rib.route(prefix).unwrap();
+/// assert_eq!(route.next_hops.len(), 3);
+/// assert_eq!(rib.drain_deltas()[0].kind, DeltaKind::BestChanged);
+/// ```
+pub struct Rib {
+    cfg: DecisionConfig,
+    local: PeerInfo,
+    peers: Vec<Option<PeerSlot>>,
+    v4: Table<u32>,
+    v6: Table<u128>,
+    interner: Interner,
+    resolver: Box<dyn NextHopResolver + Send + Sync>,
+    deltas: Vec<Delta>,
+    track: bool,
+    arrival: u32,
+}
+
+impl std::fmt::Debug for Rib {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rib")
+            .field("cfg", &self.cfg)
+            .field("v4_prefixes", &self.v4.index.len())
+            .field("v6_prefixes", &self.v6.index.len())
+            .field("attr_sets", &self.interner.len())
+            .finish()
+    }
+}
+
+/// Everything the decision needs besides the paths.
+struct Ctx<'a> {
+    cfg: &'a DecisionConfig,
+    local: &'a PeerInfo,
+    peers: &'a [Option<PeerSlot>],
+    resolver: &'a dyn NextHopResolver,
+}
+
+impl Ctx<'_> {
+    fn peer(&self, id: u32) -> &PeerInfo {
+        if id == 0 {
+            return self.local;
+        }
+        match self.peers.get(id as usize) {
+            Some(Some(p)) => &p.info,
+            _ => self.local,
+        }
+    }
+    /// Eligible candidates of a path list, with their indices.
+    fn candidates<'p>(&'p self, paths: &'p [PathRec]) -> (Vec<Candidate<'p>>, Vec<usize>) {
+        let mut c = Vec::with_capacity(paths.len());
+        let mut idx = Vec::with_capacity(paths.len());
+        for (i, p) in paths.iter().enumerate() {
+            let local = p.peer == 0;
+            if let Ok(cost) = decision::exclusion(self.cfg, &p.attrs, local, self.resolver) {
+                c.push(Candidate {
+                    attrs: &p.attrs,
+                    peer: self.peer(p.peer),
+                    local,
+                    path_id: p.path_id,
+                    arrival: p.arrival,
+                    igp_cost: cost,
+                });
+                idx.push(i);
+            }
+        }
+        (c, idx)
+    }
+    /// (best path index, multipath path indices, reason).
+    fn evaluate(&self, paths: &[PathRec]) -> Option<(usize, Vec<usize>, Reason)> {
+        let (c, idx) = self.candidates(paths);
+        let s = decision::select(self.cfg, &c)?;
+        Some((
+            idx[s.best],
+            s.multipath.iter().map(|&m| idx[m]).collect(),
+            s.reason,
+        ))
+    }
+}
+
+fn path_key(p: &PathRec) -> u64 {
+    let mut h = FastHasher::default();
+    p.peer.hash(&mut h);
+    p.path_id.hash(&mut h);
+    (Arc::as_ptr(&p.attrs) as usize).hash(&mut h);
+    h.finish()
+}
+
+/// Recompute one destination's flags; the kind of change, if any.
+fn recompute<A: AddrBits>(ctx: &Ctx<'_>, d: &mut Dest<A>) -> Option<DeltaKind> {
+    let mut old_best = None;
+    let mut old_mp = 0u64;
+    for p in d.paths.as_slice() {
+        if p.flags & F_BEST != 0 {
+            old_best = Some(path_key(p));
+        }
+        if p.flags & F_MULTI != 0 {
+            old_mp = old_mp.wrapping_add(path_key(p));
+        }
+    }
+    let paths = d.paths.as_mut_slice();
+    let sel = if paths.len() == 1 {
+        // Fast path: one path is best if it is eligible.
+        let p = &paths[0];
+        decision::exclusion(ctx.cfg, &p.attrs, p.peer == 0, ctx.resolver)
+            .ok()
+            .map(|_| (0usize, None))
+    } else {
+        ctx.evaluate(paths).map(|(b, m, _)| (b, Some(m)))
+    };
+    for p in paths.iter_mut() {
+        p.flags &= !(F_BEST | F_MULTI);
+    }
+    let mut new_best = None;
+    let mut new_mp = 0u64;
+    if let Some((b, mp)) = sel {
+        match mp {
+            None => paths[b].flags |= F_MULTI,
+            Some(m) => {
+                for i in m {
+                    paths[i].flags |= F_MULTI;
+                }
+            }
+        }
+        paths[b].flags |= F_BEST;
+        new_best = Some(path_key(&paths[b]));
+        for p in paths.iter() {
+            if p.flags & F_MULTI != 0 {
+                new_mp = new_mp.wrapping_add(path_key(p));
+            }
+        }
+    }
+    match (old_best, new_best) {
+        (None, None) => None,
+        (Some(_), None) => Some(DeltaKind::Withdrawn),
+        (o, n) if o != n => Some(DeltaKind::BestChanged),
+        _ if old_mp != new_mp => Some(DeltaKind::MultipathChanged),
+        _ => None,
+    }
+}
+
+macro_rules! with_table {
+    ($self:ident, $prefix:expr, |$t:ident, $p:ident| $body:expr) => {
+        match $prefix {
+            AnyPrefix::V4($p) => {
+                let $t = &mut $self.v4;
+                $body
+            }
+            AnyPrefix::V6($p) => {
+                let $t = &mut $self.v6;
+                $body
+            }
+        }
+    };
+}
+
+impl Rib {
+    /// An empty RIB where every next hop resolves at cost 0.
+    pub fn new(cfg: DecisionConfig) -> Self {
+        Self::with_resolver(cfg, Box::new(AllReachable))
+    }
+    /// An empty RIB with a next-hop resolver.
+    pub fn with_resolver(
+        cfg: DecisionConfig,
+        resolver: Box<dyn NextHopResolver + Send + Sync>,
+    ) -> Self {
+        Rib {
+            local: PeerInfo::local(&cfg),
+            cfg,
+            peers: vec![None],
+            v4: Table::new(),
+            v6: Table::new(),
+            interner: Interner::default(),
+            resolver,
+            deltas: Vec::new(),
+            track: true,
+            arrival: 0,
+        }
+    }
+    /// The decision configuration.
+    pub fn config(&self) -> &DecisionConfig {
+        &self.cfg
+    }
+    /// Change the decision configuration and recompute everything.
+    pub fn set_config(&mut self, cfg: DecisionConfig) {
+        self.local = PeerInfo::local(&cfg);
+        self.cfg = cfg;
+        self.recompute_all();
+    }
+    /// Replace the next-hop resolver and recompute everything (call after IGP changes).
+    pub fn set_resolver(&mut self, r: Box<dyn NextHopResolver + Send + Sync>) {
+        self.resolver = r;
+        self.recompute_all();
+    }
+    /// Turn delta tracking on or off (on by default).
+    pub fn set_track_deltas(&mut self, on: bool) {
+        self.track = on;
+    }
+    /// Register a peer.
+    pub fn add_peer(&mut self, info: PeerInfo) -> PeerId {
+        let slot = PeerSlot {
+            info,
+            import: None,
+            soft_in: None,
+            gr_deadline: None,
+        };
+        if let Some(i) = self.peers.iter().skip(1).position(|p| p.is_none()) {
+            self.peers[i + 1] = Some(slot);
+            PeerId(i as u32 + 1)
+        } else {
+            self.peers.push(Some(slot));
+            PeerId(self.peers.len() as u32 - 1)
+        }
+    }
+    /// Forget a peer and all its routes.
+    pub fn remove_peer(&mut self, peer: PeerId) {
+        self.peer_down(peer);
+        if peer != PeerId::LOCAL {
+            if let Some(s) = self.peers.get_mut(peer.0 as usize) {
+                *s = None;
+            }
+        }
+    }
+    /// Information about a peer.
+    pub fn peer_info(&self, peer: PeerId) -> Option<&PeerInfo> {
+        if peer == PeerId::LOCAL {
+            return Some(&self.local);
+        }
+        self.peers.get(peer.0 as usize)?.as_ref().map(|s| &s.info)
+    }
+    fn slot(&mut self, peer: PeerId) -> Result<&mut PeerSlot, RibError> {
+        self.peers
+            .get_mut(peer.0 as usize)
+            .and_then(|s| s.as_mut())
+            .ok_or(RibError::UnknownPeer(peer))
+    }
+    /// Set (or clear) a peer's import policy. Takes effect for new routes; call
+    /// [`Rib::soft_reconfigure`] to re-apply it to stored ones.
+    pub fn set_import_policy(
+        &mut self,
+        peer: PeerId,
+        p: Option<Arc<dyn Policy>>,
+    ) -> Result<(), RibError> {
+        self.slot(peer)?.import = p;
+        Ok(())
+    }
+    /// Keep the pre-policy copy of this peer's routes (soft reconfiguration inbound).
+    pub fn set_soft_reconfiguration(&mut self, peer: PeerId, on: bool) -> Result<(), RibError> {
+        let s = self.slot(peer)?;
+        s.soft_in = if on { Some(HashMap::default()) } else { None };
+        Ok(())
+    }
+    /// Re-run the import policy over the stored pre-policy routes of a peer.
+    pub fn soft_reconfigure(&mut self, peer: PeerId) -> Result<(), RibError> {
+        let stored: Vec<((AnyPrefix, u32), Arc<Attrs>)> = match &self.slot(peer)?.soft_in {
+            Some(m) => m.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            None => return Ok(()),
+        };
+        for ((p, id), a) in stored {
+            self.announce_arc(peer, p.to_net(), id, a)?;
+        }
+        Ok(())
+    }
+
+    /// Announce (or replace) a path; import policy applies. `path_id` is 0 without ADD-PATH.
+    pub fn announce(
+        &mut self,
+        peer: PeerId,
+        prefix: IpNet,
+        path_id: u32,
+        attrs: Attrs,
+    ) -> Result<(), RibError> {
+        let a = self.interner.intern(attrs);
+        let r = self.announce_arc(peer, prefix, path_id, a.clone());
+        self.interner.release(a);
+        r
+    }
+
+    /// Announce with attributes that may already be shared (one `Arc` for all prefixes of an
+    /// UPDATE avoids re-hashing the attributes per route).
+    pub fn announce_arc(
+        &mut self,
+        peer: PeerId,
+        prefix: IpNet,
+        path_id: u32,
+        attrs: Arc<Attrs>,
+    ) -> Result<(), RibError> {
+        let key = AnyPrefix::from(prefix);
+        let import = if peer == PeerId::LOCAL {
+            None
+        } else {
+            let s = self.slot(peer)?;
+            if let Some(m) = &mut s.soft_in {
+                m.insert((key, path_id), attrs.clone());
+            }
+            s.import.clone()
+        };
+        let attrs = match import {
+            None => self.interner.intern_arc(&attrs),
+            Some(pol) => {
+                let info = self.peer_info(peer).cloned().unwrap_or(self.local.clone());
+                let mut a = (*attrs).clone();
+                if !pol.apply(key.to_net(), &info, &mut a) {
+                    // Rejected: acts as a withdrawal of any previous path.
+                    self.withdraw(peer, prefix, path_id);
+                    return Ok(());
+                }
+                self.interner.intern(a)
+            }
+        };
+        self.arrival = self.arrival.wrapping_add(1);
+        let rec = PathRec {
+            attrs,
+            peer: peer.0,
+            path_id,
+            arrival: self.arrival,
+            flags: 0,
+        };
+        let ctx = Ctx {
+            cfg: &self.cfg,
+            local: &self.local,
+            peers: &self.peers,
+            resolver: &*self.resolver,
+        };
+        let (change, old) = with_table!(self, key, |t, p| {
+            let i = t.find_or_insert(p);
+            let Some(d) = t.dests.get_mut(i as usize) else {
+                return Ok(());
+            };
+            let mut old = None;
+            let mut rec = Some(rec);
+            for x in d.paths.as_mut_slice() {
+                if x.peer == peer.0 && x.path_id == path_id {
+                    if let Some(mut r) = rec.take() {
+                        // Implicit withdraw: keep the original arrival when nothing changed.
+                        if Arc::ptr_eq(&x.attrs, &r.attrs) {
+                            r.arrival = x.arrival;
+                        }
+                        r.flags = x.flags & (F_BEST | F_MULTI);
+                        old = Some(std::mem::replace(x, r));
+                    }
+                    break;
+                }
+            }
+            if let Some(r) = rec {
+                d.paths.push(r);
+            }
+            (recompute(&ctx, d), old)
+        });
+        if let Some(o) = old {
+            self.interner.release(o.attrs);
+        }
+        if let Some(kind) = change {
+            if self.track {
+                self.deltas.push(Delta {
+                    prefix: key.to_net(),
+                    kind,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Withdraw a path. Unknown paths are ignored (RFC 4271 permits withdrawing what was never sent).
+    pub fn withdraw(&mut self, peer: PeerId, prefix: IpNet, path_id: u32) {
+        let key = AnyPrefix::from(prefix);
+        if let Some(Some(s)) = self.peers.get_mut(peer.0 as usize) {
+            if let Some(m) = &mut s.soft_in {
+                m.remove(&(key, path_id));
+            }
+        }
+        self.remove_where(key, |p| p.peer == peer.0 && p.path_id == path_id);
+    }
+
+    /// Remove the paths of one prefix matching `f`, recompute, record the delta.
+    fn remove_where(&mut self, key: AnyPrefix, f: impl Fn(&PathRec) -> bool) {
+        let ctx = Ctx {
+            cfg: &self.cfg,
+            local: &self.local,
+            peers: &self.peers,
+            resolver: &*self.resolver,
+        };
+        let mut removed = Vec::new();
+        let change = with_table!(self, key, |t, p| {
+            let Some(i) = t.find(p) else { return };
+            let Some(d) = t.dests.get_mut(i as usize) else {
+                return;
+            };
+            while let Some(pos) = d.paths.as_slice().iter().position(&f) {
+                if let Some(r) = d.paths.remove(pos) {
+                    removed.push(r);
+                }
+            }
+            let c = if removed.is_empty() {
+                None
+            } else {
+                recompute(&ctx, d)
+            };
+            t.gc(i);
+            c
+        });
+        for r in removed {
+            self.interner.release(r.attrs);
+        }
+        if let Some(kind) = change {
+            if self.track {
+                self.deltas.push(Delta {
+                    prefix: key.to_net(),
+                    kind,
+                });
+            }
+        }
+    }
+
+    /// Originate a local route (peer [`PeerId::LOCAL`]).
+    pub fn originate(&mut self, prefix: IpNet, attrs: Attrs) {
+        let _ = self.announce(PeerId::LOCAL, prefix, 0, attrs);
+    }
+    /// Stop originating a local route.
+    pub fn withdraw_local(&mut self, prefix: IpNet) {
+        self.withdraw(PeerId::LOCAL, prefix, 0);
+    }
+
+    /// Apply a received UPDATE from `peer`: IPv4 unicast NLRI/withdrawn and MP_REACH /
+    /// MP_UNREACH for IPv4 and IPv6 unicast. Other families are ignored. Path ids come from the
+    /// NLRI (ADD-PATH), 0 otherwise.
+    pub fn apply_update(&mut self, peer: PeerId, u: &Update) -> Result<UpdateSummary, RibError> {
+        self.slot(peer)?;
+        let mut s = UpdateSummary::default();
+        if u.withdrawn.is_empty() && u.attributes.is_empty() && u.nlri.is_empty() {
+            s.end_of_rib.push(AfiSafi::IPV4_UNICAST);
+            return Ok(s);
+        }
+        for w in &u.withdrawn {
+            self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
+            s.withdrawn += 1;
+        }
+        let mut reach: Vec<&bgp_wire::Nlri> = u.nlri.iter().collect();
+        for a in &u.attributes {
+            match a {
+                PathAttribute::MpUnreachNlri(m) => {
+                    if m.withdrawn.is_empty() && u.attributes.len() == 1 {
+                        s.end_of_rib.push(m.af);
+                    }
+                    if m.af == AfiSafi::IPV4_UNICAST || m.af == AfiSafi::IPV6_UNICAST {
+                        if let MpNlri::Prefixes(ps) = &m.withdrawn {
+                            for w in ps {
+                                self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
+                                s.withdrawn += 1;
+                            }
+                        }
+                    }
+                }
+                PathAttribute::MpReachNlri(m)
+                    if m.af == AfiSafi::IPV4_UNICAST || m.af == AfiSafi::IPV6_UNICAST =>
+                {
+                    reach.extend(m.nlri.prefixes().iter());
+                }
+                _ => {}
+            }
+        }
+        if reach.is_empty() {
+            return Ok(s);
+        }
+        let attrs = Attrs::from_wire(&u.attributes).ok_or(RibError::NoNextHop)?;
+        let a = self.interner.intern(attrs);
+        for n in reach {
+            self.announce_arc(peer, n.prefix, n.path_id.unwrap_or(0), a.clone())?;
+            s.announced += 1;
+        }
+        self.interner.release(a);
+        Ok(s)
+    }
+
+    /// Remove every path of a peer (session down), recomputing the affected prefixes.
+    pub fn peer_down(&mut self, peer: PeerId) {
+        if let Some(Some(s)) = self.peers.get_mut(peer.0 as usize) {
+            if let Some(m) = &mut s.soft_in {
+                m.clear();
+            }
+            s.gr_deadline = None;
+        }
+        self.sweep(|p| p.peer == peer.0, None);
+    }
+
+    /// Remove paths matching `f` in every (or one) family.
+    fn sweep(&mut self, f: impl Fn(&PathRec) -> bool, only: Option<AfiSafi>) {
+        let mut keys: Vec<AnyPrefix> = Vec::new();
+        if only.is_none() || only == Some(AfiSafi::IPV4_UNICAST) {
+            keys.extend(
+                self.v4
+                    .dests
+                    .iter()
+                    .filter(|d| d.paths.as_slice().iter().any(&f))
+                    .map(|d| AnyPrefix::V4(d.prefix)),
+            );
+        }
+        if only.is_none() || only == Some(AfiSafi::IPV6_UNICAST) {
+            keys.extend(
+                self.v6
+                    .dests
+                    .iter()
+                    .filter(|d| d.paths.as_slice().iter().any(&f))
+                    .map(|d| AnyPrefix::V6(d.prefix)),
+            );
+        }
+        for k in keys {
+            self.remove_where(k, &f);
+        }
+    }
+
+    /// Graceful restart (RFC 4724, helper side): the peer's session went down but it is
+    /// restarting. Its paths stay in use, marked stale, until [`Rib::end_of_rib`] or until
+    /// `now + restart_time` seconds pass ([`Rib::tick`]).
+    pub fn peer_restarting(&mut self, peer: PeerId, now: u64, restart_time: u16) {
+        let id = peer.0;
+        for d in &mut self.v4.dests {
+            for p in d.paths.as_mut_slice() {
+                if p.peer == id {
+                    p.flags |= F_STALE;
+                }
+            }
+        }
+        for d in &mut self.v6.dests {
+            for p in d.paths.as_mut_slice() {
+                if p.peer == id {
+                    p.flags |= F_STALE;
+                }
+            }
+        }
+        if let Some(Some(s)) = self.peers.get_mut(id as usize) {
+            s.gr_deadline = Some(now.saturating_add(u64::from(restart_time)));
+        }
+    }
+
+    /// End-of-RIB from a peer for a family: its paths still marked stale are removed.
+    pub fn end_of_rib(&mut self, peer: PeerId, af: AfiSafi) {
+        let id = peer.0;
+        self.sweep(|p| p.peer == id && p.flags & F_STALE != 0, Some(af));
+        let any_left = self.v4.dests.iter().chain(std::iter::empty()).any(|d| {
+            d.paths
+                .as_slice()
+                .iter()
+                .any(|p| p.peer == id && p.flags & F_STALE != 0)
+        }) || self.v6.dests.iter().any(|d| {
+            d.paths
+                .as_slice()
+                .iter()
+                .any(|p| p.peer == id && p.flags & F_STALE != 0)
+        });
+        if !any_left {
+            if let Some(Some(s)) = self.peers.get_mut(id as usize) {
+                s.gr_deadline = None;
+            }
+        }
+    }
+
+    /// Advance time: peers whose restart timer expired lose their stale paths.
+    pub fn tick(&mut self, now: u64) {
+        let expired: Vec<u32> = self
+            .peers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Some(s) if s.gr_deadline.is_some_and(|d| now >= d) => Some(i as u32),
+                _ => None,
+            })
+            .collect();
+        for id in expired {
+            self.sweep(|p| p.peer == id && p.flags & F_STALE != 0, None);
+            if let Some(Some(s)) = self.peers.get_mut(id as usize) {
+                s.gr_deadline = None;
+            }
+        }
+    }
+
+    /// Re-run the decision for every prefix (after a configuration or IGP change).
+    pub fn recompute_all(&mut self) {
+        let ctx = Ctx {
+            cfg: &self.cfg,
+            local: &self.local,
+            peers: &self.peers,
+            resolver: &*self.resolver,
+        };
+        for d in &mut self.v4.dests {
+            if let Some(kind) = recompute(&ctx, d) {
+                if self.track {
+                    self.deltas.push(Delta {
+                        prefix: d.prefix.to_net(),
+                        kind,
+                    });
+                }
+            }
+        }
+        for d in &mut self.v6.dests {
+            if let Some(kind) = recompute(&ctx, d) {
+                if self.track {
+                    self.deltas.push(Delta {
+                        prefix: d.prefix.to_net(),
+                        kind,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Take the pending deltas, oldest first.
+    pub fn drain_deltas(&mut self) -> Vec<Delta> {
+        std::mem::take(&mut self.deltas)
+    }
+
+    fn paths_of(&self, key: AnyPrefix) -> &[PathRec] {
+        let d = match key {
+            AnyPrefix::V4(p) => self
+                .v4
+                .find(p)
+                .and_then(|i| self.v4.dests.get(i as usize))
+                .map(|d| d.paths.as_slice()),
+            AnyPrefix::V6(p) => self
+                .v6
+                .find(p)
+                .and_then(|i| self.v6.dests.get(i as usize))
+                .map(|d| d.paths.as_slice()),
+        };
+        d.unwrap_or(&[])
+    }
+
+    fn view(&self, p: &PathRec) -> PathView {
+        PathView {
+            peer: PeerId(p.peer),
+            peer_addr: self
+                .peer_info(PeerId(p.peer))
+                .map(|i| i.addr)
+                .unwrap_or(self.local.addr),
+            path_id: p.path_id,
+            attrs: p.attrs.clone(),
+            stale: p.flags & F_STALE != 0,
+            best: p.flags & F_BEST != 0,
+            multipath: p.flags & F_MULTI != 0,
+        }
+    }
+
+    /// All paths stored for a prefix (the Adj-RIBs-In post-policy), with their flags.
+    pub fn paths(&self, prefix: IpNet) -> Vec<PathView> {
+        self.paths_of(prefix.into())
+            .iter()
+            .map(|p| self.view(p))
+            .collect()
+    }
+
+    /// The Loc-RIB entry of a prefix (exact match).
+    pub fn route(&self, prefix: IpNet) -> Option<RouteView> {
+        let key = AnyPrefix::from(prefix);
+        let paths = self.paths_of(key);
+        let ctx = Ctx {
+            cfg: &self.cfg,
+            local: &self.local,
+            peers: &self.peers,
+            resolver: &*self.resolver,
+        };
+        let (best, mp, reason) = ctx.evaluate(paths)?;
+        let multipath: Vec<PathView> = mp.iter().map(|&i| self.view(&paths[i])).collect();
+        let next_hops = decision::next_hops(mp.iter().map(|&i| &*paths[i].attrs));
+        Some(RouteView {
+            prefix: key.to_net(),
+            best: self.view(&paths[best]),
+            multipath,
+            next_hops,
+            reason,
+        })
+    }
+
+    /// Longest-prefix match of an address in the Loc-RIB (prefixes with a usable best path).
+    pub fn lookup(&self, addr: IpAddr) -> Option<RouteView> {
+        let net = match addr {
+            IpAddr::V4(a) => self
+                .v4
+                .index
+                .longest_match(u32::from(a))
+                .map(|(p, _)| p.to_net()),
+            IpAddr::V6(a) => self
+                .v6
+                .index
+                .longest_match(u128::from(a))
+                .map(|(p, _)| p.to_net()),
+        }?;
+        self.route(net)
+    }
+
+    /// Prefixes (both families) that currently have a best path.
+    pub fn best_prefixes(&self) -> Vec<IpNet> {
+        let has_best = |s: &PathSet| s.as_slice().iter().any(|p| p.flags & F_BEST != 0);
+        let mut v: Vec<IpNet> = self
+            .v4
+            .dests
+            .iter()
+            .filter(|d| has_best(&d.paths))
+            .map(|d| d.prefix.to_net())
+            .chain(
+                self.v6
+                    .dests
+                    .iter()
+                    .filter(|d| has_best(&d.paths))
+                    .map(|d| d.prefix.to_net()),
+            )
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Number of prefixes stored (with any path).
+    pub fn prefix_count(&self) -> usize {
+        self.v4.index.len() + self.v6.index.len()
+    }
+    /// Number of paths stored.
+    pub fn path_count(&self) -> usize {
+        self.v4
+            .dests
+            .iter()
+            .map(|d| d.paths.as_slice().len())
+            .chain(self.v6.dests.iter().map(|d| d.paths.as_slice().len()))
+            .sum()
+    }
+    /// Number of distinct attribute sets held by the interner.
+    pub fn attr_set_count(&self) -> usize {
+        self.interner.len()
+    }
+    /// Intern an attribute set (to share one `Arc` across many [`Rib::announce_arc`] calls).
+    pub fn intern(&mut self, a: Attrs) -> Arc<Attrs> {
+        self.interner.intern(a)
+    }
+    /// Give back an `Arc` obtained from [`Rib::intern`].
+    pub fn release(&mut self, a: Arc<Attrs>) {
+        self.interner.release(a)
+    }
+    /// Shrink internal tables after a bulk load.
+    pub fn shrink_to_fit(&mut self) {
+        self.v4.index.shrink_to_fit();
+        self.v6.index.shrink_to_fit();
+        self.v4.dests.shrink_to_fit();
+        self.v6.dests.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    #[test]
+    fn records_are_small() {
+        assert_eq!(std::mem::size_of::<PathRec>(), 24);
+        assert!(std::mem::size_of::<PathSet>() <= 32);
+        assert!(std::mem::size_of::<Dest<u32>>() <= 40);
+    }
+}
