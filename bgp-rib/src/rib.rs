@@ -365,11 +365,11 @@ fn path_key(p: &PathRec) -> u64 {
     h.finish()
 }
 
-/// Recompute one destination's flags; the kind of change, if any.
-fn recompute<A: AddrBits>(ctx: &Ctx<'_>, d: &mut Dest<A>) -> Option<DeltaKind> {
+/// The current best path and multipath set of a destination, as fingerprints.
+fn snapshot(paths: &[PathRec]) -> (Option<u64>, u64) {
     let mut old_best = None;
     let mut old_mp = 0u64;
-    for p in d.paths.as_slice() {
+    for p in paths {
         if p.flags & F_BEST != 0 {
             old_best = Some(path_key(p));
         }
@@ -377,6 +377,17 @@ fn recompute<A: AddrBits>(ctx: &Ctx<'_>, d: &mut Dest<A>) -> Option<DeltaKind> {
             old_mp = old_mp.wrapping_add(path_key(p));
         }
     }
+    (old_best, old_mp)
+}
+
+/// Recompute one destination's flags; the kind of change since `before` (a [`snapshot`] taken
+/// before the paths were modified), if any.
+fn recompute<A: AddrBits>(
+    ctx: &Ctx<'_>,
+    d: &mut Dest<A>,
+    before: (Option<u64>, u64),
+) -> Option<DeltaKind> {
+    let (old_best, old_mp) = before;
     let paths = d.paths.as_mut_slice();
     let sel = if paths.len() == 1 {
         // Fast path: one path is best if it is eligible.
@@ -606,6 +617,7 @@ impl Rib {
             let Some(d) = t.dests.get_mut(i as usize) else {
                 return Ok(());
             };
+            let before = snapshot(d.paths.as_slice());
             let mut old = None;
             let mut rec = Some(rec);
             for x in d.paths.as_mut_slice() {
@@ -624,7 +636,7 @@ impl Rib {
             if let Some(r) = rec {
                 d.paths.push(r);
             }
-            (recompute(&ctx, d), old)
+            (recompute(&ctx, d, before), old)
         });
         if let Some(o) = old {
             self.interner.release(o.attrs);
@@ -665,6 +677,7 @@ impl Rib {
             let Some(d) = t.dests.get_mut(i as usize) else {
                 return;
             };
+            let before = snapshot(d.paths.as_slice());
             while let Some(pos) = d.paths.as_slice().iter().position(&f) {
                 if let Some(r) = d.paths.remove(pos) {
                     removed.push(r);
@@ -673,7 +686,7 @@ impl Rib {
             let c = if removed.is_empty() {
                 None
             } else {
-                recompute(&ctx, d)
+                recompute(&ctx, d, before)
             };
             t.gc(i);
             c
@@ -862,7 +875,7 @@ impl Rib {
             resolver: &*self.resolver,
         };
         for d in &mut self.v4.dests {
-            if let Some(kind) = recompute(&ctx, d) {
+            if let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice())) {
                 if self.track {
                     self.deltas.push(Delta {
                         prefix: d.prefix.to_net(),
@@ -872,7 +885,7 @@ impl Rib {
             }
         }
         for d in &mut self.v6.dests {
-            if let Some(kind) = recompute(&ctx, d) {
+            if let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice())) {
                 if self.track {
                     self.deltas.push(Delta {
                         prefix: d.prefix.to_net(),
@@ -1029,5 +1042,353 @@ mod size_tests {
         assert_eq!(std::mem::size_of::<PathRec>(), 24);
         assert!(std::mem::size_of::<PathSet>() <= 32);
         assert!(std::mem::size_of::<Dest<u32>>() <= 40);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_wire::attr::{AsPath, MpReach, MpUnreach, MpNextHop};
+    use bgp_wire::Nlri;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    const LOCAL_AS: u32 = 64512;
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+    fn ip(a: u8, b: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 168, a, b))
+    }
+    fn cfg() -> DecisionConfig {
+        let mut c = DecisionConfig::new(LOCAL_AS, Ipv4Addr::new(192, 168, 1, 1));
+        c.max_paths_ibgp = 16;
+        c.max_paths_ebgp = 16;
+        c
+    }
+    fn add(rib: &mut Rib, last: u8, asn: u32) -> PeerId {
+        let a = Ipv4Addr::new(192, 168, 1, last);
+        rib.add_peer(PeerInfo::new(a.into(), asn, a, LOCAL_AS))
+    }
+    fn attrs(nh: u8, path: &[u32]) -> Attrs {
+        let mut a = Attrs::new(ip(1, nh));
+        a.as_path = AsPath::from_sequence(path.iter().copied());
+        a
+    }
+
+    #[test]
+    fn reference_scenario_six_ibgp_next_hops() {
+        let mut rib = Rib::new(cfg());
+        let p = net("172.16.10.0/32");
+        for last in [10u8, 21, 22, 23, 24, 25] {
+            let id = add(&mut rib, last, LOCAL_AS);
+            rib.announce(id, p, 0, attrs(last, &[])).unwrap();
+        }
+        let r = rib.route(p).unwrap();
+        assert_eq!(r.next_hops.len(), 6);
+        assert!(r.next_hops.iter().all(|n| n.weight == 1));
+        assert_eq!(r.best.peer_addr, ip(1, 10), "lowest router id");
+        assert_eq!(r.reason, Reason::RouterId);
+        let d = rib.drain_deltas();
+        assert_eq!(d[0].kind, DeltaKind::BestChanged);
+        assert!(d[1..].iter().all(|x| x.kind == DeltaKind::MultipathChanged));
+        assert_eq!(d.len(), 6);
+        assert_eq!(rib.attr_set_count(), 6);
+    }
+
+    #[test]
+    fn implicit_withdraw_withdraw_and_interner_cleanup() {
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 2, 65001);
+        let p = net("10.0.0.0/8");
+        rib.announce(a, p, 0, attrs(2, &[65001])).unwrap();
+        rib.announce(a, p, 0, attrs(2, &[65001])).unwrap();
+        assert_eq!(rib.drain_deltas().len(), 1, "same attributes again: no change");
+        assert_eq!(rib.path_count(), 1);
+        let mut x = attrs(2, &[65001]);
+        x.med = Some(3);
+        rib.announce(a, p, 0, x).unwrap();
+        assert_eq!(rib.path_count(), 1, "replaced, not added");
+        assert_eq!(rib.drain_deltas()[0].kind, DeltaKind::BestChanged);
+        assert_eq!(rib.attr_set_count(), 1, "old attribute set released");
+        rib.withdraw(a, p, 0);
+        assert_eq!(rib.drain_deltas()[0].kind, DeltaKind::Withdrawn);
+        assert_eq!(rib.prefix_count(), 0);
+        assert_eq!(rib.attr_set_count(), 0);
+        assert!(rib.route(p).is_none());
+        rib.withdraw(a, p, 0);
+        assert!(rib.drain_deltas().is_empty(), "withdrawing nothing changes nothing");
+    }
+
+    #[test]
+    fn excluded_paths_stay_but_are_not_selected() {
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 2, 65001);
+        let p = net("10.0.0.0/8");
+        rib.announce(a, p, 0, attrs(2, &[65001, LOCAL_AS])).unwrap();
+        assert!(rib.route(p).is_none());
+        assert_eq!(rib.paths(p).len(), 1);
+        assert!(rib.drain_deltas().is_empty());
+        let mut c = cfg();
+        c.allowas_in = 1;
+        rib.set_config(c);
+        assert!(rib.route(p).is_some());
+        assert_eq!(rib.drain_deltas()[0].kind, DeltaKind::BestChanged);
+    }
+
+    #[test]
+    fn resolver_excludes_and_costs() {
+        let mut r = crate::decision::PrefixResolver::new();
+        r.add(net("192.168.1.0/28"), 10);
+        r.add(net("192.168.1.16/28"), 5);
+        let mut rib = Rib::with_resolver(cfg(), Box::new(r));
+        let a = add(&mut rib, 2, LOCAL_AS);
+        let b = add(&mut rib, 20, LOCAL_AS);
+        let c = add(&mut rib, 40, LOCAL_AS);
+        let p = net("10.0.0.0/8");
+        rib.announce(a, p, 0, attrs(2, &[])).unwrap();
+        rib.announce(b, p, 0, attrs(20, &[])).unwrap();
+        rib.announce(c, p, 0, attrs(40, &[])).unwrap();
+        let route = rib.route(p).unwrap();
+        assert_eq!(route.best.peer, b);
+        assert_eq!(route.reason, Reason::IgpCost);
+        assert_eq!(route.multipath.len(), 1);
+        assert_eq!(rib.paths(p).len(), 3);
+    }
+
+    #[test]
+    fn peer_down_falls_back() {
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 2, 65001);
+        let b = add(&mut rib, 3, 65002);
+        for i in 0..100u32 {
+            let p = IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap());
+            let mut x = attrs(2, &[65001]);
+            x.local_pref = Some(200);
+            rib.announce(a, p, 0, x).unwrap();
+            rib.announce(b, p, 0, attrs(3, &[65002])).unwrap();
+        }
+        rib.drain_deltas();
+        rib.peer_down(a);
+        let d = rib.drain_deltas();
+        assert_eq!(d.len(), 100);
+        assert!(d.iter().all(|x| x.kind == DeltaKind::BestChanged));
+        assert_eq!(rib.route(net("10.0.5.0/24")).unwrap().best.peer, b);
+        rib.peer_down(b);
+        assert_eq!(rib.drain_deltas().len(), 100);
+        assert_eq!(rib.prefix_count(), 0);
+        assert_eq!(rib.attr_set_count(), 0);
+    }
+
+    #[test]
+    fn graceful_restart_stale_then_eor_or_timer() {
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 2, 65001);
+        let (p1, p2) = (net("10.1.0.0/16"), net("10.2.0.0/16"));
+        rib.announce(a, p1, 0, attrs(2, &[65001])).unwrap();
+        rib.announce(a, p2, 0, attrs(2, &[65001])).unwrap();
+        rib.drain_deltas();
+        rib.peer_restarting(a, 1000, 120);
+        assert!(rib.route(p1).unwrap().best.stale, "kept, marked stale");
+        assert!(rib.drain_deltas().is_empty(), "forwarding unchanged");
+        // The peer comes back and re-announces p1 only, then End-of-RIB.
+        rib.announce(a, p1, 0, attrs(2, &[65001])).unwrap();
+        assert!(!rib.route(p1).unwrap().best.stale);
+        rib.tick(1050);
+        assert!(rib.route(p2).is_some(), "timer not expired yet");
+        rib.end_of_rib(a, AfiSafi::IPV4_UNICAST);
+        assert!(rib.route(p2).is_none(), "stale p2 swept at End-of-RIB");
+        assert!(rib.route(p1).is_some());
+        // Restart again, never comes back: the timer sweeps.
+        rib.peer_restarting(a, 2000, 120);
+        rib.tick(2119);
+        assert!(rib.route(p1).is_some());
+        rib.tick(2120);
+        assert!(rib.route(p1).is_none());
+    }
+
+    #[test]
+    fn soft_reconfiguration_reapplies_import_policy() {
+        use crate::policy::{Action, Clause, RouteMap, Set};
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 2, 65001);
+        rib.set_soft_reconfiguration(a, true).unwrap();
+        let p = net("10.0.0.0/8");
+        rib.announce(a, p, 0, attrs(2, &[65001])).unwrap();
+        assert_eq!(rib.route(p).unwrap().best.attrs.local_pref, None);
+        let rm = RouteMap {
+            clauses: vec![Clause {
+                action: Action::Permit,
+                matches: vec![],
+                sets: vec![Set::LocalPref(300)],
+            }],
+        };
+        rib.set_import_policy(a, Some(Arc::new(rm))).unwrap();
+        rib.soft_reconfigure(a).unwrap();
+        assert_eq!(rib.route(p).unwrap().best.attrs.local_pref, Some(300));
+        // Deny-all policy: the route goes away.
+        rib.set_import_policy(a, Some(Arc::new(RouteMap::default())))
+            .unwrap();
+        rib.soft_reconfigure(a).unwrap();
+        assert!(rib.route(p).is_none());
+    }
+
+    #[test]
+    fn apply_update_v4_v6_and_end_of_rib() {
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 2, 65001);
+        let mut u = Update {
+            attributes: attrs(2, &[65001]).to_wire(),
+            nlri: vec![Nlri::new(net("10.0.0.0/8")), Nlri::new(net("11.0.0.0/8"))],
+            ..Default::default()
+        };
+        u.attributes.push(PathAttribute::MpReachNlri(MpReach {
+            af: AfiSafi::IPV6_UNICAST,
+            next_hop: MpNextHop::V6 {
+                global: "2001:db8::2".parse().unwrap(),
+                link_local: None,
+            },
+            nlri: MpNlri::Prefixes(vec![Nlri::new(net("2001:db8:1::/48"))]),
+        }));
+        let s = rib.apply_update(a, &u).unwrap();
+        assert_eq!(s.announced, 3);
+        assert_eq!(rib.attr_set_count(), 1, "one UPDATE, one shared attribute set");
+        let r6 = rib.route(net("2001:db8:1::/48")).unwrap();
+        assert_eq!(r6.next_hops[0].addr, "2001:db8::2".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            rib.lookup("2001:db8:1::5".parse().unwrap()).unwrap().prefix,
+            net("2001:db8:1::/48")
+        );
+        assert_eq!(
+            rib.lookup("10.9.9.9".parse().unwrap()).unwrap().prefix,
+            net("10.0.0.0/8")
+        );
+        let w = Update {
+            withdrawn: vec![Nlri::new(net("10.0.0.0/8"))],
+            attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
+                af: AfiSafi::IPV6_UNICAST,
+                withdrawn: MpNlri::Prefixes(vec![Nlri::new(net("2001:db8:1::/48"))]),
+            })],
+            nlri: vec![],
+        };
+        assert_eq!(rib.apply_update(a, &w).unwrap().withdrawn, 2);
+        assert_eq!(rib.prefix_count(), 1);
+        let eor = rib.apply_update(a, &Update::default()).unwrap();
+        assert_eq!(eor.end_of_rib, vec![AfiSafi::IPV4_UNICAST]);
+        assert_eq!(
+            rib.apply_update(PeerId(99), &u),
+            Err(RibError::UnknownPeer(PeerId(99)))
+        );
+    }
+
+    #[test]
+    fn add_path_ids_are_separate_paths() {
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 2, LOCAL_AS);
+        let p = net("10.0.0.0/8");
+        rib.announce(a, p, 1, attrs(5, &[])).unwrap();
+        rib.announce(a, p, 2, attrs(6, &[])).unwrap();
+        let r = rib.route(p).unwrap();
+        assert_eq!(r.best.path_id, 1, "same peer: lower path id");
+        assert_eq!(r.next_hops.len(), 2);
+        rib.withdraw(a, p, 1);
+        assert_eq!(rib.route(p).unwrap().best.path_id, 2);
+    }
+
+    #[derive(Debug, Clone)]
+    struct GenPath {
+        peer: usize,
+        lp: u32,
+        path: Vec<u32>,
+        med: Option<u32>,
+        origin: u8,
+    }
+
+    fn gen_path() -> impl Strategy<Value = GenPath> {
+        (
+            0usize..8,
+            prop_oneof![Just(100u32), Just(200)],
+            proptest::collection::vec(prop_oneof![Just(65001u32), Just(65002), Just(65003)], 0..3),
+            proptest::option::of(0u32..3),
+            0u8..3,
+        )
+            .prop_map(|(peer, lp, path, med, origin)| GenPath {
+                peer,
+                lp,
+                path,
+                med,
+                origin,
+            })
+    }
+
+    /// Peers 0..4 iBGP, 4..8 eBGP in AS 65001/65002.
+    fn build(order: &[usize], paths: &[GenPath], ops: &[(usize, bool)], c: &DecisionConfig) -> (IpAddr, Vec<WeightedNextHop>) {
+        let mut rib = Rib::new(c.clone());
+        let mut ids = Vec::new();
+        for i in 0..8u8 {
+            let asn = if i < 4 { LOCAL_AS } else { 65001 + u32::from(i % 2) };
+            ids.push(add(&mut rib, 10 + i, asn));
+        }
+        let p = net("172.16.10.0/32");
+        let mk = |g: &GenPath| {
+            let mut a = Attrs::new(ip(1, 10 + g.peer as u8));
+            let mut path = g.path.clone();
+            if g.peer >= 4 {
+                path.insert(0, 65001 + (g.peer as u32 % 2));
+            }
+            a.as_path = AsPath::from_sequence(path);
+            a.local_pref = Some(g.lp);
+            a.med = g.med;
+            a.origin = match g.origin {
+                0 => bgp_wire::attr::Origin::Igp,
+                1 => bgp_wire::attr::Origin::Egp,
+                _ => bgp_wire::attr::Origin::Incomplete,
+            };
+            a
+        };
+        // Noise first: withdraw / re-announce sequences over the same set.
+        for &(i, announce) in ops {
+            let g = &paths[i % paths.len()];
+            if announce {
+                rib.announce(ids[g.peer], p, 0, mk(g)).unwrap();
+            } else {
+                rib.withdraw(ids[g.peer], p, 0);
+            }
+        }
+        for &i in order {
+            let g = &paths[i];
+            rib.announce(ids[g.peer], p, 0, mk(g)).unwrap();
+        }
+        let r = rib.route(p).unwrap();
+        assert!(r.multipath.iter().any(|m| m.peer == r.best.peer), "best is in the ECMP set");
+        (r.best.peer_addr, r.next_hops)
+    }
+
+    proptest! {
+        /// With deterministic-med the best path and multipath set do not depend on arrival order,
+        /// nor on earlier withdraw/re-announce churn.
+        #[test]
+        fn order_independent(paths in proptest::collection::vec(gen_path(), 1..8)
+                                 .prop_map(|mut v| { v.sort_by_key(|g| g.peer); v.dedup_by_key(|g| g.peer); v }),
+                             seed in any::<u64>(),
+                             ops in proptest::collection::vec((0usize..8, any::<bool>()), 0..12),
+                             relax in any::<bool>(), maxp in 1u16..5) {
+            let mut c = cfg();
+            c.multipath_relax = relax;
+            c.max_paths_ebgp = maxp;
+            c.max_paths_ibgp = maxp;
+            let n = paths.len();
+            let base: Vec<usize> = (0..n).collect();
+            let mut shuffled = base.clone();
+            let mut s = seed;
+            for i in (1..n).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            let x = build(&base, &paths, &[], &c);
+            let y = build(&shuffled, &paths, &ops, &c);
+            prop_assert_eq!(x, y);
+        }
     }
 }
