@@ -447,3 +447,198 @@ pub fn attr_len(a: &PathAttribute, four_octet: bool) -> usize {
     };
     body + if body > 255 { 4 } else { 3 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_wire::attr::Community;
+    use std::net::Ipv4Addr;
+
+    const AS: u32 = 65000;
+
+    fn cfg() -> DecisionConfig {
+        DecisionConfig::new(AS, Ipv4Addr::new(10, 0, 0, 1))
+    }
+    fn peer(last: u8, asn: u32, client: bool) -> PeerInfo {
+        let mut p = PeerInfo::new(
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+            asn,
+            Ipv4Addr::new(1, 1, 1, last),
+            AS,
+        );
+        p.rr_client = client;
+        p
+    }
+    fn out(p: &PeerInfo, rr: bool) -> OutPeerConfig {
+        OutPeerConfig {
+            info: p.clone(),
+            local_addr: "10.0.0.1".parse().unwrap(),
+            next_hop_self: false,
+            route_reflector: rr,
+            policy: None,
+            families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
+        }
+    }
+    fn attrs() -> Attrs {
+        let mut a = Attrs::new("10.0.0.9".parse().unwrap());
+        a.as_path = AsPath::from_sequence([65009]);
+        a.med = Some(7);
+        a.local_pref = Some(300);
+        a.weight = 5;
+        a
+    }
+    fn n() -> IpNet {
+        "203.0.113.0/24".parse().unwrap()
+    }
+
+    #[test]
+    fn ebgp_rewrites_rfc4271_5_1() {
+        let src = peer(9, 65009, false);
+        let to = peer(2, 65002, false);
+        let a = export_attrs(&cfg(), PeerId(1), &src, PeerId(2), &out(&to, false), n(), &attrs())
+            .unwrap();
+        assert_eq!(a.as_path, AsPath::from_sequence([AS, 65009]), "AS prepended");
+        assert_eq!(a.next_hop, "10.0.0.1".parse::<IpAddr>().unwrap(), "next hop self");
+        assert_eq!(a.local_pref, None, "LOCAL_PREF only to iBGP");
+        assert_eq!(a.med, None, "MED not passed across ASes");
+        assert_eq!(a.weight, 0);
+        // Locally originated routes keep their MED.
+        let l = export_attrs(
+            &cfg(),
+            PeerId::LOCAL,
+            &PeerInfo::local(&cfg()),
+            PeerId(2),
+            &out(&to, false),
+            n(),
+            &attrs(),
+        )
+        .unwrap();
+        assert_eq!(l.med, Some(7));
+    }
+
+    #[test]
+    fn ibgp_keeps_next_hop_sets_local_pref() {
+        let src = peer(9, 65009, false);
+        let to = peer(2, AS, false);
+        let mut a0 = attrs();
+        a0.local_pref = None;
+        let a = export_attrs(&cfg(), PeerId(1), &src, PeerId(2), &out(&to, false), n(), &a0)
+            .unwrap();
+        assert_eq!(a.next_hop, a0.next_hop);
+        assert_eq!(a.local_pref, Some(100));
+        assert_eq!(a.as_path, a0.as_path);
+        assert_eq!(a.med, Some(7));
+        let mut o = out(&to, false);
+        o.next_hop_self = true;
+        let b = export_attrs(&cfg(), PeerId(1), &src, PeerId(2), &o, n(), &a0).unwrap();
+        assert_eq!(b.next_hop, o.local_addr);
+    }
+
+    #[test]
+    fn ibgp_to_ibgp_only_when_reflecting_rfc4456_6() {
+        let nonclient = peer(3, AS, false);
+        let client = peer(4, AS, true);
+        let to_nc = peer(5, AS, false);
+        let to_c = peer(6, AS, true);
+        let c = cfg();
+        let a = attrs();
+        // Not a reflector: never iBGP to iBGP.
+        assert!(export_attrs(&c, PeerId(3), &nonclient, PeerId(5), &out(&to_nc, false), n(), &a).is_none());
+        assert!(export_attrs(&c, PeerId(4), &client, PeerId(6), &out(&to_c, false), n(), &a).is_none());
+        // Reflector: non-client -> clients only.
+        assert!(export_attrs(&c, PeerId(3), &nonclient, PeerId(5), &out(&to_nc, true), n(), &a).is_none());
+        let r = export_attrs(&c, PeerId(3), &nonclient, PeerId(6), &out(&to_c, true), n(), &a).unwrap();
+        assert_eq!(r.originator_id, Some(nonclient.router_id));
+        assert_eq!(r.cluster_list, vec![c.router_id]);
+        assert_eq!(r.next_hop, a.next_hop, "reflection keeps the next hop");
+        // Client -> everyone, existing ORIGINATOR_ID kept, cluster id prepended.
+        let mut a2 = a.clone();
+        a2.originator_id = Some(Ipv4Addr::new(7, 7, 7, 7));
+        a2.cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
+        let r = export_attrs(&c, PeerId(4), &client, PeerId(5), &out(&to_nc, true), n(), &a2).unwrap();
+        assert_eq!(r.originator_id, Some(Ipv4Addr::new(7, 7, 7, 7)));
+        assert_eq!(r.cluster_list, vec![c.router_id, Ipv4Addr::new(8, 8, 8, 8)]);
+    }
+
+    #[test]
+    fn split_horizon_and_communities() {
+        let src = peer(9, 65009, false);
+        let e = peer(2, 65002, false);
+        let i = peer(3, AS, false);
+        let c = cfg();
+        assert!(export_attrs(&c, PeerId(1), &src, PeerId(1), &out(&src, false), n(), &attrs()).is_none());
+        let mut a = attrs();
+        a.communities.push(Community::NO_EXPORT);
+        assert!(export_attrs(&c, PeerId(1), &src, PeerId(2), &out(&e, false), n(), &a).is_none());
+        assert!(export_attrs(&c, PeerId(1), &src, PeerId(3), &out(&i, false), n(), &a).is_some());
+        let mut a = attrs();
+        a.communities.push(Community::NO_EXPORT_SUBCONFED);
+        assert!(export_attrs(&c, PeerId(1), &src, PeerId(2), &out(&e, false), n(), &a).is_none());
+        let mut a = attrs();
+        a.communities.push(Community::NO_ADVERTISE);
+        assert!(export_attrs(&c, PeerId(1), &src, PeerId(3), &out(&i, false), n(), &a).is_none());
+    }
+
+    #[test]
+    fn packing_grouping_withdrawals_and_eor() {
+        let mut rib = Rib::new(cfg());
+        let src_info = peer(9, 65009, false);
+        let src = rib.add_peer(src_info.clone());
+        let to_info = peer(2, 65002, false);
+        let to = rib.add_peer(to_info.clone());
+        let mut o = AdjRibOut::new(to, out(&to_info, false));
+        // 3000 /24s with two attribute sets: two groups, each split into several UPDATEs.
+        for i in 0..3000u32 {
+            let p = IpNet::V4(
+                ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap(),
+            );
+            let mut a = attrs();
+            a.as_path = AsPath::from_sequence([65009, 1 + (i % 2)]);
+            rib.announce(src, p, 0, a).unwrap();
+        }
+        let v6: IpNet = "2001:db8::/32".parse().unwrap();
+        let mut a6 = attrs();
+        a6.next_hop = "2001:db8::9".parse().unwrap();
+        rib.announce(src, v6, 0, a6).unwrap();
+        rib.drain_deltas();
+        o.initial_dump(&rib);
+        let ctx = SessionContext::modern();
+        let ups = o.take_updates(&ctx);
+        let nlri: usize = ups.iter().map(|u| u.nlri.len()).sum();
+        assert_eq!(nlri, 3000);
+        for u in &ups {
+            let len: usize = 23
+                + u.attributes.iter().map(|a| attr_len(a, true)).sum::<usize>()
+                + u.nlri.iter().map(|n| nlri_len(n, false)).sum::<usize>();
+            assert!(len <= 4096, "UPDATE of {len} octets");
+        }
+        let with_nlri: Vec<&Update> = ups.iter().filter(|u| !u.nlri.is_empty()).collect();
+        // 1500 prefixes * 4 octets = 6000 octets per group: 2 messages per group.
+        assert_eq!(with_nlri.len(), 4);
+        let mp = ups
+            .iter()
+            .filter(|u| u.attributes.iter().any(|a| matches!(a, PathAttribute::MpReachNlri(_))))
+            .count();
+        assert_eq!(mp, 1, "IPv6 route in MP_REACH_NLRI");
+        // End-of-RIB for both families last.
+        assert_eq!(ups[ups.len() - 2], Update::default());
+        assert_eq!(ups[ups.len() - 1], end_of_rib(AfiSafi::IPV6_UNICAST));
+        assert_eq!(o.advertised(), 3001);
+        // Withdraw 10: one UPDATE with 10 withdrawn routes.
+        for i in 0..10u32 {
+            let p = IpNet::V4(
+                ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap(),
+            );
+            rib.withdraw(src, p, 0);
+        }
+        let d = rib.drain_deltas();
+        o.process(&rib, &d);
+        let ups = o.take_updates(&ctx);
+        assert_eq!(ups.len(), 1);
+        assert_eq!(ups[0].withdrawn.len(), 10);
+        assert!(o.take_updates(&ctx).is_empty(), "nothing pending");
+        // Unchanged re-announcement produces nothing.
+        o.refresh(&rib, "11.0.20.0/24".parse().unwrap());
+        assert!(o.take_updates(&ctx).is_empty());
+    }
+}
