@@ -13,10 +13,17 @@
 
 pub mod afi;
 pub mod attr;
+mod builder;
+#[cfg(feature = "codec")]
+mod codec;
 pub mod context;
+mod decode;
+mod encode;
 pub mod error;
 pub mod message;
 pub mod nlri;
+mod prefix;
+mod update;
 
 pub use afi::{Afi, AfiSafi, Safi};
 pub use attr::PathAttribute;
@@ -24,6 +31,12 @@ pub use context::SessionContext;
 pub use error::{EncodeError, MessageError, UpdateAction, UpdateVerdict};
 pub use message::{Capability, Message, Notification, Open, RouteRefresh, Update};
 pub use nlri::Nlri;
+
+pub use builder::{UpdateBuilder, end_of_rib};
+#[cfg(feature = "codec")]
+pub use codec::{BgpCodec, CodecError};
+pub use decode::{Decoded, decode_message, frame_len};
+pub use encode::{encode_message, put_attribute};
 
 /// BGP header length: 16-octet marker, 2-octet length, 1-octet type.
 pub const HEADER_LEN: usize = 19;

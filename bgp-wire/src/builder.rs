@@ -1,0 +1,320 @@
+//! Building UPDATEs: End-of-RIB markers, accessors on [`Update`], and [`UpdateBuilder`]
+//! which packs NLRI into as few messages as fit the session's maximum length.
+
+use std::collections::BTreeMap;
+
+use bytes::BytesMut;
+
+use crate::afi::{AfiSafi, Safi};
+use crate::attr::{MpNextHop, MpReach, MpUnreach, PathAttribute, type_code};
+use crate::context::SessionContext;
+use crate::encode::put_attribute;
+use crate::error::EncodeError;
+use crate::message::Update;
+use crate::nlri::{MpNlri, Nlri};
+use crate::prefix::prefix_wire_len;
+
+fn typed(af: AfiSafi) -> bool {
+    matches!(af.safi, Safi::Unicast | Safi::Multicast)
+        && matches!(af.afi, crate::afi::Afi::Ipv4 | crate::afi::Afi::Ipv6)
+}
+
+/// The End-of-RIB marker for a family (RFC 4724 §2): an empty UPDATE for IPv4 unicast,
+/// an UPDATE with only an empty MP_UNREACH_NLRI for the others.
+pub fn end_of_rib(af: AfiSafi) -> Update {
+    if af == AfiSafi::IPV4_UNICAST {
+        return Update::default();
+    }
+    let withdrawn = if typed(af) {
+        MpNlri::Prefixes(Vec::new())
+    } else {
+        MpNlri::Raw(bytes::Bytes::new())
+    };
+    Update {
+        withdrawn: Vec::new(),
+        attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach { af, withdrawn })],
+        nlri: Vec::new(),
+    }
+}
+
+impl Update {
+    /// The family this UPDATE is the End-of-RIB marker of, if it is one.
+    pub fn end_of_rib(&self) -> Option<AfiSafi> {
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
+            return None;
+        }
+        match self.attributes.as_slice() {
+            [] => Some(AfiSafi::IPV4_UNICAST),
+            [PathAttribute::MpUnreachNlri(u)] if u.withdrawn.is_empty() => Some(u.af),
+            _ => None,
+        }
+    }
+
+    /// Every announced route with its family: IPv4 unicast NLRI, then MP_REACH_NLRI's
+    /// typed prefixes (raw NLRI of other families are not listed).
+    pub fn announced(&self) -> impl Iterator<Item = (AfiSafi, &Nlri)> {
+        let v4 = self.nlri.iter().map(|n| (AfiSafi::IPV4_UNICAST, n));
+        let mp = self.attributes.iter().flat_map(|a| {
+            let (af, list): (AfiSafi, &[Nlri]) = match a {
+                PathAttribute::MpReachNlri(r) => (r.af, r.nlri.prefixes()),
+                _ => (AfiSafi::IPV4_UNICAST, &[]),
+            };
+            list.iter().map(move |n| (af, n))
+        });
+        v4.chain(mp)
+    }
+
+    /// Every withdrawn route with its family: the withdrawn routes field, then
+    /// MP_UNREACH_NLRI's typed prefixes.
+    pub fn withdrawn_routes(&self) -> impl Iterator<Item = (AfiSafi, &Nlri)> {
+        let v4 = self.withdrawn.iter().map(|n| (AfiSafi::IPV4_UNICAST, n));
+        let mp = self.attributes.iter().flat_map(|a| {
+            let (af, list): (AfiSafi, &[Nlri]) = match a {
+                PathAttribute::MpUnreachNlri(u) => (u.af, u.withdrawn.prefixes()),
+                _ => (AfiSafi::IPV4_UNICAST, &[]),
+            };
+            list.iter().map(move |n| (af, n))
+        });
+        v4.chain(mp)
+    }
+
+    /// The first attribute with this type code.
+    pub fn attribute(&self, type_code: u8) -> Option<&PathAttribute> {
+        self.attributes.iter().find(|a| a.type_code() == type_code)
+    }
+
+    /// The MP_REACH_NLRI attribute, if any.
+    pub fn mp_reach(&self) -> Option<&MpReach> {
+        self.attributes.iter().find_map(|a| match a {
+            PathAttribute::MpReachNlri(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// The MP_UNREACH_NLRI attribute, if any.
+    pub fn mp_unreach(&self) -> Option<&MpUnreach> {
+        self.attributes.iter().find_map(|a| match a {
+            PathAttribute::MpUnreachNlri(u) => Some(u),
+            _ => None,
+        })
+    }
+}
+
+/// Builds UPDATEs from a set of attributes and routes, splitting them so each message
+/// fits `ctx.max_message_len()`.
+///
+/// IPv4 unicast routes use the classic withdrawn/NLRI fields and the NEXT_HOP in the
+/// attributes, unless an IPv6 next hop was given for IPv4 unicast with
+/// [`UpdateBuilder::next_hop`] (RFC 8950), in which case they go in MP_REACH_NLRI like
+/// every other family. Withdrawals come first, in messages of their own (without path
+/// attributes), then announcements, each message carrying all the attributes.
+///
+/// ```
+/// use bgp_wire::{AfiSafi, Nlri, SessionContext, UpdateBuilder};
+/// use bgp_wire::attr::{AsPath, Origin, PathAttribute};
+/// let ctx = SessionContext::modern();
+/// let updates = UpdateBuilder::new(&ctx)
+///     .attributes(vec![
+///         PathAttribute::Origin(Origin::Igp),
+///         PathAttribute::AsPath(AsPath::default()),
+///         PathAttribute::NextHop("192.168.1.10".parse().unwrap()),
+///     ])
+///     .announce(AfiSafi::IPV4_UNICAST, [Nlri::new("172.16.10.0/32".parse().unwrap())])
+///     .build()
+///     .unwrap();
+/// assert_eq!(updates.len(), 1);
+/// assert_eq!(updates[0].nlri.len(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct UpdateBuilder {
+    ctx: SessionContext,
+    attributes: Vec<PathAttribute>,
+    announce: BTreeMap<AfiSafi, Vec<Nlri>>,
+    withdraw: BTreeMap<AfiSafi, Vec<Nlri>>,
+    next_hops: BTreeMap<AfiSafi, MpNextHop>,
+}
+
+impl UpdateBuilder {
+    /// A builder for the session described by `ctx` (its send direction).
+    pub fn new(ctx: &SessionContext) -> Self {
+        UpdateBuilder {
+            ctx: ctx.clone(),
+            attributes: Vec::new(),
+            announce: BTreeMap::new(),
+            withdraw: BTreeMap::new(),
+            next_hops: BTreeMap::new(),
+        }
+    }
+    /// The path attributes of the announced routes. MP_REACH_NLRI / MP_UNREACH_NLRI in
+    /// here are ignored: the builder makes them.
+    pub fn attributes(mut self, attrs: Vec<PathAttribute>) -> Self {
+        self.attributes = attrs
+            .into_iter()
+            .filter(|a| {
+                a.type_code() != type_code::MP_REACH_NLRI
+                    && a.type_code() != type_code::MP_UNREACH_NLRI
+            })
+            .collect();
+        self
+    }
+    /// The next hop for a family sent in MP_REACH_NLRI.
+    pub fn next_hop(mut self, af: AfiSafi, nh: MpNextHop) -> Self {
+        self.next_hops.insert(af, nh);
+        self
+    }
+    /// Routes to announce.
+    pub fn announce(mut self, af: AfiSafi, nlri: impl IntoIterator<Item = Nlri>) -> Self {
+        self.announce.entry(af).or_default().extend(nlri);
+        self
+    }
+    /// Routes to withdraw.
+    pub fn withdraw(mut self, af: AfiSafi, nlri: impl IntoIterator<Item = Nlri>) -> Self {
+        self.withdraw.entry(af).or_default().extend(nlri);
+        self
+    }
+
+    fn classic_v4(&self) -> bool {
+        !matches!(
+            self.next_hops.get(&AfiSafi::IPV4_UNICAST),
+            Some(MpNextHop::V6 { .. })
+        )
+    }
+
+    /// Build the UPDATEs. Fails when the attributes alone (or one NLRI with them) do not
+    /// fit a message, or when a family other than IPv4 unicast has announcements but no
+    /// next hop.
+    pub fn build(self) -> Result<Vec<Update>, EncodeError> {
+        let max = self.ctx.max_message_len();
+        // 19 header + 2 withdrawn length + 2 attribute length.
+        const FIXED: usize = 23;
+        let mut out = Vec::new();
+
+        // Withdrawals.
+        for (af, list) in &self.withdraw {
+            let ap = self.ctx.sends_path_id(*af);
+            if *af == AfiSafi::IPV4_UNICAST && self.classic_v4() {
+                let mut cur = Vec::new();
+                let mut size = FIXED;
+                for n in list {
+                    let l = prefix_wire_len(n, ap);
+                    if size + l > max && !cur.is_empty() {
+                        out.push(Update {
+                            withdrawn: std::mem::take(&mut cur),
+                            ..Default::default()
+                        });
+                        size = FIXED;
+                    }
+                    size += l;
+                    cur.push(*n);
+                }
+                if !cur.is_empty() {
+                    out.push(Update {
+                        withdrawn: cur,
+                        ..Default::default()
+                    });
+                }
+            } else {
+                // MP_UNREACH: 4-octet attribute header (worst case) + AFI/SAFI.
+                let base = FIXED + 4 + 3;
+                for chunk in pack(list, ap, max.saturating_sub(base)) {
+                    out.push(Update {
+                        attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
+                            af: *af,
+                            withdrawn: MpNlri::Prefixes(chunk),
+                        })],
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+
+        if self.announce.values().all(|v| v.is_empty()) {
+            return Ok(out);
+        }
+        let mut attr_buf = BytesMut::new();
+        for a in &self.attributes {
+            put_attribute(a, &self.ctx, &mut attr_buf)?;
+        }
+        let attrs_len = attr_buf.len();
+        if FIXED + attrs_len > max {
+            return Err(EncodeError::TooLong {
+                len: FIXED + attrs_len,
+                max,
+            });
+        }
+        for (af, list) in &self.announce {
+            if list.is_empty() {
+                continue;
+            }
+            let ap = self.ctx.sends_path_id(*af);
+            if *af == AfiSafi::IPV4_UNICAST && self.classic_v4() {
+                let room = max - FIXED - attrs_len;
+                for chunk in pack(list, ap, room) {
+                    out.push(Update {
+                        withdrawn: Vec::new(),
+                        attributes: self.attributes.clone(),
+                        nlri: chunk,
+                    });
+                }
+            } else {
+                let nh = self.next_hops.get(af).cloned().ok_or(EncodeError::Invalid(
+                    "no next hop for an MP_REACH_NLRI family",
+                ))?;
+                let nh_len = match &nh {
+                    MpNextHop::V4(_) => 4,
+                    MpNextHop::V6 { link_local, .. } => {
+                        if link_local.is_some() {
+                            32
+                        } else {
+                            16
+                        }
+                    }
+                    MpNextHop::Raw(b) => b.len(),
+                };
+                // attribute header (4 worst case) + AFI/SAFI (3) + nh len (1) + nh + reserved (1)
+                let over = FIXED + attrs_len + 4 + 3 + 1 + nh_len + 1;
+                for chunk in pack(list, ap, max.saturating_sub(over)) {
+                    let mut attributes = Vec::with_capacity(self.attributes.len() + 1);
+                    attributes.push(PathAttribute::MpReachNlri(MpReach {
+                        af: *af,
+                        next_hop: nh.clone(),
+                        nlri: MpNlri::Prefixes(chunk),
+                    }));
+                    attributes.extend(
+                        self.attributes
+                            .iter()
+                            .filter(|a| a.type_code() != type_code::NEXT_HOP)
+                            .cloned(),
+                    );
+                    out.push(Update {
+                        withdrawn: Vec::new(),
+                        attributes,
+                        nlri: Vec::new(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Split `list` into chunks whose encoded size stays within `room` octets
+/// (at least one NLRI per chunk).
+fn pack(list: &[Nlri], add_path: bool, room: usize) -> Vec<Vec<Nlri>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut size = 0;
+    for n in list {
+        let l = prefix_wire_len(n, add_path);
+        if size + l > room && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+            size = 0;
+        }
+        size += l;
+        cur.push(*n);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
