@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use bgp_wire::attr::{AsPath, AsSegment, AsSegmentType, MpNextHop, MpReach, MpUnreach};
-use bgp_wire::nlri::MpNlri;
-use bgp_wire::{AfiSafi, Nlri, PathAttribute, SessionContext, Update};
+use bgp_wire::attr::{AsPath, AsSegment, AsSegmentType, MpNextHop};
+pub use bgp_wire::end_of_rib;
+use bgp_wire::{AfiSafi, Nlri, SessionContext, Update, UpdateBuilder};
 use ipnet::IpNet;
 
 use crate::attrs::{Attrs, Interner};
@@ -114,10 +114,10 @@ pub fn export_attrs(
             a.med = None;
         }
     }
-    if let Some(p) = &to.policy {
-        if !p.apply(prefix, &to.info, &mut a) {
-            return None;
-        }
+    if let Some(p) = &to.policy
+        && !p.apply(prefix, &to.info, &mut a)
+    {
+        return None;
     }
     Some(a)
 }
@@ -149,6 +149,7 @@ pub struct AdjRibOut {
     pending: BTreeMap<AnyPrefix, Option<Arc<Attrs>>>,
     interner: Interner,
     eor_pending: bool,
+    encode_errors: usize,
 }
 
 impl AdjRibOut {
@@ -161,6 +162,7 @@ impl AdjRibOut {
             pending: BTreeMap::new(),
             interner: Interner::default(),
             eor_pending: false,
+            encode_errors: 0,
         }
     }
     /// The configuration.
@@ -222,20 +224,26 @@ impl AdjRibOut {
         }
         self.eor_pending = true;
     }
-    /// Pack pending changes into UPDATEs: withdrawals batched, prefixes with identical
-    /// attributes in one message, each message within the session's size limit; IPv6 in
-    /// MP_REACH/MP_UNREACH. End-of-RIB markers after the initial dump.
+    /// Pack pending changes into UPDATEs with bgp-wire's [`UpdateBuilder`]: withdrawals
+    /// batched, prefixes with identical attributes in one message, each message within the
+    /// session's size limit; IPv6 in MP_REACH/MP_UNREACH. End-of-RIB markers after the initial
+    /// dump. A group whose attributes cannot be encoded is dropped (and counted in the error
+    /// list) rather than sent broken.
     pub fn take_updates(&mut self, ctx: &SessionContext) -> Vec<Update> {
         let pending = std::mem::take(&mut self.pending);
-        let budget = ctx.max_message_len().saturating_sub(19 + 4);
         let mut out = Vec::new();
         let mut w4: Vec<Nlri> = Vec::new();
         let mut w6: Vec<Nlri> = Vec::new();
         let mut groups: Vec<(Arc<Attrs>, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
         let mut by_ptr: FastMap<usize, usize> = FastMap::default();
+        let id4 = ctx.sends_path_id(AfiSafi::IPV4_UNICAST);
+        let id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
         for (k, v) in pending {
-            let nlri = Nlri::new(k.to_net());
             let v4 = matches!(k, AnyPrefix::V4(_));
+            let mut nlri = Nlri::new(k.to_net());
+            if (v4 && id4) || (!v4 && id6) {
+                nlri.path_id = Some(0);
+            }
             match v {
                 None => {
                     if let Some(old) = self.sent.remove(&k) {
@@ -261,49 +269,29 @@ impl AdjRibOut {
                 }
             }
         }
-        let send_id4 = ctx.sends_path_id(AfiSafi::IPV4_UNICAST);
-        let send_id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
-        let with_id = |mut n: Nlri, yes: bool| {
-            if yes {
-                n.path_id = Some(0);
+        if !w4.is_empty() || !w6.is_empty() {
+            let b = UpdateBuilder::new(ctx)
+                .withdraw(AfiSafi::IPV4_UNICAST, w4)
+                .withdraw(AfiSafi::IPV6_UNICAST, w6);
+            match b.build() {
+                Ok(u) => out.extend(u),
+                Err(_) => self.encode_errors += 1,
             }
-            n
-        };
-        for chunk in chunks(&w4, budget, send_id4) {
-            out.push(Update {
-                withdrawn: chunk.iter().map(|n| with_id(*n, send_id4)).collect(),
-                ..Default::default()
-            });
-        }
-        for chunk in chunks(&w6, budget.saturating_sub(8), send_id6) {
-            out.push(Update {
-                attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
-                    af: AfiSafi::IPV6_UNICAST,
-                    withdrawn: MpNlri::Prefixes(
-                        chunk.iter().map(|n| with_id(*n, send_id6)).collect(),
-                    ),
-                })],
-                ..Default::default()
-            });
         }
         for (a, n4, n6) in groups {
-            let base = a.to_wire();
-            let base_len: usize = base.iter().map(|x| attr_len(x, ctx.four_octet_as)).sum();
+            let mut b = UpdateBuilder::new(ctx).attributes(a.to_wire());
             if !n4.is_empty() {
-                let mut base4 = base.clone();
-                if !matches!(a.next_hop, IpAddr::V4(_)) {
-                    // An IPv4 route needs an IPv4 NEXT_HOP; without one we cannot send it.
-                    base4.clear();
+                if let IpAddr::V6(g) = a.next_hop {
+                    // RFC 8950: IPv4 NLRI with an IPv6 next hop goes in MP_REACH_NLRI.
+                    b = b.next_hop(
+                        AfiSafi::IPV4_UNICAST,
+                        MpNextHop::V6 {
+                            global: g,
+                            link_local: a.link_local,
+                        },
+                    );
                 }
-                if !base4.is_empty() {
-                    for chunk in chunks(&n4, budget.saturating_sub(base_len), send_id4) {
-                        out.push(Update {
-                            withdrawn: Vec::new(),
-                            attributes: base4.clone(),
-                            nlri: chunk.iter().map(|n| with_id(*n, send_id4)).collect(),
-                        });
-                    }
-                }
+                b = b.announce(AfiSafi::IPV4_UNICAST, n4);
             }
             if !n6.is_empty() {
                 let nh = match a.next_hop {
@@ -316,26 +304,13 @@ impl AdjRibOut {
                         link_local: None,
                     },
                 };
-                let room = budget.saturating_sub(base_len + 4 + 5 + 33);
-                for chunk in chunks(&n6, room, send_id6) {
-                    let mut attrs = base.clone();
-                    attrs.retain(|x| !matches!(x, PathAttribute::NextHop(_)));
-                    attrs.insert(
-                        2.min(attrs.len()),
-                        PathAttribute::MpReachNlri(MpReach {
-                            af: AfiSafi::IPV6_UNICAST,
-                            next_hop: nh.clone(),
-                            nlri: MpNlri::Prefixes(
-                                chunk.iter().map(|n| with_id(*n, send_id6)).collect(),
-                            ),
-                        }),
-                    );
-                    out.push(Update {
-                        withdrawn: Vec::new(),
-                        attributes: attrs,
-                        nlri: Vec::new(),
-                    });
-                }
+                b = b
+                    .next_hop(AfiSafi::IPV6_UNICAST, nh)
+                    .announce(AfiSafi::IPV6_UNICAST, n6);
+            }
+            match b.build() {
+                Ok(u) => out.extend(u),
+                Err(_) => self.encode_errors += 1,
             }
         }
         if self.eor_pending {
@@ -345,6 +320,10 @@ impl AdjRibOut {
             }
         }
         out
+    }
+    /// How many attribute groups could not be encoded (attributes too large for a message).
+    pub fn encode_errors(&self) -> usize {
+        self.encode_errors
     }
     /// Forget everything sent (session down).
     pub fn reset(&mut self) {
@@ -356,101 +335,10 @@ impl AdjRibOut {
     }
 }
 
-/// The End-of-RIB marker of a family (RFC 4724 §2).
-pub fn end_of_rib(af: AfiSafi) -> Update {
-    if af == AfiSafi::IPV4_UNICAST {
-        Update::default()
-    } else {
-        Update {
-            attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
-                af,
-                withdrawn: MpNlri::Prefixes(Vec::new()),
-            })],
-            ..Default::default()
-        }
-    }
-}
-
-fn nlri_len(n: &Nlri, with_id: bool) -> usize {
-    1 + usize::from(n.prefix.prefix_len()).div_ceil(8) + if with_id { 4 } else { 0 }
-}
-
-/// Split NLRI so each chunk's encoded size fits `room` octets (at least one per chunk).
-fn chunks(v: &[Nlri], room: usize, with_id: bool) -> Vec<&[Nlri]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut used = 0;
-    for (i, n) in v.iter().enumerate() {
-        let l = nlri_len(n, with_id);
-        if used + l > room && i > start {
-            out.push(&v[start..i]);
-            start = i;
-            used = 0;
-        }
-        used += l;
-    }
-    if start < v.len() {
-        out.push(&v[start..]);
-    }
-    out
-}
-
-/// Encoded length of an attribute (header included), for packing.
-pub fn attr_len(a: &PathAttribute, four_octet: bool) -> usize {
-    let asn = if four_octet { 4 } else { 2 };
-    let body = match a {
-        PathAttribute::Origin(_) => 1,
-        PathAttribute::AsPath(p) | PathAttribute::As4Path(p) => {
-            p.segments.iter().map(|s| 2 + s.asns.len() * asn).sum()
-        }
-        PathAttribute::NextHop(_)
-        | PathAttribute::MultiExitDisc(_)
-        | PathAttribute::LocalPref(_)
-        | PathAttribute::OriginatorId(_)
-        | PathAttribute::Otc(_) => 4,
-        PathAttribute::AtomicAggregate => 0,
-        PathAttribute::Aggregator(_) => asn + 4,
-        PathAttribute::As4Aggregator(_) => 8,
-        PathAttribute::Communities(c) => c.len() * 4,
-        PathAttribute::ClusterList(c) => c.len() * 4,
-        PathAttribute::ExtendedCommunities(c) => c.len() * 8,
-        PathAttribute::Ipv6ExtendedCommunities(c) => c.len() * 20,
-        PathAttribute::LargeCommunities(c) => c.len() * 12,
-        PathAttribute::MpReachNlri(m) => {
-            let nh = match &m.next_hop {
-                MpNextHop::V4(_) => 4,
-                MpNextHop::V6 { link_local, .. } => {
-                    if link_local.is_some() {
-                        32
-                    } else {
-                        16
-                    }
-                }
-                MpNextHop::Raw(b) => b.len(),
-            };
-            5 + nh
-                + m.nlri
-                    .prefixes()
-                    .iter()
-                    .map(|n| nlri_len(n, n.path_id.is_some()))
-                    .sum::<usize>()
-        }
-        PathAttribute::MpUnreachNlri(m) => {
-            3 + m
-                .withdrawn
-                .prefixes()
-                .iter()
-                .map(|n| nlri_len(n, n.path_id.is_some()))
-                .sum::<usize>()
-        }
-        PathAttribute::Unknown(r) => r.value.len(),
-    };
-    body + if body > 255 { 4 } else { 3 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bgp_wire::PathAttribute;
     use bgp_wire::attr::Community;
     use std::net::Ipv4Addr;
 
@@ -495,10 +383,26 @@ mod tests {
     fn ebgp_rewrites_rfc4271_5_1() {
         let src = peer(9, 65009, false);
         let to = peer(2, 65002, false);
-        let a = export_attrs(&cfg(), PeerId(1), &src, PeerId(2), &out(&to, false), n(), &attrs())
-            .unwrap();
-        assert_eq!(a.as_path, AsPath::from_sequence([AS, 65009]), "AS prepended");
-        assert_eq!(a.next_hop, "10.0.0.1".parse::<IpAddr>().unwrap(), "next hop self");
+        let a = export_attrs(
+            &cfg(),
+            PeerId(1),
+            &src,
+            PeerId(2),
+            &out(&to, false),
+            n(),
+            &attrs(),
+        )
+        .unwrap();
+        assert_eq!(
+            a.as_path,
+            AsPath::from_sequence([AS, 65009]),
+            "AS prepended"
+        );
+        assert_eq!(
+            a.next_hop,
+            "10.0.0.1".parse::<IpAddr>().unwrap(),
+            "next hop self"
+        );
         assert_eq!(a.local_pref, None, "LOCAL_PREF only to iBGP");
         assert_eq!(a.med, None, "MED not passed across ASes");
         assert_eq!(a.weight, 0);
@@ -522,8 +426,16 @@ mod tests {
         let to = peer(2, AS, false);
         let mut a0 = attrs();
         a0.local_pref = None;
-        let a = export_attrs(&cfg(), PeerId(1), &src, PeerId(2), &out(&to, false), n(), &a0)
-            .unwrap();
+        let a = export_attrs(
+            &cfg(),
+            PeerId(1),
+            &src,
+            PeerId(2),
+            &out(&to, false),
+            n(),
+            &a0,
+        )
+        .unwrap();
         assert_eq!(a.next_hop, a0.next_hop);
         assert_eq!(a.local_pref, Some(100));
         assert_eq!(a.as_path, a0.as_path);
@@ -543,11 +455,53 @@ mod tests {
         let c = cfg();
         let a = attrs();
         // Not a reflector: never iBGP to iBGP.
-        assert!(export_attrs(&c, PeerId(3), &nonclient, PeerId(5), &out(&to_nc, false), n(), &a).is_none());
-        assert!(export_attrs(&c, PeerId(4), &client, PeerId(6), &out(&to_c, false), n(), &a).is_none());
+        assert!(
+            export_attrs(
+                &c,
+                PeerId(3),
+                &nonclient,
+                PeerId(5),
+                &out(&to_nc, false),
+                n(),
+                &a
+            )
+            .is_none()
+        );
+        assert!(
+            export_attrs(
+                &c,
+                PeerId(4),
+                &client,
+                PeerId(6),
+                &out(&to_c, false),
+                n(),
+                &a
+            )
+            .is_none()
+        );
         // Reflector: non-client -> clients only.
-        assert!(export_attrs(&c, PeerId(3), &nonclient, PeerId(5), &out(&to_nc, true), n(), &a).is_none());
-        let r = export_attrs(&c, PeerId(3), &nonclient, PeerId(6), &out(&to_c, true), n(), &a).unwrap();
+        assert!(
+            export_attrs(
+                &c,
+                PeerId(3),
+                &nonclient,
+                PeerId(5),
+                &out(&to_nc, true),
+                n(),
+                &a
+            )
+            .is_none()
+        );
+        let r = export_attrs(
+            &c,
+            PeerId(3),
+            &nonclient,
+            PeerId(6),
+            &out(&to_c, true),
+            n(),
+            &a,
+        )
+        .unwrap();
         assert_eq!(r.originator_id, Some(nonclient.router_id));
         assert_eq!(r.cluster_list, vec![c.router_id]);
         assert_eq!(r.next_hop, a.next_hop, "reflection keeps the next hop");
@@ -555,7 +509,16 @@ mod tests {
         let mut a2 = a.clone();
         a2.originator_id = Some(Ipv4Addr::new(7, 7, 7, 7));
         a2.cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
-        let r = export_attrs(&c, PeerId(4), &client, PeerId(5), &out(&to_nc, true), n(), &a2).unwrap();
+        let r = export_attrs(
+            &c,
+            PeerId(4),
+            &client,
+            PeerId(5),
+            &out(&to_nc, true),
+            n(),
+            &a2,
+        )
+        .unwrap();
         assert_eq!(r.originator_id, Some(Ipv4Addr::new(7, 7, 7, 7)));
         assert_eq!(r.cluster_list, vec![c.router_id, Ipv4Addr::new(8, 8, 8, 8)]);
     }
@@ -566,7 +529,18 @@ mod tests {
         let e = peer(2, 65002, false);
         let i = peer(3, AS, false);
         let c = cfg();
-        assert!(export_attrs(&c, PeerId(1), &src, PeerId(1), &out(&src, false), n(), &attrs()).is_none());
+        assert!(
+            export_attrs(
+                &c,
+                PeerId(1),
+                &src,
+                PeerId(1),
+                &out(&src, false),
+                n(),
+                &attrs()
+            )
+            .is_none()
+        );
         let mut a = attrs();
         a.communities.push(Community::NO_EXPORT);
         assert!(export_attrs(&c, PeerId(1), &src, PeerId(2), &out(&e, false), n(), &a).is_none());
@@ -589,9 +563,8 @@ mod tests {
         let mut o = AdjRibOut::new(to, out(&to_info, false));
         // 3000 /24s with two attribute sets: two groups, each split into several UPDATEs.
         for i in 0..3000u32 {
-            let p = IpNet::V4(
-                ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap(),
-            );
+            let p =
+                IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap());
             let mut a = attrs();
             a.as_path = AsPath::from_sequence([65009, 1 + (i % 2)]);
             rib.announce(src, p, 0, a).unwrap();
@@ -607,17 +580,21 @@ mod tests {
         let nlri: usize = ups.iter().map(|u| u.nlri.len()).sum();
         assert_eq!(nlri, 3000);
         for u in &ups {
-            let len: usize = 23
-                + u.attributes.iter().map(|a| attr_len(a, true)).sum::<usize>()
-                + u.nlri.iter().map(|n| nlri_len(n, false)).sum::<usize>();
-            assert!(len <= 4096, "UPDATE of {len} octets");
+            let mut buf = bytes::BytesMut::new();
+            bgp_wire::encode_message(&bgp_wire::Message::Update(u.clone()), &ctx, &mut buf)
+                .unwrap();
+            assert!(buf.len() <= 4096, "UPDATE of {} octets", buf.len());
         }
         let with_nlri: Vec<&Update> = ups.iter().filter(|u| !u.nlri.is_empty()).collect();
         // 1500 prefixes * 4 octets = 6000 octets per group: 2 messages per group.
         assert_eq!(with_nlri.len(), 4);
         let mp = ups
             .iter()
-            .filter(|u| u.attributes.iter().any(|a| matches!(a, PathAttribute::MpReachNlri(_))))
+            .filter(|u| {
+                u.attributes
+                    .iter()
+                    .any(|a| matches!(a, PathAttribute::MpReachNlri(_)))
+            })
             .count();
         assert_eq!(mp, 1, "IPv6 route in MP_REACH_NLRI");
         // End-of-RIB for both families last.
@@ -626,9 +603,8 @@ mod tests {
         assert_eq!(o.advertised(), 3001);
         // Withdraw 10: one UPDATE with 10 withdrawn routes.
         for i in 0..10u32 {
-            let p = IpNet::V4(
-                ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap(),
-            );
+            let p =
+                IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap());
             rib.withdraw(src, p, 0);
         }
         let d = rib.drain_deltas();

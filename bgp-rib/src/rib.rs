@@ -198,12 +198,12 @@ impl<A: AddrBits> Table<A> {
     }
     /// Drop the destination if it has no paths left.
     fn gc(&mut self, i: u32) {
-        if let Some(d) = self.dests.get(i as usize) {
-            if matches!(d.paths, PathSet::Empty) {
-                let p = d.prefix;
-                self.index.remove(p.addr, p.len);
-                self.free.push(i);
-            }
+        if let Some(d) = self.dests.get(i as usize)
+            && matches!(d.paths, PathSet::Empty)
+        {
+            let p = d.prefix;
+            self.index.remove(p.addr, p.len);
+            self.free.push(i);
         }
     }
 }
@@ -505,10 +505,10 @@ impl Rib {
     /// Forget a peer and all its routes.
     pub fn remove_peer(&mut self, peer: PeerId) {
         self.peer_down(peer);
-        if peer != PeerId::LOCAL {
-            if let Some(s) = self.peers.get_mut(peer.0 as usize) {
-                *s = None;
-            }
+        if peer != PeerId::LOCAL
+            && let Some(s) = self.peers.get_mut(peer.0 as usize)
+        {
+            *s = None;
         }
     }
     /// Information about a peer.
@@ -641,13 +641,13 @@ impl Rib {
         if let Some(o) = old {
             self.interner.release(o.attrs);
         }
-        if let Some(kind) = change {
-            if self.track {
-                self.deltas.push(Delta {
-                    prefix: key.to_net(),
-                    kind,
-                });
-            }
+        if let Some(kind) = change
+            && self.track
+        {
+            self.deltas.push(Delta {
+                prefix: key.to_net(),
+                kind,
+            });
         }
         Ok(())
     }
@@ -655,10 +655,10 @@ impl Rib {
     /// Withdraw a path. Unknown paths are ignored (RFC 4271 permits withdrawing what was never sent).
     pub fn withdraw(&mut self, peer: PeerId, prefix: IpNet, path_id: u32) {
         let key = AnyPrefix::from(prefix);
-        if let Some(Some(s)) = self.peers.get_mut(peer.0 as usize) {
-            if let Some(m) = &mut s.soft_in {
-                m.remove(&(key, path_id));
-            }
+        if let Some(Some(s)) = self.peers.get_mut(peer.0 as usize)
+            && let Some(m) = &mut s.soft_in
+        {
+            m.remove(&(key, path_id));
         }
         self.remove_where(key, |p| p.peer == peer.0 && p.path_id == path_id);
     }
@@ -694,13 +694,13 @@ impl Rib {
         for r in removed {
             self.interner.release(r.attrs);
         }
-        if let Some(kind) = change {
-            if self.track {
-                self.deltas.push(Delta {
-                    prefix: key.to_net(),
-                    kind,
-                });
-            }
+        if let Some(kind) = change
+            && self.track
+        {
+            self.deltas.push(Delta {
+                prefix: key.to_net(),
+                kind,
+            });
         }
     }
 
@@ -734,12 +734,12 @@ impl Rib {
                     if m.withdrawn.is_empty() && u.attributes.len() == 1 {
                         s.end_of_rib.push(m.af);
                     }
-                    if m.af == AfiSafi::IPV4_UNICAST || m.af == AfiSafi::IPV6_UNICAST {
-                        if let MpNlri::Prefixes(ps) = &m.withdrawn {
-                            for w in ps {
-                                self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
-                                s.withdrawn += 1;
-                            }
+                    if (m.af == AfiSafi::IPV4_UNICAST || m.af == AfiSafi::IPV6_UNICAST)
+                        && let MpNlri::Prefixes(ps) = &m.withdrawn
+                    {
+                        for w in ps {
+                            self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
+                            s.withdrawn += 1;
                         }
                     }
                 }
@@ -840,10 +840,8 @@ impl Rib {
                 .iter()
                 .any(|p| p.peer == id && p.flags & F_STALE != 0)
         });
-        if !any_left {
-            if let Some(Some(s)) = self.peers.get_mut(id as usize) {
-                s.gr_deadline = None;
-            }
+        if !any_left && let Some(Some(s)) = self.peers.get_mut(id as usize) {
+            s.gr_deadline = None;
         }
     }
 
@@ -875,23 +873,23 @@ impl Rib {
             resolver: &*self.resolver,
         };
         for d in &mut self.v4.dests {
-            if let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice())) {
-                if self.track {
-                    self.deltas.push(Delta {
-                        prefix: d.prefix.to_net(),
-                        kind,
-                    });
-                }
+            if let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice()))
+                && self.track
+            {
+                self.deltas.push(Delta {
+                    prefix: d.prefix.to_net(),
+                    kind,
+                });
             }
         }
         for d in &mut self.v6.dests {
-            if let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice())) {
-                if self.track {
-                    self.deltas.push(Delta {
-                        prefix: d.prefix.to_net(),
-                        kind,
-                    });
-                }
+            if let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice()))
+                && self.track
+            {
+                self.deltas.push(Delta {
+                    prefix: d.prefix.to_net(),
+                    kind,
+                });
             }
         }
     }
@@ -1048,8 +1046,8 @@ mod size_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bgp_wire::attr::{AsPath, MpReach, MpUnreach, MpNextHop};
     use bgp_wire::Nlri;
+    use bgp_wire::attr::{AsPath, MpNextHop, MpReach, MpUnreach};
     use proptest::prelude::*;
     use std::net::Ipv4Addr;
 
@@ -1104,7 +1102,11 @@ mod tests {
         let p = net("10.0.0.0/8");
         rib.announce(a, p, 0, attrs(2, &[65001])).unwrap();
         rib.announce(a, p, 0, attrs(2, &[65001])).unwrap();
-        assert_eq!(rib.drain_deltas().len(), 1, "same attributes again: no change");
+        assert_eq!(
+            rib.drain_deltas().len(),
+            1,
+            "same attributes again: no change"
+        );
         assert_eq!(rib.path_count(), 1);
         let mut x = attrs(2, &[65001]);
         x.med = Some(3);
@@ -1118,7 +1120,10 @@ mod tests {
         assert_eq!(rib.attr_set_count(), 0);
         assert!(rib.route(p).is_none());
         rib.withdraw(a, p, 0);
-        assert!(rib.drain_deltas().is_empty(), "withdrawing nothing changes nothing");
+        assert!(
+            rib.drain_deltas().is_empty(),
+            "withdrawing nothing changes nothing"
+        );
     }
 
     #[test]
@@ -1163,7 +1168,8 @@ mod tests {
         let a = add(&mut rib, 2, 65001);
         let b = add(&mut rib, 3, 65002);
         for i in 0..100u32 {
-            let p = IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap());
+            let p =
+                IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap());
             let mut x = attrs(2, &[65001]);
             x.local_pref = Some(200);
             rib.announce(a, p, 0, x).unwrap();
@@ -1253,9 +1259,16 @@ mod tests {
         }));
         let s = rib.apply_update(a, &u).unwrap();
         assert_eq!(s.announced, 3);
-        assert_eq!(rib.attr_set_count(), 1, "one UPDATE, one shared attribute set");
+        assert_eq!(
+            rib.attr_set_count(),
+            1,
+            "one UPDATE, one shared attribute set"
+        );
         let r6 = rib.route(net("2001:db8:1::/48")).unwrap();
-        assert_eq!(r6.next_hops[0].addr, "2001:db8::2".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            r6.next_hops[0].addr,
+            "2001:db8::2".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(
             rib.lookup("2001:db8:1::5".parse().unwrap()).unwrap().prefix,
             net("2001:db8:1::/48")
@@ -1323,11 +1336,20 @@ mod tests {
     }
 
     /// Peers 0..4 iBGP, 4..8 eBGP in AS 65001/65002.
-    fn build(order: &[usize], paths: &[GenPath], ops: &[(usize, bool)], c: &DecisionConfig) -> (IpAddr, Vec<WeightedNextHop>) {
+    fn build(
+        order: &[usize],
+        paths: &[GenPath],
+        ops: &[(usize, bool)],
+        c: &DecisionConfig,
+    ) -> (IpAddr, Vec<WeightedNextHop>) {
         let mut rib = Rib::new(c.clone());
         let mut ids = Vec::new();
         for i in 0..8u8 {
-            let asn = if i < 4 { LOCAL_AS } else { 65001 + u32::from(i % 2) };
+            let asn = if i < 4 {
+                LOCAL_AS
+            } else {
+                65001 + u32::from(i % 2)
+            };
             ids.push(add(&mut rib, 10 + i, asn));
         }
         let p = net("172.16.10.0/32");
@@ -1361,7 +1383,10 @@ mod tests {
             rib.announce(ids[g.peer], p, 0, mk(g)).unwrap();
         }
         let r = rib.route(p).unwrap();
-        assert!(r.multipath.iter().any(|m| m.peer == r.best.peer), "best is in the ECMP set");
+        assert!(
+            r.multipath.iter().any(|m| m.peer == r.best.peer),
+            "best is in the ECMP set"
+        );
         (r.best.peer_addr, r.next_hops)
     }
 
