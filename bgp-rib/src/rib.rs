@@ -80,32 +80,40 @@ struct PathRec {
     flags: u8,
 }
 
-/// The paths of one prefix: inline when there is one, a boxed slice of exact size otherwise.
+/// The paths of one prefix: inline when there is one, a boxed slice of exact size otherwise
+/// (an empty boxed slice, which does not allocate, when there are none). Two variants so the
+/// `Arc`'s non-null niche tags it: 24 bytes.
 #[derive(Debug)]
 enum PathSet {
-    Empty,
     One(PathRec),
     Many(Box<[PathRec]>),
 }
 
 impl PathSet {
+    fn empty() -> Self {
+        PathSet::Many(Vec::new().into_boxed_slice())
+    }
+    fn is_empty(&self) -> bool {
+        matches!(self, PathSet::Many(b) if b.is_empty())
+    }
+}
+
+impl PathSet {
     fn as_slice(&self) -> &[PathRec] {
         match self {
-            PathSet::Empty => &[],
             PathSet::One(p) => std::slice::from_ref(p),
             PathSet::Many(b) => b,
         }
     }
     fn as_mut_slice(&mut self) -> &mut [PathRec] {
         match self {
-            PathSet::Empty => &mut [],
             PathSet::One(p) => std::slice::from_mut(p),
             PathSet::Many(b) => b,
         }
     }
     fn push(&mut self, r: PathRec) {
-        *self = match std::mem::replace(self, PathSet::Empty) {
-            PathSet::Empty => PathSet::One(r),
+        *self = match std::mem::replace(self, PathSet::empty()) {
+            PathSet::Many(b) if b.is_empty() => PathSet::One(r),
             PathSet::One(a) => PathSet::Many(Box::new([a, r])),
             PathSet::Many(b) => {
                 let mut v = Vec::with_capacity(b.len() + 1);
@@ -116,11 +124,10 @@ impl PathSet {
         };
     }
     fn remove(&mut self, i: usize) -> Option<PathRec> {
-        let (new, out) = match std::mem::replace(self, PathSet::Empty) {
-            PathSet::Empty => (PathSet::Empty, None),
+        let (new, out) = match std::mem::replace(self, PathSet::empty()) {
             PathSet::One(a) => {
                 if i == 0 {
-                    (PathSet::Empty, Some(a))
+                    (PathSet::empty(), Some(a))
                 } else {
                     (PathSet::One(a), None)
                 }
@@ -134,7 +141,7 @@ impl PathSet {
                     if v.len() == 1 {
                         match v.pop() {
                             Some(x) => (PathSet::One(x), Some(r)),
-                            None => (PathSet::Empty, Some(r)),
+                            None => (PathSet::empty(), Some(r)),
                         }
                     } else {
                         (PathSet::Many(v.into_boxed_slice()), Some(r))
@@ -179,7 +186,7 @@ impl<A: AddrBits> Table<A> {
         }
         let d = Dest {
             prefix: p,
-            paths: PathSet::Empty,
+            paths: PathSet::empty(),
         };
         let i = match self.free.pop() {
             Some(i) => {
@@ -199,7 +206,7 @@ impl<A: AddrBits> Table<A> {
     /// Drop the destination if it has no paths left.
     fn gc(&mut self, i: u32) {
         if let Some(d) = self.dests.get(i as usize)
-            && matches!(d.paths, PathSet::Empty)
+            && d.paths.is_empty()
         {
             let p = d.prefix;
             self.index.remove(p.addr, p.len);
@@ -561,7 +568,7 @@ impl Rib {
         attrs: Attrs,
     ) -> Result<(), RibError> {
         let a = self.interner.intern(attrs);
-        let r = self.announce_arc(peer, prefix, path_id, a.clone());
+        let r = self.announce_inner(peer, prefix, path_id, a.clone(), true);
         self.interner.release(a);
         r
     }
@@ -575,6 +582,18 @@ impl Rib {
         path_id: u32,
         attrs: Arc<Attrs>,
     ) -> Result<(), RibError> {
+        self.announce_inner(peer, prefix, path_id, attrs, false)
+    }
+
+    /// `interned`: `attrs` came from this RIB's interner (skips re-hashing it).
+    fn announce_inner(
+        &mut self,
+        peer: PeerId,
+        prefix: IpNet,
+        path_id: u32,
+        attrs: Arc<Attrs>,
+        interned: bool,
+    ) -> Result<(), RibError> {
         let key = AnyPrefix::from(prefix);
         let import = if peer == PeerId::LOCAL {
             None
@@ -586,6 +605,7 @@ impl Rib {
             s.import.clone()
         };
         let attrs = match import {
+            None if interned => attrs,
             None => self.interner.intern_arc(&attrs),
             Some(pol) => {
                 let info = self.peer_info(peer).cloned().unwrap_or(self.local.clone());
@@ -757,7 +777,7 @@ impl Rib {
         let attrs = Attrs::from_wire(&u.attributes).ok_or(RibError::NoNextHop)?;
         let a = self.interner.intern(attrs);
         for n in reach {
-            self.announce_arc(peer, n.prefix, n.path_id.unwrap_or(0), a.clone())?;
+            self.announce_inner(peer, n.prefix, n.path_id.unwrap_or(0), a.clone(), true)?;
             s.announced += 1;
         }
         self.interner.release(a);
@@ -1038,8 +1058,8 @@ mod size_tests {
     #[test]
     fn records_are_small() {
         assert_eq!(std::mem::size_of::<PathRec>(), 24);
-        assert!(std::mem::size_of::<PathSet>() <= 32);
-        assert!(std::mem::size_of::<Dest<u32>>() <= 40);
+        assert_eq!(std::mem::size_of::<PathSet>(), 24);
+        assert_eq!(std::mem::size_of::<Dest<u32>>(), 32);
     }
 }
 
