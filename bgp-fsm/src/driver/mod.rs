@@ -1,0 +1,1095 @@
+//! The tokio driver: runs one [`Fsm`] per peer over TCP (feature `tokio`).
+//!
+//! [`spawn_peer`] starts a task that connects out (unless passive) and/or takes the peer's
+//! incoming connections from a shared [`Listener`], reads and writes BGP messages with
+//! bgp-wire, feeds the state machine and carries out what it says. The returned
+//! [`PeerHandle`] sends UPDATEs and ROUTE-REFRESHes, reports the state through a
+//! [`tokio::sync::watch`] channel and every event through a lossless bounded channel
+//! ([`PeerHandle::take_events`]).
+//!
+//! Flow control: the event channel holds [`EVENT_CAPACITY`] events. While it is full the driver
+//! stops reading from the peer (TCP pushes back), so the consumer must keep draining it.
+//! Outgoing UPDATEs are accepted while at most [`WRITE_QUEUE_LIMIT`] octets wait for the socket;
+//! beyond that [`PeerHandle::send_update`] waits (backpressure).
+//!
+//! Collisions (RFC 4271 §6.8): an incoming connection that arrives while the session is in
+//! OpenSent or OpenConfirm gets its own state machine; as soon as the peer's BGP Identifier is
+//! known, [`crate::collision::resolve`] picks the survivor and the other one sends Cease 6/7.
+//! A connection arriving while Established is refused with Cease 6/7.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, spawn_peer};
+//! let listener = Listener::bind("0.0.0.0:179".parse().unwrap()).await?;
+//! let cfg = PeerConfig::new(64512, 64512, "192.168.1.10".parse().unwrap(), "192.168.1.1".parse().unwrap());
+//! let peer = spawn_peer(cfg, Some(&listener));
+//! let mut events = peer.take_events().unwrap();
+//! while let Some(ev) = events.recv().await {
+//!     if let PeerEvent::Established(n) = ev {
+//!         println!("up with AS{}", n.peer_as);
+//!         // (re)announce routes with peer.send_update(..).await
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod sockopt;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bgp_wire::message::AddPathMode;
+use bgp_wire::{
+    Afi, AfiSafi, Capability, Message, Notification, RouteRefresh, SessionContext, Update,
+    UpdateVerdict,
+};
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::collision::{self, Direction, Keep};
+use crate::config::{GracefulRestartConfig, SessionConfig};
+use crate::fsm::{Action, DownReason, Event, Fsm, FsmError, State};
+use crate::negotiate::Negotiated;
+
+/// Capacity of the event channel of [`PeerHandle::take_events`].
+pub const EVENT_CAPACITY: usize = 64;
+/// Octets of queued output above which UPDATEs from the handle wait.
+pub const WRITE_QUEUE_LIMIT: usize = 64 * 1024;
+/// How long a closing connection may take to flush its last messages (e.g. a NOTIFICATION).
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Configuration of one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Our AS.
+    pub local_as: u32,
+    /// The peer's AS (equal to `local_as` for iBGP).
+    pub peer_as: u32,
+    /// Our BGP Identifier.
+    pub router_id: Ipv4Addr,
+    /// The peer's address.
+    pub peer_addr: IpAddr,
+    /// The peer's TCP port. Default 179.
+    pub peer_port: u16,
+    /// Source address of outgoing connections.
+    pub local_addr: Option<IpAddr>,
+    /// Hold time we propose. Default 90 s.
+    pub hold_time: u16,
+    /// Keepalive interval; default a third of the negotiated hold time.
+    pub keepalive: Option<u16>,
+    /// ConnectRetryTime. Default 120 s (RFC 4271); jittered 0.75-1.0.
+    pub connect_retry: Duration,
+    /// Never connect out; wait for the peer.
+    pub passive: bool,
+    /// TCP MD5 signature password (RFC 2385), at most 80 octets.
+    pub md5_password: Option<String>,
+    /// TTL of our packets (eBGP multihop). `None`: the system default. Ignored with GTSM.
+    pub ttl: Option<u8>,
+    /// GTSM (RFC 5082): send with TTL 255 and drop packets that arrive with TTL below 254.
+    pub gtsm: bool,
+    /// Families to negotiate. Default IPv4 unicast.
+    pub families: Vec<AfiSafi>,
+    /// Extended next-hop tuples (RFC 8950).
+    pub extended_next_hop: Vec<(AfiSafi, Afi)>,
+    /// ADD-PATH modes (RFC 7911).
+    pub add_path: Vec<(AfiSafi, AddPathMode)>,
+    /// DelayOpenTime, if DelayOpen is wanted.
+    pub delay_open: Option<Duration>,
+    /// Base IdleHoldTime before an automatic reconnect, doubled after each consecutive failure
+    /// up to 120 s (peer oscillation damping). `None`: 1 s.
+    pub idle_hold: Option<Duration>,
+    /// Advertise Route Refresh. Default true.
+    pub route_refresh: bool,
+    /// Advertise Enhanced Route Refresh. Default false.
+    pub enhanced_route_refresh: bool,
+    /// Advertise Extended Message. Default false.
+    pub extended_message: bool,
+    /// Graceful Restart to advertise.
+    pub graceful_restart: Option<GracefulRestartConfig>,
+    /// Capabilities the peer must advertise (else 2/7).
+    pub required_capabilities: Vec<Capability>,
+}
+
+impl PeerConfig {
+    /// A peer with defaults: port 179, hold 90 s, ConnectRetry 120 s, active, IPv4 unicast,
+    /// Route Refresh.
+    pub fn new(local_as: u32, peer_as: u32, router_id: Ipv4Addr, peer_addr: IpAddr) -> Self {
+        PeerConfig {
+            local_as,
+            peer_as,
+            router_id,
+            peer_addr,
+            peer_port: 179,
+            local_addr: None,
+            hold_time: 90,
+            keepalive: None,
+            connect_retry: Duration::from_secs(120),
+            passive: false,
+            md5_password: None,
+            ttl: None,
+            gtsm: false,
+            families: vec![AfiSafi::IPV4_UNICAST],
+            extended_next_hop: Vec::new(),
+            add_path: Vec::new(),
+            delay_open: None,
+            idle_hold: None,
+            route_refresh: true,
+            enhanced_route_refresh: false,
+            extended_message: false,
+            graceful_restart: None,
+            required_capabilities: Vec::new(),
+        }
+    }
+
+    /// The state machine's view of this configuration.
+    pub fn session_config(&self) -> SessionConfig {
+        let mut s = SessionConfig::new(self.local_as, self.peer_as, self.router_id);
+        s.hold_time = self.hold_time;
+        s.keepalive = self.keepalive;
+        s.connect_retry = self.connect_retry;
+        s.passive = self.passive;
+        s.delay_open = self.delay_open;
+        if let Some(d) = self.idle_hold {
+            s.idle_hold_time = d;
+        }
+        s.families = self.families.clone();
+        s.extended_next_hop = self.extended_next_hop.clone();
+        s.add_path = self.add_path.clone();
+        s.route_refresh = self.route_refresh;
+        s.enhanced_route_refresh = self.enhanced_route_refresh;
+        s.extended_message = self.extended_message;
+        s.graceful_restart = self.graceful_restart.clone();
+        s.required_capabilities = self.required_capabilities.clone();
+        // Distinct peers get distinct jitter sequences.
+        let mut seed = u64::from(u32::from(self.router_id)) << 32;
+        match self.peer_addr {
+            IpAddr::V4(a) => seed ^= u64::from(u32::from(a)),
+            IpAddr::V6(a) => seed ^= (u128::from(a) as u64) ^ ((u128::from(a) >> 64) as u64),
+        }
+        s.jitter_seed = seed ^ u64::from(self.peer_port);
+        s
+    }
+}
+
+/// Something that happened to a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// The session state changed.
+    StateChanged {
+        /// Old state.
+        from: State,
+        /// New state.
+        to: State,
+    },
+    /// The session is Established with these parameters (replay routes now).
+    Established(Box<Negotiated>),
+    /// The session left Established.
+    Down {
+        /// Why.
+        reason: DownReason,
+    },
+    /// An UPDATE from the peer with its RFC 7606 verdict: a treat-as-withdraw verdict lists the
+    /// routes to withdraw in `verdict.treat_as_withdraw`; attribute-discard problems name the
+    /// attributes to ignore. A session-reset verdict never arrives here (the session resets).
+    Update {
+        /// The UPDATE.
+        update: Box<Update>,
+        /// Its verdict.
+        verdict: UpdateVerdict,
+    },
+    /// We sent this NOTIFICATION.
+    NotificationSent(Notification),
+    /// The peer sent this NOTIFICATION.
+    NotificationReceived(Notification),
+    /// The peer asked for a route refresh.
+    RouteRefresh(RouteRefresh),
+}
+
+/// Errors of the driver API.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The session is not Established.
+    #[error("session is not established (state {0})")]
+    NotEstablished(State),
+    /// The peer did not negotiate what the call needs.
+    #[error(transparent)]
+    Fsm(#[from] FsmError),
+    /// The message cannot be encoded for this session.
+    #[error("cannot encode: {0}")]
+    Encode(#[from] bgp_wire::EncodeError),
+    /// The driver task has stopped.
+    #[error("the peer task has stopped")]
+    Stopped,
+    /// A socket error.
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+}
+
+enum Command {
+    Update(Box<Update>, oneshot::Sender<Result<(), DriverError>>),
+    RouteRefresh(AfiSafi, oneshot::Sender<Result<(), DriverError>>),
+    Shutdown(Option<String>, oneshot::Sender<()>),
+}
+
+/// The caller's side of a running peer. Clones control the same peer.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    cmd: mpsc::Sender<Command>,
+    state: watch::Receiver<State>,
+    events: Arc<Mutex<Option<mpsc::Receiver<PeerEvent>>>>,
+    peer: IpAddr,
+}
+
+impl PeerHandle {
+    /// The peer's address.
+    pub fn peer_addr(&self) -> IpAddr {
+        self.peer
+    }
+    /// The current state.
+    pub fn state(&self) -> State {
+        *self.state.borrow()
+    }
+    /// A receiver of the state, to await changes (`changed()`, `wait_for(..)`).
+    pub fn watch_state(&self) -> watch::Receiver<State> {
+        self.state.clone()
+    }
+    /// Every event, in order, lossless. Only the first call gets it. See the module docs on
+    /// flow control: the receiver must be drained.
+    pub fn take_events(&self) -> Option<mpsc::Receiver<PeerEvent>> {
+        self.events.lock().ok().and_then(|mut g| g.take())
+    }
+    /// Wait until the session is Established, up to `timeout`. True when it is.
+    pub async fn wait_established(&self, timeout: Duration) -> bool {
+        let mut rx = self.state.clone();
+        tokio::time::timeout(timeout, rx.wait_for(|s| *s == State::Established))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+    /// Queue an UPDATE (errors when not Established). Waits while the write queue is full.
+    pub async fn send_update(&self, update: Update) -> Result<(), DriverError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::Update(Box::new(update), tx))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        rx.await.map_err(|_| DriverError::Stopped)?
+    }
+    /// Ask the peer to resend a family (needs Route Refresh negotiated).
+    pub async fn route_refresh(&self, af: AfiSafi) -> Result<(), DriverError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::RouteRefresh(af, tx))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        rx.await.map_err(|_| DriverError::Stopped)?
+    }
+    /// Stop the peer: Cease 6/2 with the RFC 9003 shutdown communication when a session
+    /// exists, flush, close, end the task.
+    pub async fn shutdown(self, message: Option<String>) -> Result<(), DriverError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::Shutdown(message, tx))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        rx.await.map_err(|_| DriverError::Stopped)
+    }
+}
+
+type Peers = Mutex<HashMap<IpAddr, mpsc::Sender<TcpStream>>>;
+
+/// A listening socket shared by many peers: each accepted connection goes to the peer whose
+/// address matches its source address; connections from unknown addresses are closed.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    inner: Arc<ListenerInner>,
+}
+
+#[derive(Debug)]
+struct ListenerInner {
+    socket: Arc<TcpListener>,
+    local: SocketAddr,
+    peers: Arc<Peers>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for ListenerInner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl Listener {
+    /// Listen on an address (e.g. `0.0.0.0:179` or `[::]:179`).
+    pub async fn bind(addr: SocketAddr) -> io::Result<Listener> {
+        let socket = Arc::new(TcpListener::bind(addr).await?);
+        let local = socket.local_addr()?;
+        let peers: Arc<Peers> = Arc::new(Mutex::new(HashMap::new()));
+        let weak = Arc::downgrade(&peers);
+        let task = tokio::spawn(accept_loop(socket.clone(), weak)).abort_handle();
+        Ok(Listener {
+            inner: Arc::new(ListenerInner {
+                socket,
+                local,
+                peers,
+                task,
+            }),
+        })
+    }
+
+    /// The bound address (with the actual port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    fn register(&self, peer: IpAddr, md5: Option<&str>) -> io::Result<mpsc::Receiver<TcpStream>> {
+        if let Some(key) = md5 {
+            sockopt::set_md5(&*self.inner.socket, peer, key.as_bytes())?;
+        }
+        let (tx, rx) = mpsc::channel(2);
+        if let Ok(mut m) = self.inner.peers.lock() {
+            m.insert(canonical(peer), tx);
+        }
+        Ok(rx)
+    }
+
+    fn unregister(&self, peer: IpAddr, had_md5: bool) {
+        if let Ok(mut m) = self.inner.peers.lock() {
+            m.remove(&canonical(peer));
+        }
+        if had_md5 {
+            let _ = sockopt::set_md5(&*self.inner.socket, peer, &[]);
+        }
+    }
+}
+
+async fn accept_loop(socket: Arc<TcpListener>, peers: Weak<Peers>) {
+    loop {
+        let (stream, from) = match socket.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(peers) = peers.upgrade() else { return };
+        let tx = peers
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&canonical(from.ip())).cloned());
+        match tx {
+            Some(tx) => {
+                if tx.try_send(stream).is_err() {
+                    tracing::debug!("peer {from} busy; incoming connection dropped");
+                }
+            }
+            None => tracing::debug!("connection from unconfigured {from} refused"),
+        }
+    }
+}
+
+/// Start a peer; it runs until [`PeerHandle::shutdown`] or until every handle is dropped.
+///
+/// Must be called within a tokio runtime. Registers the peer with `listener` (when given) to
+/// receive its incoming connections; TCP MD5 keys are installed on the listener too.
+pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle {
+    let (cmd_tx, cmd_rx) = mpsc::channel(8);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
+    let (state_tx, state_rx) = watch::channel(State::Idle);
+    let incoming =
+        listener.and_then(
+            |l| match l.register(config.peer_addr, config.md5_password.as_deref()) {
+                Ok(rx) => Some(rx),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot register peer {} with listener: {e}",
+                        config.peer_addr
+                    );
+                    None
+                }
+            },
+        );
+    let scfg = config.session_config();
+    let driver = Driver {
+        epoch: Instant::now(),
+        primary: Slot {
+            fsm: Fsm::new(scfg),
+            conn: None,
+            dir: Direction::Outgoing,
+        },
+        secondary: None,
+        connecting: None,
+        cmd_rx,
+        incoming,
+        listener: listener.cloned(),
+        events: ev_tx,
+        pending: VecDeque::new(),
+        state: state_tx,
+        encode_error: None,
+        finished: false,
+        cfg: config.clone(),
+    };
+    tokio::spawn(driver.run());
+    PeerHandle {
+        cmd: cmd_tx,
+        state: state_rx,
+        events: Arc::new(Mutex::new(Some(ev_rx))),
+        peer: config.peer_addr,
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+}
+
+impl Conn {
+    fn new(stream: TcpStream) -> Self {
+        Conn {
+            stream,
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
+        }
+    }
+}
+
+struct Slot {
+    fsm: Fsm,
+    conn: Option<Conn>,
+    dir: Direction,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Primary,
+    Secondary,
+}
+
+type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+struct Driver {
+    cfg: PeerConfig,
+    epoch: Instant,
+    primary: Slot,
+    secondary: Option<Slot>,
+    connecting: Option<Connecting>,
+    cmd_rx: mpsc::Receiver<Command>,
+    incoming: Option<mpsc::Receiver<TcpStream>>,
+    listener: Option<Listener>,
+    events: mpsc::Sender<PeerEvent>,
+    pending: VecDeque<PeerEvent>,
+    state: watch::Sender<State>,
+    encode_error: Option<bgp_wire::EncodeError>,
+    finished: bool,
+}
+
+enum Io {
+    Read(io::Result<usize>),
+    Wrote(io::Result<usize>),
+}
+
+enum Wake {
+    Primary(Io),
+    Secondary(Io),
+    Connected(io::Result<TcpStream>),
+    Cmd(Option<Command>),
+    Incoming(Option<TcpStream>),
+    Permit,
+    Timer,
+}
+
+/// Read and write one connection; pending forever without one.
+async fn conn_io(conn: Option<&mut Conn>, read: bool) -> Io {
+    let Some(Conn { stream, rbuf, wbuf }) = conn else {
+        return std::future::pending().await;
+    };
+    if rbuf.capacity() - rbuf.len() < 512 {
+        rbuf.reserve(2048);
+    }
+    let (mut r, mut w) = stream.split();
+    tokio::select! {
+        res = r.read_buf(rbuf), if read => Io::Read(res),
+        res = w.write(wbuf), if !wbuf.is_empty() => Io::Wrote(res),
+    }
+}
+
+async fn maybe_connect(c: &mut Option<Connecting>) -> io::Result<TcpStream> {
+    match c {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn maybe_incoming(rx: &mut Option<mpsc::Receiver<TcpStream>>) -> Option<TcpStream> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn set_ttl(sock: socket2::SockRef<'_>, v6: bool, cfg: &PeerConfig) -> io::Result<()> {
+    let ttl = if cfg.gtsm { Some(255) } else { cfg.ttl };
+    if let Some(t) = ttl {
+        if v6 {
+            sock.set_unicast_hops_v6(u32::from(t))?;
+        } else {
+            sock.set_ttl(u32::from(t))?;
+        }
+    }
+    if cfg.gtsm {
+        sockopt::set_min_ttl(&*sock, v6, 254)?;
+    }
+    Ok(())
+}
+
+async fn connect(cfg: PeerConfig) -> io::Result<TcpStream> {
+    let peer = SocketAddr::new(cfg.peer_addr, cfg.peer_port);
+    let sock = if peer.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(l) = cfg.local_addr {
+        sock.bind(SocketAddr::new(l, 0))?;
+    }
+    if let Some(k) = &cfg.md5_password {
+        sockopt::set_md5(&sock, cfg.peer_addr, k.as_bytes())?;
+    }
+    set_ttl(socket2::SockRef::from(&sock), peer.is_ipv6(), &cfg)?;
+    sock.set_nodelay(true)?;
+    sock.connect(peer).await
+}
+
+async fn close(mut conn: Conn) {
+    if !conn.wbuf.is_empty() {
+        let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, conn.stream.write_all(&conn.wbuf)).await;
+    }
+    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, conn.stream.shutdown()).await;
+}
+
+impl Driver {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    fn slot(&mut self, which: Which) -> Option<&mut Slot> {
+        match which {
+            Which::Primary => Some(&mut self.primary),
+            Which::Secondary => self.secondary.as_mut(),
+        }
+    }
+
+    fn emit(&mut self, ev: PeerEvent) {
+        self.pending.push_back(ev);
+        self.flush_events();
+    }
+
+    fn flush_events(&mut self) {
+        while let Some(ev) = self.pending.pop_front() {
+            match self.events.try_send(ev) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(ev)) => {
+                    self.pending.push_front(ev);
+                    return;
+                }
+                // Nobody listens: drop the events.
+                Err(mpsc::error::TrySendError::Closed(_)) => self.pending.clear(),
+            }
+        }
+    }
+
+    async fn run(mut self) {
+        let now = self.now();
+        let start = if self.cfg.passive {
+            Event::ManualStartPassive
+        } else {
+            Event::ManualStart
+        };
+        self.primary.fsm.handle_event(now, start);
+        self.apply(Which::Primary).await;
+        while !self.finished {
+            let deadline = [
+                self.primary.fsm.poll_timeout(),
+                self.secondary.as_ref().and_then(|s| s.fsm.poll_timeout()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let read_ok = self.pending.len() < EVENT_CAPACITY;
+            let write_ok = self
+                .primary
+                .conn
+                .as_ref()
+                .is_none_or(|c| c.wbuf.len() < WRITE_QUEUE_LIMIT);
+            let epoch = self.epoch;
+            let Driver {
+                primary,
+                secondary,
+                connecting,
+                cmd_rx,
+                incoming,
+                events,
+                pending,
+                ..
+            } = &mut self;
+            let wake = tokio::select! {
+                io = conn_io(primary.conn.as_mut(), read_ok) => Wake::Primary(io),
+                io = conn_io(secondary.as_mut().and_then(|s| s.conn.as_mut()), read_ok) => Wake::Secondary(io),
+                r = maybe_connect(connecting) => Wake::Connected(r),
+                c = cmd_rx.recv(), if write_ok => Wake::Cmd(c),
+                s = maybe_incoming(incoming) => Wake::Incoming(s),
+                p = events.reserve(), if !pending.is_empty() => {
+                    match p {
+                        Ok(permit) => {
+                            if let Some(ev) = pending.pop_front() {
+                                permit.send(ev);
+                            }
+                        }
+                        Err(_) => pending.clear(),
+                    }
+                    Wake::Permit
+                }
+                () = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(epoch + d).await,
+                        None => std::future::pending().await,
+                    }
+                } => Wake::Timer,
+            };
+            match wake {
+                Wake::Primary(io) => self.on_io(Which::Primary, io).await,
+                Wake::Secondary(io) => self.on_io(Which::Secondary, io).await,
+                Wake::Connected(r) => self.on_connected(r).await,
+                Wake::Cmd(Some(c)) => self.on_command(c).await,
+                Wake::Cmd(None) => {
+                    // Every handle is gone: stop quietly-but-politely.
+                    self.stop(None).await;
+                }
+                Wake::Incoming(Some(s)) => self.on_incoming(s).await,
+                Wake::Incoming(None) => self.incoming = None,
+                Wake::Permit => self.flush_events(),
+                Wake::Timer => {
+                    let now = self.now();
+                    self.primary.fsm.handle_timeout(now);
+                    self.apply(Which::Primary).await;
+                    if let Some(s) = self.secondary.as_mut() {
+                        s.fsm.handle_timeout(now);
+                        self.apply(Which::Secondary).await;
+                    }
+                }
+            }
+            self.check_collision().await;
+        }
+        // Deliver what is left, then unregister.
+        while let Some(ev) = self.pending.pop_front() {
+            if self.events.send(ev).await.is_err() {
+                break;
+            }
+        }
+        if let Some(l) = &self.listener {
+            l.unregister(self.cfg.peer_addr, self.cfg.md5_password.is_some());
+        }
+    }
+
+    async fn stop(&mut self, message: Option<String>) {
+        let now = self.now();
+        self.primary.fsm.shutdown(now, message.as_deref());
+        self.apply(Which::Primary).await;
+        if let Some(mut s) = self.secondary.take() {
+            s.fsm.shutdown(now, message.as_deref());
+            if let Some(c) = s.conn.take() {
+                close(c).await;
+            }
+        }
+        self.connecting = None;
+        self.finished = true;
+    }
+
+    async fn on_command(&mut self, c: Command) {
+        let now = self.now();
+        match c {
+            Command::Update(u, reply) => {
+                let r = self.primary.fsm.send_update(now, *u).map_err(|e| match e {
+                    FsmError::NotEstablished(s) => DriverError::NotEstablished(s),
+                    e => DriverError::Fsm(e),
+                });
+                self.apply(Which::Primary).await;
+                let r = r.and_then(|()| match self.encode_error.take() {
+                    Some(e) => Err(DriverError::Encode(e)),
+                    None => Ok(()),
+                });
+                let _ = reply.send(r);
+            }
+            Command::RouteRefresh(af, reply) => {
+                let r = self
+                    .primary
+                    .fsm
+                    .send_route_refresh(now, af)
+                    .map_err(|e| match e {
+                        FsmError::NotEstablished(s) => DriverError::NotEstablished(s),
+                        e => DriverError::Fsm(e),
+                    });
+                self.apply(Which::Primary).await;
+                let _ = reply.send(r);
+            }
+            Command::Shutdown(msg, reply) => {
+                self.stop(msg).await;
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    async fn on_connected(&mut self, r: io::Result<TcpStream>) {
+        self.connecting = None;
+        let now = self.now();
+        match r {
+            Ok(stream) => {
+                if self.primary.conn.is_some() {
+                    // An incoming connection was taken meanwhile.
+                    return;
+                }
+                tracing::debug!("connected to {}", self.cfg.peer_addr);
+                self.primary.conn = Some(Conn::new(stream));
+                self.primary.dir = Direction::Outgoing;
+                self.primary.fsm.handle_event(now, Event::TcpCrAcked);
+            }
+            Err(e) => {
+                tracing::debug!("connect to {} failed: {e}", self.cfg.peer_addr);
+                self.primary
+                    .fsm
+                    .handle_event(now, Event::TcpConnectionFails);
+            }
+        }
+        self.apply(Which::Primary).await;
+    }
+
+    fn prepare_incoming(&self, stream: &TcpStream) {
+        let v6 = stream.local_addr().is_ok_and(|a| a.is_ipv6());
+        if let Err(e) = set_ttl(socket2::SockRef::from(stream), v6, &self.cfg) {
+            tracing::debug!("cannot set TTL options: {e}");
+        }
+        let _ = stream.set_nodelay(true);
+    }
+
+    async fn on_incoming(&mut self, stream: TcpStream) {
+        let now = self.now();
+        self.prepare_incoming(&stream);
+        match self.primary.fsm.state() {
+            State::Idle => {
+                if self.primary.fsm.automatic_start_enabled() {
+                    // The peer is faster than our IdleHoldTimer: start passively on its connection.
+                    self.primary
+                        .fsm
+                        .handle_event(now, Event::AutomaticStartPassive);
+                    self.apply(Which::Primary).await;
+                    self.take_as_primary(stream).await;
+                } else {
+                    close(Conn::new(stream)).await;
+                }
+            }
+            State::Connect | State::Active => self.take_as_primary(stream).await,
+            State::OpenSent | State::OpenConfirm if self.secondary.is_none() => {
+                let mut fsm = Fsm::new(self.primary.fsm.config().clone());
+                fsm.handle_event(now, Event::ManualStartPassive);
+                fsm.handle_event(now, Event::TcpConnectionConfirmed);
+                self.secondary = Some(Slot {
+                    fsm,
+                    conn: Some(Conn::new(stream)),
+                    dir: Direction::Incoming,
+                });
+                self.apply(Which::Secondary).await;
+            }
+            _ => {
+                // Established (or a collision already being resolved): refuse with Cease 6/7.
+                let mut conn = Conn::new(stream);
+                let n = Notification::new(
+                    bgp_wire::error::codes::CEASE,
+                    bgp_wire::error::codes::CONNECTION_COLLISION_RESOLUTION,
+                );
+                let _ = bgp_wire::encode_message(
+                    &Message::Notification(n),
+                    &SessionContext::default(),
+                    &mut conn.wbuf,
+                );
+                close(conn).await;
+            }
+        }
+    }
+
+    async fn take_as_primary(&mut self, stream: TcpStream) {
+        let now = self.now();
+        self.connecting = None;
+        if let Some(old) = self.primary.conn.take() {
+            close(old).await;
+        }
+        self.primary.conn = Some(Conn::new(stream));
+        self.primary.dir = Direction::Incoming;
+        self.primary
+            .fsm
+            .handle_event(now, Event::TcpConnectionConfirmed);
+        self.apply(Which::Primary).await;
+    }
+
+    async fn on_io(&mut self, which: Which, io: Io) {
+        let now = self.now();
+        match io {
+            Io::Wrote(Ok(n)) => {
+                if let Some(c) = self.slot(which).and_then(|s| s.conn.as_mut()) {
+                    c.wbuf.advance(n);
+                }
+            }
+            Io::Read(Ok(0)) | Io::Read(Err(_)) | Io::Wrote(Err(_)) => {
+                if let Some(s) = self.slot(which) {
+                    s.conn = None;
+                    s.fsm.handle_event(now, Event::TcpConnectionFails);
+                }
+                self.apply(which).await;
+            }
+            Io::Read(Ok(_)) => self.process_frames(which).await,
+        }
+    }
+
+    async fn process_frames(&mut self, which: Which) {
+        loop {
+            let now = self.now();
+            let Some(slot) = self.slot(which) else { return };
+            let ctx = slot
+                .fsm
+                .negotiated()
+                .map(|n| n.context.clone())
+                .unwrap_or_default();
+            let Some(conn) = slot.conn.as_mut() else {
+                return;
+            };
+            let event = match next_frame(&mut conn.rbuf, &ctx) {
+                Frame::Incomplete => {
+                    // Give memory back after a burst.
+                    if conn.rbuf.is_empty() && conn.rbuf.capacity() > 4 * 4096 {
+                        conn.rbuf = BytesMut::new();
+                    }
+                    return;
+                }
+                Frame::Event(e) => e,
+            };
+            slot.fsm.handle_event(now, event);
+            self.apply(which).await;
+        }
+    }
+
+    /// Carry out a state machine's actions.
+    async fn apply(&mut self, which: Which) {
+        loop {
+            let Some(slot) = self.slot(which) else { return };
+            let Some(action) = slot.fsm.poll_action() else {
+                break;
+            };
+            match action {
+                Action::Connect if which == Which::Primary => {
+                    self.connecting = Some(Box::pin(connect(self.cfg.clone())));
+                }
+                Action::Connect => {}
+                Action::CloseConnection => {
+                    let conn = slot.conn.take();
+                    if which == Which::Primary {
+                        self.connecting = None;
+                    }
+                    if let Some(c) = conn {
+                        close(c).await;
+                    }
+                }
+                Action::Send(msg) => {
+                    let ctx = slot
+                        .fsm
+                        .negotiated()
+                        .map(|n| n.context.clone())
+                        .unwrap_or_default();
+                    if let Some(c) = slot.conn.as_mut()
+                        && let Err(e) = bgp_wire::encode_message(&msg, &ctx, &mut c.wbuf)
+                    {
+                        tracing::warn!("cannot encode message for {}: {e}", self.cfg.peer_addr);
+                        self.encode_error = Some(e);
+                    }
+                    if let (Which::Primary, Message::Notification(n)) = (which, msg) {
+                        self.emit(PeerEvent::NotificationSent(n));
+                    }
+                }
+                other if which == Which::Primary => self.publish(other),
+                _ => {}
+            }
+        }
+        // A secondary connection that fell back is simply dropped.
+        let drop_secondary = which == Which::Secondary
+            && self
+                .secondary
+                .as_ref()
+                .is_some_and(|s| s.conn.is_none() || s.fsm.state() == State::Idle);
+        if drop_secondary && let Some(c) = self.secondary.take().and_then(|mut s| s.conn.take()) {
+            close(c).await;
+        }
+    }
+
+    fn publish(&mut self, action: Action) {
+        match action {
+            Action::StateChanged { from, to } => {
+                tracing::debug!("peer {}: {from} -> {to}", self.cfg.peer_addr);
+                self.state.send_replace(to);
+                self.emit(PeerEvent::StateChanged { from, to });
+            }
+            Action::SessionUp(n) => self.emit(PeerEvent::Established(n)),
+            Action::SessionDown(reason) => self.emit(PeerEvent::Down { reason }),
+            Action::Update { update, verdict } => self.emit(PeerEvent::Update {
+                update: Box::new(update),
+                verdict,
+            }),
+            Action::RouteRefresh(r) => self.emit(PeerEvent::RouteRefresh(r)),
+            Action::NotificationReceived(n) => self.emit(PeerEvent::NotificationReceived(n)),
+            Action::Connect | Action::CloseConnection | Action::Send(_) => {}
+        }
+    }
+
+    /// Resolve a collision between the primary and a secondary (incoming) connection.
+    async fn check_collision(&mut self) {
+        let Some(sec) = self.secondary.as_ref() else {
+            return;
+        };
+        let pstate = self.primary.fsm.state();
+        if pstate < State::OpenSent {
+            // The primary fell back: the secondary connection carries on as the session.
+            self.promote_secondary().await;
+            return;
+        }
+        let Some(remote_id) = sec.fsm.remote_id().or(self.primary.fsm.remote_id()) else {
+            if pstate == State::Established {
+                self.dump(Which::Secondary).await;
+            }
+            return;
+        };
+        let cfg = self.primary.fsm.config();
+        let keep = collision::resolve(
+            pstate,
+            self.primary.dir,
+            cfg.router_id,
+            cfg.local_as,
+            remote_id,
+            cfg.peer_as,
+        );
+        match keep {
+            Some(Keep::Existing) => self.dump(Which::Secondary).await,
+            Some(Keep::New) => {
+                self.dump(Which::Primary).await;
+                self.promote_secondary().await;
+            }
+            None => {}
+        }
+    }
+
+    async fn dump(&mut self, which: Which) {
+        let now = self.now();
+        tracing::debug!(
+            "peer {}: collision, dumping {}",
+            self.cfg.peer_addr,
+            if which == Which::Primary {
+                "existing"
+            } else {
+                "new"
+            }
+        );
+        match which {
+            Which::Secondary => {
+                if let Some(mut s) = self.secondary.take() {
+                    s.fsm.handle_event(now, Event::OpenCollisionDump);
+                    let mut conn = s.conn.take();
+                    while let Some(a) = s.fsm.poll_action() {
+                        if let (Action::Send(m), Some(c)) = (&a, conn.as_mut()) {
+                            let _ = bgp_wire::encode_message(
+                                m,
+                                &SessionContext::default(),
+                                &mut c.wbuf,
+                            );
+                        }
+                    }
+                    if let Some(c) = conn {
+                        close(c).await;
+                    }
+                }
+            }
+            Which::Primary => {
+                // Only the messages and the close: the session continues on the other connection.
+                self.primary.fsm.handle_event(now, Event::OpenCollisionDump);
+                let mut conn = self.primary.conn.take();
+                while let Some(a) = self.primary.fsm.poll_action() {
+                    if let (Action::Send(m), Some(c)) = (&a, conn.as_mut()) {
+                        let _ =
+                            bgp_wire::encode_message(m, &SessionContext::default(), &mut c.wbuf);
+                    }
+                }
+                if let Some(c) = conn {
+                    close(c).await;
+                }
+            }
+        }
+    }
+
+    async fn promote_secondary(&mut self) {
+        let Some(sec) = self.secondary.take() else {
+            return;
+        };
+        let from = self.primary.fsm.state();
+        if let Some(c) = self.primary.conn.take() {
+            close(c).await;
+        }
+        self.connecting = None;
+        self.primary = sec;
+        let to = self.primary.fsm.state();
+        if from != to {
+            self.state.send_replace(to);
+            self.emit(PeerEvent::StateChanged { from, to });
+        }
+    }
+}
+
+enum Frame {
+    Incomplete,
+    Event(Event),
+}
+
+/// Cut the next message off the read buffer and turn it into an event.
+fn next_frame(rbuf: &mut BytesMut, ctx: &SessionContext) -> Frame {
+    let len = match bgp_wire::frame_len(rbuf, ctx) {
+        Ok(None) => return Frame::Incomplete,
+        Ok(Some(len)) => len,
+        Err(e) => {
+            // Header errors (1/1, 1/2, 1/3): nothing after this can be framed.
+            rbuf.clear();
+            return Frame::Event(Event::from_decode_error(&e));
+        }
+    };
+    if rbuf.len() < len {
+        rbuf.reserve(len - rbuf.len());
+        return Frame::Incomplete;
+    }
+    let frame = rbuf.split_to(len).freeze();
+    match bgp_wire::decode_message(frame, ctx) {
+        Ok(d) => Frame::Event(Event::from_message(d.message, d.verdict)),
+        Err(e) => {
+            rbuf.clear();
+            Frame::Event(Event::from_decode_error(&e))
+        }
+    }
+}

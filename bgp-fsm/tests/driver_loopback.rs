@@ -1,0 +1,160 @@
+//! The tokio driver against itself over loopback (no root needed).
+#![cfg(feature = "tokio")]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use bgp_fsm::State;
+use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
+use bgp_wire::attr::{AsPath, Origin};
+use bgp_wire::{Nlri, PathAttribute, Update};
+use tokio::sync::mpsc;
+
+const A: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+const B: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+async fn next_matching(
+    rx: &mut mpsc::Receiver<PeerEvent>,
+    what: &str,
+    f: impl Fn(&PeerEvent) -> bool,
+) -> PeerEvent {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(ev)) if f(&ev) => return ev,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("event channel closed while waiting for {what}"),
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+/// A passive side listening on 127.0.0.1 and an active side connecting from 127.0.0.2.
+async fn pair(local_as: u32, peer_as: u32) -> (PeerHandle, PeerHandle, Listener) {
+    let listener = Listener::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut pa = PeerConfig::new(local_as, peer_as, Ipv4Addr::new(10, 0, 0, 1), B);
+    pa.passive = true;
+    pa.hold_time = 9;
+    let a = spawn_peer(pa, Some(&listener));
+    let mut pb = PeerConfig::new(peer_as, local_as, Ipv4Addr::new(10, 0, 0, 2), A);
+    pb.peer_port = listener.local_addr().port();
+    pb.local_addr = Some(B);
+    pb.hold_time = 9;
+    pb.connect_retry = Duration::from_secs(2);
+    let b = spawn_peer(pb, None);
+    (a, b, listener)
+}
+
+fn route() -> Update {
+    Update {
+        withdrawn: vec![],
+        attributes: vec![
+            PathAttribute::Origin(Origin::Igp),
+            PathAttribute::AsPath(AsPath::default()),
+            PathAttribute::NextHop(Ipv4Addr::new(192, 168, 1, 10)),
+            PathAttribute::LocalPref(100),
+        ],
+        nlri: vec![Nlri::new("172.16.10.0/32".parse().unwrap())],
+    }
+}
+
+#[tokio::test]
+async fn establish_exchange_update_and_shutdown_with_message() {
+    let t0 = Instant::now();
+    let (a, b, _l) = pair(64512, 64512).await;
+    let mut ea = a.take_events().unwrap();
+    let mut eb = b.take_events().unwrap();
+    assert!(
+        a.wait_established(Duration::from_secs(10)).await,
+        "a not established"
+    );
+    assert!(
+        b.wait_established(Duration::from_secs(10)).await,
+        "b not established"
+    );
+    println!("loopback establishment: {:?}", t0.elapsed());
+    let PeerEvent::Established(n) = next_matching(&mut ea, "Established", |e| {
+        matches!(e, PeerEvent::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(n.peer_as, 64512);
+    assert_eq!(n.hold_time, 9);
+    assert_eq!(n.keepalive, 3);
+    assert!(n.four_octet_as && n.route_refresh);
+    next_matching(&mut eb, "Established", |e| {
+        matches!(e, PeerEvent::Established(_))
+    })
+    .await;
+
+    b.send_update(route()).await.unwrap();
+    let PeerEvent::Update { update, verdict } =
+        next_matching(&mut ea, "Update", |e| matches!(e, PeerEvent::Update { .. })).await
+    else {
+        unreachable!()
+    };
+    assert!(verdict.is_clean());
+    assert_eq!(*update, route());
+
+    a.route_refresh(bgp_wire::AfiSafi::IPV4_UNICAST)
+        .await
+        .unwrap();
+    next_matching(&mut eb, "RouteRefresh", |e| {
+        matches!(e, PeerEvent::RouteRefresh(_))
+    })
+    .await;
+
+    b.clone()
+        .shutdown(Some("maintenance window".into()))
+        .await
+        .unwrap();
+    let PeerEvent::Down { reason } =
+        next_matching(&mut ea, "Down", |e| matches!(e, PeerEvent::Down { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        reason.shutdown_message().as_deref(),
+        Some("maintenance window")
+    );
+    // b's task stopped: the handle reports it.
+    assert!(b.send_update(route()).await.is_err());
+    a.shutdown(None).await.unwrap();
+}
+
+#[tokio::test]
+async fn send_update_fails_when_not_established() {
+    let mut cfg = PeerConfig::new(65001, 65002, Ipv4Addr::new(10, 0, 0, 1), B);
+    cfg.passive = true;
+    let h = spawn_peer(cfg, None);
+    let err = h.send_update(route()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            bgp_fsm::driver::DriverError::NotEstablished(State::Active)
+        ),
+        "{err:?}"
+    );
+    h.shutdown(None).await.unwrap();
+}
+
+#[tokio::test]
+async fn keepalives_hold_the_session_and_ebgp_negotiates() {
+    let (a, b, _l) = pair(65001, 65002).await;
+    assert!(a.wait_established(Duration::from_secs(10)).await);
+    // Stay up across more than one hold time (9 s) thanks to keepalives (every 3 s).
+    let mut w = a.watch_state();
+    let stayed = tokio::time::timeout(
+        Duration::from_secs(10),
+        w.wait_for(|s| *s != State::Established),
+    )
+    .await;
+    assert!(stayed.is_err(), "session dropped: {:?}", a.state());
+    assert_eq!(b.state(), State::Established);
+    a.shutdown(None).await.unwrap();
+    b.shutdown(None).await.unwrap();
+}
