@@ -518,6 +518,41 @@ impl Rib {
             *s = None;
         }
     }
+    /// Update what we know about a peer (e.g. its router id, learned when the session comes
+    /// up) and recompute the prefixes it has paths for.
+    pub fn set_peer_info(&mut self, peer: PeerId, info: PeerInfo) -> Result<(), RibError> {
+        self.slot(peer)?.info = info;
+        let id = peer.0;
+        let ctx = Ctx {
+            cfg: &self.cfg,
+            local: &self.local,
+            peers: &self.peers,
+            resolver: &*self.resolver,
+        };
+        for d in self.v4.dests.iter_mut() {
+            if d.paths.as_slice().iter().any(|p| p.peer == id)
+                && let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice()))
+                && self.track
+            {
+                self.deltas.push(Delta {
+                    prefix: d.prefix.to_net(),
+                    kind,
+                });
+            }
+        }
+        for d in self.v6.dests.iter_mut() {
+            if d.paths.as_slice().iter().any(|p| p.peer == id)
+                && let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice()))
+                && self.track
+            {
+                self.deltas.push(Delta {
+                    prefix: d.prefix.to_net(),
+                    kind,
+                });
+            }
+        }
+        Ok(())
+    }
     /// Information about a peer.
     pub fn peer_info(&self, peer: PeerId) -> Option<&PeerInfo> {
         if peer == PeerId::LOCAL {
