@@ -1,1 +1,56 @@
-//! Test support: network namespaces and real BGP daemons, torn down on drop.
+//! Test support (not published): Linux network namespaces, veth links, bridges and real BGP
+//! daemons (FRR, GoBGP, BIRD, ExaBGP) plus packet capture, all started as children of the test
+//! and torn down by PID when their handle is dropped — also when the test panics.
+//!
+//! Every helper needs root and the daemon binaries; tests call [`require_root_and`] first and
+//! return early (printing a `SKIP` line) when something is missing.
+//!
+//! Names are unique per run: a prefix, the test process id and a counter (at most 15
+//! characters), so concurrent tests never collide.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use testlab::{link, require_root_and, Netns};
+//!
+//! # fn main() -> testlab::Result<()> {
+//! if !require_root_and(&["ip", "ping"]) {
+//!     return Ok(());
+//! }
+//! let a = Netns::new("a")?;
+//! let b = Netns::new("b")?;
+//! let _veth = link(&a, "10.0.0.1/24", &b, "10.0.0.2/24")?;
+//! assert!(a.ping("10.0.0.2", Duration::from_secs(2)));
+//! // Dropping `a`, `b` and the veth deletes both namespaces and kills their processes.
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A compiled check that the basic helpers behave without root:
+//!
+//! ```
+//! use std::time::Duration;
+//! let name = testlab::unique_name("node");
+//! assert!(name.len() <= 15 && name.starts_with("node"));
+//! assert!(testlab::wait_until(Duration::from_millis(100), || true));
+//! ```
+
+mod bird;
+mod capture;
+mod error;
+mod exabgp;
+mod frr;
+mod gobgp;
+mod netns;
+mod proc;
+mod util;
+
+pub use bird::Bird;
+pub use capture::Capture;
+pub use error::{Error, Result};
+pub use exabgp::Exabgp;
+pub use frr::Frr;
+pub use gobgp::Gobgp;
+pub use netns::{Bridge, KernelRoute, Netns, NextHop, Veth, link};
+pub use util::{TempDir, is_root, require_root_and, unique_name, wait_until, which};

@@ -1,0 +1,171 @@
+//! Real daemons in namespaces: FRR with GoBGP, BIRD and ExaBGP (needs root and the binaries;
+//! skips otherwise).
+
+use std::path::Path;
+use std::time::Duration;
+
+use testlab::{Bird, Capture, Exabgp, Frr, Gobgp, Netns, link, require_root_and, wait_until};
+
+const T: Duration = Duration::from_secs(30);
+
+fn frr_conf(router_id: &str, neighbors: &[(&str, u32)]) -> String {
+    Frr::config(64512, router_id, neighbors)
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn netns_listed(name: &str) -> bool {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(name))
+}
+
+#[test]
+fn frr_and_gobgp_ibgp_route_reaches_kernel_then_teardown_is_clean() {
+    if !require_root_and(&[
+        "/usr/lib/frr/bgpd",
+        "/usr/lib/frr/zebra",
+        "vtysh",
+        "gobgpd",
+        "gobgp",
+        "tcpdump",
+        "tshark",
+    ]) {
+        return;
+    }
+    let r = Netns::new("tfr").unwrap();
+    let g = Netns::new("tgb").unwrap();
+    let (rn, gn) = (r.name().to_string(), g.name().to_string());
+    let veth = link(&r, "10.80.0.1/24", &g, "10.80.0.2/24").unwrap();
+    r.enable_forwarding().unwrap();
+    let mut cap = Capture::start(&r, "veth0", None).unwrap();
+    let frr = Frr::start(&r, &frr_conf("10.80.0.1", &[("10.80.0.2", 64512)])).unwrap();
+    let gb = Gobgp::start(
+        &g,
+        &Gobgp::config(64512, "10.80.0.2", &[("10.80.0.1", 64512)]),
+    )
+    .unwrap();
+    gb.wait_established("10.80.0.1", T).unwrap();
+    frr.wait_established("10.80.0.2", T).unwrap();
+    gb.add_route("172.16.10.0/32", "10.80.0.2").unwrap();
+    assert!(gb.has_route("172.16.10.0/32"));
+    assert!(
+        wait_until(T, || frr.path_count("172.16.10.0/32") == 1),
+        "FRR never got the route: {:?}",
+        frr.route_json("172.16.10.0/32")
+    );
+    assert!(wait_until(T, || frr
+        .kernel_nexthops("172.16.10.0/32")
+        .is_ok_and(|n| n.len() == 1)));
+    let nh = frr.kernel_nexthops("172.16.10.0/32").unwrap();
+    assert_eq!(nh[0].gateway, Some("10.80.0.2".parse().unwrap()));
+    let peer = frr.summary_peer("10.80.0.2").unwrap();
+    assert_eq!(peer["pfxRcd"].as_u64(), Some(1), "{peer}");
+    assert_eq!(
+        frr.neighbor("10.80.0.2").unwrap()["bgpTimerHoldTimeMsecs"].as_u64(),
+        Some(9000)
+    );
+    // Withdraw: gone from FRR and the kernel.
+    gb.del_route("172.16.10.0/32").unwrap();
+    assert!(wait_until(T, || frr.path_count("172.16.10.0/32") == 0));
+    assert!(wait_until(T, || frr
+        .kernel_nexthops("172.16.10.0/32")
+        .is_ok_and(|n| n.is_empty())));
+    cap.stop().unwrap();
+    assert!(cap.bgp_message_count(1).unwrap() >= 2, "two OPENs captured");
+    assert!(
+        cap.bgp_message_count(2).unwrap() >= 2,
+        "announce + withdraw"
+    );
+    assert_eq!(cap.malformed_count().unwrap(), 0);
+
+    let pids = [frr.bgpd_pid(), frr.zebra_pid(), gb.pid(), cap.pid()];
+    let rundir = Path::new("/var/run/frr").join(frr.pathspace());
+    let dirs = [
+        frr.dir().to_path_buf(),
+        gb.dir().to_path_buf(),
+        cap.dir().to_path_buf(),
+    ];
+    assert!(rundir.exists());
+    drop(frr);
+    drop(gb);
+    drop(cap);
+    drop(veth);
+    drop(r);
+    drop(g);
+    for p in pids {
+        assert!(!pid_alive(p), "pid {p} survived");
+    }
+    assert!(!netns_listed(&rn) && !netns_listed(&gn), "namespaces left");
+    assert!(!rundir.exists(), "pathspace dir left");
+    if std::env::var_os("TESTLAB_KEEP").is_none() {
+        for d in dirs {
+            assert!(!d.exists(), "{} left", d.display());
+        }
+    }
+}
+
+#[test]
+fn bird_establishes_with_frr_and_exchanges_routes() {
+    if !require_root_and(&["/usr/lib/frr/bgpd", "vtysh", "bird", "birdc"]) {
+        return;
+    }
+    let r = Netns::new("tfb").unwrap();
+    let b = Netns::new("tbd").unwrap();
+    let _v = link(&r, "10.81.0.1/24", &b, "10.81.0.2/24").unwrap();
+    let conf = format!(
+        "{}!\nrouter bgp 64512\n address-family ipv4 unicast\n  network 10.99.1.0/24\n exit-address-family\n",
+        frr_conf("10.81.0.1", &[("10.81.0.2", 64513)])
+    );
+    let frr = Frr::start(&r, &conf).unwrap();
+    let bird = Bird::start(
+        &b,
+        "router id 10.81.0.2;\nprotocol device {}\nprotocol direct { ipv4; }\n\
+         protocol static st { ipv4; route 10.99.2.0/24 blackhole; }\n\
+         protocol kernel { ipv4 { export all; }; }\n\
+         protocol bgp frr1 {\n local 10.81.0.2 as 64513;\n neighbor 10.81.0.1 as 64512;\n \
+         hold time 9;\n connect delay time 1;\n connect retry time 1;\n \
+         ipv4 { import all; export where source = RTS_STATIC; };\n}\n",
+    )
+    .unwrap();
+    bird.wait_established("frr1", T).unwrap();
+    frr.wait_established("10.81.0.2", T).unwrap();
+    assert!(
+        wait_until(T, || frr.path_count("10.99.2.0/24") == 1),
+        "FRR got BIRD's route"
+    );
+    assert!(
+        wait_until(T, || bird
+            .birdc("show route 10.99.1.0/24")
+            .is_ok_and(|s| s.contains("10.99.1.0/24"))),
+        "BIRD got FRR's route"
+    );
+}
+
+#[test]
+fn exabgp_connects_to_frr_and_announces() {
+    if !require_root_and(&["/usr/lib/frr/bgpd", "vtysh", "exabgp"]) {
+        return;
+    }
+    let r = Netns::new("tfe").unwrap();
+    let e = Netns::new("tex").unwrap();
+    let _v = link(&r, "10.82.0.1/24", &e, "10.82.0.2/24").unwrap();
+    let frr = Frr::start(&r, &frr_conf("10.82.0.1", &[("10.82.0.2", 64512)])).unwrap();
+    let exa = Exabgp::start(
+        &e,
+        "neighbor 10.82.0.1 {\n router-id 10.82.0.2;\n local-address 10.82.0.2;\n \
+         local-as 64512;\n peer-as 64512;\n hold-time 9;\n \
+         static {\n  route 172.16.20.0/32 next-hop 10.82.0.2;\n }\n}\n",
+    )
+    .unwrap();
+    frr.wait_established("10.82.0.2", T)
+        .unwrap_or_else(|e| panic!("{e}\nexabgp log:\n{}", exa.log()));
+    assert!(wait_until(T, || frr.path_count("172.16.20.0/32") == 1));
+    assert!(exa.is_running());
+}
