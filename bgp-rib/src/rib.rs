@@ -809,7 +809,11 @@ impl Rib {
         if reach.is_empty() {
             return Ok(s);
         }
-        let attrs = Attrs::from_wire(&u.attributes).ok_or(RibError::NoNextHop)?;
+        let mut attrs = Attrs::from_wire(&u.attributes).ok_or(RibError::NoNextHop)?;
+        if self.peer_info(peer).is_some_and(|p| !p.ibgp) {
+            // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
+            attrs.local_pref = None;
+        }
         let a = self.interner.intern(attrs);
         for n in reach {
             self.announce_inner(peer, n.prefix, n.path_id.unwrap_or(0), a.clone(), true)?;
@@ -1342,6 +1346,20 @@ mod tests {
         };
         assert_eq!(rib.apply_update(a, &w).unwrap().withdrawn, 2);
         assert_eq!(rib.prefix_count(), 1);
+        // LOCAL_PREF from an eBGP peer is ignored (RFC 4271 §5.1.5).
+        let mut lp = attrs(2, &[65001]);
+        lp.local_pref = Some(500);
+        let u2 = Update {
+            attributes: lp.to_wire(),
+            nlri: vec![Nlri::new(net("12.0.0.0/8"))],
+            ..Default::default()
+        };
+        rib.apply_update(a, &u2).unwrap();
+        assert_eq!(
+            rib.route(net("12.0.0.0/8")).unwrap().best.attrs.local_pref,
+            None
+        );
+        rib.withdraw(a, net("12.0.0.0/8"), 0);
         let eor = rib.apply_update(a, &Update::default()).unwrap();
         assert_eq!(eor.end_of_rib, vec![AfiSafi::IPV4_UNICAST]);
         assert_eq!(
