@@ -113,6 +113,14 @@ impl Frr {
                 tail(&frr.log_path("bgpd"), 20)
             )));
         }
+        let errs = frr.config_errors();
+        if !errs.is_empty() {
+            return Err(Error::msg(format!(
+                "FRR rejected config lines in {}:\n{}",
+                ns.name(),
+                errs.join("\n")
+            )));
+        }
         Ok(frr)
     }
 
@@ -157,6 +165,22 @@ impl Frr {
     /// Path of a daemon's log file (`"bgpd"` or `"zebra"`).
     pub fn log_path(&self, daemon: &str) -> PathBuf {
         self.dir.path().join(format!("{daemon}.log"))
+    }
+
+    /// Config lines zebra or bgpd rejected at start (`Command returned ... on config line N`
+    /// in their logs). [`Frr::start`] fails when there is any, so a typo cannot go unnoticed.
+    pub fn config_errors(&self) -> Vec<String> {
+        ["zebra", "bgpd"]
+            .iter()
+            .flat_map(|d| {
+                std::fs::read_to_string(self.log_path(d))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains("on config line"))
+                    .map(|l| format!("{d}: {l}"))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// PID of bgpd.
@@ -275,6 +299,28 @@ impl Frr {
     /// Next hops of the kernel route for `prefix` in FRR's namespace (`ip -j route show`).
     pub fn kernel_nexthops(&self, prefix: &str) -> Result<Vec<NextHop>> {
         self.ns.route_nexthops(prefix)
+    }
+
+    /// Waits until the kernel route for `prefix` in FRR's namespace has exactly `count` next
+    /// hops (0: until it is gone) and returns them.
+    pub fn wait_kernel_nexthops(
+        &self,
+        prefix: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<NextHop>> {
+        let mut last = Vec::new();
+        if wait_until(timeout, || {
+            last = self.kernel_nexthops(prefix).unwrap_or_default();
+            last.len() == count
+        }) {
+            Ok(last)
+        } else {
+            Err(Error::msg(format!(
+                "kernel route {prefix} in {}: want {count} next hops after {timeout:?}, have {last:?}",
+                self.ns.name()
+            )))
+        }
     }
 
     /// Stops bgpd and zebra now (the drop does the same).

@@ -1,0 +1,213 @@
+//! `announce`: a BGP speaker that announces service IPs to routers.
+//!
+//! ```text
+//! cargo run --release --example announce -- --help
+//! announce --local-as 64512 --peer 192.168.1.1 --peer-as 64512 --prefix 172.16.10.0/32 --json
+//! announce --config /etc/kube-bgp.toml
+//! ```
+//!
+//! SIGHUP reloads the configuration file and applies only the difference (new or removed
+//! prefixes on the live sessions, only changed peers restarted). A bad file is refused
+//! with an error naming the key and value, and the old configuration stays in force.
+//! SIGTERM / SIGINT run the graceful shutdown and exit 0.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use kube_bgp::config::{Cli, Config, ConfigError, FileConfig};
+use kube_bgp::driver::FsmBackend;
+use kube_bgp::health::{self, HealthCheck};
+use kube_bgp::{ShutdownOptions, Speaker, SpeakerEvent};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+
+fn load(cli: &Cli) -> Result<Config, ConfigError> {
+    let file = match &cli.config {
+        Some(p) => kube_bgp::config::read_file(p)?,
+        None => FileConfig::default(),
+    };
+    let cfg = file.overlay(cli).validate()?;
+    // Resolve the router id now so a missing one is a config error at load time.
+    cfg.peer_settings()?;
+    Ok(cfg)
+}
+
+/// The health checks currently running, by service name.
+struct Health {
+    checks: BTreeMap<String, (HealthCheck, watch::Receiver<bool>)>,
+    changed: mpsc::UnboundedSender<()>,
+}
+
+impl Health {
+    /// Keep checks that did not change (so their state survives a reload), start new ones,
+    /// drop removed ones.
+    fn apply(&mut self, cfg: &Config) {
+        let mut next = BTreeMap::new();
+        for s in &cfg.services {
+            let Some(check) = &s.health else { continue };
+            let entry = match self.checks.remove(&s.name) {
+                Some((old, rx)) if &old == check => (old, rx),
+                _ => {
+                    let rx = health::spawn(check.clone());
+                    let mut watch_rx = rx.clone();
+                    let tx = self.changed.clone();
+                    tokio::spawn(async move {
+                        while watch_rx.changed().await.is_ok() {
+                            if tx.send(()).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    (check.clone(), rx)
+                }
+            };
+            next.insert(s.name.clone(), entry);
+        }
+        self.checks = next;
+    }
+
+    fn healthy(&self, name: &str) -> bool {
+        self.checks.get(name).is_some_and(|(_, rx)| *rx.borrow())
+    }
+}
+
+fn print_event(json: bool, e: &SpeakerEvent) {
+    if json {
+        println!("{}", e.to_json());
+    } else {
+        tracing::info!("{e:?}");
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let mut cfg = match load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("announce: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let backend = match FsmBackend::new(cfg.listen).await {
+        Ok(b) => Arc::new(b),
+        Err(e) => {
+            eprintln!("announce: cannot listen on {:?}: {e}", cfg.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let speaker = Speaker::new(backend);
+    let json = cfg.json;
+    let mut events = speaker.subscribe();
+    let printer = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    let done = matches!(&e, SpeakerEvent::Shutdown { phase } if phase == "done");
+                    print_event(json, &e);
+                    if done {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("event printer lagged, {n} events lost");
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    if let Some(addr) = cfg.metrics {
+        let m = speaker.metrics();
+        tokio::spawn(async move {
+            if let Err(e) = kube_bgp::metrics::serve(addr, m).await {
+                tracing::error!("metrics server on {addr}: {e}");
+            }
+        });
+    }
+
+    let (changed_tx, mut changed_rx) = mpsc::unbounded_channel();
+    let mut health = Health {
+        checks: BTreeMap::new(),
+        changed: changed_tx,
+    };
+    health.apply(&cfg);
+    speaker.set(cfg.desired(|n| health.healthy(n)));
+    let peers = cfg.peer_settings().unwrap_or_default();
+    if let Err(e) = speaker.apply_peers(peers).await {
+        eprintln!("announce: {e}");
+        return ExitCode::from(1);
+    }
+
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        eprintln!("announce: cannot install signal handlers");
+        return ExitCode::from(1);
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                match load(&cli) {
+                    Err(e) => {
+                        eprintln!("announce: reload refused, keeping the running configuration: {e}");
+                        if json {
+                            println!("{}", serde_json::json!({"event": "reload_failed", "error": e.to_string()}));
+                        }
+                    }
+                    Ok(new) => {
+                        if new.listen != cfg.listen || new.json != cfg.json || new.metrics != cfg.metrics {
+                            tracing::warn!("listen, json and metrics changes need a restart; ignored");
+                        }
+                        health.apply(&new);
+                        speaker.set(new.desired(|n| health.healthy(n)));
+                        match speaker.apply_peers(new.peer_settings().unwrap_or_default()).await {
+                            Ok(ch) => {
+                                if json {
+                                    println!("{}", serde_json::json!({
+                                        "event": "reloaded",
+                                        "added": ch.added, "restarted": ch.restarted,
+                                        "removed": ch.removed, "unchanged": ch.unchanged,
+                                    }));
+                                }
+                            }
+                            Err(e) => eprintln!("announce: reload: {e}"),
+                        }
+                        cfg = new;
+                    }
+                }
+            }
+            Some(()) = changed_rx.recv() => {
+                if json {
+                    for s in &cfg.services {
+                        if s.health.is_some() {
+                            println!("{}", serde_json::json!({"event": "health", "service": s.name, "address": s.addr.to_string(), "healthy": health.healthy(&s.name)}));
+                        }
+                    }
+                }
+                speaker.set(cfg.desired(|n| health.healthy(n)));
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    speaker
+        .shutdown(ShutdownOptions {
+            graceful_shutdown_drain: cfg.graceful_shutdown_drain,
+            message: cfg.shutdown_message.clone(),
+            ..Default::default()
+        })
+        .await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), printer).await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,583 @@
+//! Declarative advertisements: the desired set, its difference to what a peer was sent,
+//! and the UPDATE messages that carry the difference.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use bgp_wire::attr::{
+    AsPath, Community, LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute,
+};
+use bgp_wire::nlri::MpNlri;
+use bgp_wire::{AfiSafi, Nlri, Update};
+use ipnet::IpNet;
+
+use crate::session::SessionInfo;
+
+/// The next hop to advertise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NextHop {
+    /// The local address of the session ("next hop self").
+    #[default]
+    SelfAddr,
+    /// An explicit address.
+    Addr(IpAddr),
+}
+
+impl std::str::FromStr for NextHop {
+    type Err = std::net::AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("self") {
+            Ok(NextHop::SelfAddr)
+        } else {
+            s.parse().map(NextHop::Addr)
+        }
+    }
+}
+
+/// The attributes of one advertised prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct RouteAttrs {
+    /// Next hop.
+    pub next_hop: NextHop,
+    /// Standard communities (RFC 1997).
+    pub communities: Vec<Community>,
+    /// Large communities (RFC 8092).
+    pub large_communities: Vec<LargeCommunity>,
+    /// LOCAL_PREF, sent to iBGP peers only.
+    pub local_pref: Option<u32>,
+    /// MULTI_EXIT_DISC.
+    pub med: Option<u32>,
+    /// How many extra times to prepend our AS (eBGP only).
+    pub as_path_prepend: u8,
+}
+
+/// The full set of prefixes the speaker wants advertised, with their attributes.
+pub type DesiredSet = BTreeMap<IpNet, RouteAttrs>;
+
+/// The difference between what a peer has and what it should have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// Prefixes to (re-)announce with these attributes: new or changed.
+    pub announce: Vec<(IpNet, RouteAttrs)>,
+    /// Prefixes to withdraw.
+    pub withdraw: Vec<IpNet>,
+}
+
+impl Diff {
+    /// True when nothing needs sending.
+    pub fn is_empty(&self) -> bool {
+        self.announce.is_empty() && self.withdraw.is_empty()
+    }
+}
+
+/// What must change to go from `old` to `new`.
+pub fn diff(old: &DesiredSet, new: &DesiredSet) -> Diff {
+    let mut d = Diff::default();
+    for (p, a) in new {
+        if old.get(p) != Some(a) {
+            d.announce.push((*p, a.clone()));
+        }
+    }
+    for p in old.keys() {
+        if !new.contains_key(p) {
+            d.withdraw.push(*p);
+        }
+    }
+    d
+}
+
+/// Add the GRACEFUL_SHUTDOWN community (RFC 8326) and LOCAL_PREF 0 to every route.
+pub fn with_graceful_shutdown(set: &DesiredSet) -> DesiredSet {
+    set.iter()
+        .map(|(p, a)| {
+            let mut a = a.clone();
+            if !a.communities.contains(&Community::GRACEFUL_SHUTDOWN) {
+                a.communities.push(Community::GRACEFUL_SHUTDOWN);
+            }
+            a.local_pref = Some(0);
+            (*p, a)
+        })
+        .collect()
+}
+
+/// A route that could not be put in an UPDATE for this session, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// Why it was not sent.
+    pub reason: String,
+}
+
+/// The UPDATEs for a difference, and the routes left out.
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    /// UPDATE messages in sending order (withdrawals first).
+    pub updates: Vec<Update>,
+    /// Announced prefixes that were sent.
+    pub announced: Vec<IpNet>,
+    /// Withdrawn prefixes that were sent.
+    pub withdrawn: Vec<IpNet>,
+    /// Announced prefixes that could not be sent on this session.
+    pub skipped: Vec<Skipped>,
+}
+
+fn family_of(p: &IpNet) -> AfiSafi {
+    match p {
+        IpNet::V4(_) => AfiSafi::IPV4_UNICAST,
+        IpNet::V6(_) => AfiSafi::IPV6_UNICAST,
+    }
+}
+
+/// How a route's next hop is encoded on this session.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Nh {
+    /// Classic NEXT_HOP attribute (IPv4 NLRI in the UPDATE body).
+    Classic(Ipv4Addr),
+    /// MP_REACH_NLRI with this next hop.
+    Mp(MpNextHop),
+}
+
+fn resolve_next_hop(info: &SessionInfo, prefix: &IpNet, nh: NextHop) -> Result<Nh, String> {
+    let addr = match nh {
+        NextHop::Addr(a) => a,
+        NextHop::SelfAddr => info.local_addr.ok_or_else(|| {
+            "next hop self but the session's local address is unknown".to_string()
+        })?,
+    };
+    match (prefix, addr) {
+        (IpNet::V4(_), IpAddr::V4(a)) => Ok(Nh::Classic(a)),
+        (IpNet::V4(_), IpAddr::V6(a)) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return Ok(Nh::Classic(v4));
+            }
+            if info.extended_next_hop.contains(&AfiSafi::IPV4_UNICAST) {
+                Ok(Nh::Mp(MpNextHop::V6 {
+                    global: a,
+                    link_local: None,
+                }))
+            } else {
+                Err(format!(
+                    "IPv4 prefix with IPv6 next hop {a} needs extended next hop (RFC 8950), not negotiated"
+                ))
+            }
+        }
+        (IpNet::V6(_), IpAddr::V6(a)) => Ok(Nh::Mp(MpNextHop::V6 {
+            global: a,
+            link_local: None,
+        })),
+        (IpNet::V6(_), IpAddr::V4(a)) => Ok(Nh::Mp(MpNextHop::V6 {
+            global: a.to_ipv6_mapped(),
+            link_local: None,
+        })),
+    }
+}
+
+fn base_attributes(info: &SessionInfo, a: &RouteAttrs) -> Vec<PathAttribute> {
+    let mut attrs = vec![PathAttribute::Origin(Origin::Igp)];
+    let path = if info.is_ibgp() {
+        AsPath::default()
+    } else {
+        AsPath::from_sequence(std::iter::repeat_n(
+            info.local_as,
+            1 + usize::from(a.as_path_prepend),
+        ))
+    };
+    attrs.push(PathAttribute::AsPath(path));
+    attrs
+}
+
+fn tail_attributes(info: &SessionInfo, a: &RouteAttrs, attrs: &mut Vec<PathAttribute>) {
+    if let Some(med) = a.med {
+        attrs.push(PathAttribute::MultiExitDisc(med));
+    }
+    if info.is_ibgp() {
+        attrs.push(PathAttribute::LocalPref(a.local_pref.unwrap_or(100)));
+    }
+    if !a.communities.is_empty() {
+        let mut c = a.communities.clone();
+        c.sort();
+        c.dedup();
+        attrs.push(PathAttribute::Communities(c));
+    }
+    if !a.large_communities.is_empty() {
+        let mut c = a.large_communities.clone();
+        c.sort();
+        c.dedup();
+        attrs.push(PathAttribute::LargeCommunities(c));
+    }
+}
+
+/// Estimated wire size of the attributes (an upper bound).
+fn attrs_size(attrs: &[PathAttribute]) -> usize {
+    attrs
+        .iter()
+        .map(|a| {
+            4 + match a {
+                PathAttribute::Origin(_) => 1,
+                PathAttribute::AsPath(p) => p.segments.iter().map(|s| 2 + 4 * s.asns.len()).sum(),
+                PathAttribute::NextHop(_) => 4,
+                PathAttribute::MultiExitDisc(_) | PathAttribute::LocalPref(_) => 4,
+                PathAttribute::Communities(c) => 4 * c.len(),
+                PathAttribute::LargeCommunities(c) => 12 * c.len(),
+                PathAttribute::MpReachNlri(_) => 5 + 32 + 1,
+                _ => 64,
+            }
+        })
+        .sum()
+}
+
+fn nlri_size(p: &IpNet) -> usize {
+    1 + usize::from(p.prefix_len()).div_ceil(8)
+}
+
+/// Split `prefixes` into chunks whose NLRI fit in `room` octets.
+fn chunks(prefixes: &[IpNet], room: usize) -> Vec<Vec<IpNet>> {
+    let room = room.max(17);
+    let mut out: Vec<Vec<IpNet>> = Vec::new();
+    let mut cur = Vec::new();
+    let mut used = 0;
+    for p in prefixes {
+        let s = nlri_size(p);
+        if used + s > room && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+            used = 0;
+        }
+        used += s;
+        cur.push(*p);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Build the UPDATEs that turn the peer's view into the desired one for this session.
+///
+/// Routes of a family the session did not negotiate, or whose next hop cannot be
+/// expressed on it, are reported in [`Built::skipped`]. Withdrawals of such families are
+/// never sent either. Every message stays under the session's maximum message size.
+pub fn build_updates(info: &SessionInfo, d: &Diff) -> Built {
+    let mut built = Built::default();
+    let max = info.max_message_len.max(bgp_wire::MAX_MESSAGE_LEN);
+    // 19 header + 2 withdrawn len + 2 attrs len, and some slack for the estimate.
+    let overhead = 19 + 4 + 16;
+
+    // Withdrawals.
+    let mut w4 = Vec::new();
+    let mut w6 = Vec::new();
+    for p in &d.withdraw {
+        if !info.families.contains(&family_of(p)) {
+            continue;
+        }
+        match p {
+            IpNet::V4(_) => w4.push(*p),
+            IpNet::V6(_) => w6.push(*p),
+        }
+    }
+    for c in chunks(&w4, max - overhead) {
+        built.withdrawn.extend(c.iter().copied());
+        built.updates.push(Update {
+            withdrawn: c.into_iter().map(Nlri::new).collect(),
+            ..Default::default()
+        });
+    }
+    for c in chunks(&w6, max - overhead - 8) {
+        built.withdrawn.extend(c.iter().copied());
+        built.updates.push(Update {
+            attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
+                af: AfiSafi::IPV6_UNICAST,
+                withdrawn: MpNlri::Prefixes(c.into_iter().map(Nlri::new).collect()),
+            })],
+            ..Default::default()
+        });
+    }
+
+    // Announcements, grouped by (family, next hop encoding, attributes).
+    let mut groups: BTreeMap<(AfiSafi, String), (Nh, RouteAttrs, Vec<IpNet>)> = BTreeMap::new();
+    for (p, a) in &d.announce {
+        let af = family_of(p);
+        if !info.families.contains(&af) {
+            built.skipped.push(Skipped {
+                prefix: *p,
+                reason: format!("address family {af} not negotiated"),
+            });
+            continue;
+        }
+        let nh = match resolve_next_hop(info, p, a.next_hop) {
+            Ok(nh) => nh,
+            Err(reason) => {
+                built.skipped.push(Skipped { prefix: *p, reason });
+                continue;
+            }
+        };
+        let key = (af, format!("{nh:?}{a:?}"));
+        groups
+            .entry(key)
+            .or_insert_with(|| (nh, a.clone(), Vec::new()))
+            .2
+            .push(*p);
+    }
+    for ((af, _), (nh, a, prefixes)) in groups {
+        let mut attrs = base_attributes(info, &a);
+        match &nh {
+            Nh::Classic(v4) => attrs.push(PathAttribute::NextHop(*v4)),
+            Nh::Mp(_) => {}
+        }
+        tail_attributes(info, &a, &mut attrs);
+        let room = max.saturating_sub(overhead + attrs_size(&attrs) + 40);
+        for c in chunks(&prefixes, room) {
+            built.announced.extend(c.iter().copied());
+            let mut u = Update {
+                attributes: attrs.clone(),
+                ..Default::default()
+            };
+            match &nh {
+                Nh::Classic(_) => u.nlri = c.into_iter().map(Nlri::new).collect(),
+                Nh::Mp(mp) => u.attributes.insert(
+                    2,
+                    PathAttribute::MpReachNlri(MpReach {
+                        af,
+                        next_hop: mp.clone(),
+                        nlri: MpNlri::Prefixes(c.into_iter().map(Nlri::new).collect()),
+                    }),
+                ),
+            }
+            built.updates.push(u);
+        }
+    }
+    built
+}
+
+/// The End-of-RIB marker for a family (RFC 4724): an empty UPDATE for IPv4 unicast, an
+/// empty MP_UNREACH_NLRI otherwise.
+pub fn end_of_rib(af: AfiSafi) -> Update {
+    if af == AfiSafi::IPV4_UNICAST {
+        Update::default()
+    } else {
+        Update {
+            attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
+                af,
+                withdrawn: MpNlri::Prefixes(Vec::new()),
+            })],
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(local: u32, peer: u32, addr: &str) -> SessionInfo {
+        SessionInfo {
+            local_as: local,
+            peer_as: peer,
+            local_addr: Some(addr.parse().unwrap()),
+            families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
+            extended_next_hop: vec![],
+            max_message_len: 4096,
+        }
+    }
+
+    fn set(items: &[(&str, RouteAttrs)]) -> DesiredSet {
+        items
+            .iter()
+            .map(|(p, a)| (p.parse().unwrap(), a.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn diff_sends_only_changes() {
+        let a = RouteAttrs::default();
+        let b = RouteAttrs {
+            med: Some(5),
+            ..Default::default()
+        };
+        let old = set(&[("10.0.0.1/32", a.clone()), ("10.0.0.2/32", a.clone())]);
+        let new = set(&[("10.0.0.2/32", b.clone()), ("10.0.0.3/32", a.clone())]);
+        let d = diff(&old, &new);
+        assert_eq!(
+            d.announce,
+            vec![
+                ("10.0.0.2/32".parse().unwrap(), b),
+                ("10.0.0.3/32".parse().unwrap(), a)
+            ]
+        );
+        assert_eq!(d.withdraw, vec!["10.0.0.1/32".parse::<IpNet>().unwrap()]);
+        assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn ibgp_update_has_local_pref_and_empty_path() {
+        let a = RouteAttrs {
+            communities: vec![Community::new(64512, 7)],
+            large_communities: vec![LargeCommunity {
+                global: 64512,
+                local1: 1,
+                local2: 2,
+            }],
+            local_pref: Some(200),
+            med: Some(10),
+            ..Default::default()
+        };
+        let d = diff(&DesiredSet::new(), &set(&[("172.16.10.0/32", a)]));
+        let b = build_updates(&info(64512, 64512, "192.168.1.10"), &d);
+        assert_eq!(b.updates.len(), 1);
+        let u = &b.updates[0];
+        assert_eq!(u.nlri, vec![Nlri::new("172.16.10.0/32".parse().unwrap())]);
+        assert!(
+            u.attributes
+                .contains(&PathAttribute::AsPath(AsPath::default()))
+        );
+        assert!(u.attributes.contains(&PathAttribute::LocalPref(200)));
+        assert!(u.attributes.contains(&PathAttribute::MultiExitDisc(10)));
+        assert!(
+            u.attributes
+                .contains(&PathAttribute::NextHop("192.168.1.10".parse().unwrap()))
+        );
+        assert!(
+            u.attributes
+                .contains(&PathAttribute::Communities(vec![Community::new(64512, 7)]))
+        );
+        assert!(
+            u.attributes
+                .iter()
+                .any(|a| matches!(a, PathAttribute::LargeCommunities(v) if v.len() == 1))
+        );
+    }
+
+    #[test]
+    fn ebgp_prepends_and_omits_local_pref() {
+        let a = RouteAttrs {
+            local_pref: Some(200),
+            as_path_prepend: 2,
+            ..Default::default()
+        };
+        let d = diff(&DesiredSet::new(), &set(&[("172.16.10.0/32", a)]));
+        let b = build_updates(&info(4_200_000_000, 64512, "192.168.1.10"), &d);
+        let u = &b.updates[0];
+        assert!(
+            !u.attributes
+                .iter()
+                .any(|a| matches!(a, PathAttribute::LocalPref(_)))
+        );
+        assert!(
+            u.attributes
+                .contains(&PathAttribute::AsPath(AsPath::from_sequence([
+                    4_200_000_000,
+                    4_200_000_000,
+                    4_200_000_000
+                ])))
+        );
+    }
+
+    #[test]
+    fn ipv6_prefix_uses_mp_reach_and_unreach() {
+        let d = diff(
+            &set(&[("fd00::2/128", RouteAttrs::default())]),
+            &set(&[("fd00::1/128", RouteAttrs::default())]),
+        );
+        let b = build_updates(&info(64512, 64512, "fd00:1::10"), &d);
+        assert_eq!(b.updates.len(), 2);
+        assert!(matches!(
+            &b.updates[0].attributes[0],
+            PathAttribute::MpUnreachNlri(u) if u.withdrawn.prefixes().len() == 1
+        ));
+        let reach = b.updates[1]
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                PathAttribute::MpReachNlri(r) => Some(r),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(reach.af, AfiSafi::IPV6_UNICAST);
+        assert_eq!(reach.next_hop.addr(), Some("fd00:1::10".parse().unwrap()));
+        assert!(b.updates[1].nlri.is_empty());
+    }
+
+    #[test]
+    fn ipv4_over_ipv6_needs_extended_next_hop() {
+        let d = diff(
+            &DesiredSet::new(),
+            &set(&[("172.16.10.0/32", RouteAttrs::default())]),
+        );
+        let mut i = info(64512, 64512, "fd00:1::10");
+        let b = build_updates(&i, &d);
+        assert!(b.updates.is_empty());
+        assert_eq!(b.skipped.len(), 1);
+        i.extended_next_hop = vec![AfiSafi::IPV4_UNICAST];
+        let b = build_updates(&i, &d);
+        let reach = b.updates[0]
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                PathAttribute::MpReachNlri(r) => Some(r),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(reach.af, AfiSafi::IPV4_UNICAST);
+        assert_eq!(reach.nlri.prefixes().len(), 1);
+    }
+
+    #[test]
+    fn unnegotiated_family_is_skipped() {
+        let mut i = info(64512, 64512, "192.168.1.10");
+        i.families = vec![AfiSafi::IPV4_UNICAST];
+        let d = diff(
+            &set(&[("fd00::9/128", RouteAttrs::default())]),
+            &set(&[("fd00::1/128", RouteAttrs::default())]),
+        );
+        let b = build_updates(&i, &d);
+        assert!(b.updates.is_empty());
+        assert_eq!(b.skipped.len(), 1);
+        assert!(b.withdrawn.is_empty());
+    }
+
+    #[test]
+    fn many_prefixes_are_split_under_max_size() {
+        let new: DesiredSet = (0..3000u32)
+            .map(|i| {
+                (
+                    IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + i), 32).unwrap()),
+                    RouteAttrs::default(),
+                )
+            })
+            .collect();
+        let b = build_updates(
+            &info(64512, 64512, "192.168.1.10"),
+            &diff(&DesiredSet::new(), &new),
+        );
+        assert!(b.updates.len() > 1);
+        assert_eq!(b.announced.len(), 3000);
+        for u in &b.updates {
+            assert!(u.nlri.len() * 5 + 100 < 4096);
+        }
+        let w = build_updates(
+            &info(64512, 64512, "192.168.1.10"),
+            &diff(&new, &DesiredSet::new()),
+        );
+        assert_eq!(w.withdrawn.len(), 3000);
+        assert!(w.updates.iter().all(|u| u.withdrawn.len() * 5 < 4096 - 23));
+    }
+
+    #[test]
+    fn graceful_shutdown_adds_community() {
+        let s = set(&[("172.16.10.0/32", RouteAttrs::default())]);
+        let g = with_graceful_shutdown(&s);
+        let a = g.values().next().unwrap();
+        assert_eq!(a.communities, vec![Community::GRACEFUL_SHUTDOWN]);
+        assert_eq!(a.local_pref, Some(0));
+        assert_eq!(with_graceful_shutdown(&g), g);
+    }
+
+    #[test]
+    fn end_of_rib_shapes() {
+        assert_eq!(end_of_rib(AfiSafi::IPV4_UNICAST), Update::default());
+        assert!(matches!(
+            &end_of_rib(AfiSafi::IPV6_UNICAST).attributes[0],
+            PathAttribute::MpUnreachNlri(u) if u.withdrawn.is_empty()
+        ));
+    }
+}

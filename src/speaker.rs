@@ -1,0 +1,976 @@
+//! The speaker runtime: peers added, changed and removed at runtime, a declarative desired
+//! set of advertisements, events, metrics and a graceful shutdown.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bgp_wire::{AfiSafi, PathAttribute, Update};
+use ipnet::IpNet;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::advert::{self, DesiredSet, RouteAttrs};
+use crate::events::SpeakerEvent;
+use crate::metrics::Metrics;
+use crate::session::{
+    PeerSettings, SessionBackend, SessionControl, SessionEvent, SessionInfo, SessionIo,
+    notification_text,
+};
+
+/// Errors of the runtime API.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakerError {
+    /// `add_peer` for an address that is already configured.
+    #[error("peer {0} already exists")]
+    PeerExists(IpAddr),
+    /// `update_peer` / `remove_peer` for an unknown address.
+    #[error("no peer {0}")]
+    NoSuchPeer(IpAddr),
+    /// The session backend failed to start a session.
+    #[error("peer {peer}: {source}")]
+    Session {
+        /// The peer.
+        peer: IpAddr,
+        /// The backend error.
+        #[source]
+        source: crate::session::SessionError,
+    },
+}
+
+/// How [`Speaker::shutdown`] proceeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownOptions {
+    /// When set, first re-advertise everything with the GRACEFUL_SHUTDOWN community
+    /// (RFC 8326) and wait this long so the peers move traffic away.
+    pub graceful_shutdown_drain: Option<Duration>,
+    /// The Administrative Shutdown message sent in the Cease (RFC 9003).
+    pub message: String,
+    /// How long to wait for each peer to close after the Cease.
+    pub close_timeout: Duration,
+}
+
+impl Default for ShutdownOptions {
+    fn default() -> Self {
+        ShutdownOptions {
+            graceful_shutdown_drain: None,
+            message: "kube-bgp speaker shutting down".to_string(),
+            close_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// What [`Speaker::apply_peers`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerChanges {
+    /// Peers started.
+    pub added: Vec<IpAddr>,
+    /// Peers restarted because their settings changed.
+    pub restarted: Vec<IpAddr>,
+    /// Peers stopped and forgotten.
+    pub removed: Vec<IpAddr>,
+    /// Peers left untouched.
+    pub unchanged: Vec<IpAddr>,
+}
+
+enum PeerCmd {
+    Sync(oneshot::Sender<()>),
+    Stop {
+        message: Option<String>,
+        timeout: Duration,
+        done: oneshot::Sender<()>,
+    },
+}
+
+struct PeerEntry {
+    settings: PeerSettings,
+    cmd: mpsc::UnboundedSender<PeerCmd>,
+    task: JoinHandle<()>,
+}
+
+struct Inner {
+    backend: Arc<dyn SessionBackend>,
+    peers: Mutex<BTreeMap<IpAddr, PeerEntry>>,
+    /// What the user asked for.
+    base: Mutex<DesiredSet>,
+    /// What peers should have now (the base, transformed during shutdown).
+    published: watch::Sender<Arc<DesiredSet>>,
+    /// 0 running, 1 graceful shutdown community, 2 withdrawn.
+    phase: Mutex<u8>,
+    events: broadcast::Sender<SpeakerEvent>,
+    metrics: Metrics,
+}
+
+/// A BGP speaker: a set of peers and one desired set of advertisements sent to all of them.
+///
+/// Cloning gives another handle to the same speaker. Every method that starts tasks must
+/// be called inside a tokio runtime.
+#[derive(Clone)]
+pub struct Speaker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Speaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Speaker")
+            .field("peers", &self.peer_addresses())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Speaker {
+    /// A speaker with no peers and nothing to advertise.
+    pub fn new(backend: Arc<dyn SessionBackend>) -> Self {
+        let (published, _) = watch::channel(Arc::new(DesiredSet::new()));
+        let (events, _) = broadcast::channel(4096);
+        Speaker {
+            inner: Arc::new(Inner {
+                backend,
+                peers: Mutex::new(BTreeMap::new()),
+                base: Mutex::new(DesiredSet::new()),
+                published,
+                phase: Mutex::new(0),
+                events,
+                metrics: Metrics::default(),
+            }),
+        }
+    }
+
+    /// A stream of events from now on. A receiver that lags loses the oldest events.
+    pub fn subscribe(&self) -> broadcast::Receiver<SpeakerEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The metrics registry (cloneable; see [`Metrics::render`]).
+    pub fn metrics(&self) -> Metrics {
+        self.inner.metrics.clone()
+    }
+
+    fn emit(&self, e: SpeakerEvent) {
+        let _ = self.inner.events.send(e);
+    }
+
+    /// Addresses of the configured peers.
+    pub fn peer_addresses(&self) -> Vec<IpAddr> {
+        lock(&self.inner.peers).keys().copied().collect()
+    }
+
+    /// The settings of a configured peer.
+    pub fn peer_settings(&self, addr: IpAddr) -> Option<PeerSettings> {
+        lock(&self.inner.peers)
+            .get(&addr)
+            .map(|e| e.settings.clone())
+    }
+
+    fn start_peer(&self, settings: PeerSettings) -> Result<PeerEntry, SpeakerError> {
+        let io = self
+            .inner
+            .backend
+            .start(&settings)
+            .map_err(|source| SpeakerError::Session {
+                peer: settings.address,
+                source,
+            })?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(peer_task(
+            settings.address,
+            io,
+            self.inner.published.subscribe(),
+            rx,
+            self.inner.events.clone(),
+            self.inner.metrics.clone(),
+        ));
+        self.inner.metrics.with_peer(settings.address, |s| {
+            if s.state.is_empty() {
+                s.state = "Idle".into();
+            }
+        });
+        Ok(PeerEntry {
+            settings,
+            cmd: tx,
+            task,
+        })
+    }
+
+    /// Start a session with a new peer. The others are not touched.
+    pub fn add_peer(&self, settings: PeerSettings) -> Result<(), SpeakerError> {
+        let addr = settings.address;
+        let mut peers = lock(&self.inner.peers);
+        if peers.contains_key(&addr) {
+            return Err(SpeakerError::PeerExists(addr));
+        }
+        let entry = self.start_peer(settings)?;
+        peers.insert(addr, entry);
+        drop(peers);
+        self.emit(SpeakerEvent::PeerAdded {
+            peer: addr.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Change a peer's settings. Returns `false` (and touches nothing) when they are equal
+    /// to the current ones; otherwise that peer's session alone is closed with a Cease
+    /// and restarted with the new settings.
+    pub async fn update_peer(&self, settings: PeerSettings) -> Result<bool, SpeakerError> {
+        let addr = settings.address;
+        let old = {
+            let mut peers = lock(&self.inner.peers);
+            match peers.get(&addr) {
+                None => return Err(SpeakerError::NoSuchPeer(addr)),
+                Some(e) if e.settings == settings => return Ok(false),
+                Some(_) => {}
+            }
+            peers.remove(&addr)
+        };
+        let changed: Vec<String> = old
+            .as_ref()
+            .map(|o| {
+                o.settings
+                    .changed_fields(&settings)
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(old) = old {
+            stop_entry(
+                old,
+                Some("configuration changed".into()),
+                Duration::from_secs(3),
+            )
+            .await;
+        }
+        let entry = self.start_peer(settings)?;
+        lock(&self.inner.peers).insert(addr, entry);
+        self.emit(SpeakerEvent::PeerRestarted {
+            peer: addr.to_string(),
+            changed,
+        });
+        Ok(true)
+    }
+
+    /// Stop and forget a peer (Cease with an Administrative Shutdown message).
+    pub async fn remove_peer(&self, addr: IpAddr) -> Result<(), SpeakerError> {
+        let e = lock(&self.inner.peers)
+            .remove(&addr)
+            .ok_or(SpeakerError::NoSuchPeer(addr))?;
+        stop_entry(
+            e,
+            Some("peer removed from configuration".into()),
+            Duration::from_secs(3),
+        )
+        .await;
+        self.inner.metrics.remove(addr);
+        self.emit(SpeakerEvent::PeerRemoved {
+            peer: addr.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Make the configured peers exactly `want`: add the new, restart the changed, remove
+    /// the missing, and leave every unchanged peer alone.
+    pub async fn apply_peers(&self, want: Vec<PeerSettings>) -> Result<PeerChanges, SpeakerError> {
+        let mut ch = PeerChanges::default();
+        let want: BTreeMap<IpAddr, PeerSettings> =
+            want.into_iter().map(|s| (s.address, s)).collect();
+        for addr in self.peer_addresses() {
+            if !want.contains_key(&addr) {
+                self.remove_peer(addr).await?;
+                ch.removed.push(addr);
+            }
+        }
+        for (addr, s) in want {
+            match self.peer_settings(addr) {
+                None => {
+                    self.add_peer(s)?;
+                    ch.added.push(addr);
+                }
+                Some(_) => {
+                    if self.update_peer(s).await? {
+                        ch.restarted.push(addr);
+                    } else {
+                        ch.unchanged.push(addr);
+                    }
+                }
+            }
+        }
+        Ok(ch)
+    }
+
+    fn publish(&self) {
+        let base = lock(&self.inner.base).clone();
+        let phase = *lock(&self.inner.phase);
+        let out = match phase {
+            0 => base,
+            1 => advert::with_graceful_shutdown(&base),
+            _ => DesiredSet::new(),
+        };
+        self.inner.published.send_replace(Arc::new(out));
+    }
+
+    /// Replace the whole desired set. Each peer is sent only the difference.
+    pub fn set(&self, desired: DesiredSet) {
+        *lock(&self.inner.base) = desired;
+        self.publish();
+    }
+
+    /// Announce (or change) one prefix.
+    pub fn announce(&self, prefix: IpNet, attrs: RouteAttrs) {
+        lock(&self.inner.base).insert(prefix.trunc(), attrs);
+        self.publish();
+    }
+
+    /// Withdraw one prefix.
+    pub fn withdraw(&self, prefix: IpNet) {
+        lock(&self.inner.base).remove(&prefix.trunc());
+        self.publish();
+    }
+
+    /// The current desired set.
+    pub fn desired(&self) -> DesiredSet {
+        lock(&self.inner.base).clone()
+    }
+
+    /// Wait until every peer has handed the current desired set to its session.
+    pub async fn sync(&self) {
+        let waits: Vec<_> = lock(&self.inner.peers)
+            .values()
+            .filter_map(|e| {
+                let (tx, rx) = oneshot::channel();
+                e.cmd.send(PeerCmd::Sync(tx)).ok().map(|_| rx)
+            })
+            .collect();
+        for w in waits {
+            let _ = w.await;
+        }
+    }
+
+    /// Graceful shutdown: optionally re-advertise with GRACEFUL_SHUTDOWN and drain, then
+    /// withdraw everything, then close every session with a Cease carrying the message.
+    pub async fn shutdown(&self, opts: ShutdownOptions) {
+        if let Some(drain) = opts.graceful_shutdown_drain {
+            *lock(&self.inner.phase) = 1;
+            self.publish();
+            self.sync().await;
+            self.emit(SpeakerEvent::Shutdown {
+                phase: "graceful_shutdown_community".into(),
+            });
+            tokio::time::sleep(drain).await;
+        }
+        *lock(&self.inner.phase) = 2;
+        self.publish();
+        self.sync().await;
+        self.emit(SpeakerEvent::Shutdown {
+            phase: "withdraw".into(),
+        });
+        let entries: Vec<PeerEntry> = std::mem::take(&mut *lock(&self.inner.peers))
+            .into_values()
+            .collect();
+        self.emit(SpeakerEvent::Shutdown {
+            phase: "cease".into(),
+        });
+        let stops: Vec<_> = entries
+            .into_iter()
+            .map(|e| stop_entry(e, Some(opts.message.clone()), opts.close_timeout))
+            .collect();
+        futures::future::join_all(stops).await;
+        self.emit(SpeakerEvent::Shutdown {
+            phase: "done".into(),
+        });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn stop_entry(e: PeerEntry, message: Option<String>, timeout: Duration) {
+    let (tx, rx) = oneshot::channel();
+    if e.cmd
+        .send(PeerCmd::Stop {
+            message,
+            timeout,
+            done: tx,
+        })
+        .is_ok()
+    {
+        let _ = tokio::time::timeout(timeout + Duration::from_secs(1), rx).await;
+    }
+    // The task ends right after answering; abort covers a task that did not answer.
+    e.task.abort();
+}
+
+async fn recv_opt<T>(r: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match r {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn fam_name(af: AfiSafi) -> String {
+    match af {
+        AfiSafi::IPV4_UNICAST => "ipv4-unicast".into(),
+        AfiSafi::IPV6_UNICAST => "ipv6-unicast".into(),
+        other => other.to_string(),
+    }
+}
+
+fn received_count(u: &Update) -> usize {
+    u.nlri.len()
+        + u.attributes
+            .iter()
+            .map(|a| match a {
+                PathAttribute::MpReachNlri(r) => r.nlri.prefixes().len(),
+                _ => 0,
+            })
+            .sum::<usize>()
+}
+
+struct PeerRun {
+    addr: IpAddr,
+    control: Box<dyn SessionControl>,
+    events: broadcast::Sender<SpeakerEvent>,
+    metrics: Metrics,
+    established: Option<SessionInfo>,
+    adj_out: DesiredSet,
+}
+
+impl PeerRun {
+    fn peer(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn emit(&self, e: SpeakerEvent) {
+        let _ = self.events.send(e);
+    }
+
+    /// Send what it takes to make the peer's view equal to `target`.
+    fn sync_to(&mut self, target: &DesiredSet) {
+        let Some(info) = self.established.clone() else {
+            return;
+        };
+        let d = advert::diff(&self.adj_out, target);
+        if d.is_empty() {
+            return;
+        }
+        let built = advert::build_updates(&info, &d);
+        let mut sent = 0u64;
+        for u in built.updates {
+            if self.control.send_update(u).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        for p in &d.withdraw {
+            self.adj_out.remove(p);
+        }
+        let announced: std::collections::BTreeSet<IpNet> =
+            built.announced.iter().copied().collect();
+        for (p, a) in &d.announce {
+            if announced.contains(p) {
+                self.adj_out.insert(*p, a.clone());
+            }
+        }
+        let n = self.adj_out.len();
+        self.metrics.with_peer(self.addr, |s| {
+            s.updates_sent += sent;
+            s.prefixes_advertised = n;
+        });
+        if !built.withdrawn.is_empty() {
+            self.emit(SpeakerEvent::Withdrawn {
+                peer: self.peer(),
+                prefixes: built.withdrawn.iter().map(|p| p.to_string()).collect(),
+            });
+        }
+        if !built.announced.is_empty() {
+            self.emit(SpeakerEvent::Advertised {
+                peer: self.peer(),
+                prefixes: built.announced.iter().map(|p| p.to_string()).collect(),
+            });
+        }
+        for s in built.skipped {
+            self.emit(SpeakerEvent::Skipped {
+                peer: self.peer(),
+                prefix: s.prefix.to_string(),
+                reason: s.reason,
+            });
+        }
+    }
+
+    fn on_session_event(&mut self, ev: SessionEvent, target: &DesiredSet) {
+        match ev {
+            SessionEvent::StateChanged { from, to } => {
+                self.metrics.with_peer(self.addr, |s| s.state = to.clone());
+                self.emit(SpeakerEvent::StateChanged {
+                    peer: self.peer(),
+                    from,
+                    to,
+                });
+            }
+            SessionEvent::Established(info) => {
+                self.metrics.with_peer(self.addr, |s| {
+                    s.up = true;
+                    s.state = "Established".into();
+                    s.established_transitions += 1;
+                });
+                self.emit(SpeakerEvent::Established {
+                    peer: self.peer(),
+                    local_addr: info.local_addr.map(|a| a.to_string()),
+                    families: info.families.iter().map(|f| fam_name(*f)).collect(),
+                });
+                self.adj_out.clear();
+                let fams: Vec<AfiSafi> = info
+                    .families
+                    .iter()
+                    .copied()
+                    .filter(|f| *f == AfiSafi::IPV4_UNICAST || *f == AfiSafi::IPV6_UNICAST)
+                    .collect();
+                self.established = Some(info);
+                self.sync_to(target);
+                for f in fams {
+                    if self.control.send_update(advert::end_of_rib(f)).is_ok() {
+                        self.metrics.with_peer(self.addr, |s| s.updates_sent += 1);
+                        self.emit(SpeakerEvent::EndOfRib {
+                            peer: self.peer(),
+                            family: fam_name(f),
+                        });
+                    }
+                }
+            }
+            SessionEvent::Down { reason } => {
+                self.established = None;
+                self.adj_out.clear();
+                self.metrics.with_peer(self.addr, |s| {
+                    s.up = false;
+                    s.prefixes_advertised = 0;
+                    s.last_error = Some(reason.clone());
+                });
+                self.emit(SpeakerEvent::Down {
+                    peer: self.peer(),
+                    reason,
+                });
+            }
+            SessionEvent::Update(u) => {
+                self.metrics
+                    .with_peer(self.addr, |s| s.updates_received += 1);
+                let count = received_count(&u);
+                if count > 0 {
+                    self.emit(SpeakerEvent::RoutesIgnored {
+                        peer: self.peer(),
+                        count,
+                    });
+                }
+            }
+            SessionEvent::NotificationSent(n) => {
+                let text = notification_text(&n);
+                self.metrics.with_peer(self.addr, |s| {
+                    s.notifications_sent += 1;
+                    s.last_error = Some(format!("sent {text}"));
+                });
+                self.emit(SpeakerEvent::NotificationSent {
+                    peer: self.peer(),
+                    notification: text,
+                });
+            }
+            SessionEvent::NotificationReceived(n) => {
+                let text = notification_text(&n);
+                self.metrics.with_peer(self.addr, |s| {
+                    s.notifications_received += 1;
+                    s.last_error = Some(format!("received {text}"));
+                });
+                self.emit(SpeakerEvent::NotificationReceived {
+                    peer: self.peer(),
+                    notification: text,
+                });
+            }
+        }
+    }
+}
+
+async fn peer_task(
+    addr: IpAddr,
+    io: SessionIo,
+    mut desired: watch::Receiver<Arc<DesiredSet>>,
+    mut cmds: mpsc::UnboundedReceiver<PeerCmd>,
+    events: broadcast::Sender<SpeakerEvent>,
+    metrics: Metrics,
+) {
+    let SessionIo {
+        events: sev,
+        control,
+    } = io;
+    let mut sev = Some(sev);
+    let mut run = PeerRun {
+        addr,
+        control,
+        events,
+        metrics,
+        established: None,
+        adj_out: DesiredSet::new(),
+    };
+    loop {
+        tokio::select! {
+            ev = recv_opt(&mut sev) => match ev {
+                Some(ev) => {
+                    let target = desired.borrow_and_update().clone();
+                    run.on_session_event(ev, &target);
+                }
+                None => {
+                    sev = None;
+                    if run.established.is_some() {
+                        run.on_session_event(SessionEvent::Down { reason: "session task ended".into() }, &DesiredSet::new());
+                    }
+                }
+            },
+            r = desired.changed() => {
+                if r.is_err() {
+                    run.control.shutdown(Some("speaker stopped".into()));
+                    return;
+                }
+                let target = desired.borrow_and_update().clone();
+                run.sync_to(&target);
+            },
+            cmd = cmds.recv() => match cmd {
+                None => {
+                    run.control.shutdown(Some("speaker stopped".into()));
+                    return;
+                }
+                Some(PeerCmd::Sync(tx)) => {
+                    let target = desired.borrow_and_update().clone();
+                    run.sync_to(&target);
+                    let _ = tx.send(());
+                }
+                Some(PeerCmd::Stop { message, timeout, done }) => {
+                    run.control.shutdown(message);
+                    if let Some(rx) = sev.as_mut() {
+                        let _ = tokio::time::timeout(timeout, async {
+                            while let Some(ev) = rx.recv().await {
+                                let down = matches!(ev, SessionEvent::Down { .. });
+                                run.on_session_event(ev, &DesiredSet::new());
+                                if down {
+                                    break;
+                                }
+                            }
+                        })
+                        .await;
+                    }
+                    run.metrics.with_peer(addr, |s| {
+                        s.up = false;
+                        s.prefixes_advertised = 0;
+                    });
+                    let _ = done.send(());
+                    return;
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fake {
+    //! An in-memory session backend for tests.
+    use super::*;
+
+    /// What a fake session recorded.
+    #[derive(Debug, Default)]
+    pub(crate) struct Record {
+        pub(crate) sent: Vec<Update>,
+        pub(crate) shutdowns: Vec<Option<String>>,
+    }
+
+    pub(crate) struct FakeSession {
+        pub(crate) settings: PeerSettings,
+        pub(crate) events: mpsc::UnboundedSender<SessionEvent>,
+        pub(crate) record: Arc<Mutex<Record>>,
+    }
+
+    struct Ctl {
+        record: Arc<Mutex<Record>>,
+        events: mpsc::UnboundedSender<SessionEvent>,
+    }
+
+    impl SessionControl for Ctl {
+        fn send_update(&self, update: Update) -> Result<(), crate::session::SessionError> {
+            lock(&self.record).sent.push(update);
+            Ok(())
+        }
+        fn shutdown(&self, message: Option<String>) {
+            lock(&self.record).shutdowns.push(message);
+            let _ = self.events.send(SessionEvent::Down {
+                reason: "shutdown".into(),
+            });
+        }
+    }
+
+    #[derive(Default)]
+    pub(crate) struct FakeBackend {
+        pub(crate) sessions: Mutex<Vec<FakeSession>>,
+    }
+
+    impl SessionBackend for FakeBackend {
+        fn start(
+            &self,
+            settings: &PeerSettings,
+        ) -> Result<SessionIo, crate::session::SessionError> {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let record = Arc::new(Mutex::new(Record::default()));
+            lock(&self.sessions).push(FakeSession {
+                settings: settings.clone(),
+                events: tx.clone(),
+                record: record.clone(),
+            });
+            Ok(SessionIo {
+                events: rx,
+                control: Box::new(Ctl { record, events: tx }),
+            })
+        }
+    }
+
+    impl FakeBackend {
+        pub(crate) fn session(
+            &self,
+            i: usize,
+        ) -> (
+            mpsc::UnboundedSender<SessionEvent>,
+            Arc<Mutex<Record>>,
+            PeerSettings,
+        ) {
+            let s = lock(&self.sessions);
+            (
+                s[i].events.clone(),
+                s[i].record.clone(),
+                s[i].settings.clone(),
+            )
+        }
+        pub(crate) fn count(&self) -> usize {
+            lock(&self.sessions).len()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::*;
+    use super::*;
+    use bgp_wire::Nlri;
+    use bgp_wire::attr::Community;
+
+    fn settings(addr: &str) -> PeerSettings {
+        PeerSettings::new(
+            addr.parse().unwrap(),
+            64512,
+            64512,
+            "192.168.1.10".parse().unwrap(),
+        )
+    }
+
+    fn info() -> SessionInfo {
+        SessionInfo {
+            local_as: 64512,
+            peer_as: 64512,
+            local_addr: Some("192.168.1.10".parse().unwrap()),
+            families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
+            extended_next_hop: vec![],
+            max_message_len: 4096,
+        }
+    }
+
+    fn p(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    async fn settle(sp: &Speaker) {
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        sp.sync().await;
+    }
+
+    fn nlri_of(u: &Update) -> Vec<IpNet> {
+        u.nlri.iter().map(|n| n.prefix).collect()
+    }
+
+    #[tokio::test]
+    async fn replays_full_set_with_end_of_rib_after_each_establish() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        sp.announce(p("172.16.10.0/32"), RouteAttrs::default());
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, rec, _) = be.session(0);
+        settle(&sp).await;
+        assert!(lock(&rec).sent.is_empty(), "nothing before Established");
+        ev.send(SessionEvent::Established(info())).unwrap();
+        settle(&sp).await;
+        {
+            let r = lock(&rec);
+            assert_eq!(r.sent.len(), 3, "{:?}", r.sent);
+            assert_eq!(nlri_of(&r.sent[0]), vec![p("172.16.10.0/32")]);
+            assert_eq!(r.sent[1], advert::end_of_rib(AfiSafi::IPV4_UNICAST));
+            assert_eq!(r.sent[2], advert::end_of_rib(AfiSafi::IPV6_UNICAST));
+        }
+        // Reconnect: the whole set again.
+        ev.send(SessionEvent::Down {
+            reason: "hold timer".into(),
+        })
+        .unwrap();
+        ev.send(SessionEvent::Established(info())).unwrap();
+        settle(&sp).await;
+        let r = lock(&rec);
+        assert_eq!(r.sent.len(), 6);
+        assert_eq!(nlri_of(&r.sent[3]), vec![p("172.16.10.0/32")]);
+        assert_eq!(
+            sp.metrics().snapshot()[&"192.168.1.1".parse::<IpAddr>().unwrap()]
+                .established_transitions,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn set_sends_only_the_difference() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, rec, _) = be.session(0);
+        let a = RouteAttrs::default();
+        let mut d = DesiredSet::new();
+        d.insert(p("172.16.10.0/32"), a.clone());
+        d.insert(p("172.16.10.1/32"), a.clone());
+        sp.set(d.clone());
+        ev.send(SessionEvent::Established(info())).unwrap();
+        settle(&sp).await;
+        let before = lock(&rec).sent.len();
+        d.remove(&p("172.16.10.0/32"));
+        d.insert(p("172.16.10.2/32"), a.clone());
+        sp.set(d.clone());
+        settle(&sp).await;
+        {
+            let r = lock(&rec);
+            let new = &r.sent[before..];
+            assert_eq!(new.len(), 2, "{new:?}");
+            assert_eq!(new[0].withdrawn, vec![Nlri::new(p("172.16.10.0/32"))]);
+            assert_eq!(nlri_of(&new[1]), vec![p("172.16.10.2/32")]);
+        }
+        // The same set again sends nothing.
+        sp.set(d);
+        settle(&sp).await;
+        assert_eq!(lock(&rec).sent.len(), before + 2);
+        sp.withdraw(p("172.16.10.1/32"));
+        settle(&sp).await;
+        assert_eq!(
+            lock(&rec).sent.last().unwrap().withdrawn,
+            vec![Nlri::new(p("172.16.10.1/32"))]
+        );
+    }
+
+    #[tokio::test]
+    async fn updating_one_peer_leaves_others_alone() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        let a = settings("192.168.1.1");
+        let b = settings("192.168.1.2");
+        sp.apply_peers(vec![a.clone(), b.clone()]).await.unwrap();
+        assert_eq!(be.count(), 2);
+        let mut b2 = b.clone();
+        b2.password = Some("secret".into());
+        let ch = sp.apply_peers(vec![a.clone(), b2.clone()]).await.unwrap();
+        assert_eq!(ch.unchanged, vec![a.address]);
+        assert_eq!(ch.restarted, vec![b.address]);
+        assert_eq!(be.count(), 3, "only b restarted");
+        let (_, rec_a, _) = be.session(0);
+        let (_, rec_b, _) = be.session(1);
+        assert!(lock(&rec_a).shutdowns.is_empty());
+        assert_eq!(
+            lock(&rec_b).shutdowns,
+            vec![Some("configuration changed".to_string())]
+        );
+        assert_eq!(be.session(2).2, b2);
+        let ch = sp.apply_peers(vec![b2.clone()]).await.unwrap();
+        assert_eq!(ch.removed, vec![a.address]);
+        assert_eq!(ch.unchanged, vec![b.address]);
+        assert_eq!(sp.peer_addresses(), vec![b.address]);
+        assert!(matches!(sp.add_peer(b2), Err(SpeakerError::PeerExists(_))));
+    }
+
+    #[tokio::test]
+    async fn graceful_shutdown_order() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        let mut events = sp.subscribe();
+        sp.announce(p("172.16.10.0/32"), RouteAttrs::default());
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, rec, _) = be.session(0);
+        ev.send(SessionEvent::Established(info())).unwrap();
+        settle(&sp).await;
+        let n0 = lock(&rec).sent.len();
+        sp.shutdown(ShutdownOptions {
+            graceful_shutdown_drain: Some(Duration::from_millis(10)),
+            message: "node drained".into(),
+            close_timeout: Duration::from_secs(1),
+        })
+        .await;
+        let r = lock(&rec);
+        let tail = &r.sent[n0..];
+        assert_eq!(tail.len(), 2, "{tail:?}");
+        assert!(tail[0].attributes.iter().any(|a| matches!(
+            a,
+            PathAttribute::Communities(c) if c.contains(&Community::GRACEFUL_SHUTDOWN)
+        )));
+        assert!(tail[0].attributes.contains(&PathAttribute::LocalPref(0)));
+        assert_eq!(tail[1].withdrawn, vec![Nlri::new(p("172.16.10.0/32"))]);
+        assert_eq!(r.shutdowns, vec![Some("node drained".to_string())]);
+        assert!(sp.peer_addresses().is_empty());
+        let mut phases = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            if let SpeakerEvent::Shutdown { phase } = e {
+                phases.push(phase);
+            }
+        }
+        assert_eq!(
+            phases,
+            vec!["graceful_shutdown_community", "withdraw", "cease", "done"]
+        );
+    }
+
+    #[tokio::test]
+    async fn events_and_metrics_follow_the_session() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        let mut events = sp.subscribe();
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, _, _) = be.session(0);
+        ev.send(SessionEvent::StateChanged {
+            from: "Idle".into(),
+            to: "Connect".into(),
+        })
+        .unwrap();
+        ev.send(SessionEvent::NotificationReceived(
+            bgp_wire::Notification::new(6, 4),
+        ))
+        .unwrap();
+        let mut u = Update::default();
+        u.nlri.push(Nlri::new(p("10.0.0.0/8")));
+        ev.send(SessionEvent::Update(Box::new(u))).unwrap();
+        settle(&sp).await;
+        let mut got = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            got.push(e);
+        }
+        assert!(got.contains(&SpeakerEvent::StateChanged {
+            peer: "192.168.1.1".into(),
+            from: "Idle".into(),
+            to: "Connect".into()
+        }));
+        assert!(got.contains(&SpeakerEvent::NotificationReceived {
+            peer: "192.168.1.1".into(),
+            notification: "Cease/Administrative Reset (6/4)".into()
+        }));
+        assert!(got.contains(&SpeakerEvent::RoutesIgnored {
+            peer: "192.168.1.1".into(),
+            count: 1
+        }));
+        let m = sp.metrics().render();
+        assert!(m.contains("kube_bgp_session_up{peer=\"192.168.1.1\"} 0"));
+        assert!(m.contains("received Cease/Administrative Reset (6/4)"));
+    }
+}
