@@ -646,8 +646,9 @@ impl Rib {
                 let info = self.peer_info(peer).cloned().unwrap_or(self.local.clone());
                 let mut a = (*attrs).clone();
                 if !pol.apply(key.to_net(), &info, &mut a) {
-                    // Rejected: acts as a withdrawal of any previous path.
-                    self.withdraw(peer, prefix, path_id);
+                    // Rejected: acts as a withdrawal of any previous path (the pre-policy copy,
+                    // if kept, stays for a later soft reconfiguration).
+                    self.remove_where(key, |p| p.peer == peer.0 && p.path_id == path_id);
                     return Ok(());
                 }
                 self.interner.intern(a)
@@ -1297,6 +1298,10 @@ mod tests {
             .unwrap();
         rib.soft_reconfigure(a).unwrap();
         assert!(rib.route(p).is_none());
+        // Accept again: the kept pre-policy copy comes back without the peer resending it.
+        rib.set_import_policy(a, None).unwrap();
+        rib.soft_reconfigure(a).unwrap();
+        assert_eq!(rib.route(p).unwrap().best.attrs.local_pref, None);
     }
 
     #[test]
