@@ -65,6 +65,8 @@ use crate::negotiate::Negotiated;
 pub const EVENT_CAPACITY: usize = 64;
 /// Octets of queued output above which UPDATEs from the handle wait.
 pub const WRITE_QUEUE_LIMIT: usize = 64 * 1024;
+/// How long a stopping peer tries to hand its last events to a full channel.
+const FINAL_EVENTS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Read buffer growth step.
 const READ_CHUNK: usize = 4096;
 /// How long a closing connection may take to flush its last messages (e.g. a NOTIFICATION).
@@ -383,7 +385,12 @@ impl Listener {
 
     fn register(&self, peer: IpAddr, md5: Option<&str>) -> io::Result<mpsc::Receiver<TcpStream>> {
         if let Some(key) = md5 {
-            sockopt::set_md5(&*self.inner.socket, peer, key.as_bytes())?;
+            sockopt::set_md5(
+                &*self.inner.socket,
+                self.inner.local.is_ipv6(),
+                peer,
+                key.as_bytes(),
+            )?;
         }
         let (tx, rx) = mpsc::channel(2);
         if let Ok(mut m) = self.inner.peers.lock() {
@@ -397,7 +404,7 @@ impl Listener {
             m.remove(&canonical(peer));
         }
         if had_md5 {
-            let _ = sockopt::set_md5(&*self.inner.socket, peer, &[]);
+            let _ = sockopt::set_md5(&*self.inner.socket, self.inner.local.is_ipv6(), peer, &[]);
         }
     }
 }
@@ -570,7 +577,14 @@ fn try_read(conn: &mut Conn) -> io::Result<Option<usize>> {
     }
     match conn.stream.try_read_buf(&mut conn.rbuf) {
         Ok(n) => Ok(Some(n)),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            // Readiness stays set until a read would block: this is the usual end of a burst,
+            // so give the buffer back when it holds no partial message.
+            if conn.rbuf.is_empty() {
+                conn.rbuf = BytesMut::new();
+            }
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -631,7 +645,7 @@ async fn connect(cfg: PeerConfig) -> io::Result<TcpStream> {
         sock.bind(SocketAddr::new(l, 0))?;
     }
     if let Some(k) = &cfg.md5_password {
-        sockopt::set_md5(&sock, cfg.peer_addr, k.as_bytes())?;
+        sockopt::set_md5(&sock, peer.is_ipv6(), cfg.peer_addr, k.as_bytes())?;
     }
     set_ttl(socket2::SockRef::from(&sock), peer.is_ipv6(), &cfg)?;
     sock.set_nodelay(true)?;
@@ -768,15 +782,20 @@ impl Driver {
             }
             let _ = self.check_collision();
         }
-        // Deliver what is left, then unregister.
-        while let Some(ev) = self.pending.pop_front() {
-            if self.events.send(ev).await.is_err() {
-                break;
-            }
-        }
         if let Some(l) = &self.listener {
             l.unregister(self.cfg.peer_addr, self.cfg.md5_password.is_some());
         }
+        // Deliver what is left (the final Down), but never hang on a receiver nobody drains.
+        let pending = std::mem::take(&mut self.pending);
+        let events = self.events.clone();
+        let _ = tokio::time::timeout(FINAL_EVENTS_TIMEOUT, async move {
+            for ev in pending {
+                if events.send(ev).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     async fn stop(&mut self, message: Option<String>) {
