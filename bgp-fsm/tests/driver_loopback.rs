@@ -158,3 +158,43 @@ async fn keepalives_hold_the_session_and_ebgp_negotiates() {
     a.shutdown(None).await.unwrap();
     b.shutdown(None).await.unwrap();
 }
+
+/// Both sides connect actively and listen: whatever the race, one session comes up on both
+/// and stays up (the collision, when it happens, is resolved the same way on both sides).
+#[tokio::test]
+async fn both_active_with_listeners_converge() {
+    for round in 0..3 {
+        let la = Listener::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let lb = Listener::bind("127.0.0.2:0".parse().unwrap())
+            .await
+            .unwrap();
+        let mut ca = PeerConfig::new(65001, 65002, Ipv4Addr::new(10, 0, 0, 1), B);
+        ca.peer_port = lb.local_addr().port();
+        ca.local_addr = Some(A);
+        ca.hold_time = 9;
+        let mut cb = PeerConfig::new(65002, 65001, Ipv4Addr::new(10, 0, 0, 2), A);
+        cb.peer_port = la.local_addr().port();
+        cb.local_addr = Some(B);
+        cb.hold_time = 9;
+        let a = spawn_peer(ca, Some(&la));
+        let b = spawn_peer(cb, Some(&lb));
+        assert!(
+            a.wait_established(Duration::from_secs(10)).await,
+            "round {round}: a {:?}",
+            a.state()
+        );
+        assert!(
+            b.wait_established(Duration::from_secs(10)).await,
+            "round {round}: b {:?}",
+            b.state()
+        );
+        // Still up a little later (no late collision teardown).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(a.state(), State::Established);
+        assert_eq!(b.state(), State::Established);
+        a.shutdown(None).await.unwrap();
+        b.shutdown(None).await.unwrap();
+    }
+}

@@ -73,6 +73,22 @@ pub(crate) fn expected_flags(type_code: u8) -> Option<u8> {
     })
 }
 
+fn n3(sub: u8, data: Bytes) -> Notification {
+    Notification::with_data(codes::UPDATE_MESSAGE_ERROR, sub, data)
+}
+
+/// The RFC 4271 §6.3 subcode for a malformed attribute value.
+fn rfc4271_subcode(code: u8, reason: &str) -> u8 {
+    match code {
+        tc::MP_REACH_NLRI | tc::MP_UNREACH_NLRI => codes::OPTIONAL_ATTRIBUTE_ERROR,
+        tc::AS_PATH => codes::MALFORMED_AS_PATH,
+        _ if reason.contains("length") => codes::ATTRIBUTE_LENGTH_ERROR,
+        tc::ORIGIN => codes::INVALID_ORIGIN_ATTRIBUTE,
+        tc::NEXT_HOP => codes::INVALID_NEXT_HOP_ATTRIBUTE,
+        _ => codes::OPTIONAL_ATTRIBUTE_ERROR,
+    }
+}
+
 /// Why an attribute value could not be used.
 struct Bad {
     action: Action,
@@ -101,12 +117,14 @@ impl Collector {
         attr_type: Option<u8>,
         offset: usize,
         reason: &'static str,
+        notification: Notification,
     ) {
         self.verdict.problems.push(UpdateProblem {
             action,
             attr_type,
             offset,
             reason,
+            notification,
         });
     }
 }
@@ -182,6 +200,7 @@ pub(crate) fn decode_update(
                 None,
                 start,
                 "attribute list ends inside an attribute header",
+                n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
             );
             break;
         }
@@ -204,6 +223,7 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "MP_REACH/MP_UNREACH overruns the attribute list",
+                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
                 );
             } else {
                 col.push(
@@ -211,6 +231,7 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "attribute overruns the attribute list",
+                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
                 );
             }
             break;
@@ -230,6 +251,7 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "MP_REACH/MP_UNREACH appears more than once",
+                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
                 );
             } else {
                 col.push(
@@ -237,6 +259,7 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "duplicate attribute discarded",
+                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
                 );
             }
             continue;
@@ -254,6 +277,10 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "unrecognized well-known attribute",
+                    n3(
+                        codes::UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                        msg.slice(start..vend),
+                    ),
                 );
                 continue;
             }
@@ -278,6 +305,7 @@ pub(crate) fn decode_update(
                 Some(code),
                 start,
                 "attribute flags conflict with the type",
+                n3(codes::ATTRIBUTE_FLAGS_ERROR, msg.slice(start..vend)),
             );
             continue;
         }
@@ -290,6 +318,7 @@ pub(crate) fn decode_update(
                         Some(code),
                         start,
                         "attribute flags conflict with the type",
+                        n3(codes::ATTRIBUTE_FLAGS_ERROR, msg.slice(start..vend)),
                     );
                 }
                 if (code == tc::AS4_PATH || code == tc::AS4_AGGREGATOR) && ctx.four_octet_as {
@@ -299,6 +328,7 @@ pub(crate) fn decode_update(
                         Some(code),
                         start,
                         "AS4 attribute received on a 4-octet AS session",
+                        n3(codes::OPTIONAL_ATTRIBUTE_ERROR, msg.slice(start..vend)),
                     );
                     continue;
                 }
@@ -322,7 +352,14 @@ pub(crate) fn decode_update(
                         msg.slice(start..vend),
                     )),
                 };
-                col.push(action, Some(code), start, e.reason);
+                let sub = rfc4271_subcode(code, e.reason);
+                col.push(
+                    action,
+                    Some(code),
+                    start,
+                    e.reason,
+                    n3(sub, msg.slice(start..vend)),
+                );
             }
         }
     }
@@ -334,7 +371,16 @@ pub(crate) fn decode_update(
         let seen_code = |c: u8| seen[(c >> 6) as usize] & (1u64 << (c & 63)) != 0;
         let mut missing = |c: u8, why: &'static str| {
             if !seen_code(c) {
-                col.push(UpdateAction::TreatAsWithdraw, Some(c), astart, why);
+                col.push(
+                    UpdateAction::TreatAsWithdraw,
+                    Some(c),
+                    astart,
+                    why,
+                    n3(
+                        codes::MISSING_WELL_KNOWN_ATTRIBUTE,
+                        Bytes::copy_from_slice(&[c]),
+                    ),
+                );
             }
         };
         missing(tc::ORIGIN, "missing well-known attribute ORIGIN");

@@ -694,7 +694,7 @@ impl Driver {
                     }
                 }
             }
-            self.check_collision().await;
+            let _ = self.check_collision().await;
         }
         // Deliver what is left, then unregister.
         while let Some(ev) = self.pending.pop_front() {
@@ -866,6 +866,7 @@ impl Driver {
     }
 
     async fn process_frames(&mut self, which: Which) {
+        let mut which = which;
         loop {
             let now = self.now();
             let Some(slot) = self.slot(which) else { return };
@@ -889,6 +890,15 @@ impl Driver {
             };
             slot.fsm.handle_event(now, event);
             self.apply(which).await;
+            // Resolve a collision as soon as an OPEN is in, before a KEEPALIVE that may follow
+            // in the same read takes the connection to Established.
+            if self.secondary.is_some() {
+                match self.check_collision().await {
+                    Collision::Promoted => which = Which::Primary,
+                    Collision::SecondaryDropped if which == Which::Secondary => return,
+                    _ => {}
+                }
+            }
         }
     }
 
@@ -964,21 +974,22 @@ impl Driver {
     }
 
     /// Resolve a collision between the primary and a secondary (incoming) connection.
-    async fn check_collision(&mut self) {
+    async fn check_collision(&mut self) -> Collision {
         let Some(sec) = self.secondary.as_ref() else {
-            return;
+            return Collision::None;
         };
         let pstate = self.primary.fsm.state();
         if pstate < State::OpenSent {
             // The primary fell back: the secondary connection carries on as the session.
             self.promote_secondary().await;
-            return;
+            return Collision::Promoted;
         }
         let Some(remote_id) = sec.fsm.remote_id().or(self.primary.fsm.remote_id()) else {
             if pstate == State::Established {
                 self.dump(Which::Secondary).await;
+                return Collision::SecondaryDropped;
             }
-            return;
+            return Collision::None;
         };
         let cfg = self.primary.fsm.config();
         let keep = collision::resolve(
@@ -990,12 +1001,16 @@ impl Driver {
             cfg.peer_as,
         );
         match keep {
-            Some(Keep::Existing) => self.dump(Which::Secondary).await,
+            Some(Keep::Existing) => {
+                self.dump(Which::Secondary).await;
+                Collision::SecondaryDropped
+            }
             Some(Keep::New) => {
                 self.dump(Which::Primary).await;
                 self.promote_secondary().await;
+                Collision::Promoted
             }
-            None => {}
+            None => Collision::None,
         }
     }
 
@@ -1062,6 +1077,13 @@ impl Driver {
             self.emit(PeerEvent::StateChanged { from, to });
         }
     }
+}
+
+#[derive(PartialEq, Eq)]
+enum Collision {
+    None,
+    SecondaryDropped,
+    Promoted,
 }
 
 enum Frame {
