@@ -377,6 +377,7 @@ mod tests {
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
             extended_next_hop: vec![],
             max_message_len: 4096,
+            peer_router_id: Ipv4Addr::new(192, 0, 2, 1),
         }
     }
 

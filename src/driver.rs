@@ -196,6 +196,7 @@ impl SessionBackend for FsmBackend {
                                 .map(|(af, _)| *af)
                                 .collect(),
                             max_message_len: n.context.max_message_len(),
+                            peer_router_id: n.peer_router_id,
                         })
                     }
                     PeerEvent::Down { reason } => {

@@ -102,6 +102,22 @@ pub enum SpeakerEvent {
         /// How many NLRI the UPDATE carried.
         count: usize,
     },
+    /// Routes received from a peer were imported into the RIB.
+    RoutesImported {
+        /// Peer address.
+        peer: String,
+        /// Routes announced in the UPDATE (before import policy).
+        announced: usize,
+        /// Routes withdrawn.
+        withdrawn: usize,
+    },
+    /// A received UPDATE could not be imported.
+    ImportFailed {
+        /// Peer address.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
     /// A step of the graceful shutdown.
     Shutdown {
         /// The phase: `graceful_shutdown_community`, `withdraw`, `cease`, `done`.

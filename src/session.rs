@@ -120,6 +120,8 @@ pub struct SessionInfo {
     pub extended_next_hop: Vec<AfiSafi>,
     /// Largest message the session allows.
     pub max_message_len: usize,
+    /// The peer's BGP identifier.
+    pub peer_router_id: std::net::Ipv4Addr,
 }
 
 impl SessionInfo {

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bgp_rib::{DecisionConfig, PeerId, PeerInfo, Rib};
 use bgp_wire::{AfiSafi, PathAttribute, Update};
 use ipnet::IpNet;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -100,7 +101,11 @@ struct Inner {
     phase: Mutex<u8>,
     events: broadcast::Sender<SpeakerEvent>,
     metrics: Metrics,
+    import: Mutex<Option<SharedRib>>,
 }
+
+/// The RIB received routes are imported into, shared with the caller.
+pub type SharedRib = Arc<Mutex<Rib>>;
 
 /// A BGP speaker: a set of peers and one desired set of advertisements sent to all of them.
 ///
@@ -133,8 +138,18 @@ impl Speaker {
                 phase: Mutex::new(0),
                 events,
                 metrics: Metrics::default(),
+                import: Mutex::new(None),
             }),
         }
+    }
+
+    /// Import received routes into a bgp-rib [`Rib`] (Adj-RIB-In + Loc-RIB with the decision
+    /// process) instead of ignoring them, for peers started from now on. Returns the shared
+    /// RIB; read it (e.g. `route`, `drain_deltas`) under its lock.
+    pub fn enable_import(&self, cfg: DecisionConfig) -> SharedRib {
+        let rib = Arc::new(Mutex::new(Rib::new(cfg)));
+        *lock(&self.inner.import) = Some(rib.clone());
+        rib
     }
 
     /// A stream of events from now on. A receiver that lags loses the oldest events.
@@ -173,8 +188,10 @@ impl Speaker {
                 source,
             })?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let rib = lock(&self.inner.import).clone();
         let task = tokio::spawn(peer_task(
             settings.address,
+            rib,
             io,
             self.inner.published.subscribe(),
             rx,
@@ -429,6 +446,8 @@ fn received_count(u: &Update) -> usize {
 
 struct PeerRun {
     addr: IpAddr,
+    rib: Option<SharedRib>,
+    rib_peer: Option<PeerId>,
     control: Box<dyn SessionControl>,
     events: broadcast::Sender<SpeakerEvent>,
     metrics: Metrics,
@@ -520,6 +539,16 @@ impl PeerRun {
                     families: info.families.iter().map(|f| fam_name(*f)).collect(),
                 });
                 self.adj_out.clear();
+                if let Some(rib) = &self.rib {
+                    let mut r = lock(rib);
+                    if let Some(old) = self.rib_peer.take() {
+                        r.peer_down(old);
+                        r.remove_peer(old);
+                    }
+                    let pi =
+                        PeerInfo::new(self.addr, info.peer_as, info.peer_router_id, info.local_as);
+                    self.rib_peer = Some(r.add_peer(pi));
+                }
                 let fams: Vec<AfiSafi> = info
                     .families
                     .iter()
@@ -541,6 +570,11 @@ impl PeerRun {
             SessionEvent::Down { reason } => {
                 self.established = None;
                 self.adj_out.clear();
+                if let (Some(rib), Some(id)) = (&self.rib, self.rib_peer.take()) {
+                    let mut r = lock(rib);
+                    r.peer_down(id);
+                    r.remove_peer(id);
+                }
                 self.metrics.with_peer(self.addr, |s| {
                     s.up = false;
                     s.prefixes_advertised = 0;
@@ -554,6 +588,24 @@ impl PeerRun {
             SessionEvent::Update(u) => {
                 self.metrics
                     .with_peer(self.addr, |s| s.updates_received += 1);
+                if let (Some(rib), Some(id)) = (&self.rib, self.rib_peer) {
+                    let res = lock(rib).apply_update(id, &u);
+                    match res {
+                        Ok(sum) if sum.announced + sum.withdrawn > 0 => {
+                            self.emit(SpeakerEvent::RoutesImported {
+                                peer: self.peer(),
+                                announced: sum.announced,
+                                withdrawn: sum.withdrawn,
+                            })
+                        }
+                        Ok(_) => {}
+                        Err(e) => self.emit(SpeakerEvent::ImportFailed {
+                            peer: self.peer(),
+                            reason: e.to_string(),
+                        }),
+                    }
+                    return;
+                }
                 let count = received_count(&u);
                 if count > 0 {
                     self.emit(SpeakerEvent::RoutesIgnored {
@@ -590,6 +642,7 @@ impl PeerRun {
 
 async fn peer_task(
     addr: IpAddr,
+    rib: Option<SharedRib>,
     io: SessionIo,
     mut desired: watch::Receiver<Arc<DesiredSet>>,
     mut cmds: mpsc::UnboundedReceiver<PeerCmd>,
@@ -603,6 +656,8 @@ async fn peer_task(
     let mut sev = Some(sev);
     let mut run = PeerRun {
         addr,
+        rib,
+        rib_peer: None,
         control,
         events,
         metrics,
@@ -773,6 +828,7 @@ mod tests {
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
             extended_next_hop: vec![],
             max_message_len: 4096,
+            peer_router_id: "192.168.1.1".parse().unwrap(),
         }
     }
 
@@ -930,6 +986,37 @@ mod tests {
             phases,
             vec!["graceful_shutdown_community", "withdraw", "cease", "done"]
         );
+    }
+
+    #[tokio::test]
+    async fn received_routes_go_to_the_rib_when_import_is_on() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        let mut cfg = DecisionConfig::new(64512, "192.168.1.10".parse().unwrap());
+        cfg.max_paths_ibgp = 8;
+        let rib = sp.enable_import(cfg);
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, _, _) = be.session(0);
+        ev.send(SessionEvent::Established(info())).unwrap();
+        let u = Update {
+            attributes: vec![
+                PathAttribute::Origin(bgp_wire::attr::Origin::Igp),
+                PathAttribute::AsPath(bgp_wire::attr::AsPath::default()),
+                PathAttribute::NextHop("192.168.1.1".parse().unwrap()),
+                PathAttribute::LocalPref(100),
+            ],
+            nlri: vec![Nlri::new(p("10.0.0.0/8"))],
+            ..Default::default()
+        };
+        ev.send(SessionEvent::Update(Box::new(u))).unwrap();
+        settle(&sp).await;
+        assert!(lock(&rib).route(p("10.0.0.0/8")).is_some());
+        ev.send(SessionEvent::Down {
+            reason: "gone".into(),
+        })
+        .unwrap();
+        settle(&sp).await;
+        assert!(lock(&rib).route(p("10.0.0.0/8")).is_none());
     }
 
     #[tokio::test]
