@@ -698,14 +698,13 @@ async fn peer_task(
                 }
                 Some(PeerCmd::Stop { message, timeout, done }) => {
                     run.control.shutdown(message);
+                    // Wait for the session to end completely (its event stream closes), so
+                    // a restarted session for the same peer never overlaps the old one (the
+                    // old one releases the listener registration and MD5 key on exit).
                     if let Some(rx) = sev.as_mut() {
                         let _ = tokio::time::timeout(timeout, async {
                             while let Some(ev) = rx.recv().await {
-                                let down = matches!(ev, SessionEvent::Down { .. });
                                 run.on_session_event(ev, &DesiredSet::new());
-                                if down {
-                                    break;
-                                }
                             }
                         })
                         .await;
@@ -734,15 +733,17 @@ pub(crate) mod fake {
         pub(crate) shutdowns: Vec<Option<String>>,
     }
 
+    type Tx = Arc<Mutex<Option<mpsc::UnboundedSender<SessionEvent>>>>;
+
     pub(crate) struct FakeSession {
         pub(crate) settings: PeerSettings,
-        pub(crate) events: mpsc::UnboundedSender<SessionEvent>,
+        pub(crate) events: Tx,
         pub(crate) record: Arc<Mutex<Record>>,
     }
 
     struct Ctl {
         record: Arc<Mutex<Record>>,
-        events: mpsc::UnboundedSender<SessionEvent>,
+        events: Tx,
     }
 
     impl SessionControl for Ctl {
@@ -752,8 +753,17 @@ pub(crate) mod fake {
         }
         fn shutdown(&self, message: Option<String>) {
             lock(&self.record).shutdowns.push(message);
-            let _ = self.events.send(SessionEvent::Down {
-                reason: "shutdown".into(),
+            // Like the driver: report Down, then end the session (close the stream) a
+            // little later, after its cleanup.
+            if let Some(tx) = lock(&self.events).as_ref() {
+                let _ = tx.send(SessionEvent::Down {
+                    reason: "shutdown".into(),
+                });
+            }
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                lock(&events).take();
             });
         }
     }
@@ -761,6 +771,8 @@ pub(crate) mod fake {
     #[derive(Default)]
     pub(crate) struct FakeBackend {
         pub(crate) sessions: Mutex<Vec<FakeSession>>,
+        /// Sessions started while another one for the same peer was still running.
+        pub(crate) overlaps: Mutex<usize>,
     }
 
     impl SessionBackend for FakeBackend {
@@ -769,7 +781,14 @@ pub(crate) mod fake {
             settings: &PeerSettings,
         ) -> Result<SessionIo, crate::session::SessionError> {
             let (tx, rx) = mpsc::unbounded_channel();
+            let tx: Tx = Arc::new(Mutex::new(Some(tx)));
             let record = Arc::new(Mutex::new(Record::default()));
+            if lock(&self.sessions)
+                .iter()
+                .any(|s| s.settings.address == settings.address && lock(&s.events).is_some())
+            {
+                *lock(&self.overlaps) += 1;
+            }
             lock(&self.sessions).push(FakeSession {
                 settings: settings.clone(),
                 events: tx.clone(),
@@ -782,18 +801,23 @@ pub(crate) mod fake {
         }
     }
 
+    /// Injects events into a fake session without keeping its stream open.
+    pub(crate) struct FakeTx(Tx);
+
+    impl FakeTx {
+        pub(crate) fn send(&self, e: SessionEvent) -> Result<(), &'static str> {
+            match lock(&self.0).as_ref() {
+                Some(tx) => tx.send(e).map_err(|_| "receiver gone"),
+                None => Err("session ended"),
+            }
+        }
+    }
+
     impl FakeBackend {
-        pub(crate) fn session(
-            &self,
-            i: usize,
-        ) -> (
-            mpsc::UnboundedSender<SessionEvent>,
-            Arc<Mutex<Record>>,
-            PeerSettings,
-        ) {
+        pub(crate) fn session(&self, i: usize) -> (FakeTx, Arc<Mutex<Record>>, PeerSettings) {
             let s = lock(&self.sessions);
             (
-                s[i].events.clone(),
+                FakeTx(s[i].events.clone()),
                 s[i].record.clone(),
                 s[i].settings.clone(),
             )
@@ -933,6 +957,11 @@ mod tests {
         assert_eq!(ch.unchanged, vec![a.address]);
         assert_eq!(ch.restarted, vec![b.address]);
         assert_eq!(be.count(), 3, "only b restarted");
+        assert_eq!(
+            *lock(&be.overlaps),
+            0,
+            "new session started before the old one ended"
+        );
         let (_, rec_a, _) = be.session(0);
         let (_, rec_b, _) = be.session(1);
         assert!(lock(&rec_a).shutdowns.is_empty());
