@@ -756,6 +756,15 @@ impl FileConfig {
                 }
             })
         };
+        if listen.is_none()
+            && let Some(p) = peers.values().find(|p| p.passive)
+        {
+            return Err(invalid(
+                "passive",
+                p.address,
+                "a passive peer needs listening; remove `no-listen`",
+            ));
+        }
         let metrics = self
             .metrics
             .as_deref()
@@ -1019,6 +1028,10 @@ pool = "default"
                 "`service.w.health`",
             ),
             ("peer-as = 1", "local-as"),
+            (
+                "local-as = 1\npeer-as = 1\npeer = [\"10.0.0.1\"]\npassive = true\nno-listen = true",
+                "`passive`",
+            ),
         ];
         for (text, want) in cases {
             let e = file(text).unwrap().validate().unwrap_err().to_string();
