@@ -228,6 +228,8 @@ build_announce() {
   fi
   ANNOUNCE_BIN="$ROOT/target/release/examples/announce"
   if [ "$BUILD" = 1 ]; then
+    # sudo often drops ~/.cargo/bin from PATH.
+    command -v cargo >/dev/null || PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin:/root/.cargo/bin"
     command -v cargo >/dev/null || fail "cargo not found (needed to build examples/announce)"
     log "cargo build --release --example announce"
     (cd "$ROOT" && cargo build --release --example announce) >"$LABDIR/build.log" 2>&1 ||
@@ -321,7 +323,7 @@ start_speaker() {
     announce)
       spawn "$ns" "announce-$ns" "$d/speaker.log" "$ANNOUNCE_BIN" --local-as "$ASN" \
         --router-id "$ip" --peer "$ROUTER_IP" --peer-as "$ASN" --prefix "$PREFIX" \
-        --hold-time "$HOLD" --json --no-listen
+        --hold-time "$HOLD" --connect-retry 1 --json --no-listen
       ;;
     gobgp)
       # GoBGP listens on 179 (its default): it never retries a connection sooner than ~5 s,
@@ -385,6 +387,20 @@ originate() {
   fail "gobgp API in $ns did not come up"
 }
 
+# False when a speaker process has exited (so a broken speaker fails the wait at once).
+speakers_alive() {
+  local i
+  for i in "${!SPK_PID[@]}"; do alive "${SPK_PID[$i]}" || return 1; done
+}
+# Fails the step naming a speaker that has exited, with its last log lines.
+speakers_check() {
+  local i
+  for i in "${!SPK_PID[@]}"; do
+    alive "${SPK_PID[$i]}" ||
+      fail "speaker of ${NODE_NAME[$i]} (pid ${SPK_PID[$i]}) exited: $(tail -n 5 "$LABDIR/${NODE_NS[$i]}/speaker.log")"
+  done
+}
+
 # ---------------------------------------------------------------------------------------------
 # the scenario for one speaker mode
 
@@ -434,8 +450,10 @@ run_mode() {
   T0=$(now_ms)
   for i in "${!NODE_NS[@]}"; do start_speaker "$i" "$mode"; done
   for i in "${!NODE_NS[@]}"; do originate "$i" "$mode"; done
-  R[first_nh_ms]=$(wait_for 60 eval '[ "$(nh_count)" -ge 1 ]') || { show_state; fail "no route in the router's kernel after 60 s"; }
-  R[all6_ms]=$(wait_for 60 nh_is 6) || { show_state; fail "kernel route never reached 6 next hops (has $(nh_count))"; }
+  R[first_nh_ms]=$(wait_for 60 eval 'speakers_alive && [ "$(nh_count)" -ge 1 ]') ||
+    { show_state; speakers_check; fail "no route in the router's kernel after 60 s"; }
+  R[all6_ms]=$(wait_for 60 eval 'speakers_alive && nh_is 6') ||
+    { show_state; speakers_check; fail "kernel route never reached 6 next hops (has $(nh_count))"; }
   log "first next hop in the kernel after ${R[first_nh_ms]} ms, all 6 after ${R[all6_ms]} ms"
 
   step "router state: 6 peers Established with PfxRcd 1, one route with 6 next hops"

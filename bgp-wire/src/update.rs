@@ -178,10 +178,9 @@ pub(crate) fn decode_update(
     let mut col = Collector {
         verdict: UpdateVerdict::default(),
     };
-    let mut attributes = Vec::with_capacity(alen / 4 + 1);
+    let mut attributes = Vec::with_capacity(count_attributes(&b[astart..aend]));
     let mut seen = [0u64; 4];
     let mut disabled: Vec<AfiSafi> = Vec::new();
-    let mut withdraw_mp: Vec<(AfiSafi, crate::nlri::Nlri)> = Vec::new();
     let mut has_mp_reach = false;
     let mut pos = astart;
     while pos < aend {
@@ -334,7 +333,6 @@ pub(crate) fn decode_update(
                 }
                 if let PathAttribute::MpReachNlri(r) = &attr {
                     has_mp_reach = !r.nlri.is_empty();
-                    withdraw_mp.extend(r.nlri.prefixes().iter().map(|n| (r.af, *n)));
                 }
                 attributes.push(attr);
             }
@@ -397,15 +395,18 @@ pub(crate) fn decode_update(
         .any(|p| p.action == UpdateAction::TreatAsWithdraw);
     let reset = matches!(verdict.action(), Some(UpdateAction::SessionReset(_)));
     if has_taw && !reset {
-        let mut list = Vec::with_capacity(nlri.len() + withdraw_mp.len());
+        let mp = attributes.iter().find_map(|a| match a {
+            PathAttribute::MpReachNlri(r) if !disabled.contains(&r.af) => Some(r),
+            _ => None,
+        });
+        let mp_len = mp.map_or(0, |r| r.nlri.prefixes().len());
+        let mut list = Vec::with_capacity(nlri.len() + mp_len);
         if !disabled.contains(&AfiSafi::IPV4_UNICAST) {
             list.extend(nlri.iter().map(|n| (AfiSafi::IPV4_UNICAST, *n)));
         }
-        list.extend(
-            withdraw_mp
-                .into_iter()
-                .filter(|(af, _)| !disabled.contains(af)),
-        );
+        if let Some(r) = mp {
+            list.extend(r.nlri.prefixes().iter().map(|n| (r.af, *n)));
+        }
         verdict.treat_as_withdraw = list;
     }
     Ok((
@@ -416,6 +417,27 @@ pub(crate) fn decode_update(
         },
         verdict,
     ))
+}
+
+/// How many attribute headers the list holds (for sizing; stops where framing breaks).
+fn count_attributes(mut d: &[u8]) -> usize {
+    let mut n = 0;
+    while let (Some(&flags), Some(_)) = (d.first(), d.get(1)) {
+        let (len, hdr) = if flags & FLAG_EXTENDED_LENGTH != 0 {
+            match (d.get(2), d.get(3)) {
+                (Some(&h), Some(&l)) => (u16::from_be_bytes([h, l]) as usize, 4),
+                _ => break,
+            }
+        } else {
+            match d.get(2) {
+                Some(&l) => (l as usize, 3),
+                None => break,
+            }
+        };
+        n += 1;
+        d = d.get(hdr + len..).unwrap_or_default();
+    }
+    n
 }
 
 fn u32_at(v: &[u8], i: usize) -> u32 {

@@ -20,7 +20,26 @@ pub struct Exabgp {
     dir: TempDir,
 }
 
+/// The receiver API process: sets its stdin back to blocking (ExaBGP hands it a non-blocking
+/// one) and appends every API line to `api.jsonl` next to itself.
+const RECV_PY: &str = r#"import os, sys
+os.set_blocking(0, True)
+out = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'api.jsonl'), 'a', buffering=1)
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    out.write(line)
+"#;
+
 impl Exabgp {
+    /// Config snippet declaring API process `tlrecv`, which logs every JSON message ExaBGP
+    /// gives it; read them with [`Exabgp::api_messages`]. Put it in the config and add to the
+    /// neighbour `api { processes [ tlrecv ]; receive { parsed; update; notification; } }`.
+    /// (`%DIR%` in a config is replaced by the instance's temporary directory.)
+    pub const RECEIVER_PROCESS: &'static str =
+        "process tlrecv {\n  run /usr/bin/python3 %DIR%/recv.py;\n  encoder json;\n}\n";
+
     /// Starts exabgp in `ns` with this config and the environment of a foreground root run
     /// (`exabgp.daemon.daemonize=false`, `user=root`, `drop=false`, `api.cli=false`,
     /// `tcp.bind=''`). Output (including its log) goes to [`Exabgp::log_path`].
@@ -33,7 +52,9 @@ impl Exabgp {
     pub fn start_with_env(ns: &Netns, conf: &str, env: &[(&str, &str)]) -> Result<Self> {
         let dir = TempDir::new("exabgp")?;
         let conf_path = dir.path().join("exabgp.conf");
-        std::fs::write(&conf_path, conf)?;
+        let dir_str = dir.path().to_string_lossy().into_owned();
+        std::fs::write(&conf_path, conf.replace("%DIR%", &dir_str))?;
+        std::fs::write(dir.path().join("recv.py"), RECV_PY)?;
         let log = dir.path().join("exabgp.log");
         let f = std::fs::File::create(&log)?;
         let mut cmd = ns.command("exabgp");
@@ -95,6 +116,17 @@ impl Exabgp {
     /// The log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The JSON messages the [`Exabgp::RECEIVER_PROCESS`] got so far (lines that are not
+    /// JSON are skipped). ExaBGP is an independent decoder: `type == "update"` messages carry
+    /// `neighbor.message.update.announce` / `withdraw` as it parsed them.
+    pub fn api_messages(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("api.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// Stops exabgp now; the drop does the same.

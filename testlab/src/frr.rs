@@ -113,6 +113,14 @@ impl Frr {
                 tail(&frr.log_path("bgpd"), 20)
             )));
         }
+        let errs = frr.config_errors();
+        if !errs.is_empty() {
+            return Err(Error::msg(format!(
+                "FRR rejected config lines in {}:\n{}",
+                ns.name(),
+                errs.join("\n")
+            )));
+        }
         Ok(frr)
     }
 
@@ -157,6 +165,22 @@ impl Frr {
     /// Path of a daemon's log file (`"bgpd"` or `"zebra"`).
     pub fn log_path(&self, daemon: &str) -> PathBuf {
         self.dir.path().join(format!("{daemon}.log"))
+    }
+
+    /// Config lines zebra or bgpd rejected at start (`Command returned ... on config line N`
+    /// in their logs). [`Frr::start`] fails when there is any, so a typo cannot go unnoticed.
+    pub fn config_errors(&self) -> Vec<String> {
+        ["zebra", "bgpd"]
+            .iter()
+            .flat_map(|d| {
+                std::fs::read_to_string(self.log_path(d))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains("on config line"))
+                    .map(|l| format!("{d}: {l}"))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// PID of bgpd.

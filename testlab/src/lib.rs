@@ -52,5 +52,5 @@ pub use error::{Error, Result};
 pub use exabgp::Exabgp;
 pub use frr::Frr;
 pub use gobgp::Gobgp;
-pub use netns::{Bridge, KernelRoute, Netns, NextHop, Veth, link};
+pub use netns::{Bridge, KernelRoute, Netns, NextHop, Veth, link, remove_stale_namespaces};
 pub use util::{TempDir, is_root, require_root_and, unique_name, wait_until, which};

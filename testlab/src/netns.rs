@@ -29,8 +29,74 @@ impl Drop for Inner {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        let _ = std::fs::remove_file(Path::new(REGISTRY).join(&self.name));
     }
 }
+
+/// Where each namespace records the process that created it (`PID STARTTIME`), so that
+/// namespaces of a test process killed before its drops ran can be found and removed.
+const REGISTRY: &str = "/run/testlab";
+
+/// `(pid, start time in clock ticks)` of a live process, from `/proc/PID/stat`.
+fn proc_identity(pid: u32) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the `(comm)`, which may itself hold spaces or parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // rest starts at field 3 (state); starttime is field 22.
+    let start = rest.split_whitespace().nth(19)?.parse().ok()?;
+    Some((pid, start))
+}
+
+fn register(name: &str) {
+    let me = std::process::id();
+    if let Some((pid, start)) = proc_identity(me) {
+        let _ = std::fs::create_dir_all(REGISTRY);
+        let _ = std::fs::write(Path::new(REGISTRY).join(name), format!("{pid} {start}\n"));
+    }
+}
+
+/// Removes the namespaces that testlab users created and never deleted because their process
+/// died without unwinding (SIGKILL, abort): for each one whose creator is gone, the processes
+/// still inside it are killed (by PID, from `ip netns pids`) and the namespace is deleted.
+/// Namespaces of live processes are never touched. Returns how many were removed.
+/// [`Netns::new`] calls it once per process.
+pub fn remove_stale_namespaces() -> usize {
+    let Ok(dir) = std::fs::read_dir(REGISTRY) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let owner = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let mut it = owner.split_whitespace();
+        let (Some(pid), Some(start)) = (
+            it.next().and_then(|p| p.parse::<u32>().ok()),
+            it.next().and_then(|s| s.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        if proc_identity(pid) == Some((pid, start)) {
+            continue; // creator alive
+        }
+        if Path::new("/run/netns").join(&name).exists() {
+            let pids = output(Command::new("ip").args(["netns", "pids", &name]))
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            for p in pids.split_whitespace() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", p])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+            let _ = output(Command::new("ip").args(["netns", "del", &name]));
+            removed += 1;
+        }
+        let _ = std::fs::remove_file(entry.path());
+    }
+    removed
+}
+
+static STALE_SWEEP: std::sync::Once = std::sync::Once::new();
 
 /// A network namespace with a unique short name (`prefix` + pid + counter, <= 15 chars).
 ///
@@ -47,6 +113,12 @@ impl Netns {
     /// Creates a namespace named `prefix` + pid + counter, brings `lo` up and turns IPv6
     /// duplicate address detection off (addresses are usable at once).
     pub fn new(prefix: &str) -> Result<Self> {
+        STALE_SWEEP.call_once(|| {
+            let n = remove_stale_namespaces();
+            if n > 0 {
+                eprintln!("testlab: removed {n} stale namespace(s) of dead test processes");
+            }
+        });
         let mut last_err = None;
         for _ in 0..5 {
             let name = unique_name(prefix);
@@ -69,6 +141,7 @@ impl Netns {
             return Err(Error::msg(format!("netns {name} already exists")));
         }
         run(Command::new("ip").args(["netns", "add", name]))?;
+        register(name);
         let ns = Netns {
             inner: Arc::new(Inner {
                 name: name.to_string(),
@@ -450,6 +523,15 @@ impl Bridge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_identity_is_readable_and_stable() {
+        let me = std::process::id();
+        let a = proc_identity(me).unwrap();
+        assert_eq!(a, proc_identity(me).unwrap());
+        assert_eq!(a.0, me);
+        assert!(proc_identity(u32::MAX).is_none());
+    }
 
     #[test]
     fn parses_multipath_nhid_and_single_routes() {

@@ -156,16 +156,65 @@ fn exabgp_connects_to_frr_and_announces() {
     let r = Netns::new("tfe").unwrap();
     let e = Netns::new("tex").unwrap();
     let _v = link(&r, "10.82.0.1/24", &e, "10.82.0.2/24").unwrap();
-    let frr = Frr::start(&r, &frr_conf("10.82.0.1", &[("10.82.0.2", 64512)])).unwrap();
+    let conf = format!(
+        "{}!\nrouter bgp 64512\n address-family ipv4 unicast\n  network 10.99.3.0/24\n \
+         exit-address-family\n",
+        frr_conf("10.82.0.1", &[("10.82.0.2", 64512)])
+    );
+    let frr = Frr::start(&r, &conf).unwrap();
     let exa = Exabgp::start(
         &e,
-        "neighbor 10.82.0.1 {\n router-id 10.82.0.2;\n local-address 10.82.0.2;\n \
-         local-as 64512;\n peer-as 64512;\n hold-time 9;\n \
-         static {\n  route 172.16.20.0/32 next-hop 10.82.0.2;\n }\n}\n",
+        &format!(
+            "{}neighbor 10.82.0.1 {{\n router-id 10.82.0.2;\n local-address 10.82.0.2;\n \
+             local-as 64512;\n peer-as 64512;\n hold-time 9;\n \
+             api {{ processes [ tlrecv ]; receive {{ parsed; update; }} }}\n \
+             static {{\n  route 172.16.20.0/32 next-hop 10.82.0.2;\n }}\n}}\n",
+            Exabgp::RECEIVER_PROCESS
+        ),
     )
     .unwrap();
     frr.wait_established("10.82.0.2", T)
         .unwrap_or_else(|e| panic!("{e}\nexabgp log:\n{}", exa.log()));
     assert!(wait_until(T, || frr.path_count("172.16.20.0/32") == 1));
+    // ExaBGP's own decoding of FRR's UPDATE reaches the receiver process.
+    assert!(
+        wait_until(T, || exa.api_messages().iter().any(|m| {
+            m["type"] == "update"
+                && m["neighbor"]["message"]["update"]["announce"]["ipv4 unicast"]
+                    .as_object()
+                    .is_some_and(|nh| {
+                        nh.values()
+                            .filter_map(|v| v.as_array())
+                            .flatten()
+                            .any(|n| n["nlri"] == "10.99.3.0/24")
+                    })
+        })),
+        "no parsed update in {:?}\n{}",
+        exa.api_messages(),
+        exa.log()
+    );
     assert!(exa.is_running());
+}
+
+#[test]
+fn frr_rejects_a_config_typo_and_cleans_up() {
+    if !require_root_and(&["/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh"]) {
+        return;
+    }
+    let r = Netns::new("tft").unwrap();
+    let conf = format!(
+        "{} neighbr 10.83.0.2 remote-as 1\n",
+        frr_conf("10.83.0.1", &[])
+    );
+    let err = Frr::start(&r, &conf).expect_err("typo must be reported");
+    assert!(err.message().contains("neighbr"), "{err}");
+    // Nothing of that FRR may survive the failed start.
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", r.name()])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+        "processes left in netns"
+    );
 }

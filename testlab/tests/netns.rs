@@ -135,3 +135,45 @@ fn bridge_lan_and_routed_client() {
     assert_eq!(nh[0].gateway, Some("10.79.10.1".parse().unwrap()));
     let _ = Veth::a_if; // API presence
 }
+
+#[test]
+fn stale_namespaces_of_dead_creators_are_removed() {
+    if !require_root_and(&["ip", "sleep"]) {
+        return;
+    }
+    // A live namespace of this process; creating it also runs the once-per-process sweep
+    // before the fake stale entry below exists. It must survive the sweep.
+    let live = Netns::new("tlsl").unwrap();
+    // A namespace whose registered creator is "dead": our own pid with a start time that is not
+    // ours (what PID reuse would look like).
+    let name = testlab::unique_name("tlst");
+    let st = std::process::Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::create_dir_all("/run/testlab").unwrap();
+    std::fs::write(
+        format!("/run/testlab/{name}"),
+        format!("{} 1\n", std::process::id()),
+    )
+    .unwrap();
+    let mut orphan = std::process::Command::new("ip")
+        .args(["netns", "exec", &name, "sleep", "600"])
+        .spawn()
+        .unwrap();
+    assert!(testlab::wait_until(Duration::from_secs(5), || {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "pids", &name])
+            .output()
+            .unwrap();
+        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+    }));
+    // Another test process may sweep it first; either way it must be gone afterwards.
+    testlab::remove_stale_namespaces();
+    assert!(!netns_exists(&name), "stale namespace kept");
+    assert!(!Path::new(&format!("/run/testlab/{name}")).exists());
+    let status = orphan.wait().unwrap();
+    assert!(!status.success(), "the orphan inside was killed");
+    assert!(netns_exists(live.name()), "live namespace removed");
+}
