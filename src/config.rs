@@ -649,6 +649,20 @@ impl FileConfig {
             .iter()
             .map(|c| parse_large_community("large-community", c))
             .collect::<Result<Vec<_>, _>>()?;
+        if communities.len() > 255 {
+            return Err(invalid(
+                "community",
+                communities.len(),
+                "at most 255 communities (they must fit one UPDATE)",
+            ));
+        }
+        if large.len() > 255 {
+            return Err(invalid(
+                "large-community",
+                large.len(),
+                "at most 255 large communities (they must fit one UPDATE)",
+            ));
+        }
         let attrs = RouteAttrs {
             next_hop,
             communities,
