@@ -350,7 +350,8 @@ pub struct Config {
     pub prefixes: DesiredSet,
     /// Services.
     pub services: Vec<Service>,
-    /// Listening address; None with `no-listen` or when every peer is... never.
+    /// Listening address; None with `no-listen`. Default `0.0.0.0:179`, or `[::]:179` when
+    /// every peer is IPv6.
     pub listen: Option<SocketAddr>,
     /// JSON events.
     pub json: bool,

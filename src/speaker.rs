@@ -157,6 +157,19 @@ impl Speaker {
         self.inner.events.subscribe()
     }
 
+    /// The events as a [`futures::Stream`]; events lost to lagging are skipped.
+    pub fn event_stream(&self) -> impl futures::Stream<Item = SpeakerEvent> + Send + 'static {
+        futures::stream::unfold(self.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) => return Some((e, rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+
     /// The metrics registry (cloneable; see [`Metrics::render`]).
     pub fn metrics(&self) -> Metrics {
         self.inner.metrics.clone()
@@ -975,6 +988,21 @@ mod tests {
         assert_eq!(ch.unchanged, vec![b.address]);
         assert_eq!(sp.peer_addresses(), vec![b.address]);
         assert!(matches!(sp.add_peer(b2), Err(SpeakerError::PeerExists(_))));
+    }
+
+    #[tokio::test]
+    async fn event_stream_yields_events() {
+        use futures::StreamExt;
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        let mut st = Box::pin(sp.event_stream());
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        assert_eq!(
+            st.next().await,
+            Some(SpeakerEvent::PeerAdded {
+                peer: "192.168.1.1".into()
+            })
+        );
     }
 
     #[tokio::test]
