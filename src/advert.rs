@@ -122,7 +122,8 @@ pub struct Built {
     pub skipped: Vec<Skipped>,
 }
 
-fn family_of(p: &IpNet) -> AfiSafi {
+/// The unicast family of a prefix.
+pub fn family_of(p: &IpNet) -> AfiSafi {
     match p {
         IpNet::V4(_) => AfiSafi::IPV4_UNICAST,
         IpNet::V6(_) => AfiSafi::IPV6_UNICAST,

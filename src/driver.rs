@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
 use bgp_fsm::fsm::DownReason;
+use bgp_wire::message::RouteRefreshSubtype;
 use bgp_wire::{Afi, AfiSafi, Update};
 use tokio::sync::mpsc;
 
@@ -208,7 +209,10 @@ impl SessionBackend for FsmBackend {
                     PeerEvent::Update { update, .. } => SessionEvent::Update(update),
                     PeerEvent::NotificationSent(n) => SessionEvent::NotificationSent(n),
                     PeerEvent::NotificationReceived(n) => SessionEvent::NotificationReceived(n),
-                    PeerEvent::RouteRefresh(_) => continue,
+                    PeerEvent::RouteRefresh(rr) => match rr.subtype {
+                        RouteRefreshSubtype::Request => SessionEvent::RouteRefresh(rr.af),
+                        _ => continue,
+                    },
                 };
                 if ev_tx.send(out).is_err() {
                     // Nobody listens any more; keep draining so the driver never stalls.

@@ -88,6 +88,15 @@ pub enum SpeakerEvent {
         /// Why.
         reason: String,
     },
+    /// The peer asked for a family again (ROUTE-REFRESH); it was re-sent.
+    RouteRefreshed {
+        /// Peer address.
+        peer: String,
+        /// Family.
+        family: String,
+        /// Prefixes re-sent.
+        prefixes: usize,
+    },
     /// End-of-RIB sent after the initial table.
     EndOfRib {
         /// Peer address.

@@ -150,6 +150,8 @@ pub enum SessionEvent {
     },
     /// An UPDATE arrived.
     Update(Box<Update>),
+    /// The peer asked us to send a family again (ROUTE-REFRESH, RFC 2918).
+    RouteRefresh(AfiSafi),
     /// We sent a NOTIFICATION.
     NotificationSent(Notification),
     /// The peer sent a NOTIFICATION.

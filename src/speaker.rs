@@ -627,6 +627,35 @@ impl PeerRun {
                     });
                 }
             }
+            SessionEvent::RouteRefresh(af) => {
+                let Some(info) = self.established.clone() else {
+                    return;
+                };
+                let again = advert::Diff {
+                    announce: self
+                        .adj_out
+                        .iter()
+                        .filter(|(p, _)| advert::family_of(p) == af)
+                        .map(|(p, a)| (*p, a.clone()))
+                        .collect(),
+                    withdraw: Vec::new(),
+                };
+                let built = advert::build_updates(&info, &again);
+                let mut sent = 0;
+                for u in built.updates {
+                    if self.control.send_update(u).is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                self.metrics
+                    .with_peer(self.addr, |s| s.updates_sent += sent);
+                self.emit(SpeakerEvent::RouteRefreshed {
+                    peer: self.peer(),
+                    family: fam_name(af),
+                    prefixes: built.announced.len(),
+                });
+            }
             SessionEvent::NotificationSent(n) => {
                 let text = notification_text(&n);
                 self.metrics.with_peer(self.addr, |s| {
@@ -988,6 +1017,25 @@ mod tests {
         assert_eq!(ch.unchanged, vec![b.address]);
         assert_eq!(sp.peer_addresses(), vec![b.address]);
         assert!(matches!(sp.add_peer(b2), Err(SpeakerError::PeerExists(_))));
+    }
+
+    #[tokio::test]
+    async fn route_refresh_resends_the_family() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        sp.announce(p("172.16.10.0/32"), RouteAttrs::default());
+        sp.announce(p("fd00::1/128"), RouteAttrs::default());
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, rec, _) = be.session(0);
+        ev.send(SessionEvent::Established(info())).unwrap();
+        settle(&sp).await;
+        let n0 = lock(&rec).sent.len();
+        ev.send(SessionEvent::RouteRefresh(AfiSafi::IPV4_UNICAST))
+            .unwrap();
+        settle(&sp).await;
+        let r = lock(&rec);
+        assert_eq!(r.sent.len(), n0 + 1);
+        assert_eq!(nlri_of(&r.sent[n0]), vec![p("172.16.10.0/32")]);
     }
 
     #[tokio::test]

@@ -199,6 +199,18 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         wait_until(T, || lab.frr.path_count("172.16.20.0/32") == 1),
         "reload did not announce the new prefix"
     );
+    // FRR asks node 0 for its routes again (ROUTE-REFRESH): they are re-sent, no reset.
+    lab.frr
+        .vtysh(&format!("clear bgp ipv4 unicast {} soft in", NODES[0]))
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || lab.nodes[0].log().contains(
+            r#""event":"route_refreshed","peer":"192.168.1.1","family":"ipv4-unicast","prefixes":2"#
+        )),
+        "no route refresh answered: {}",
+        lab.nodes[0].log()
+    );
+    assert_eq!(lab.frr.path_count("172.16.20.0/32"), 1);
     // A bad reload on node 2 is refused; the old config stays.
     lab.nodes[2].write_config("local-as = 64512\npeer = [\"192.168.1.1\"]\npeer-as = 64512\ncommunity = [\"64512:999999\"]\n");
     lab.nodes[2].signal("HUP");
