@@ -163,6 +163,10 @@ pub struct Cli {
     /// Print events as JSON lines on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Import received routes into a RIB (best path, ECMP) instead of ignoring them;
+    /// imports are reported as events.
+    #[arg(long)]
+    pub import: bool,
     /// Serve Prometheus metrics on this address.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<String>,
@@ -224,6 +228,8 @@ pub struct FileConfig {
     pub no_listen: Option<bool>,
     /// See [`Cli::json`].
     pub json: Option<bool>,
+    /// See [`Cli::import`].
+    pub import: Option<bool>,
     /// See [`Cli::metrics`].
     pub metrics: Option<String>,
     /// See [`Cli::graceful_shutdown_drain`].
@@ -355,6 +361,8 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
     /// JSON events.
     pub json: bool,
+    /// Import received routes into a RIB.
+    pub import: bool,
     /// Metrics address.
     pub metrics: Option<SocketAddr>,
     /// Drain time with GRACEFUL_SHUTDOWN before withdrawing, on shutdown.
@@ -520,6 +528,9 @@ impl FileConfig {
         }
         if cli.json {
             self.json = Some(true);
+        }
+        if cli.import {
+            self.import = Some(true);
         }
         self
     }
@@ -804,6 +815,7 @@ impl FileConfig {
             services,
             listen,
             json: self.json.unwrap_or(false),
+            import: self.import.unwrap_or(false),
             metrics,
             graceful_shutdown_drain: self
                 .graceful_shutdown_drain

@@ -466,6 +466,8 @@ struct PeerRun {
     metrics: Metrics,
     established: Option<SessionInfo>,
     adj_out: DesiredSet,
+    /// Routes reported as not sendable on this session (reported once per session).
+    skipped: std::collections::BTreeSet<IpNet>,
 }
 
 impl PeerRun {
@@ -522,6 +524,9 @@ impl PeerRun {
             });
         }
         for s in built.skipped {
+            if !self.skipped.insert(s.prefix) {
+                continue;
+            }
             self.emit(SpeakerEvent::Skipped {
                 peer: self.peer(),
                 prefix: s.prefix.to_string(),
@@ -552,6 +557,7 @@ impl PeerRun {
                     families: info.families.iter().map(|f| fam_name(*f)).collect(),
                 });
                 self.adj_out.clear();
+                self.skipped.clear();
                 if let Some(rib) = &self.rib {
                     let mut r = lock(rib);
                     if let Some(old) = self.rib_peer.take() {
@@ -705,6 +711,7 @@ async fn peer_task(
         metrics,
         established: None,
         adj_out: DesiredSet::new(),
+        skipped: Default::default(),
     };
     loop {
         tokio::select! {
