@@ -264,7 +264,6 @@ pub(crate) fn decode_update(
             continue;
         }
         seen[word] |= bit;
-        let value = msg.slice(vstart..vend);
         let Some(expected) = expected_flags(code) else {
             if flags & FLAG_OPTIONAL == 0 {
                 col.push(
@@ -286,7 +285,7 @@ pub(crate) fn decode_update(
             attributes.push(PathAttribute::Unknown(RawAttribute {
                 flags: flags & !FLAG_EXTENDED_LENGTH,
                 type_code: code,
-                value,
+                value: msg.slice(vstart..vend),
             }));
             continue;
         };
@@ -308,7 +307,7 @@ pub(crate) fn decode_update(
             );
             continue;
         }
-        match parse_attr(code, &value, ctx) {
+        match parse_attr(code, msg, vstart, vend, ctx) {
             Ok(attr) => {
                 if !flags_ok {
                     // MP attribute with wrong flags: its routes are still needed to withdraw.
@@ -550,16 +549,33 @@ fn typed_family(af: AfiSafi) -> Option<PrefixFamily> {
     }
 }
 
-fn parse_mp_nlri(v: &Bytes, af: AfiSafi, ctx: &SessionContext) -> Result<MpNlri, Bad> {
+/// MP NLRI at `msg[start..end]`: typed for IPv4/IPv6 unicast/multicast, else raw.
+fn parse_mp_nlri(
+    msg: &Bytes,
+    start: usize,
+    end: usize,
+    af: AfiSafi,
+    ctx: &SessionContext,
+) -> Result<MpNlri, Bad> {
+    let v = &msg[start..end];
     match typed_family(af) {
         Some(fam) => parse_prefixes(v, fam, ctx.receives_path_id(af))
             .map(MpNlri::Prefixes)
             .map_err(|_| bad(Action::Disable(af), "invalid NLRI in MP attribute")),
-        None => Ok(MpNlri::Raw(v.clone())),
+        None => Ok(MpNlri::Raw(msg.slice(start..end))),
     }
 }
 
-fn parse_attr(code: u8, v: &Bytes, ctx: &SessionContext) -> Result<PathAttribute, Bad> {
+/// Parse the attribute value `msg[vstart..vend]`. Only raw parts are sliced out of `msg`
+/// (zero-copy); typed values are read from the borrowed octets.
+fn parse_attr(
+    code: u8,
+    msg: &Bytes,
+    vstart: usize,
+    vend: usize,
+    ctx: &SessionContext,
+) -> Result<PathAttribute, Bad> {
+    let v = &msg[vstart..vend];
     use Action::*;
     let n = v.len();
     Ok(match code {
@@ -697,9 +713,9 @@ fn parse_attr(code: u8, v: &Bytes, ctx: &SessionContext) -> Result<PathAttribute
                         "MP_REACH_NLRI next hop length inconsistent with the AFI/SAFI",
                     ));
                 }
-                (None, _) => MpNextHop::Raw(v.slice(4..4 + nhl)),
+                (None, _) => MpNextHop::Raw(msg.slice(vstart + 4..vstart + 4 + nhl)),
             };
-            let nlri = parse_mp_nlri(&v.slice(5 + nhl..), af, ctx)?;
+            let nlri = parse_mp_nlri(msg, vstart + 5 + nhl, vend, af, ctx)?;
             PathAttribute::MpReachNlri(MpReach { af, next_hop, nlri })
         }
         tc::MP_UNREACH_NLRI => {
@@ -713,7 +729,7 @@ fn parse_attr(code: u8, v: &Bytes, ctx: &SessionContext) -> Result<PathAttribute
                 Afi::from_code(u16::from_be_bytes([v[0], v[1]])),
                 Safi::from_code(v[2]),
             );
-            let withdrawn = parse_mp_nlri(&v.slice(3..), af, ctx)?;
+            let withdrawn = parse_mp_nlri(msg, vstart + 3, vend, af, ctx)?;
             PathAttribute::MpUnreachNlri(MpUnreach { af, withdrawn })
         }
         tc::EXTENDED_COMMUNITIES => {
