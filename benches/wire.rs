@@ -476,7 +476,126 @@ fn bench_table(c: &mut Criterion, t: &Table) {
     }
 }
 
+/// `WIRE_BENCH_PROFILE=DECODER[:ITERATIONS]` runs one decoder on the IPv4 table that many
+/// times (default 5) instead of the criterion benchmarks, for `perf stat` / `perf record` /
+/// callgrind: DECODER is `bgp-wire-decode`, `bgp-wire-lazy-nlri`, `bgp-wire-encode`,
+/// `bgpkit-parser-decode`, `netgauze-decode` or `none` (table generation only, the baseline).
+fn profile_mode() -> bool {
+    let Ok(spec) = std::env::var("WIRE_BENCH_PROFILE") else {
+        return false;
+    };
+    let (name, iters) = match spec.split_once(':') {
+        Some((n, i)) => (n.to_string(), i.parse().unwrap_or(5)),
+        None => (spec.clone(), 5usize),
+    };
+    let t = if std::env::var("WIRE_BENCH_TABLE").as_deref() == Ok("ipv6") {
+        v6_table(0x6267_7036)
+    } else {
+        v4_table(0x6267_7034)
+    };
+    let ctx = bgp_wire::SessionContext::modern();
+    if name == "compare" {
+        compare(&t, &ctx, iters);
+        return true;
+    }
+    let typed: Vec<bgp_wire::Message> = if name == "bgp-wire-encode" {
+        t.messages
+            .iter()
+            .filter_map(|m| bgp_wire::decode_message(m.clone(), &ctx).ok())
+            .map(|d| d.message)
+            .collect()
+    } else {
+        vec![]
+    };
+    let mut buf = BytesMut::with_capacity(MAX_MSG);
+    let start = std::time::Instant::now();
+    let mut n = 0;
+    for _ in 0..iters {
+        n += match name.as_str() {
+            "bgp-wire-decode" => wire_decode(&t, &ctx),
+            "bgp-wire-lazy-nlri" => wire_lazy(&t, &ctx),
+            "bgp-wire-encode" => wire_encode(&typed, &ctx, &mut buf),
+            "bgpkit-parser-decode" => bgpkit_decode(&t),
+            "netgauze-decode" => netgauze_decode(&t),
+            _ => 0,
+        };
+    }
+    eprintln!(
+        "{name} x{iters} on {}: {n} items, {:?} per iteration",
+        t.name,
+        start.elapsed() / u32::try_from(iters.max(1)).unwrap_or(1)
+    );
+    true
+}
+
+/// Time this thread has spent on a CPU (Linux `/proc/thread-self/schedstat`, nanoseconds),
+/// so time spent waiting for a CPU on a loaded machine does not count; wall time elsewhere.
+fn on_cpu() -> Option<std::time::Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(std::time::Duration::from_nanos(ns))
+}
+
+/// `WIRE_BENCH_PROFILE=compare:ROUNDS`: every decoder in turn, ROUNDS times, printing the
+/// fastest on-CPU time of each. Interleaving, counting on-CPU time only and taking the
+/// minimum makes the ratios robust on a loaded machine, where criterion's wall-clock means
+/// move with the load.
+fn compare(t: &Table, ctx: &bgp_wire::SessionContext, rounds: usize) {
+    let typed: Vec<bgp_wire::Message> = t
+        .messages
+        .iter()
+        .filter_map(|m| bgp_wire::decode_message(m.clone(), ctx).ok())
+        .map(|d| d.message)
+        .collect();
+    let mut buf = BytesMut::with_capacity(MAX_MSG);
+    let names = [
+        "bgp-wire-decode",
+        "bgp-wire-lazy-nlri",
+        "bgp-wire-encode",
+        "bgpkit-parser-decode",
+        "netgauze-decode",
+    ];
+    let mut best = [std::time::Duration::MAX; 5];
+    for _ in 0..rounds {
+        for (i, name) in names.iter().enumerate() {
+            let start = std::time::Instant::now();
+            let cpu0 = on_cpu();
+            let n = match i {
+                0 => wire_decode(t, ctx),
+                1 => wire_lazy(t, ctx),
+                2 => wire_encode(&typed, ctx, &mut buf),
+                3 => bgpkit_decode(t),
+                _ => netgauze_decode(t),
+            };
+            black_box(n);
+            let el = match (cpu0, on_cpu()) {
+                (Some(a), Some(b)) => b.saturating_sub(a),
+                _ => start.elapsed(),
+            };
+            if el < best[i] {
+                best[i] = el;
+            }
+            let _ = name;
+        }
+    }
+    let fastest_other = best[3].min(best[4]);
+    for (i, name) in names.iter().enumerate() {
+        let secs = best[i].as_secs_f64();
+        eprintln!(
+            "compare {}: {name:22} min {:8.2} ms  {:6.2} M prefixes/s  {:7.1} MiB/s  {:5.2}x the faster other parser",
+            t.name,
+            secs * 1e3,
+            t.prefixes as f64 / secs / 1e6,
+            t.bytes as f64 / secs / (1024.0 * 1024.0),
+            fastest_other.as_secs_f64() / secs
+        );
+    }
+}
+
 fn wire(c: &mut Criterion) {
+    if profile_mode() {
+        return;
+    }
     let v4 = v4_table(0x6267_7034);
     bench_table(c, &v4);
     drop(v4);

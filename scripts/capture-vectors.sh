@@ -14,9 +14,64 @@
 #   exabgp AS 65004  .5  eBGP to frr1, 4-octet AS capability disabled (AS4_PATH / AS_TRANS)
 # Then it drives route refresh, withdrawals, a shutdown message and a Cease, and captures
 # everything on the bridge with tcpdump. Everything it starts is stopped by PID on exit.
+#
+# `bash scripts/capture-vectors.sh --seeds-only` only regenerates the fuzz seed corpora
+# fuzz/corpus/seed-wire_{decode,roundtrip,framing}/ from the stored vectors (no root needed);
+# a capture into the default directory regenerates them too.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+
+# Seeds in the input formats of fuzz/fuzz_targets/wire_*.rs: decode and roundtrip take one
+# context octet (1 asn4, 2 add-path IPv4, 4 add-path IPv6, 8 extended message, 16 extended
+# next hop IPv4) then one message; framing takes a context octet (1 asn4, 2 extended
+# message), a cut count octet, 2 octets per cut, then a byte stream.
+make_seeds() {
+  python3 - "$here/bgp-wire/testdata" "$here/fuzz/corpus" <<'PYEOF'
+import collections, glob, os, shutil, sys
+data, corpus = sys.argv[1], sys.argv[2]
+def bits(ctx):
+    b = 0
+    for w in ctx.split():
+        b |= {"asn4": 1, "add-path=ipv4/unicast": 2, "add-path=ipv6/unicast": 4,
+              "extended-message": 8, "extended-nexthop=ipv4/unicast": 16}.get(w, 0)
+    return b
+msgs = []
+for f in sorted(glob.glob(os.path.join(data, "*", "*.hex"))):
+    lines = open(f).read().splitlines()
+    msgs.append((os.path.basename(f)[:-4], bits(lines[0].split(":", 1)[1]), bytes.fromhex(lines[1].strip())))
+for t in ["seed-wire_decode", "seed-wire_roundtrip", "seed-wire_framing"]:
+    shutil.rmtree(os.path.join(corpus, t), ignore_errors=True)
+    os.makedirs(os.path.join(corpus, t))
+per = collections.Counter()
+n = 0
+for name, b, m in msgs:
+    kind = name.rsplit("-", 1)[0]
+    if per[kind] >= (4 if "update" in kind else 2):
+        continue
+    per[kind] += 1; n += 1
+    for t in ["seed-wire_decode", "seed-wire_roundtrip"]:
+        open(os.path.join(corpus, t, name), "wb").write(bytes([b]) + m)
+streams = collections.OrderedDict()
+for name, b, m in msgs:
+    k = name
+    for t in ["-open", "-update", "-notification", "-route-refresh", "-keepalive"]:
+        k = k.split(t)[0]
+    s = streams.setdefault(k, [b, bytearray()])
+    if len(s[1]) + len(m) <= 8000:
+        s[1] += m
+for i, (k, (b, s)) in enumerate(streams.items()):
+    fb = (b & 1) | (2 if b & 8 else 0)
+    # whole, and cut at three places
+    open(os.path.join(corpus, "seed-wire_framing", "stream-" + k), "wb").write(bytes([fb, 0]) + s)
+    cuts = [len(s) // 4, len(s) // 2 + 1, len(s) - 3]
+    head = bytes([fb, 3]) + b"".join(c.to_bytes(2, "big") for c in cuts)
+    open(os.path.join(corpus, "seed-wire_framing", "cut-" + k), "wb").write(head + s)
+print("capture-vectors: %d decode/roundtrip seeds, %d framing seeds" % (n, 2 * len(streams)))
+PYEOF
+}
+if [ "${1:-}" = "--seeds-only" ]; then make_seeds; exit 0; fi
+
 out=${1:-$here/bgp-wire/testdata}
 [ "$(id -u)" = 0 ] || { echo "capture-vectors: must run as root" >&2; exit 1; }
 for b in /usr/lib/frr/bgpd /usr/lib/frr/zebra bird gobgpd gobgp exabgp tcpdump tshark python3; do
@@ -424,4 +479,5 @@ for (stream, src, dst), ms in msgs.items():
 for (s, t), n in sorted(written.items()): print("capture-vectors: %-7s %-13s %d" % (s, t, n))
 EOF
 cp "$work/bgp.pcap" "$out/capture.pcap" 2>/dev/null || true
+[ "$out" = "$here/bgp-wire/testdata" ] && make_seeds
 echo "capture-vectors: done, vectors in $out"

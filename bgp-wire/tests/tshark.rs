@@ -12,7 +12,9 @@
 //! Wireshark guesses ADD-PATH per packet (there is no session state for it in 4.0): an
 //! IPv4 NLRI field holding a default route (`0.0.0.0/0`, a lone zero octet) without path
 //! identifiers makes it guess wrong and report a malformed packet, so the default route is
-//! only sent here in the ADD-PATH session, where the guess is right.
+//! only sent here in the ADD-PATH session, where the guess is right. Wireshark 4.0 also
+//! rejects any BGP length above 4096 ("Length is invalid"): it predates Extended Messages
+//! (RFC 8654), so messages longer than 4096 octets cannot be checked this way.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -20,7 +22,8 @@ use std::process::Command;
 
 use bgp_wire::attr::{
     Aggregator, AsPath, AsSegment, AsSegmentType, Community, ExtGlobalAdmin, ExtendedCommunity,
-    Ipv6ExtendedCommunity, LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute,
+    FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE, Ipv6ExtendedCommunity, LargeCommunity, MpNextHop,
+    MpReach, MpUnreach, Origin, PathAttribute, RawAttribute,
 };
 use bgp_wire::message::{
     AddPathMode, BgpRole, Capability, GracefulRestartFamily, LlgrFamily, Message, Notification,
@@ -665,6 +668,12 @@ fn cases_2octet() -> Vec<Case> {
                         asn: 4_200_000_002,
                         addr: Ipv4Addr::new(192, 0, 2, 99),
                     }),
+                    // An attribute we do not know, passed on with the Partial bit.
+                    PathAttribute::Unknown(RawAttribute {
+                        flags: FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_PARTIAL,
+                        type_code: 222,
+                        value: Bytes::from_static(&[1, 2, 3]),
+                    }),
                 ],
                 nlri: vec![v4("192.0.2.128/25")],
             }),
@@ -683,6 +692,8 @@ fn cases_2octet() -> Vec<Case> {
                     "23456,4200000002",
                 ),
                 ("bgp.nlri_prefix", "192.0.2.128"),
+                ("bgp.update.path_attribute.type_code", "1,2,3,7,17,18,222"),
+                ("bgp.update.path_attribute.flags.partial", "0,0,0,0,0,0,1"),
             ],
         },
     ]
@@ -706,6 +717,7 @@ const FIELDS: &[&str] = &[
     "bgp.nlri_prefix",
     "bgp.nlri_path_id",
     "bgp.update.path_attribute.type_code",
+    "bgp.update.path_attribute.flags.partial",
     "bgp.update.path_attribute.origin",
     "bgp.update.path_attribute.as_path_segment.type",
     "bgp.update.path_attribute.as_path_segment.as2",
