@@ -93,12 +93,28 @@ fn frr_ibgp_routes_capabilities_clear_and_shutdown_message() {
         let t0 = Instant::now();
         let peer = spawn_peer(cfg(), None);
         let mut ev = peer.take_events().unwrap();
-        let up = wait_event(&mut ev, Duration::from_secs(15), "Established", |e| {
-            matches!(e, PeerEvent::Established(_))
-        })
-        .await;
-        let elapsed = t0.elapsed();
-        println!("FRR iBGP: connect to Established in {elapsed:?}");
+        // TCP is up when the machine leaves Connect for OpenSent.
+        let mut tcp_up = None;
+        let up = loop {
+            let e = tokio::time::timeout(Duration::from_secs(15), ev.recv())
+                .await
+                .expect("Established in time")
+                .expect("events");
+            match e {
+                PeerEvent::StateChanged {
+                    to: State::OpenSent,
+                    ..
+                } => tcp_up = Some(Instant::now()),
+                PeerEvent::Established(_) => break e,
+                _ => {}
+            }
+        };
+        let tcp_up = tcp_up.expect("went through OpenSent");
+        println!(
+            "FRR iBGP: spawn to TCP up {:?}, TCP connect to Established {:?}",
+            tcp_up - t0,
+            tcp_up.elapsed()
+        );
         let PeerEvent::Established(n) = up else {
             unreachable!()
         };
@@ -346,5 +362,295 @@ fn frr_ebgp_ipv6_transport() {
             "FRR did not record the shutdown message: {}",
             frr.neighbor("fd00::2").unwrap()
         );
+    });
+}
+
+/// GTSM (RFC 5082) against FRR's `ttl-security hops 1`: without GTSM our TTL-64 packets are
+/// dropped and the session never comes up; with it, it does.
+#[test]
+fn frr_gtsm() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab(" neighbor 10.0.0.2 ttl-security hops 1\n", None);
+    in_netns(&lab.node, move || async move {
+        let peer = spawn_peer(cfg(), None);
+        assert!(
+            !peer.wait_established(Duration::from_secs(5)).await,
+            "established without GTSM"
+        );
+        peer.shutdown(None).await.unwrap();
+        let mut c = cfg();
+        c.gtsm = true;
+        let peer = spawn_peer(c, None);
+        assert!(
+            peer.wait_established(Duration::from_secs(15)).await,
+            "{:?}",
+            peer.state()
+        );
+        peer.shutdown(None).await.unwrap();
+    });
+}
+
+/// Passive: FRR connects to our shared Listener, which hands the connection to the peer whose
+/// address matches. Then both sides active and listening (collision): one session, stable.
+#[test]
+fn frr_connects_to_our_listener_and_collision() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab("", None);
+    let frr = lab.frr.clone();
+    in_netns(&lab.node, move || async move {
+        let listener = bgp_fsm::driver::Listener::bind("0.0.0.0:179".parse().unwrap())
+            .await
+            .unwrap();
+        let mut c = cfg();
+        c.passive = true;
+        let peer = spawn_peer(c, Some(&listener));
+        let t0 = Instant::now();
+        assert!(
+            peer.wait_established(Duration::from_secs(20)).await,
+            "{:?}",
+            peer.state()
+        );
+        println!(
+            "FRR connected to our listener; Established after {:?}",
+            t0.elapsed()
+        );
+        let (local, remote) = peer.connection().unwrap();
+        assert_eq!(
+            local.port(),
+            179,
+            "the session runs on the connection FRR opened"
+        );
+        assert_eq!(remote.ip(), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        peer.shutdown(None).await.unwrap();
+
+        // Both active with listeners: whatever collides is resolved, one session stays up.
+        for round in 0..3 {
+            let peer = spawn_peer(cfg(), Some(&listener));
+            let mut ev = peer.take_events().unwrap();
+            assert!(
+                peer.wait_established(Duration::from_secs(20)).await,
+                "round {round}: {:?}",
+                peer.state()
+            );
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            assert_eq!(peer.state(), State::Established, "round {round}");
+            let frr2 = frr.clone();
+            assert!(
+                eventually(Duration::from_secs(5), move || frr2
+                    .neighbor_state("10.0.0.2")
+                    .as_deref()
+                    == Some("Established"))
+                .await
+            );
+            let mut collisions = 0;
+            while let Ok(e) = ev.try_recv() {
+                if matches!(e, PeerEvent::NotificationSent(ref n) | PeerEvent::NotificationReceived(ref n) if n.code == 6 && n.subcode == 7)
+                {
+                    collisions += 1;
+                }
+                assert!(!matches!(e, PeerEvent::Down { .. }), "round {round}: {e:?}");
+            }
+            println!("round {round}: {collisions} Cease 6/7 seen");
+            peer.shutdown(None).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+}
+
+/// FRR delays its OPEN (`timers delayopen 3`, its DelayOpen) while we listen and connect: the
+/// session still comes up once, and stays up. (The deterministic collision test with a
+/// scripted peer is in driver_loopback.rs.)
+#[test]
+fn frr_delay_open_peer() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab(" neighbor 10.0.0.2 timers delayopen 3\n", None);
+    let frr = lab.frr.clone();
+    in_netns(&lab.node, move || async move {
+        let listener = bgp_fsm::driver::Listener::bind("0.0.0.0:179".parse().unwrap())
+            .await
+            .unwrap();
+        let peer = spawn_peer(cfg(), Some(&listener));
+        let mut ev = peer.take_events().unwrap();
+        assert!(
+            peer.wait_established(Duration::from_secs(20)).await,
+            "{:?}",
+            peer.state()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(peer.state(), State::Established);
+        let frr2 = frr.clone();
+        assert!(
+            eventually(Duration::from_secs(5), move || frr2
+                .neighbor_state("10.0.0.2")
+                .as_deref()
+                == Some("Established"))
+            .await
+        );
+        let (local, _) = peer.connection().unwrap();
+        let mut seen = Vec::new();
+        while let Ok(e) = ev.try_recv() {
+            seen.push(e);
+        }
+        let collisions = seen
+            .iter()
+            .filter(|e| matches!(e, PeerEvent::NotificationSent(n) | PeerEvent::NotificationReceived(n) if n.code == 6 && n.subcode == 7))
+            .count();
+        println!(
+            "FRR delayopen: {collisions} Cease 6/7; session on local port {}",
+            local.port()
+        );
+        assert!(
+            !seen.iter().any(|e| matches!(e, PeerEvent::Down { .. })),
+            "{seen:?}"
+        );
+        peer.shutdown(None).await.unwrap();
+    });
+}
+
+/// The configured TTL (eBGP multihop) is what goes on the wire, and tshark finds nothing
+/// malformed in the whole exchange (OPEN, KEEPALIVE, UPDATE, NOTIFICATION).
+#[test]
+fn frr_ttl_on_the_wire_and_clean_capture() {
+    if !require_root_and(&["ip", "vtysh", "/usr/lib/frr/bgpd", "tcpdump", "tshark"]) {
+        return;
+    }
+    let lab = lab("", None);
+    let mut cap = testlab::Capture::start(&lab.node, lab._veth.b_if(), None).unwrap();
+    let frr = lab.frr.clone();
+    in_netns(&lab.node, move || async move {
+        let mut c = cfg();
+        c.ttl = Some(5);
+        let peer = spawn_peer(c, None);
+        assert!(peer.wait_established(Duration::from_secs(15)).await);
+        peer.send_update(our_route(Ipv4Addr::new(10, 0, 0, 2)))
+            .await
+            .unwrap();
+        let frr2 = frr.clone();
+        assert!(
+            eventually(Duration::from_secs(5), move || frr2
+                .path_count("172.16.10.0/32")
+                == 1)
+            .await
+        );
+        peer.shutdown(Some("capture done".into())).await.unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    cap.stop().unwrap();
+    let ttls = cap
+        .tshark(&[
+            "-Y",
+            "ip.src==10.0.0.2 && tcp",
+            "-T",
+            "fields",
+            "-e",
+            "ip.ttl",
+        ])
+        .unwrap();
+    let ttls: Vec<&str> = ttls.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!ttls.is_empty());
+    assert!(ttls.iter().all(|t| *t == "5"), "{ttls:?}");
+    assert_eq!(cap.malformed_count().unwrap(), 0);
+    for t in [1u8, 2, 3, 4] {
+        assert!(
+            cap.bgp_message_count(t).unwrap() >= 1,
+            "no BGP message of type {t}"
+        );
+    }
+}
+
+/// Every optional capability we offer, as FRR sees it, and ADD-PATH both ways: FRR sends
+/// path identifiers (`addpath-tx-all-paths`), we decode them; ours reach FRR.
+#[test]
+fn frr_capabilities_and_add_path() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab(
+        " address-family ipv4 unicast\n  network 10.99.0.0/24\n  neighbor 10.0.0.2 addpath-tx-all-paths\n exit-address-family\n",
+        None,
+    );
+    let frr = lab.frr.clone();
+    in_netns(&lab.node, move || async move {
+        let mut c = cfg();
+        c.extended_message = true;
+        c.enhanced_route_refresh = true;
+        c.add_path = vec![(AfiSafi::IPV4_UNICAST, bgp_wire::message::AddPathMode::Both)];
+        c.graceful_restart = Some(bgp_fsm::GracefulRestartConfig {
+            restart_time: 120,
+            restart_state: false,
+            notification: true,
+            families: vec![bgp_wire::message::GracefulRestartFamily {
+                af: AfiSafi::IPV4_UNICAST,
+                forwarding_preserved: false,
+            }],
+        });
+        let peer = spawn_peer(c, None);
+        let mut ev = peer.take_events().unwrap();
+        let up = wait_event(&mut ev, Duration::from_secs(15), "Established", |e| {
+            matches!(e, PeerEvent::Established(_))
+        })
+        .await;
+        let PeerEvent::Established(n) = up else {
+            unreachable!()
+        };
+        assert!(n.extended_message && n.enhanced_route_refresh);
+        assert!(n.context.extended_message);
+        assert_eq!(n.context.add_path_receive, vec![AfiSafi::IPV4_UNICAST]);
+        assert_eq!(n.context.add_path_send, vec![AfiSafi::IPV4_UNICAST]);
+        assert!(n.peer_graceful_restart.is_some());
+        let nb = frr.neighbor("10.0.0.2").unwrap();
+        let caps = &nb["neighborCapabilities"];
+        println!("FRR sees: {caps}");
+        assert_eq!(caps["extendedMessage"], "advertisedAndReceived");
+        assert_eq!(caps["enhancedRouteRefresh"], "advertisedAndReceived");
+        assert_eq!(caps["gracefulRestart"], "advertisedAndReceived");
+        assert_eq!(caps["gracefulRestartRemoteTimerMsecs"], 120000);
+        let ap = &caps["addPath"]["ipv4Unicast"];
+        assert_eq!(ap["txAdvertisedAndReceived"], true, "{ap}");
+        assert_eq!(ap["rxAdvertisedAndReceived"], true, "{ap}");
+        // FRR's route arrives with a path identifier.
+        let got = wait_event(
+            &mut ev,
+            Duration::from_secs(10),
+            "10.99.0.0/24 with path id",
+            |e| {
+                matches!(e, PeerEvent::Update { update, .. }
+                if update.nlri.iter().any(|n| n.prefix == "10.99.0.0/24".parse().unwrap()))
+            },
+        )
+        .await;
+        let PeerEvent::Update { update, verdict } = got else {
+            unreachable!()
+        };
+        assert!(verdict.is_clean(), "{verdict:?}");
+        assert!(
+            update.nlri.iter().all(|n| n.path_id.is_some()),
+            "{update:?}"
+        );
+        // Two paths of ours with distinct identifiers: FRR keeps both.
+        for id in [1u32, 2] {
+            let mut r = our_route(Ipv4Addr::new(10, 0, 0, 2));
+            r.nlri = vec![Nlri::with_path_id("172.16.10.0/32".parse().unwrap(), id)];
+            if id == 2 {
+                r.attributes.push(PathAttribute::MultiExitDisc(10));
+            }
+            peer.send_update(r).await.unwrap();
+        }
+        let frr2 = frr.clone();
+        assert!(
+            eventually(Duration::from_secs(5), move || frr2
+                .path_count("172.16.10.0/32")
+                == 2)
+            .await,
+            "{}",
+            frr.route_json("172.16.10.0/32").unwrap()
+        );
+        peer.shutdown(None).await.unwrap();
     });
 }

@@ -269,6 +269,7 @@ fn specific_outputs() {
             attr_type: None,
             offset: 0,
             reason: "test",
+            notification: Notification::new(3, 1),
         }],
         treat_as_withdraw: vec![],
     };
@@ -391,4 +392,20 @@ fn shutdown_communication() {
     // Garbage lengths are not a message.
     let bad = Notification::with_data(6, 2, vec![10, b'a']);
     assert_eq!(bgp_fsm::shutdown_message(&bad), None);
+}
+
+#[test]
+fn zero_retry_times_do_not_spin() {
+    let mut c = cfg();
+    c.connect_retry = Duration::ZERO;
+    c.idle_hold_time = Duration::ZERO;
+    let mut f = Fsm::new(c);
+    f.handle_event(T, Event::ManualStart);
+    // Connect retry is floored, so expiring timers move time forward.
+    let d = f.poll_timeout().unwrap();
+    assert!(d >= T + bgp_fsm::fsm::MIN_RETRY_TIME * 3 / 4, "{d:?}");
+    f.handle_event(T, Event::TcpConnectionFails);
+    assert_eq!(f.state(), State::Idle);
+    let d = f.poll_timeout().unwrap();
+    assert!(d >= T + bgp_fsm::fsm::MIN_RETRY_TIME * 3 / 4, "{d:?}");
 }

@@ -301,6 +301,28 @@ impl Frr {
         self.ns.route_nexthops(prefix)
     }
 
+    /// Waits until the kernel route for `prefix` in FRR's namespace has exactly `count` next
+    /// hops (0: until it is gone) and returns them.
+    pub fn wait_kernel_nexthops(
+        &self,
+        prefix: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<NextHop>> {
+        let mut last = Vec::new();
+        if wait_until(timeout, || {
+            last = self.kernel_nexthops(prefix).unwrap_or_default();
+            last.len() == count
+        }) {
+            Ok(last)
+        } else {
+            Err(Error::msg(format!(
+                "kernel route {prefix} in {}: want {count} next hops after {timeout:?}, have {last:?}",
+                self.ns.name()
+            )))
+        }
+    }
+
     /// Stops bgpd and zebra now (the drop does the same).
     pub fn stop(&mut self) {
         if self.procs.is_running(self.bgpd) {

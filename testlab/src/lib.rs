@@ -27,6 +27,36 @@
 //! # }
 //! ```
 //!
+//! An interop test of a speaker against FRR (the pattern the project's scenario tests use):
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use testlab::{link, require_root_and, Frr, Netns};
+//!
+//! # fn main() -> testlab::Result<()> {
+//! if !require_root_and(&["/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh"]) {
+//!     return Ok(());
+//! }
+//! let router = Netns::new("rt")?;
+//! let node = Netns::new("nd")?;
+//! let _l = link(&router, "10.0.0.1/24", &node, "10.0.0.2/24")?;
+//! router.enable_forwarding()?;
+//! // Quick timers, connect retry 1 s, no eBGP policy needed.
+//! let frr = Frr::start(&router, &Frr::config(64512, "10.0.0.1", &[("10.0.0.2", 64512)]))?;
+//! let log = std::env::temp_dir().join("speaker.log");
+//! let pid = node.spawn_args(&["/path/to/speaker", "--peer", "10.0.0.1"], Some(&log))?;
+//! frr.wait_established("10.0.0.2", Duration::from_secs(30))?;
+//! let hops = frr.wait_kernel_nexthops("172.16.10.0/32", 1, Duration::from_secs(30))?;
+//! assert_eq!(hops[0].gateway, Some("10.0.0.2".parse().unwrap()));
+//! node.signal(pid, "TERM")?; // graceful stop, then:
+//! frr.wait_kernel_nexthops("172.16.10.0/32", 0, Duration::from_secs(5))?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Set `TESTLAB_KEEP=1` to keep the temporary directories (daemon configs and logs) after a
+//! run; their paths are printed.
+//!
 //! A compiled check that the basic helpers behave without root:
 //!
 //! ```

@@ -110,8 +110,9 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// Creates a namespace named `prefix` + pid + counter, brings `lo` up and turns IPv6
-    /// duplicate address detection off (addresses are usable at once).
+    /// Creates a namespace named `prefix` + pid + counter, brings `lo` up, turns IPv6
+    /// duplicate address detection off (addresses are usable at once) and IPv6 router
+    /// advertisement processing / SLAAC off (only the addresses a test adds exist).
     pub fn new(prefix: &str) -> Result<Self> {
         STALE_SWEEP.call_once(|| {
             let n = remove_stale_namespaces();
@@ -150,8 +151,19 @@ impl Netns {
             }),
         };
         ns.ip(&["link", "set", "lo", "up"])?;
-        let _ = ns.set_sysctl("net.ipv6.conf.all.accept_dad", "0");
-        let _ = ns.set_sysctl("net.ipv6.conf.default.accept_dad", "0");
+        // Deterministic addressing: no DAD delay, and no SLAAC addresses from router
+        // advertisements (FRR sends RAs on interfaces with RFC 8950 / unnumbered peers; a node
+        // would then pick an autoconfigured source address for its sessions).
+        for (key, val) in [
+            ("net.ipv6.conf.all.accept_dad", "0"),
+            ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv6.conf.all.accept_ra", "0"),
+            ("net.ipv6.conf.default.accept_ra", "0"),
+            ("net.ipv6.conf.all.autoconf", "0"),
+            ("net.ipv6.conf.default.autoconf", "0"),
+        ] {
+            let _ = ns.set_sysctl(key, val);
+        }
         Ok(ns)
     }
 

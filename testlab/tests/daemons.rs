@@ -60,10 +60,7 @@ fn frr_and_gobgp_ibgp_route_reaches_kernel_then_teardown_is_clean() {
         "FRR never got the route: {:?}",
         frr.route_json("172.16.10.0/32")
     );
-    assert!(wait_until(T, || frr
-        .kernel_nexthops("172.16.10.0/32")
-        .is_ok_and(|n| n.len() == 1)));
-    let nh = frr.kernel_nexthops("172.16.10.0/32").unwrap();
+    let nh = frr.wait_kernel_nexthops("172.16.10.0/32", 1, T).unwrap();
     assert_eq!(nh[0].gateway, Some("10.80.0.2".parse().unwrap()));
     let peer = frr.summary_peer("10.80.0.2").unwrap();
     assert_eq!(peer["pfxRcd"].as_u64(), Some(1), "{peer}");
@@ -74,9 +71,7 @@ fn frr_and_gobgp_ibgp_route_reaches_kernel_then_teardown_is_clean() {
     // Withdraw: gone from FRR and the kernel.
     gb.del_route("172.16.10.0/32").unwrap();
     assert!(wait_until(T, || frr.path_count("172.16.10.0/32") == 0));
-    assert!(wait_until(T, || frr
-        .kernel_nexthops("172.16.10.0/32")
-        .is_ok_and(|n| n.is_empty())));
+    frr.wait_kernel_nexthops("172.16.10.0/32", 0, T).unwrap();
     cap.stop().unwrap();
     assert!(cap.bgp_message_count(1).unwrap() >= 2, "two OPENs captured");
     assert!(
@@ -216,5 +211,45 @@ fn frr_rejects_a_config_typo_and_cleans_up() {
     assert!(
         String::from_utf8_lossy(&out.stdout).trim().is_empty(),
         "processes left in netns"
+    );
+}
+
+#[test]
+fn namespaces_ignore_router_advertisements() {
+    if !require_root_and(&["/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh"]) {
+        return;
+    }
+    let r = Netns::new("tra").unwrap();
+    let quiet = Netns::new("trq").unwrap();
+    let control = Netns::new("trc").unwrap();
+    let _v1 = link(&r, "fd84:1::1/64", &quiet, "fd84:1::2/64").unwrap();
+    let _v2 = link(&r, "fd84:2::1/64", &control, "fd84:2::2/64").unwrap();
+    // The control namespace opts back in, so it shows that RAs really flow.
+    control
+        .set_sysctl("net.ipv6.conf.veth0.accept_ra", "1")
+        .unwrap();
+    control
+        .set_sysctl("net.ipv6.conf.veth0.autoconf", "1")
+        .unwrap();
+    let zebra = "hostname z\n!\ninterface veth0\n ipv6 nd ra-interval 1\n no ipv6 nd suppress-ra\n!\n\
+                 interface veth1\n ipv6 nd ra-interval 1\n no ipv6 nd suppress-ra\n!\n";
+    let _frr = Frr::start_with(&r, &Frr::config(64512, "10.84.0.1", &[]), zebra).unwrap();
+    let slaac = |ns: &Netns, net: &str| {
+        ns.ip(&["-6", "addr", "show", "dev", "veth0"])
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(net) && !l.contains(&format!("{net}:2/64")))
+    };
+    assert!(
+        wait_until(T, || slaac(&control, "fd84:2:")),
+        "control never autoconfigured: {}",
+        control.ip(&["-6", "addr"]).unwrap_or_default()
+    );
+    // Same RA cadence on both links: give the quiet side a moment more, then check.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !slaac(&quiet, "fd84:1:"),
+        "{}",
+        quiet.ip(&["-6", "addr"]).unwrap()
     );
 }
