@@ -9,7 +9,7 @@
 # then failover is measured: SIGTERM one speaker, kill -9 another, freeze (SIGSTOP) a third.
 #
 # Usage (as root):
-#   scripts/seed-lab.sh [--speaker announce|gobgp|frr[,...]] [--compare] [--keep]
+#   scripts/seed-lab.sh [--speaker announce|gobgp|frr[,...]] [--compare] [--keep] [--config]
 #                       [--hold-time N] [--no-build] [--announce-bin PATH]
 #   scripts/seed-lab.sh --down        # tear down a lab left up with --keep
 #
@@ -17,6 +17,9 @@
 #                  frr, or a comma-separated list run one after the other
 #   --compare      same as --speaker announce,gobgp,frr and print a comparison table
 #   --keep         leave the (last) lab up, speakers restarted, and print how to explore it
+#   --config       announce reads a TOML file instead of --prefix: pool 172.16.10.0/24, service
+#                  `web` gets its lowest free address (172.16.10.0) and is gated by an HTTP
+#                  health check of the node's server; adds a step that stops one HTTP server
 #   --hold-time N  hold time the node speakers offer (default 9; the router uses timers 3 9)
 #   --no-build     do not run cargo build; use target/release/examples/announce as it is
 #   --announce-bin PATH   use this announce binary (implies --no-build)
@@ -49,10 +52,11 @@ KEEP=0
 BUILD=1
 ANNOUNCE_BIN=""
 COMPARE=0
+CONFIG_MODE=0
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 DOWN=0
 while [ $# -gt 0 ]; do
@@ -61,6 +65,7 @@ while [ $# -gt 0 ]; do
     --speaker=*) SPEAKERS=${1#*=}; shift ;;
     --compare) COMPARE=1; SPEAKERS=announce,gobgp,frr; shift ;;
     --keep) KEEP=1; shift ;;
+    --config) CONFIG_MODE=1; shift ;;
     --down) DOWN=1; shift ;;
     --hold-time) HOLD=${2:?--hold-time needs a value}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
@@ -272,8 +277,7 @@ setup_topology() {
     ip -n "$ns" addr add "$SVC_IP/32" dev lo || fail "$SVC_IP/32 on lo of $ns"
     mkdir -p "$LABDIR/$ns/www"
     echo "served by ${NODE_NAME[$i]}" >"$LABDIR/$ns/www/index.html"
-    spawn "$ns" "http-$ns" "$LABDIR/$ns/http.log" "$PY" -m http.server --bind "$SVC_IP" \
-      --directory "$LABDIR/$ns/www" 80
+    start_http "$i"
   done
   for ns in "${NODE_NS[@]}"; do
     T0=$(now_ms)
@@ -281,6 +285,21 @@ setup_topology() {
       fail "HTTP server in $ns did not come up"
   done
   log "9 namespaces, bridge with 7 ports, HTTP servers up on $SVC_IP:80 in 6 nodes"
+}
+
+# The node's web server: what `python3 -m http.server --bind 172.16.10.0 80` does, minus its
+# reverse-DNS lookup of the bind address at start (in a namespace whose DNS server is not
+# reachable that lookup can stall a restart for 5 s).
+start_http() {
+  local ns=${NODE_NS[$1]}
+  spawn "$ns" "http-$ns" "$LABDIR/$ns/http.log" "$PY" -c "
+import functools, http.server, socketserver, sys
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+print('serving', sys.argv[1], 'on $SVC_IP:80', flush=True)
+socketserver.ThreadingTCPServer(('$SVC_IP', 80), h).serve_forever()
+" "$LABDIR/$ns/www"
+  HTTP_PID[$1]=$LAST_PID
 }
 
 start_router() {
@@ -321,9 +340,32 @@ start_speaker() {
   local i=$1 mode=$2 ns=${NODE_NS[$1]} ip=${NODE_IP[$1]} d="$LABDIR/${NODE_NS[$1]}"
   case "$mode" in
     announce)
-      spawn "$ns" "announce-$ns" "$d/speaker.log" "$ANNOUNCE_BIN" --local-as "$ASN" \
-        --router-id "$ip" --peer "$ROUTER_IP" --peer-as "$ASN" --prefix "$PREFIX" \
-        --hold-time "$HOLD" --connect-retry 1 --json --no-listen
+      if [ "$CONFIG_MODE" = 1 ]; then
+        cat >"$d/announce.toml" <<EOF
+local-as = $ASN
+router-id = "$ip"
+peer = ["$ROUTER_IP"]
+peer-as = $ASN
+hold-time = $HOLD
+connect-retry = 1
+no-listen = true
+json = true
+
+[[pool]]
+name = "lb"
+cidr = "172.16.10.0/24"
+
+[[service]]
+name = "web"
+pool = "lb"
+health = { http = "http://$SVC_IP:80/", interval-ms = 200, timeout-ms = 500, rise = 1, fall = 1 }
+EOF
+        spawn "$ns" "announce-$ns" "$d/speaker.log" "$ANNOUNCE_BIN" --config "$d/announce.toml"
+      else
+        spawn "$ns" "announce-$ns" "$d/speaker.log" "$ANNOUNCE_BIN" --local-as "$ASN" \
+          --router-id "$ip" --peer "$ROUTER_IP" --peer-as "$ASN" --prefix "$PREFIX" \
+          --hold-time "$HOLD" --connect-retry 1 --json --no-listen
+      fi
       ;;
     gobgp)
       # GoBGP listens on 179 (its default): it never retries a connection sooner than ~5 s,
@@ -425,6 +467,7 @@ run_mode() {
   local mode=$1 i ms out
   R=()
   SPK_PID=()
+  HTTP_PID=()
   echo
   echo "##############################################################################"
   echo "# speaker: $mode"
@@ -482,6 +525,22 @@ run_mode() {
   done
   for b in "${!seen[@]}"; do echo "  12 curls: ${seen[$b]} x '$b'"; done
   R[distinct_nodes]=${#seen[@]}
+
+  if [ "$mode" = announce ] && [ "$CONFIG_MODE" = 1 ]; then
+    step "health check: stop the HTTP server of ${NODE_NAME[4]} (its speaker must withdraw)"
+    T0=$(now_ms)
+    stop_pid "${HTTP_PID[4]}" 3
+    ms=$(wait_for 15 nh_gone "${NODE_IP[4]}") || fail "next hop ${NODE_IP[4]} kept after its HTTP server stopped"
+    R[health_down_ms]=$ms
+    echo "RESULT http_down_to_nexthop_gone_ms=$ms kernel_nexthops=$(nh_count)"
+    [ "$(nh_count)" = 5 ] || fail "want 5 next hops, have $(nh_count)"
+    T0=$(now_ms)
+    start_http 4
+    ms=$(wait_for 15 nh_has "${NODE_IP[4]}") || fail "next hop ${NODE_IP[4]} not back after its HTTP server restarted"
+    R[health_up_ms]=$ms
+    echo "RESULT http_up_to_nexthop_back_ms=$ms kernel_nexthops=$(nh_count)"
+    [ "$(nh_count)" = 6 ] || fail "want 6 next hops, have $(nh_count)"
+  fi
 
   step "failover 1: SIGTERM the speaker of ${NODE_NAME[1]} (want 5 next hops within 1 s)"
   T0=$(now_ms)
@@ -597,7 +656,9 @@ if [ "$COMPARE" = 1 ]; then
              "sigterm_ms:SIGTERM -> next hop gone" \
              "kill9_ms:kill -9 -> next hop gone" \
              "freeze_ms:SIGSTOP -> next hop gone (hold)" \
-             "withdraw_all_ms:SIGTERM all -> route gone"; do
+             "withdraw_all_ms:SIGTERM all -> route gone" \
+             "health_down_ms:HTTP server down -> next hop gone" \
+             "health_up_ms:HTTP server up -> next hop back"; do
     key=${row%%:*}
     printf '%-40s' "${row#*:}"
     for m in "${MODES[@]}"; do

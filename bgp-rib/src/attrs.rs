@@ -15,6 +15,8 @@ use crate::prefix::FastBuild;
 /// The attributes of one path, typed for the decision process.
 ///
 /// Values are interned by [`Interner`]: paths with identical attributes share one `Arc<Attrs>`.
+/// The common attributes are inline; the rarely present ones live in [`ExtraAttrs`] behind a box
+/// that is absent when they all are (96 bytes instead of 224 per attribute set).
 /// `weight` is local (never sent), set by import policy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Attrs {
@@ -24,18 +26,27 @@ pub struct Attrs {
     pub as_path: AsPath,
     /// Next hop (NEXT_HOP for IPv4, the MP_REACH_NLRI global address otherwise).
     pub next_hop: IpAddr,
-    /// IPv6 link-local next hop, if one was sent.
-    pub link_local: Option<Ipv6Addr>,
     /// MULTI_EXIT_DISC.
     pub med: Option<u32>,
     /// LOCAL_PREF.
     pub local_pref: Option<u32>,
+    /// COMMUNITIES.
+    pub communities: Vec<Community>,
+    /// Local weight (FRR's `weight`): higher wins, first step of the decision. Never sent.
+    pub weight: u32,
+    /// The rarely present attributes; `None` when all are absent (see [`Attrs::extra_mut`]).
+    pub extra: Option<Box<ExtraAttrs>>,
+}
+
+/// The less common attributes of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ExtraAttrs {
+    /// IPv6 link-local next hop, if one was sent.
+    pub link_local: Option<Ipv6Addr>,
     /// ATOMIC_AGGREGATE.
     pub atomic_aggregate: bool,
     /// AGGREGATOR.
     pub aggregator: Option<Aggregator>,
-    /// COMMUNITIES.
-    pub communities: Vec<Community>,
     /// EXTENDED_COMMUNITIES.
     pub ext_communities: Vec<ExtendedCommunity>,
     /// LARGE_COMMUNITY.
@@ -46,9 +57,18 @@ pub struct Attrs {
     pub cluster_list: Vec<Ipv4Addr>,
     /// Other attributes kept to pass on (optional transitive ones we do not interpret).
     pub other: Vec<PathAttribute>,
-    /// Local weight (FRR's `weight`): higher wins, first step of the decision. Never sent.
-    pub weight: u32,
 }
+
+static NO_EXTRA: ExtraAttrs = ExtraAttrs {
+    link_local: None,
+    atomic_aggregate: false,
+    aggregator: None,
+    ext_communities: Vec::new(),
+    large_communities: Vec::new(),
+    originator_id: None,
+    cluster_list: Vec::new(),
+    other: Vec::new(),
+};
 
 impl Attrs {
     /// Minimal attributes: ORIGIN IGP, empty AS_PATH, the given next hop.
@@ -57,19 +77,39 @@ impl Attrs {
             origin: Origin::Igp,
             as_path: AsPath::default(),
             next_hop,
-            link_local: None,
             med: None,
             local_pref: None,
-            atomic_aggregate: false,
-            aggregator: None,
             communities: Vec::new(),
-            ext_communities: Vec::new(),
-            large_communities: Vec::new(),
-            originator_id: None,
-            cluster_list: Vec::new(),
-            other: Vec::new(),
             weight: 0,
+            extra: None,
         }
+    }
+
+    /// The rare attributes (all absent when there is no box).
+    pub fn extra(&self) -> &ExtraAttrs {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+    /// The rare attributes, for changing (creates the box).
+    pub fn extra_mut(&mut self) -> &mut ExtraAttrs {
+        self.extra.get_or_insert_with(Default::default)
+    }
+    /// Drop an all-absent box, so equal attribute sets compare and hash equal.
+    pub fn normalize(&mut self) {
+        if self.extra.as_deref() == Some(&NO_EXTRA) {
+            self.extra = None;
+        }
+    }
+    /// ORIGINATOR_ID.
+    pub fn originator_id(&self) -> Option<Ipv4Addr> {
+        self.extra().originator_id
+    }
+    /// CLUSTER_LIST.
+    pub fn cluster_list(&self) -> &[Ipv4Addr] {
+        &self.extra().cluster_list
+    }
+    /// IPv6 link-local next hop.
+    pub fn link_local(&self) -> Option<Ipv6Addr> {
+        self.extra().link_local
     }
 
     /// Build from the attributes of an UPDATE. The next hop is taken from MP_REACH_NLRI when
@@ -89,35 +129,37 @@ impl Attrs {
                 }
                 PathAttribute::MultiExitDisc(m) => a.med = Some(*m),
                 PathAttribute::LocalPref(l) => a.local_pref = Some(*l),
-                PathAttribute::AtomicAggregate => a.atomic_aggregate = true,
-                PathAttribute::Aggregator(g) => a.aggregator = Some(*g),
+                PathAttribute::AtomicAggregate => a.extra_mut().atomic_aggregate = true,
+                PathAttribute::Aggregator(g) => a.extra_mut().aggregator = Some(*g),
                 PathAttribute::Communities(c) => a.communities = c.clone(),
-                PathAttribute::OriginatorId(o) => a.originator_id = Some(*o),
-                PathAttribute::ClusterList(c) => a.cluster_list = c.clone(),
-                PathAttribute::ExtendedCommunities(c) => a.ext_communities = c.clone(),
-                PathAttribute::LargeCommunities(c) => a.large_communities = c.clone(),
+                PathAttribute::OriginatorId(o) => a.extra_mut().originator_id = Some(*o),
+                PathAttribute::ClusterList(c) => a.extra_mut().cluster_list = c.clone(),
+                PathAttribute::ExtendedCommunities(c) => a.extra_mut().ext_communities = c.clone(),
+                PathAttribute::LargeCommunities(c) => a.extra_mut().large_communities = c.clone(),
                 PathAttribute::MpReachNlri(r) => match &r.next_hop {
                     MpNextHop::V4(v) => nh = Some(IpAddr::V4(*v)),
                     MpNextHop::V6 { global, link_local } => {
                         nh = Some(IpAddr::V6(*global));
-                        a.link_local = *link_local;
+                        a.extra_mut().link_local = *link_local;
                     }
                     MpNextHop::Raw(_) => {}
                 },
                 PathAttribute::MpUnreachNlri(_)
                 | PathAttribute::As4Path(_)
                 | PathAttribute::As4Aggregator(_) => {}
-                other => a.other.push(other.clone()),
+                other => a.extra_mut().other.push(other.clone()),
             }
         }
         a.next_hop = nh?;
+        a.normalize();
         Some(a)
     }
 
     /// The attributes in wire order for an UPDATE carrying IPv4 unicast NLRI (NEXT_HOP included
     /// when the next hop is IPv4; MP_REACH_NLRI is the caller's business for other families).
     pub fn to_wire(&self) -> Vec<PathAttribute> {
-        let mut v = Vec::with_capacity(8 + self.other.len());
+        let x = self.extra();
+        let mut v = Vec::with_capacity(8 + x.other.len());
         v.push(PathAttribute::Origin(self.origin));
         v.push(PathAttribute::AsPath(self.as_path.clone()));
         if let IpAddr::V4(n) = self.next_hop {
@@ -129,32 +171,30 @@ impl Attrs {
         if let Some(l) = self.local_pref {
             v.push(PathAttribute::LocalPref(l));
         }
-        if self.atomic_aggregate {
+        if x.atomic_aggregate {
             v.push(PathAttribute::AtomicAggregate);
         }
-        if let Some(g) = self.aggregator {
+        if let Some(g) = x.aggregator {
             v.push(PathAttribute::Aggregator(g));
         }
         if !self.communities.is_empty() {
             v.push(PathAttribute::Communities(self.communities.clone()));
         }
-        if let Some(o) = self.originator_id {
+        if let Some(o) = x.originator_id {
             v.push(PathAttribute::OriginatorId(o));
         }
-        if !self.cluster_list.is_empty() {
-            v.push(PathAttribute::ClusterList(self.cluster_list.clone()));
+        if !x.cluster_list.is_empty() {
+            v.push(PathAttribute::ClusterList(x.cluster_list.clone()));
         }
-        if !self.ext_communities.is_empty() {
+        if !x.ext_communities.is_empty() {
             v.push(PathAttribute::ExtendedCommunities(
-                self.ext_communities.clone(),
+                x.ext_communities.clone(),
             ));
         }
-        if !self.large_communities.is_empty() {
-            v.push(PathAttribute::LargeCommunities(
-                self.large_communities.clone(),
-            ));
+        if !x.large_communities.is_empty() {
+            v.push(PathAttribute::LargeCommunities(x.large_communities.clone()));
         }
-        v.extend(self.other.iter().cloned());
+        v.extend(x.other.iter().cloned());
         v
     }
 
@@ -165,7 +205,10 @@ impl Attrs {
 
     /// The link-bandwidth extended community's value in bytes/s, if attached.
     pub fn link_bandwidth(&self) -> Option<f32> {
-        self.ext_communities.iter().find_map(|c| c.link_bandwidth())
+        self.extra()
+            .ext_communities
+            .iter()
+            .find_map(|c| c.link_bandwidth())
     }
 }
 
@@ -214,7 +257,8 @@ pub struct Interner {
 
 impl Interner {
     /// The shared copy of `a`.
-    pub fn intern(&mut self, a: Attrs) -> Arc<Attrs> {
+    pub fn intern(&mut self, mut a: Attrs) -> Arc<Attrs> {
+        a.normalize();
         if let Some(e) = self.set.get(&a) {
             return e.0.clone();
         }
@@ -226,6 +270,9 @@ impl Interner {
     pub fn intern_arc(&mut self, a: &Arc<Attrs>) -> Arc<Attrs> {
         if let Some(e) = self.set.get(&**a) {
             return e.0.clone();
+        }
+        if a.extra.as_deref() == Some(&NO_EXTRA) {
+            return self.intern((**a).clone());
         }
         self.set.insert(Entry(a.clone()));
         a.clone()
@@ -279,6 +326,18 @@ mod tests {
         let a6 = Attrs::from_wire(&w6).unwrap();
         assert_eq!(a6.next_hop, "2001:db8::1".parse::<IpAddr>().unwrap());
         assert!(Attrs::from_wire(&[PathAttribute::Origin(Origin::Igp)]).is_none());
+    }
+
+    #[test]
+    fn attrs_stay_small_and_normalized() {
+        assert!(std::mem::size_of::<Attrs>() <= 96);
+        let mut i = Interner::default();
+        let a = i.intern(Attrs::new("10.0.0.1".parse().unwrap()));
+        let mut b = Attrs::new("10.0.0.1".parse().unwrap());
+        b.extra_mut();
+        let b = i.intern(b);
+        assert!(Arc::ptr_eq(&a, &b), "an empty extra box is the same set");
+        assert!(b.extra.is_none());
     }
 
     #[test]

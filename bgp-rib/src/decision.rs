@@ -265,7 +265,7 @@ impl Candidate<'_> {
             .unwrap_or(if cfg.missing_as_worst { u32::MAX } else { 0 })
     }
     fn router_id(&self) -> Ipv4Addr {
-        self.attrs.originator_id.unwrap_or(self.peer.router_id)
+        self.attrs.originator_id().unwrap_or(self.peer.router_id)
     }
 }
 
@@ -280,10 +280,10 @@ pub fn exclusion(
         if attrs.as_path.count(cfg.local_as) > usize::from(cfg.allowas_in) {
             return Err(Exclusion::AsLoop);
         }
-        if attrs.originator_id == Some(cfg.router_id) {
+        if attrs.originator_id() == Some(cfg.router_id) {
             return Err(Exclusion::OriginatorLoop);
         }
-        if attrs.cluster_list.contains(&cfg.effective_cluster_id()) {
+        if attrs.cluster_list().contains(&cfg.effective_cluster_id()) {
             return Err(Exclusion::ClusterLoop);
         }
     }
@@ -335,7 +335,10 @@ pub fn compare(cfg: &DecisionConfig, a: &Candidate<'_>, b: &Candidate<'_>) -> (O
     step!(a.router_id().cmp(&b.router_id()), Reason::RouterId);
     // RFC 4456 §9: shorter CLUSTER_LIST.
     step!(
-        a.attrs.cluster_list.len().cmp(&b.attrs.cluster_list.len()),
+        a.attrs
+            .cluster_list()
+            .len()
+            .cmp(&b.attrs.cluster_list().len()),
         Reason::ClusterListLen
     );
     // §9.1.2.2 g: lower peer address.
@@ -688,7 +691,7 @@ mod tests {
         wins(&cfg(), &cand(&b, &p2), &cand(&a, &p1), Reason::RouterId);
         // ORIGINATOR_ID stands in for the router id of a reflected route.
         let mut b2 = b.clone();
-        b2.originator_id = Some(Ipv4Addr::new(9, 9, 9, 9));
+        b2.extra_mut().originator_id = Some(Ipv4Addr::new(9, 9, 9, 9));
         wins(&cfg(), &cand(&a, &p1), &cand(&b2, &p2), Reason::RouterId);
     }
 
@@ -696,9 +699,9 @@ mod tests {
     fn step_cluster_list_length_rfc4456_9() {
         let (p1, p2) = (peer(5, 65000), peer(3, 65000));
         let mut a = attrs(5, &[65001]);
-        a.originator_id = Some(Ipv4Addr::new(7, 7, 7, 7));
+        a.extra_mut().originator_id = Some(Ipv4Addr::new(7, 7, 7, 7));
         let mut b = a.clone();
-        b.cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
+        b.extra_mut().cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
         wins(
             &cfg(),
             &cand(&a, &p1),
@@ -737,10 +740,10 @@ mod tests {
         c1.allowas_in = 1;
         assert_eq!(exclusion(&c1, &a, false, &r), Ok(0));
         let mut b = attrs(5, &[65001]);
-        b.originator_id = Some(c.router_id);
+        b.extra_mut().originator_id = Some(c.router_id);
         assert_eq!(exclusion(&c, &b, false, &r), Err(Exclusion::OriginatorLoop));
         let mut d = attrs(5, &[65001]);
-        d.cluster_list = vec![Ipv4Addr::new(3, 3, 3, 3), c.router_id];
+        d.extra_mut().cluster_list = vec![Ipv4Addr::new(3, 3, 3, 3), c.router_id];
         assert_eq!(exclusion(&c, &d, false, &r), Err(Exclusion::ClusterLoop));
         let mut pr = PrefixResolver::new();
         pr.add("10.0.0.0/30".parse().unwrap(), 7);
@@ -840,11 +843,13 @@ mod tests {
     fn weighted_next_hops_from_link_bandwidth() {
         let bw = |nh: u8, b: f32| {
             let mut a = attrs(nh, &[1]);
-            a.ext_communities.push(ExtendedCommunity::LinkBandwidth {
-                transitive: false,
-                asn: 1,
-                bandwidth_bits: b.to_bits(),
-            });
+            a.extra_mut()
+                .ext_communities
+                .push(ExtendedCommunity::LinkBandwidth {
+                    transitive: false,
+                    asn: 1,
+                    bandwidth_bits: b.to_bits(),
+                });
             a
         };
         let (a, b, c) = (bw(1, 100.0), bw(2, 300.0), attrs(3, &[1]));

@@ -85,10 +85,11 @@ pub fn export_attrs(
             reflected = true;
         }
         if reflected {
-            if a.originator_id.is_none() {
-                a.originator_id = Some(src.router_id);
+            let x = a.extra_mut();
+            if x.originator_id.is_none() {
+                x.originator_id = Some(src.router_id);
             }
-            a.cluster_list.insert(0, cfg.effective_cluster_id());
+            x.cluster_list.insert(0, cfg.effective_cluster_id());
         }
         if a.local_pref.is_none() {
             a.local_pref = Some(DEFAULT_LOCAL_PREF);
@@ -99,17 +100,22 @@ pub fn export_attrs(
         };
         if unspecified || (to.next_hop_self && !reflected) {
             a.next_hop = to.local_addr;
-            a.link_local = None;
+            if let Some(x) = a.extra.as_mut() {
+                x.link_local = None;
+            }
         }
     } else {
         // To eBGP: prepend our AS, we are the next hop, LOCAL_PREF and RR attributes stay
         // inside the AS, and a MED learned from another AS is not passed on.
         prepend(&mut a.as_path, cfg.local_as, 1);
         a.next_hop = to.local_addr;
-        a.link_local = None;
         a.local_pref = None;
-        a.originator_id = None;
-        a.cluster_list.clear();
+        if let Some(x) = a.extra.as_mut() {
+            x.link_local = None;
+            x.originator_id = None;
+            x.cluster_list.clear();
+        }
+        a.normalize();
         if !local {
             a.med = None;
         }
@@ -287,7 +293,7 @@ impl AdjRibOut {
                         AfiSafi::IPV4_UNICAST,
                         MpNextHop::V6 {
                             global: g,
-                            link_local: a.link_local,
+                            link_local: a.link_local(),
                         },
                     );
                 }
@@ -297,7 +303,7 @@ impl AdjRibOut {
                 let nh = match a.next_hop {
                     IpAddr::V6(g) => MpNextHop::V6 {
                         global: g,
-                        link_local: a.link_local,
+                        link_local: a.link_local(),
                     },
                     IpAddr::V4(v) => MpNextHop::V6 {
                         global: v.to_ipv6_mapped(),
@@ -502,13 +508,13 @@ mod tests {
             &a,
         )
         .unwrap();
-        assert_eq!(r.originator_id, Some(nonclient.router_id));
-        assert_eq!(r.cluster_list, vec![c.router_id]);
+        assert_eq!(r.originator_id(), Some(nonclient.router_id));
+        assert_eq!(r.cluster_list(), &[c.router_id]);
         assert_eq!(r.next_hop, a.next_hop, "reflection keeps the next hop");
         // Client -> everyone, existing ORIGINATOR_ID kept, cluster id prepended.
         let mut a2 = a.clone();
-        a2.originator_id = Some(Ipv4Addr::new(7, 7, 7, 7));
-        a2.cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
+        a2.extra_mut().originator_id = Some(Ipv4Addr::new(7, 7, 7, 7));
+        a2.extra_mut().cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
         let r = export_attrs(
             &c,
             PeerId(4),
@@ -519,8 +525,8 @@ mod tests {
             &a2,
         )
         .unwrap();
-        assert_eq!(r.originator_id, Some(Ipv4Addr::new(7, 7, 7, 7)));
-        assert_eq!(r.cluster_list, vec![c.router_id, Ipv4Addr::new(8, 8, 8, 8)]);
+        assert_eq!(r.originator_id(), Some(Ipv4Addr::new(7, 7, 7, 7)));
+        assert_eq!(r.cluster_list(), &[c.router_id, Ipv4Addr::new(8, 8, 8, 8)]);
     }
 
     #[test]

@@ -51,8 +51,9 @@ fn attrs(p: &Path) -> Attrs {
     };
     a.med = p.med.map(|m| u32::from(m % 4));
     a.weight = u32::from(p.weight % 2);
-    a.originator_id = p.originator.map(|o| Ipv4Addr::new(1, 1, 1, o % 4));
-    a.cluster_list = (0..p.cluster_len % 3).map(|i| Ipv4Addr::new(2, 2, 2, i)).collect();
+    a.extra_mut().originator_id = p.originator.map(|o| Ipv4Addr::new(1, 1, 1, o % 4));
+    a.extra_mut().cluster_list = (0..p.cluster_len % 3).map(|i| Ipv4Addr::new(2, 2, 2, i)).collect();
+    a.normalize();
     a
 }
 
