@@ -56,7 +56,7 @@ CONFIG_MODE=0
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 DOWN=0
 while [ $# -gt 0 ]; do
@@ -508,6 +508,13 @@ run_mode() {
   echo "RESULT established_peers=$est pfxrcd1_peers=$pfx kernel_nexthops=$(nh_count)"
   [ "$est" = 6 ] || fail "$est of 6 peers Established"
   [ "$pfx" = 6 ] || fail "$pfx of 6 peers with PfxRcd 1"
+  local rj paths mp best
+  rj=$(vt -c "show bgp ipv4 unicast $PREFIX json")
+  paths=$(jq '.paths | length' <<<"$rj")
+  mp=$(jq '[.paths[] | select(.multipath == true)] | length' <<<"$rj")
+  best=$(jq -r '[.paths[] | select(.bestpath.overall == true) | .peer.peerId] | join(",")' <<<"$rj")
+  echo "RESULT bgp_paths=$paths multipath=$mp bestpath=$best"
+  [ "$paths" = 6 ] && [ "$mp" = 6 ] || fail "want 6 BGP paths all multipath, have $paths / $mp"
   local hold
   hold=$(vt -c "show bgp neighbors ${NODE_IP[1]} json" | jq ".\"${NODE_IP[1]}\".bgpTimerHoldTimeMsecs")
   R[hold_ms]=$hold

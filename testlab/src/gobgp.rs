@@ -200,6 +200,12 @@ impl Gobgp {
         }
     }
 
+    /// Sends a signal by name (`STOP`, `CONT`, `KILL`, `TERM`...) to gobgpd (its process
+    /// group). A killed process is reaped on drop.
+    pub fn signal(&self, sig: &str) -> Result<()> {
+        self.procs.signal(self.pid, sig)
+    }
+
     /// Stops gobgpd (SIGTERM, grace, SIGKILL) now; the drop does the same.
     pub fn stop(&mut self) {
         self.procs.stop_all(GRACE);
