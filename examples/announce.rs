@@ -73,9 +73,29 @@ impl Health {
     }
 }
 
+/// Seconds since the Unix epoch, for the `ts` field of JSON lines.
+fn now_ts() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Print a JSON object as one line with a `ts` field (seconds since the epoch) appended.
+fn print_json_text(text: &str) {
+    match text.strip_suffix('}') {
+        Some(head) if head.len() > 1 => println!("{head},\"ts\":{:.3}}}", now_ts()),
+        _ => println!("{text}"),
+    }
+}
+
+fn print_json(v: serde_json::Value) {
+    print_json_text(&v.to_string());
+}
+
 fn print_event(json: bool, e: &SpeakerEvent) {
     if json {
-        println!("{}", e.to_json());
+        print_json_text(&e.to_json());
     } else {
         tracing::info!("{e:?}");
     }
@@ -106,6 +126,20 @@ async fn main() -> ExitCode {
         }
     };
     let speaker = Speaker::new(backend);
+    if cfg.import {
+        match cfg.router_id() {
+            Ok(id) => {
+                let mut d = bgp_rib::DecisionConfig::new(cfg.local_as, id);
+                d.max_paths_ibgp = 64;
+                d.max_paths_ebgp = 64;
+                speaker.enable_import(d);
+            }
+            Err(e) => {
+                eprintln!("announce: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let json = cfg.json;
     let mut events = speaker.subscribe();
     let printer = tokio::spawn(async move {
@@ -162,7 +196,7 @@ async fn main() -> ExitCode {
                     Err(e) => {
                         eprintln!("announce: reload refused, keeping the running configuration: {e}");
                         if json {
-                            println!("{}", serde_json::json!({"event": "reload_failed", "error": e.to_string()}));
+                            print_json(serde_json::json!({"event": "reload_failed", "error": e.to_string()}));
                         }
                     }
                     Ok(new) => {
@@ -174,7 +208,7 @@ async fn main() -> ExitCode {
                         match speaker.apply_peers(new.peer_settings().unwrap_or_default()).await {
                             Ok(ch) => {
                                 if json {
-                                    println!("{}", serde_json::json!({
+                                    print_json(serde_json::json!({
                                         "event": "reloaded",
                                         "added": ch.added, "restarted": ch.restarted,
                                         "removed": ch.removed, "unchanged": ch.unchanged,
@@ -191,7 +225,7 @@ async fn main() -> ExitCode {
                 if json {
                     for s in &cfg.services {
                         if s.health.is_some() {
-                            println!("{}", serde_json::json!({"event": "health", "service": s.name, "address": s.addr.to_string(), "healthy": health.healthy(&s.name)}));
+                            print_json(serde_json::json!({"event": "health", "service": s.name, "address": s.addr.to_string(), "healthy": health.healthy(&s.name)}));
                         }
                     }
                 }

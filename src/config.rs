@@ -163,6 +163,10 @@ pub struct Cli {
     /// Print events as JSON lines on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Import received routes into a RIB (best path, ECMP) instead of ignoring them;
+    /// imports are reported as events.
+    #[arg(long)]
+    pub import: bool,
     /// Serve Prometheus metrics on this address.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<String>,
@@ -224,6 +228,8 @@ pub struct FileConfig {
     pub no_listen: Option<bool>,
     /// See [`Cli::json`].
     pub json: Option<bool>,
+    /// See [`Cli::import`].
+    pub import: Option<bool>,
     /// See [`Cli::metrics`].
     pub metrics: Option<String>,
     /// See [`Cli::graceful_shutdown_drain`].
@@ -350,10 +356,13 @@ pub struct Config {
     pub prefixes: DesiredSet,
     /// Services.
     pub services: Vec<Service>,
-    /// Listening address; None with `no-listen` or when every peer is... never.
+    /// Listening address; None with `no-listen`. Default `0.0.0.0:179`, or `[::]:179` when
+    /// every peer is IPv6.
     pub listen: Option<SocketAddr>,
     /// JSON events.
     pub json: bool,
+    /// Import received routes into a RIB.
+    pub import: bool,
     /// Metrics address.
     pub metrics: Option<SocketAddr>,
     /// Drain time with GRACEFUL_SHUTDOWN before withdrawing, on shutdown.
@@ -520,6 +529,9 @@ impl FileConfig {
         if cli.json {
             self.json = Some(true);
         }
+        if cli.import {
+            self.import = Some(true);
+        }
         self
     }
 
@@ -649,6 +661,20 @@ impl FileConfig {
             .iter()
             .map(|c| parse_large_community("large-community", c))
             .collect::<Result<Vec<_>, _>>()?;
+        if communities.len() > 255 {
+            return Err(invalid(
+                "community",
+                communities.len(),
+                "at most 255 communities (they must fit one UPDATE)",
+            ));
+        }
+        if large.len() > 255 {
+            return Err(invalid(
+                "large-community",
+                large.len(),
+                "at most 255 large communities (they must fit one UPDATE)",
+            ));
+        }
         let attrs = RouteAttrs {
             next_hop,
             communities,
@@ -756,6 +782,15 @@ impl FileConfig {
                 }
             })
         };
+        if listen.is_none()
+            && let Some(p) = peers.values().find(|p| p.passive)
+        {
+            return Err(invalid(
+                "passive",
+                p.address,
+                "a passive peer needs listening; remove `no-listen`",
+            ));
+        }
         let metrics = self
             .metrics
             .as_deref()
@@ -780,6 +815,7 @@ impl FileConfig {
             services,
             listen,
             json: self.json.unwrap_or(false),
+            import: self.import.unwrap_or(false),
             metrics,
             graceful_shutdown_drain: self
                 .graceful_shutdown_drain
@@ -1019,6 +1055,10 @@ pool = "default"
                 "`service.w.health`",
             ),
             ("peer-as = 1", "local-as"),
+            (
+                "local-as = 1\npeer-as = 1\npeer = [\"10.0.0.1\"]\npassive = true\nno-listen = true",
+                "`passive`",
+            ),
         ];
         for (text, want) in cases {
             let e = file(text).unwrap().validate().unwrap_err().to_string();

@@ -6,7 +6,9 @@
 //! large communities and LOCAL_PREF in FRR's JSON, the client reaches the service, a SIGHUP
 //! that adds a prefix reaches FRR without resetting any session, a bad reload is refused
 //! and the old config kept, a failing health check withdraws only that node's path,
-//! SIGTERM leaves our shutdown message as FRR's last reset reason and exits 0, and tshark
+//! SIGTERM leaves our shutdown message as FRR's last reset reason and exits 0, a SIGTERM
+//! with a graceful-shutdown drain first moves traffic away (GRACEFUL_SHUTDOWN community,
+//! LOCAL_PREF 0) and then withdraws, and tshark
 //! finds no malformed packet. Prints the measured times (start to six kernel next hops,
 //! SIGTERM to next hop gone, SIGTERM of all to route gone).
 //!
@@ -40,8 +42,13 @@ fn node_config(i: usize, health_file: &str, extra_prefix: Option<&str>) -> Strin
     } else {
         String::new()
     };
+    let drain = if i == 4 {
+        "graceful-shutdown-drain = 3\n"
+    } else {
+        ""
+    };
     format!(
-        r#"local-as = 64512
+        r#"{drain}local-as = 64512
 peer = ["192.168.1.1"]
 peer-as = 64512
 hold-time = 9
@@ -192,6 +199,18 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         wait_until(T, || lab.frr.path_count("172.16.20.0/32") == 1),
         "reload did not announce the new prefix"
     );
+    // FRR asks node 0 for its routes again (ROUTE-REFRESH): they are re-sent, no reset.
+    lab.frr
+        .vtysh(&format!("clear bgp ipv4 unicast {} soft in", NODES[0]))
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || lab.nodes[0].log().contains(
+            r#""event":"route_refreshed","peer":"192.168.1.1","family":"ipv4-unicast","prefixes":2"#
+        )),
+        "no route refresh answered: {}",
+        lab.nodes[0].log()
+    );
+    assert_eq!(lab.frr.path_count("172.16.20.0/32"), 1);
     // A bad reload on node 2 is refused; the old config stays.
     lab.nodes[2].write_config("local-as = 64512\npeer = [\"192.168.1.1\"]\npeer-as = 64512\ncommunity = [\"64512:999999\"]\n");
     lab.nodes[2].signal("HUP");
@@ -255,10 +274,45 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
             .unwrap_or_default()
     );
 
+    // SIGTERM node 4, configured with a 3 s graceful-shutdown drain: first its path carries
+    // GRACEFUL_SHUTDOWN (RFC 8326) and LOCAL_PREF 0, then it is withdrawn.
+    lab.nodes[4].signal("TERM");
+    let gshut = wait_until(Duration::from_secs(5), || {
+        paths(&lab.frr, SERVICE).iter().any(|p| {
+            let s = p.to_string();
+            s.contains(NODES[4])
+                && s.contains("graceful-shutdown")
+                && p["locPrf"].as_u64() == Some(0)
+        })
+    });
+    assert!(
+        gshut,
+        "no GRACEFUL_SHUTDOWN path: {:?}",
+        paths(&lab.frr, SERVICE)
+    );
+    // Traffic moves away while the path is still there: LOCAL_PREF 0 takes it out of the
+    // multipath set before the withdrawal.
+    let drained = wait_until(Duration::from_secs(2), || {
+        gateways(&lab.frr, SERVICE).len() == 4 && lab.frr.path_count(SERVICE) == 5
+    });
+    assert!(
+        drained,
+        "drain: gateways {:?}, paths {}",
+        gateways(&lab.frr, SERVICE),
+        lab.frr.path_count(SERVICE)
+    );
+    assert!(wait_until(T, || !gateways(&lab.frr, SERVICE)
+        .contains(&NODES[4].to_string())));
+    assert!(wait_until(T, || lab.frr.path_count(SERVICE) == 4));
+    let st = lab.nodes[4]
+        .ns
+        .wait_exit(lab.nodes[4].pid.unwrap(), Duration::from_secs(15));
+    assert!(st.is_some_and(|s| s.success()), "announce exit: {st:?}");
+
     // SIGTERM everyone: the route disappears from the kernel.
     let t2 = Instant::now();
     for (i, n) in lab.nodes.iter().enumerate() {
-        if i != 3 {
+        if i != 3 && i != 4 {
             n.signal("TERM");
         }
     }
@@ -273,7 +327,7 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         all_gone.unwrap()
     );
     for (i, n) in lab.nodes.iter().enumerate() {
-        if i != 3 {
+        if i != 3 && i != 4 {
             let st = n.ns.wait_exit(n.pid.unwrap(), Duration::from_secs(15));
             assert!(st.is_some_and(|s| s.success()), "node {i} exit: {st:?}");
         }

@@ -18,6 +18,10 @@ use crate::timer::{Jitter, Timer};
 /// 4 minutes is suggested).
 pub const LARGE_HOLD_TIME: Duration = Duration::from_secs(240);
 
+/// Floor of ConnectRetryTime and IdleHoldTime: a zero configuration must not make the
+/// machine retry in a busy loop.
+pub const MIN_RETRY_TIME: Duration = Duration::from_millis(100);
+
 /// The six session states of RFC 4271 §8.2.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
@@ -533,7 +537,9 @@ impl Fsm {
     }
 
     fn start_connect_retry(&mut self, now: Duration) {
-        let d = self.jitter.apply(self.cfg.connect_retry);
+        let d = self
+            .jitter
+            .apply(self.cfg.connect_retry.max(MIN_RETRY_TIME));
         self.connect_retry_timer.start(now, d);
     }
 
@@ -632,7 +638,7 @@ impl Fsm {
         } else if self.automatic_start_enabled() {
             // Peer oscillation damping (the method is ours, §8.1.1 leaves it open): the
             // IdleHoldTime doubles with every consecutive fall to Idle, up to idle_hold_max.
-            let base = self.cfg.idle_hold_time;
+            let base = self.cfg.idle_hold_time.max(MIN_RETRY_TIME);
             let d = if self.cfg.damp_peer_oscillations {
                 let factor = 1u32
                     .checked_shl(self.damp_level.min(16))

@@ -28,6 +28,28 @@
 //! fsm.handle_timeout(deadline);
 //! assert_eq!(fsm.state(), State::Idle);
 //! ```
+//!
+//! ## Model and choices
+//!
+//! - One [`Fsm`] per TCP connection. Connection collisions (§6.8) are resolved outside the
+//!   machine by [`collision::resolve`]; the loser gets [`Event::OpenCollisionDump`] (Cease
+//!   6/7). A connection already Established always wins (CollisionDetectEstablishedState is
+//!   not implemented). Consequently an OPEN received in OpenConfirm or Established on the same
+//!   connection is an unexpected event: FSM Error 5/2 or 5/3 (RFC 6608).
+//! - `Event::BgpOpen` stands for Events 19 and 20: the machine validates the OPEN (§6.2) and
+//!   knows whether its DelayOpenTimer runs.
+//! - A message header error in Established is reported with its own NOTIFICATION (1/x, §6.1)
+//!   rather than the FSM error the §8.2.2 "any other event" row would send.
+//! - Entering Idle stops every timer (the ConnectRetryTimer restart some Idle transitions
+//!   list has no effect in Idle).
+//! - Automatic restart (AllowAutomaticStart) goes through the IdleHoldTimer. Peer oscillation
+//!   damping, whose method §8.1.1 leaves open, doubles the IdleHoldTime after each consecutive
+//!   fall to Idle up to a maximum; a session that stayed Established that long, or a
+//!   ManualStart, resets it. A ManualStop disables automatic restarts until the next start.
+//! - Jitter (0.75-1.0, §10) applies to ConnectRetry, Keepalive and IdleHold timers and comes
+//!   from a seeded generator ([`SessionConfig::jitter_seed`]), so runs are reproducible.
+//! - ROUTE-REFRESH messages (not an RFC 4271 event) refresh the HoldTimer in Established and
+//!   are delivered upward; elsewhere they are unexpected messages.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)

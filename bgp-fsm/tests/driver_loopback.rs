@@ -158,3 +158,213 @@ async fn keepalives_hold_the_session_and_ebgp_negotiates() {
     a.shutdown(None).await.unwrap();
     b.shutdown(None).await.unwrap();
 }
+
+/// Both sides connect actively and listen: whatever the race, one session comes up on both
+/// and stays up (the collision, when it happens, is resolved the same way on both sides).
+#[tokio::test]
+async fn both_active_with_listeners_converge() {
+    for round in 0..3 {
+        let la = Listener::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let lb = Listener::bind("127.0.0.2:0".parse().unwrap())
+            .await
+            .unwrap();
+        let mut ca = PeerConfig::new(65001, 65002, Ipv4Addr::new(10, 0, 0, 1), B);
+        ca.peer_port = lb.local_addr().port();
+        ca.local_addr = Some(A);
+        ca.hold_time = 9;
+        let mut cb = PeerConfig::new(65002, 65001, Ipv4Addr::new(10, 0, 0, 2), A);
+        cb.peer_port = la.local_addr().port();
+        cb.local_addr = Some(B);
+        cb.hold_time = 9;
+        let a = spawn_peer(ca, Some(&la));
+        let b = spawn_peer(cb, Some(&lb));
+        assert!(
+            a.wait_established(Duration::from_secs(10)).await,
+            "round {round}: a {:?}",
+            a.state()
+        );
+        assert!(
+            b.wait_established(Duration::from_secs(10)).await,
+            "round {round}: b {:?}",
+            b.state()
+        );
+        // Still up a little later (no late collision teardown).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(a.state(), State::Established);
+        assert_eq!(b.state(), State::Established);
+        a.shutdown(None).await.unwrap();
+        b.shutdown(None).await.unwrap();
+    }
+}
+
+mod scripted {
+    //! A scripted peer over raw TCP, to force a connection collision deterministically.
+    use super::*;
+    use bgp_fsm::{SessionConfig, build_open};
+    use bgp_wire::{Message, Notification, SessionContext};
+    use bytes::BytesMut;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+    async fn send(s: &mut TcpStream, m: Message) {
+        let mut b = BytesMut::new();
+        bgp_wire::encode_message(&m, &SessionContext::modern(), &mut b).unwrap();
+        s.write_all(&b).await.unwrap();
+    }
+
+    async fn recv(s: &mut TcpStream) -> Message {
+        let mut head = [0u8; 19];
+        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut head))
+            .await
+            .expect("read timeout")
+            .unwrap();
+        let len = usize::from(u16::from_be_bytes([head[16], head[17]]));
+        let mut body = vec![0u8; len - 19];
+        s.read_exact(&mut body).await.unwrap();
+        let mut all = head.to_vec();
+        all.extend_from_slice(&body);
+        bgp_wire::decode_message(all.into(), &SessionContext::modern())
+            .unwrap()
+            .message
+    }
+
+    /// Our side (router id `ours`) connects to the script; the script also connects to our
+    /// listener; both connections get OPENs. Returns (events, whether the session ended on
+    /// the connection we opened).
+    async fn collide(ours: Ipv4Addr, theirs: Ipv4Addr) -> (bool, Notification) {
+        let script = TcpListener::bind("127.0.0.2:0").await.unwrap();
+        let listener = Listener::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let mut c = PeerConfig::new(65001, 65002, ours, B);
+        c.peer_port = script.local_addr().unwrap().port();
+        c.local_addr = Some(A);
+        let peer = spawn_peer(c, Some(&listener));
+        // 1. Our outgoing connection arrives; read our OPEN, answer nothing yet.
+        let (mut out_conn, _) = script.accept().await.unwrap();
+        assert!(matches!(recv(&mut out_conn).await, Message::Open(_)));
+        // 2. The script connects to our listener from the peer's address.
+        let sock = TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut in_conn = sock.connect(listener.local_addr()).await.unwrap();
+        assert!(
+            matches!(recv(&mut in_conn).await, Message::Open(_)),
+            "OPEN on the 2nd connection"
+        );
+        // 3. The script's OPEN on its own connection.
+        let open = build_open(&SessionConfig::new(65002, 65001, theirs));
+        send(&mut in_conn, Message::Open(open.clone())).await;
+        // The driver resolves now: the loser gets Cease 6/7.
+        let we_win = u32::from(ours) > u32::from(theirs);
+        let (loser, winner) = if we_win {
+            (&mut in_conn, &mut out_conn)
+        } else {
+            (&mut out_conn, &mut in_conn)
+        };
+        let mut cease = None;
+        for _ in 0..3 {
+            if let Message::Notification(n) = recv(loser).await {
+                cease = Some(n);
+                break;
+            }
+        }
+        let cease = cease.expect("a NOTIFICATION on the losing connection");
+        // 4. Finish the handshake on the winner.
+        if we_win {
+            send(winner, Message::Open(open)).await;
+        }
+        send(winner, Message::Keepalive).await;
+        assert!(
+            peer.wait_established(Duration::from_secs(5)).await,
+            "{:?}",
+            peer.state()
+        );
+        let (local, _) = peer.connection().unwrap();
+        let on_outgoing = local.port() != listener.local_addr().port();
+        peer.shutdown(None).await.unwrap();
+        (on_outgoing, cease)
+    }
+
+    #[tokio::test]
+    async fn collision_keeps_the_connection_of_the_larger_identifier() {
+        // Theirs is larger: the connection they opened survives.
+        let (on_outgoing, cease) =
+            collide(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 9)).await;
+        assert!(!on_outgoing);
+        assert_eq!((cease.code, cease.subcode), (6, 7));
+        // Ours is larger: our connection survives.
+        let (on_outgoing, cease) =
+            collide(Ipv4Addr::new(10, 0, 0, 9), Ipv4Addr::new(10, 0, 0, 1)).await;
+        assert!(on_outgoing);
+        assert_eq!((cease.code, cease.subcode), (6, 7));
+    }
+}
+
+/// A peer whose events nobody takes keeps working (surplus events are dropped), and a late
+/// taker still finds the first events in order.
+#[tokio::test]
+async fn untaken_events_never_stall_the_session() {
+    let (a, b, _l) = pair(65001, 65002).await;
+    assert!(a.wait_established(Duration::from_secs(10)).await);
+    assert!(b.wait_established(Duration::from_secs(10)).await);
+    for i in 0..300u32 {
+        let mut u = route();
+        u.nlri = vec![Nlri::new(
+            format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap(),
+        )];
+        u.attributes[1] = PathAttribute::AsPath(AsPath::from_sequence([65002]));
+        b.send_update(u).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(a.state(), State::Established);
+    let mut ev = a.take_events().unwrap();
+    let first = ev.try_recv().unwrap();
+    assert_eq!(
+        first,
+        PeerEvent::StateChanged {
+            from: State::Idle,
+            to: State::Active
+        }
+    );
+    let mut n = 1;
+    while ev.try_recv().is_ok() {
+        n += 1;
+    }
+    assert_eq!(n, bgp_fsm::driver::EVENT_CAPACITY);
+    a.shutdown(None).await.unwrap();
+    b.shutdown(None).await.unwrap();
+}
+
+/// Backpressure end to end: the receiving application stops draining its events, its driver
+/// stops reading, TCP fills up, the sender's bounded write queue fills, and `send_update`
+/// waits instead of buffering without bound.
+#[tokio::test]
+async fn bounded_write_queue_pushes_back() {
+    let (a, b, _l) = pair(65001, 65002).await;
+    let _held = a.take_events().unwrap(); // taken, never drained
+    assert!(a.wait_established(Duration::from_secs(10)).await);
+    assert!(b.wait_established(Duration::from_secs(10)).await);
+    let mut big = route();
+    big.attributes[1] = PathAttribute::AsPath(AsPath::from_sequence([65002]));
+    big.nlri = (0..780u32)
+        .map(|i| Nlri::new(format!("10.{}.{}.1/32", i / 256, i % 256).parse().unwrap()))
+        .collect();
+    let mut sent = 0usize;
+    let blocked = loop {
+        match tokio::time::timeout(Duration::from_secs(1), b.send_update(big.clone())).await {
+            Ok(r) => {
+                r.unwrap();
+                sent += 1;
+                assert!(sent < 20_000, "never pushed back");
+            }
+            Err(_) => break true,
+        }
+    };
+    println!("send_update blocked after {sent} UPDATEs of ~4 KB");
+    assert!(blocked);
+    assert_eq!(b.state(), State::Established);
+    a.shutdown(None).await.unwrap();
+    b.shutdown(None).await.unwrap();
+}

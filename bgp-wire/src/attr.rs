@@ -434,3 +434,195 @@ impl PathAttribute {
         }
     }
 }
+
+impl PathAttribute {
+    /// The attribute as it should be passed on to another peer, or `None` when it must
+    /// not be: an unrecognized optional transitive attribute gets the Partial bit
+    /// (RFC 4271 §5), an unrecognized optional non-transitive one is dropped. Known
+    /// attributes are returned unchanged (whether to pass MED, LOCAL_PREF,
+    /// ORIGINATOR_ID, CLUSTER_LIST on is policy, not codec).
+    pub fn for_propagation(&self) -> Option<PathAttribute> {
+        match self {
+            PathAttribute::Unknown(r) if r.flags & FLAG_OPTIONAL != 0 => {
+                if r.flags & FLAG_TRANSITIVE != 0 {
+                    Some(PathAttribute::Unknown(RawAttribute {
+                        flags: (r.flags | FLAG_PARTIAL) & !FLAG_EXTENDED_LENGTH,
+                        type_code: r.type_code,
+                        value: r.value.clone(),
+                    }))
+                } else {
+                    None
+                }
+            }
+            other => Some(other.clone()),
+        }
+    }
+}
+
+impl AsPath {
+    /// True when some AS number needs 4 octets, so a 2-octet peer needs AS4_PATH.
+    pub fn needs_as4(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| s.asns.iter().any(|&a| a > u32::from(u16::MAX)))
+    }
+}
+
+/// Rebuild the real AS path from AS_PATH and AS4_PATH received from a 2-octet peer
+/// (RFC 6793 §4.2.3).
+///
+/// Counting an AS_SET as 1 and confederation segments as 0: when AS_PATH is shorter than
+/// AS4_PATH, AS4_PATH is ignored and AS_PATH returned; otherwise the leading AS numbers of
+/// AS_PATH that AS4_PATH does not cover (with any confederation segments among them) are
+/// put in front of AS4_PATH.
+///
+/// ```
+/// use bgp_wire::attr::AsPath;
+/// use bgp_wire::merge_as4_path;
+/// // 65001 prepended by an OLD speaker to a path through 4200000000 (sent as AS_TRANS).
+/// let as_path = AsPath::from_sequence([65001, 23456, 65002]);
+/// let as4_path = AsPath::from_sequence([4_200_000_000, 65002]);
+/// assert_eq!(merge_as4_path(&as_path, &as4_path), AsPath::from_sequence([65001, 4_200_000_000, 65002]));
+/// ```
+pub fn merge_as4_path(as_path: &AsPath, as4_path: &AsPath) -> AsPath {
+    let n2 = as_path.path_len();
+    let n4 = as4_path.path_len();
+    if n2 < n4 {
+        return as_path.clone();
+    }
+    let mut keep = n2 - n4;
+    let mut segments: Vec<AsSegment> =
+        Vec::with_capacity(as_path.segments.len() + as4_path.segments.len());
+    for s in &as_path.segments {
+        match s.kind {
+            AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet => {
+                if keep > 0
+                    || segments.iter().all(|x| {
+                        matches!(
+                            x.kind,
+                            AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet
+                        )
+                    })
+                {
+                    segments.push(s.clone());
+                }
+            }
+            AsSegmentType::Set => {
+                if keep == 0 {
+                    break;
+                }
+                segments.push(s.clone());
+                keep -= 1;
+            }
+            AsSegmentType::Sequence => {
+                if keep == 0 {
+                    break;
+                }
+                let take = keep.min(s.asns.len());
+                segments.push(AsSegment {
+                    kind: AsSegmentType::Sequence,
+                    asns: s.asns.iter().take(take).copied().collect(),
+                });
+                keep -= take;
+            }
+        }
+    }
+    for s in &as4_path.segments {
+        if matches!(
+            s.kind,
+            AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet
+        ) {
+            // RFC 6793 §6: confederation segments in AS4_PATH are discarded.
+            continue;
+        }
+        match segments.last_mut() {
+            Some(last)
+                if last.kind == AsSegmentType::Sequence && s.kind == AsSegmentType::Sequence =>
+            {
+                last.asns.extend_from_slice(&s.asns);
+            }
+            _ => segments.push(s.clone()),
+        }
+    }
+    AsPath { segments }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(kind: AsSegmentType, asns: &[u32]) -> AsSegment {
+        AsSegment {
+            kind,
+            asns: asns.to_vec(),
+        }
+    }
+
+    #[test]
+    fn merge_shorter_as_path_ignores_as4() {
+        let p2 = AsPath::from_sequence([23456]);
+        let p4 = AsPath::from_sequence([1, 2]);
+        assert_eq!(merge_as4_path(&p2, &p4), p2);
+    }
+
+    #[test]
+    fn merge_equal_length_takes_as4() {
+        let p2 = AsPath::from_sequence([23456, 23456]);
+        let p4 = AsPath::from_sequence([70000, 80000]);
+        assert_eq!(merge_as4_path(&p2, &p4), p4);
+    }
+
+    #[test]
+    fn merge_with_set_and_confed() {
+        let p2 = AsPath {
+            segments: vec![
+                seg(AsSegmentType::ConfedSequence, &[65100]),
+                seg(AsSegmentType::Sequence, &[65001, 23456]),
+                seg(AsSegmentType::Set, &[23456, 65003]),
+            ],
+        };
+        let p4 = AsPath {
+            segments: vec![
+                seg(AsSegmentType::Sequence, &[70000]),
+                seg(AsSegmentType::Set, &[70001, 65003]),
+            ],
+        };
+        let m = merge_as4_path(&p2, &p4);
+        assert_eq!(
+            m,
+            AsPath {
+                segments: vec![
+                    seg(AsSegmentType::ConfedSequence, &[65100]),
+                    seg(AsSegmentType::Sequence, &[65001, 70000]),
+                    seg(AsSegmentType::Set, &[70001, 65003]),
+                ]
+            }
+        );
+        assert_eq!(m.path_len(), p2.path_len());
+    }
+
+    #[test]
+    fn propagation_sets_partial_and_drops_non_transitive() {
+        let t = PathAttribute::Unknown(RawAttribute {
+            flags: FLAG_OPTIONAL | FLAG_TRANSITIVE,
+            type_code: 99,
+            value: Bytes::from_static(b"x"),
+        });
+        let p = t.for_propagation().unwrap();
+        assert_eq!(p.flags(), FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_PARTIAL);
+        let nt = PathAttribute::Unknown(RawAttribute {
+            flags: FLAG_OPTIONAL,
+            type_code: 98,
+            value: Bytes::new(),
+        });
+        assert_eq!(nt.for_propagation(), None);
+        let known = PathAttribute::MultiExitDisc(3);
+        assert_eq!(known.for_propagation(), Some(known.clone()));
+    }
+
+    #[test]
+    fn needs_as4() {
+        assert!(!AsPath::from_sequence([65535]).needs_as4());
+        assert!(AsPath::from_sequence([65536]).needs_as4());
+    }
+}

@@ -185,6 +185,11 @@ impl UpdateBuilder {
     /// next hop.
     pub fn build(self) -> Result<Vec<Update>, EncodeError> {
         let max = self.ctx.max_message_len();
+        if !self.classic_v4() && !self.ctx.extended_next_hop.contains(&AfiSafi::IPV4_UNICAST) {
+            return Err(EncodeError::Invalid(
+                "an IPv6 next hop for IPv4 NLRI needs the extended next hop capability (RFC 8950)",
+            ));
+        }
         // 19 header + 2 withdrawn length + 2 attribute length.
         const FIXED: usize = 23;
         let mut out = Vec::new();
@@ -317,4 +322,198 @@ fn pack(list: &[Nlri], add_path: bool, room: usize) -> Vec<Vec<Nlri>> {
         out.push(cur);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::afi::Afi;
+    use crate::attr::{AsPath, Origin};
+    use crate::{Message, decode_message, encode_message};
+    use std::net::Ipv4Addr;
+
+    fn attrs() -> Vec<PathAttribute> {
+        vec![
+            PathAttribute::Origin(Origin::Igp),
+            PathAttribute::AsPath(AsPath::from_sequence([64512])),
+            PathAttribute::NextHop(Ipv4Addr::new(192, 168, 1, 10)),
+        ]
+    }
+
+    fn hosts(n: u32) -> Vec<Nlri> {
+        (0..n)
+            .map(|i| {
+                Nlri::new(ipnet::IpNet::V4(
+                    ipnet::Ipv4Net::new(Ipv4Addr::from(0x0A00_0000 + i), 32).unwrap(),
+                ))
+            })
+            .collect()
+    }
+
+    fn wire(u: &Update, ctx: &SessionContext) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        encode_message(&Message::Update(u.clone()), ctx, &mut b).unwrap();
+        b.to_vec()
+    }
+
+    #[test]
+    fn splits_at_the_session_maximum() {
+        let ctx = SessionContext::modern();
+        let ups = UpdateBuilder::new(&ctx)
+            .attributes(attrs())
+            .announce(AfiSafi::IPV4_UNICAST, hosts(2000))
+            .build()
+            .unwrap();
+        // 2000 x 5 octets of NLRI do not fit 4096: three messages, each full but the last.
+        assert_eq!(ups.len(), 3);
+        let lens: Vec<usize> = ups.iter().map(|u| wire(u, &ctx).len()).collect();
+        assert!(lens.iter().all(|&l| l <= 4096), "{lens:?}");
+        assert!(lens[0] > 4096 - 5, "{lens:?}");
+        assert_eq!(ups.iter().map(|u| u.nlri.len()).sum::<usize>(), 2000);
+        // With Extended Messages everything fits in one.
+        let ext = SessionContext {
+            extended_message: true,
+            ..SessionContext::modern()
+        };
+        let ups = UpdateBuilder::new(&ext)
+            .attributes(attrs())
+            .announce(AfiSafi::IPV4_UNICAST, hosts(2000))
+            .build()
+            .unwrap();
+        assert_eq!(ups.len(), 1);
+    }
+
+    #[test]
+    fn ipv6_and_withdrawals_use_mp_attributes() {
+        let ctx = SessionContext::modern();
+        let p6 = Nlri::new("2001:db8::/64".parse().unwrap());
+        let ups = UpdateBuilder::new(&ctx)
+            .attributes(attrs())
+            .next_hop(
+                AfiSafi::IPV6_UNICAST,
+                MpNextHop::V6 {
+                    global: "2001:db8::1".parse().unwrap(),
+                    link_local: None,
+                },
+            )
+            .announce(AfiSafi::IPV6_UNICAST, [p6])
+            .withdraw(AfiSafi::IPV6_UNICAST, [p6])
+            .withdraw(AfiSafi::IPV4_UNICAST, hosts(1))
+            .build()
+            .unwrap();
+        assert_eq!(ups.len(), 3);
+        // Withdrawals first: IPv4 in the withdrawn field, IPv6 in MP_UNREACH.
+        assert_eq!(ups[0].withdrawn, hosts(1));
+        assert!(ups[0].attributes.is_empty());
+        assert_eq!(ups[1].mp_unreach().unwrap().withdrawn.prefixes(), &[p6]);
+        // The announcement: MP_REACH first, no NEXT_HOP attribute.
+        assert!(matches!(
+            ups[2].attributes[0],
+            PathAttribute::MpReachNlri(_)
+        ));
+        assert!(ups[2].attribute(type_code::NEXT_HOP).is_none());
+        for u in &ups {
+            let d = decode_message(bytes::Bytes::from(wire(u, &ctx)), &ctx).unwrap();
+            assert!(d.verdict.is_clean(), "{:?}", d.verdict);
+        }
+    }
+
+    #[test]
+    fn ipv4_with_ipv6_next_hop_goes_in_mp_reach() {
+        let ctx = SessionContext {
+            extended_next_hop: vec![AfiSafi::IPV4_UNICAST],
+            ..SessionContext::modern()
+        };
+        let ups = UpdateBuilder::new(&ctx)
+            .attributes(attrs())
+            .next_hop(
+                AfiSafi::IPV4_UNICAST,
+                MpNextHop::V6 {
+                    global: "2001:db8::1".parse().unwrap(),
+                    link_local: None,
+                },
+            )
+            .announce(AfiSafi::IPV4_UNICAST, hosts(3))
+            .build()
+            .unwrap();
+        assert_eq!(ups.len(), 1);
+        assert!(ups[0].nlri.is_empty());
+        let r = ups[0].mp_reach().unwrap();
+        assert_eq!(r.af, AfiSafi::IPV4_UNICAST);
+        assert_eq!(r.nlri.prefixes(), &hosts(3)[..]);
+        let d = decode_message(bytes::Bytes::from(wire(&ups[0], &ctx)), &ctx).unwrap();
+        assert!(d.verdict.is_clean(), "{:?}", d.verdict);
+        // Not negotiated: refused.
+        let e = UpdateBuilder::new(&SessionContext::modern())
+            .next_hop(
+                AfiSafi::IPV4_UNICAST,
+                MpNextHop::V6 {
+                    global: "2001:db8::1".parse().unwrap(),
+                    link_local: None,
+                },
+            )
+            .announce(AfiSafi::IPV4_UNICAST, hosts(1))
+            .build();
+        assert!(matches!(e, Err(EncodeError::Invalid(_))));
+    }
+
+    #[test]
+    fn missing_next_hop_and_oversized_attributes_are_errors() {
+        let ctx = SessionContext::modern();
+        let e = UpdateBuilder::new(&ctx)
+            .attributes(attrs())
+            .announce(
+                AfiSafi::IPV6_UNICAST,
+                [Nlri::new("2001:db8::/64".parse().unwrap())],
+            )
+            .build();
+        assert!(e.is_err());
+        let mut big = attrs();
+        big.push(PathAttribute::Communities(vec![
+            crate::attr::Community(1);
+            1100
+        ]));
+        let e = UpdateBuilder::new(&ctx)
+            .attributes(big)
+            .announce(AfiSafi::IPV4_UNICAST, hosts(1))
+            .build();
+        assert!(matches!(e, Err(EncodeError::TooLong { .. })));
+        // Nothing to do: no messages.
+        assert!(UpdateBuilder::new(&ctx).build().unwrap().is_empty());
+    }
+
+    #[test]
+    fn end_of_rib_for_every_family() {
+        let ctx = SessionContext::modern();
+        let fams = [
+            AfiSafi::IPV4_UNICAST,
+            AfiSafi::IPV6_UNICAST,
+            AfiSafi::new(Afi::Ipv4, Safi::Multicast),
+            AfiSafi::new(Afi::Ipv6, Safi::Multicast),
+            AfiSafi::new(Afi::Other(25), Safi::Other(70)),
+            AfiSafi::new(Afi::Ipv4, Safi::Other(128)),
+        ];
+        for af in fams {
+            let eor = end_of_rib(af);
+            assert_eq!(eor.end_of_rib(), Some(af));
+            let b = wire(&eor, &ctx);
+            if af == AfiSafi::IPV4_UNICAST {
+                assert_eq!(b.len(), 23);
+            } else {
+                assert_eq!(b.len(), 23 + 3 + 3);
+            }
+            let d = decode_message(bytes::Bytes::from(b), &ctx).unwrap();
+            let Message::Update(u) = d.message else {
+                panic!()
+            };
+            assert_eq!(u, eor);
+            assert_eq!(u.end_of_rib(), Some(af));
+        }
+        // Not End-of-RIB: a withdrawal, or MP_UNREACH with routes.
+        let u = Update {
+            withdrawn: hosts(1),
+            ..Default::default()
+        };
+        assert_eq!(u.end_of_rib(), None);
+    }
 }

@@ -413,7 +413,14 @@ pub(crate) fn parse_capability(code: u8, v: &Bytes) -> Option<Capability> {
                     1 => AddPathMode::Receive,
                     2 => AddPathMode::Send,
                     3 => AddPathMode::Both,
-                    _ => return None,
+                    // RFC 7911 §4: any other value makes the capability not understood
+                    // (ignored); keep it raw.
+                    _ => {
+                        return Some(Capability::Unknown {
+                            code,
+                            value: v.clone(),
+                        });
+                    }
                 };
                 t.push((af3(c), mode));
             }
@@ -725,6 +732,19 @@ mod tests {
             other_params: vec![],
         });
         roundtrip(&open, &ctx);
+    }
+
+    #[test]
+    fn add_path_with_bad_mode_is_not_understood() {
+        let v = Bytes::from_static(&[0, 1, 1, 4]);
+        assert_eq!(
+            parse_capability(69, &v),
+            Some(Capability::Unknown {
+                code: 69,
+                value: v.clone()
+            })
+        );
+        assert_eq!(parse_capability(69, &Bytes::from_static(&[0, 1, 1])), None);
     }
 
     #[test]

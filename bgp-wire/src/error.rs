@@ -130,6 +130,10 @@ pub struct UpdateProblem {
     pub offset: usize,
     /// Human-readable reason.
     pub reason: &'static str,
+    /// The RFC 4271 §6.3 NOTIFICATION for this problem (e.g. 3/4 or 3/5 with the whole
+    /// attribute as data): what a session that resets instead of applying RFC 7606
+    /// would send. For [`UpdateAction::SessionReset`] it is the same as the action's.
+    pub notification: Notification,
 }
 
 /// The RFC 7606 outcome of decoding an UPDATE: the strongest action of all problems wins.

@@ -73,6 +73,22 @@ pub(crate) fn expected_flags(type_code: u8) -> Option<u8> {
     })
 }
 
+fn n3(sub: u8, data: Bytes) -> Notification {
+    Notification::with_data(codes::UPDATE_MESSAGE_ERROR, sub, data)
+}
+
+/// The RFC 4271 §6.3 subcode for a malformed attribute value.
+fn rfc4271_subcode(code: u8, reason: &str) -> u8 {
+    match code {
+        tc::MP_REACH_NLRI | tc::MP_UNREACH_NLRI => codes::OPTIONAL_ATTRIBUTE_ERROR,
+        tc::AS_PATH => codes::MALFORMED_AS_PATH,
+        _ if reason.contains("length") => codes::ATTRIBUTE_LENGTH_ERROR,
+        tc::ORIGIN => codes::INVALID_ORIGIN_ATTRIBUTE,
+        tc::NEXT_HOP => codes::INVALID_NEXT_HOP_ATTRIBUTE,
+        _ => codes::OPTIONAL_ATTRIBUTE_ERROR,
+    }
+}
+
 /// Why an attribute value could not be used.
 struct Bad {
     action: Action,
@@ -101,12 +117,14 @@ impl Collector {
         attr_type: Option<u8>,
         offset: usize,
         reason: &'static str,
+        notification: Notification,
     ) {
         self.verdict.problems.push(UpdateProblem {
             action,
             attr_type,
             offset,
             reason,
+            notification,
         });
     }
 }
@@ -160,10 +178,9 @@ pub(crate) fn decode_update(
     let mut col = Collector {
         verdict: UpdateVerdict::default(),
     };
-    let mut attributes = Vec::with_capacity(alen / 4 + 1);
+    let mut attributes = Vec::with_capacity(count_attributes(&b[astart..aend]));
     let mut seen = [0u64; 4];
     let mut disabled: Vec<AfiSafi> = Vec::new();
-    let mut withdraw_mp: Vec<(AfiSafi, crate::nlri::Nlri)> = Vec::new();
     let mut has_mp_reach = false;
     let mut pos = astart;
     while pos < aend {
@@ -182,6 +199,7 @@ pub(crate) fn decode_update(
                 None,
                 start,
                 "attribute list ends inside an attribute header",
+                n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
             );
             break;
         }
@@ -204,6 +222,7 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "MP_REACH/MP_UNREACH overruns the attribute list",
+                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
                 );
             } else {
                 col.push(
@@ -211,6 +230,7 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "attribute overruns the attribute list",
+                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
                 );
             }
             break;
@@ -230,6 +250,7 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "MP_REACH/MP_UNREACH appears more than once",
+                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
                 );
             } else {
                 col.push(
@@ -237,12 +258,12 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "duplicate attribute discarded",
+                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
                 );
             }
             continue;
         }
         seen[word] |= bit;
-        let value = msg.slice(vstart..vend);
         let Some(expected) = expected_flags(code) else {
             if flags & FLAG_OPTIONAL == 0 {
                 col.push(
@@ -254,13 +275,17 @@ pub(crate) fn decode_update(
                     Some(code),
                     start,
                     "unrecognized well-known attribute",
+                    n3(
+                        codes::UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                        msg.slice(start..vend),
+                    ),
                 );
                 continue;
             }
             attributes.push(PathAttribute::Unknown(RawAttribute {
                 flags: flags & !FLAG_EXTENDED_LENGTH,
                 type_code: code,
-                value,
+                value: msg.slice(vstart..vend),
             }));
             continue;
         };
@@ -278,10 +303,11 @@ pub(crate) fn decode_update(
                 Some(code),
                 start,
                 "attribute flags conflict with the type",
+                n3(codes::ATTRIBUTE_FLAGS_ERROR, msg.slice(start..vend)),
             );
             continue;
         }
-        match parse_attr(code, &value, ctx) {
+        match parse_attr(code, msg, vstart, vend, ctx) {
             Ok(attr) => {
                 if !flags_ok {
                     // MP attribute with wrong flags: its routes are still needed to withdraw.
@@ -290,6 +316,7 @@ pub(crate) fn decode_update(
                         Some(code),
                         start,
                         "attribute flags conflict with the type",
+                        n3(codes::ATTRIBUTE_FLAGS_ERROR, msg.slice(start..vend)),
                     );
                 }
                 if (code == tc::AS4_PATH || code == tc::AS4_AGGREGATOR) && ctx.four_octet_as {
@@ -299,12 +326,12 @@ pub(crate) fn decode_update(
                         Some(code),
                         start,
                         "AS4 attribute received on a 4-octet AS session",
+                        n3(codes::OPTIONAL_ATTRIBUTE_ERROR, msg.slice(start..vend)),
                     );
                     continue;
                 }
                 if let PathAttribute::MpReachNlri(r) = &attr {
                     has_mp_reach = !r.nlri.is_empty();
-                    withdraw_mp.extend(r.nlri.prefixes().iter().map(|n| (r.af, *n)));
                 }
                 attributes.push(attr);
             }
@@ -322,7 +349,14 @@ pub(crate) fn decode_update(
                         msg.slice(start..vend),
                     )),
                 };
-                col.push(action, Some(code), start, e.reason);
+                let sub = rfc4271_subcode(code, e.reason);
+                col.push(
+                    action,
+                    Some(code),
+                    start,
+                    e.reason,
+                    n3(sub, msg.slice(start..vend)),
+                );
             }
         }
     }
@@ -334,7 +368,16 @@ pub(crate) fn decode_update(
         let seen_code = |c: u8| seen[(c >> 6) as usize] & (1u64 << (c & 63)) != 0;
         let mut missing = |c: u8, why: &'static str| {
             if !seen_code(c) {
-                col.push(UpdateAction::TreatAsWithdraw, Some(c), astart, why);
+                col.push(
+                    UpdateAction::TreatAsWithdraw,
+                    Some(c),
+                    astart,
+                    why,
+                    n3(
+                        codes::MISSING_WELL_KNOWN_ATTRIBUTE,
+                        Bytes::copy_from_slice(&[c]),
+                    ),
+                );
             }
         };
         missing(tc::ORIGIN, "missing well-known attribute ORIGIN");
@@ -351,15 +394,18 @@ pub(crate) fn decode_update(
         .any(|p| p.action == UpdateAction::TreatAsWithdraw);
     let reset = matches!(verdict.action(), Some(UpdateAction::SessionReset(_)));
     if has_taw && !reset {
-        let mut list = Vec::with_capacity(nlri.len() + withdraw_mp.len());
+        let mp = attributes.iter().find_map(|a| match a {
+            PathAttribute::MpReachNlri(r) if !disabled.contains(&r.af) => Some(r),
+            _ => None,
+        });
+        let mp_len = mp.map_or(0, |r| r.nlri.prefixes().len());
+        let mut list = Vec::with_capacity(nlri.len() + mp_len);
         if !disabled.contains(&AfiSafi::IPV4_UNICAST) {
             list.extend(nlri.iter().map(|n| (AfiSafi::IPV4_UNICAST, *n)));
         }
-        list.extend(
-            withdraw_mp
-                .into_iter()
-                .filter(|(af, _)| !disabled.contains(af)),
-        );
+        if let Some(r) = mp {
+            list.extend(r.nlri.prefixes().iter().map(|n| (r.af, *n)));
+        }
         verdict.treat_as_withdraw = list;
     }
     Ok((
@@ -370,6 +416,27 @@ pub(crate) fn decode_update(
         },
         verdict,
     ))
+}
+
+/// How many attribute headers the list holds (for sizing; stops where framing breaks).
+fn count_attributes(mut d: &[u8]) -> usize {
+    let mut n = 0;
+    while let (Some(&flags), Some(_)) = (d.first(), d.get(1)) {
+        let (len, hdr) = if flags & FLAG_EXTENDED_LENGTH != 0 {
+            match (d.get(2), d.get(3)) {
+                (Some(&h), Some(&l)) => (u16::from_be_bytes([h, l]) as usize, 4),
+                _ => break,
+            }
+        } else {
+            match d.get(2) {
+                Some(&l) => (l as usize, 3),
+                None => break,
+            }
+        };
+        n += 1;
+        d = d.get(hdr + len..).unwrap_or_default();
+    }
+    n
 }
 
 fn u32_at(v: &[u8], i: usize) -> u32 {
@@ -482,16 +549,33 @@ fn typed_family(af: AfiSafi) -> Option<PrefixFamily> {
     }
 }
 
-fn parse_mp_nlri(v: &Bytes, af: AfiSafi, ctx: &SessionContext) -> Result<MpNlri, Bad> {
+/// MP NLRI at `msg[start..end]`: typed for IPv4/IPv6 unicast/multicast, else raw.
+fn parse_mp_nlri(
+    msg: &Bytes,
+    start: usize,
+    end: usize,
+    af: AfiSafi,
+    ctx: &SessionContext,
+) -> Result<MpNlri, Bad> {
+    let v = &msg[start..end];
     match typed_family(af) {
         Some(fam) => parse_prefixes(v, fam, ctx.receives_path_id(af))
             .map(MpNlri::Prefixes)
             .map_err(|_| bad(Action::Disable(af), "invalid NLRI in MP attribute")),
-        None => Ok(MpNlri::Raw(v.clone())),
+        None => Ok(MpNlri::Raw(msg.slice(start..end))),
     }
 }
 
-fn parse_attr(code: u8, v: &Bytes, ctx: &SessionContext) -> Result<PathAttribute, Bad> {
+/// Parse the attribute value `msg[vstart..vend]`. Only raw parts are sliced out of `msg`
+/// (zero-copy); typed values are read from the borrowed octets.
+fn parse_attr(
+    code: u8,
+    msg: &Bytes,
+    vstart: usize,
+    vend: usize,
+    ctx: &SessionContext,
+) -> Result<PathAttribute, Bad> {
+    let v = &msg[vstart..vend];
     use Action::*;
     let n = v.len();
     Ok(match code {
@@ -629,9 +713,9 @@ fn parse_attr(code: u8, v: &Bytes, ctx: &SessionContext) -> Result<PathAttribute
                         "MP_REACH_NLRI next hop length inconsistent with the AFI/SAFI",
                     ));
                 }
-                (None, _) => MpNextHop::Raw(v.slice(4..4 + nhl)),
+                (None, _) => MpNextHop::Raw(msg.slice(vstart + 4..vstart + 4 + nhl)),
             };
-            let nlri = parse_mp_nlri(&v.slice(5 + nhl..), af, ctx)?;
+            let nlri = parse_mp_nlri(msg, vstart + 5 + nhl, vend, af, ctx)?;
             PathAttribute::MpReachNlri(MpReach { af, next_hop, nlri })
         }
         tc::MP_UNREACH_NLRI => {
@@ -645,7 +729,7 @@ fn parse_attr(code: u8, v: &Bytes, ctx: &SessionContext) -> Result<PathAttribute
                 Afi::from_code(u16::from_be_bytes([v[0], v[1]])),
                 Safi::from_code(v[2]),
             );
-            let withdrawn = parse_mp_nlri(&v.slice(3..), af, ctx)?;
+            let withdrawn = parse_mp_nlri(msg, vstart + 3, vend, af, ctx)?;
             PathAttribute::MpUnreachNlri(MpUnreach { af, withdrawn })
         }
         tc::EXTENDED_COMMUNITIES => {

@@ -7,8 +7,9 @@
 //! [`tokio::sync::watch`] channel and every event through a lossless bounded channel
 //! ([`PeerHandle::take_events`]).
 //!
-//! Flow control: the event channel holds [`EVENT_CAPACITY`] events. While it is full the driver
-//! stops reading from the peer (TCP pushes back), so the consumer must keep draining it.
+//! Flow control: the event channel holds [`EVENT_CAPACITY`] events. Once the receiver has
+//! been taken, a full channel makes the driver stop reading from the peer (TCP pushes back), so
+//! the consumer must keep draining it; before it is taken, surplus events are dropped.
 //! Outgoing UPDATEs are accepted while at most [`WRITE_QUEUE_LIMIT`] octets wait for the socket;
 //! beyond that [`PeerHandle::send_update`] waits (backpressure).
 //!
@@ -40,6 +41,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -49,7 +51,7 @@ use bgp_wire::{
     UpdateVerdict,
 };
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -63,6 +65,8 @@ use crate::negotiate::Negotiated;
 pub const EVENT_CAPACITY: usize = 64;
 /// Octets of queued output above which UPDATEs from the handle wait.
 pub const WRITE_QUEUE_LIMIT: usize = 64 * 1024;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 4096;
 /// How long a closing connection may take to flush its last messages (e.g. a NOTIFICATION).
 const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -244,6 +248,8 @@ enum Command {
 pub struct PeerHandle {
     cmd: mpsc::Sender<Command>,
     state: watch::Receiver<State>,
+    conn: Arc<Mutex<Option<(SocketAddr, SocketAddr)>>>,
+    taken: Arc<AtomicBool>,
     events: Arc<Mutex<Option<mpsc::Receiver<PeerEvent>>>>,
     peer: IpAddr,
 }
@@ -257,14 +263,24 @@ impl PeerHandle {
     pub fn state(&self) -> State {
         *self.state.borrow()
     }
+    /// The (local, remote) socket addresses of the Established session's TCP connection
+    /// (e.g. to use our local address as next hop), `None` when not Established.
+    pub fn connection(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.conn.lock().ok().and_then(|g| *g)
+    }
     /// A receiver of the state, to await changes (`changed()`, `wait_for(..)`).
     pub fn watch_state(&self) -> watch::Receiver<State> {
         self.state.clone()
     }
-    /// Every event, in order, lossless. Only the first call gets it. See the module docs on
-    /// flow control: the receiver must be drained.
+    /// Every event, in order, lossless once taken. Only the first call gets it. Until it is
+    /// taken, the first [`EVENT_CAPACITY`] events are kept and later ones dropped; once taken,
+    /// the receiver must be drained (see the module docs on flow control).
     pub fn take_events(&self) -> Option<mpsc::Receiver<PeerEvent>> {
-        self.events.lock().ok().and_then(|mut g| g.take())
+        let rx = self.events.lock().ok().and_then(|mut g| g.take());
+        if rx.is_some() {
+            self.taken.store(true, Ordering::Relaxed);
+        }
+        rx
     }
     /// Wait until the session is Established, up to `timeout`. True when it is.
     pub async fn wait_established(&self, timeout: Duration) -> bool {
@@ -338,6 +354,15 @@ impl Listener {
     pub async fn bind(addr: SocketAddr) -> io::Result<Listener> {
         let socket = Arc::new(TcpListener::bind(addr).await?);
         let local = socket.local_addr()?;
+        // Accepted connections answer with TTL 255 from their very first segment, so GTSM
+        // peers (which drop anything below 254) accept our SYN-ACK; a higher TTL than needed
+        // is harmless for the others.
+        let sref = socket2::SockRef::from(&*socket);
+        if local.is_ipv6() {
+            let _ = sref.set_unicast_hops_v6(255);
+        } else {
+            let _ = sref.set_ttl(255);
+        }
         let peers: Arc<Peers> = Arc::new(Mutex::new(HashMap::new()));
         let weak = Arc::downgrade(&peers);
         let task = tokio::spawn(accept_loop(socket.clone(), weak)).abort_handle();
@@ -411,6 +436,8 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
     let (state_tx, state_rx) = watch::channel(State::Idle);
+    let conn_info = Arc::new(Mutex::new(None));
+    let taken = Arc::new(AtomicBool::new(false));
     let incoming =
         listener.and_then(
             |l| match l.register(config.peer_addr, config.md5_password.as_deref()) {
@@ -440,14 +467,19 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
         events: ev_tx,
         pending: VecDeque::new(),
         state: state_tx,
+        conn_info: conn_info.clone(),
+        taken: taken.clone(),
         encode_error: None,
         finished: false,
+        closing: Vec::new(),
         cfg: config.clone(),
     };
     tokio::spawn(driver.run());
     PeerHandle {
         cmd: cmd_tx,
         state: state_rx,
+        conn: conn_info,
+        taken,
         events: Arc::new(Mutex::new(Some(ev_rx))),
         peer: config.peer_addr,
     }
@@ -487,7 +519,7 @@ struct Driver {
     cfg: PeerConfig,
     epoch: Instant,
     primary: Slot,
-    secondary: Option<Slot>,
+    secondary: Option<Box<Slot>>,
     connecting: Option<Connecting>,
     cmd_rx: mpsc::Receiver<Command>,
     incoming: Option<mpsc::Receiver<TcpStream>>,
@@ -495,13 +527,16 @@ struct Driver {
     events: mpsc::Sender<PeerEvent>,
     pending: VecDeque<PeerEvent>,
     state: watch::Sender<State>,
+    conn_info: Arc<Mutex<Option<(SocketAddr, SocketAddr)>>>,
+    taken: Arc<AtomicBool>,
     encode_error: Option<bgp_wire::EncodeError>,
     finished: bool,
+    closing: Vec<tokio::task::JoinHandle<()>>,
 }
 
 enum Io {
-    Read(io::Result<usize>),
-    Wrote(io::Result<usize>),
+    Read(io::Result<()>),
+    Write(io::Result<()>),
 }
 
 enum Wake {
@@ -516,16 +551,43 @@ enum Wake {
 
 /// Read and write one connection; pending forever without one.
 async fn conn_io(conn: Option<&mut Conn>, read: bool) -> Io {
-    let Some(Conn { stream, rbuf, wbuf }) = conn else {
+    let Some(Conn { stream, wbuf, .. }) = conn else {
         return std::future::pending().await;
     };
-    if rbuf.capacity() - rbuf.len() < 512 {
-        rbuf.reserve(2048);
-    }
-    let (mut r, mut w) = stream.split();
+    // Readiness only: an idle connection holds no read buffer.
     tokio::select! {
-        res = r.read_buf(rbuf), if read => Io::Read(res),
-        res = w.write(wbuf), if !wbuf.is_empty() => Io::Wrote(res),
+        r = stream.readable(), if read => Io::Read(r),
+        r = stream.writable(), if !wbuf.is_empty() => Io::Write(r),
+        // Not reading (events back up) and nothing to write: wait for other wake-ups.
+        else => std::future::pending().await,
+    }
+}
+
+/// Read what is available (without waiting). `Ok(0)` is end of stream.
+fn try_read(conn: &mut Conn) -> io::Result<Option<usize>> {
+    if conn.rbuf.capacity() - conn.rbuf.len() < 1024 {
+        conn.rbuf.reserve(READ_CHUNK);
+    }
+    match conn.stream.try_read_buf(&mut conn.rbuf) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Write what the socket takes (without waiting).
+fn try_write(conn: &mut Conn) -> io::Result<()> {
+    match conn.stream.try_write(&conn.wbuf) {
+        Ok(n) => {
+            conn.wbuf.advance(n);
+            if conn.wbuf.is_empty() {
+                // Give the capacity back: idle sessions keep no write buffer.
+                conn.wbuf = BytesMut::new();
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -576,6 +638,11 @@ async fn connect(cfg: PeerConfig) -> io::Result<TcpStream> {
     sock.connect(peer).await
 }
 
+/// Flush and close in the background, so the peer task itself stays small and never waits.
+fn spawn_close(conn: Conn) {
+    tokio::spawn(close(conn));
+}
+
 async fn close(mut conn: Conn) {
     if !conn.wbuf.is_empty() {
         let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, conn.stream.write_all(&conn.wbuf)).await;
@@ -591,7 +658,7 @@ impl Driver {
     fn slot(&mut self, which: Which) -> Option<&mut Slot> {
         match which {
             Which::Primary => Some(&mut self.primary),
-            Which::Secondary => self.secondary.as_mut(),
+            Which::Secondary => self.secondary.as_deref_mut(),
         }
     }
 
@@ -605,6 +672,11 @@ impl Driver {
             match self.events.try_send(ev) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(ev)) => {
+                    if !self.taken.load(Ordering::Relaxed) {
+                        // Nobody took the receiver yet: keep the first EVENT_CAPACITY events
+                        // for a late taker, drop the rest, never stall the session.
+                        continue;
+                    }
                     self.pending.push_front(ev);
                     return;
                 }
@@ -622,7 +694,7 @@ impl Driver {
             Event::ManualStart
         };
         self.primary.fsm.handle_event(now, start);
-        self.apply(Which::Primary).await;
+        self.apply(Which::Primary);
         while !self.finished {
             let deadline = [
                 self.primary.fsm.poll_timeout(),
@@ -673,28 +745,28 @@ impl Driver {
                 } => Wake::Timer,
             };
             match wake {
-                Wake::Primary(io) => self.on_io(Which::Primary, io).await,
-                Wake::Secondary(io) => self.on_io(Which::Secondary, io).await,
-                Wake::Connected(r) => self.on_connected(r).await,
+                Wake::Primary(io) => self.on_io(Which::Primary, io),
+                Wake::Secondary(io) => self.on_io(Which::Secondary, io),
+                Wake::Connected(r) => self.on_connected(r),
                 Wake::Cmd(Some(c)) => self.on_command(c).await,
                 Wake::Cmd(None) => {
                     // Every handle is gone: stop quietly-but-politely.
                     self.stop(None).await;
                 }
-                Wake::Incoming(Some(s)) => self.on_incoming(s).await,
+                Wake::Incoming(Some(s)) => self.on_incoming(s),
                 Wake::Incoming(None) => self.incoming = None,
                 Wake::Permit => self.flush_events(),
                 Wake::Timer => {
                     let now = self.now();
                     self.primary.fsm.handle_timeout(now);
-                    self.apply(Which::Primary).await;
+                    self.apply(Which::Primary);
                     if let Some(s) = self.secondary.as_mut() {
                         s.fsm.handle_timeout(now);
-                        self.apply(Which::Secondary).await;
+                        self.apply(Which::Secondary);
                     }
                 }
             }
-            self.check_collision().await;
+            let _ = self.check_collision();
         }
         // Deliver what is left, then unregister.
         while let Some(ev) = self.pending.pop_front() {
@@ -709,16 +781,19 @@ impl Driver {
 
     async fn stop(&mut self, message: Option<String>) {
         let now = self.now();
-        self.primary.fsm.shutdown(now, message.as_deref());
-        self.apply(Which::Primary).await;
-        if let Some(mut s) = self.secondary.take() {
-            s.fsm.shutdown(now, message.as_deref());
-            if let Some(c) = s.conn.take() {
-                close(c).await;
-            }
-        }
-        self.connecting = None;
         self.finished = true;
+        self.primary.fsm.shutdown(now, message.as_deref());
+        self.apply(Which::Primary);
+        if let Some(s) = self.secondary.as_mut() {
+            s.fsm.shutdown(now, message.as_deref());
+            self.apply(Which::Secondary);
+        }
+        self.secondary = None;
+        self.connecting = None;
+        // The Ceases are flushed before the caller hears that we stopped.
+        for task in self.closing.drain(..) {
+            let _ = task.await;
+        }
     }
 
     async fn on_command(&mut self, c: Command) {
@@ -729,7 +804,7 @@ impl Driver {
                     FsmError::NotEstablished(s) => DriverError::NotEstablished(s),
                     e => DriverError::Fsm(e),
                 });
-                self.apply(Which::Primary).await;
+                self.apply(Which::Primary);
                 let r = r.and_then(|()| match self.encode_error.take() {
                     Some(e) => Err(DriverError::Encode(e)),
                     None => Ok(()),
@@ -745,7 +820,7 @@ impl Driver {
                         FsmError::NotEstablished(s) => DriverError::NotEstablished(s),
                         e => DriverError::Fsm(e),
                     });
-                self.apply(Which::Primary).await;
+                self.apply(Which::Primary);
                 let _ = reply.send(r);
             }
             Command::Shutdown(msg, reply) => {
@@ -755,7 +830,7 @@ impl Driver {
         }
     }
 
-    async fn on_connected(&mut self, r: io::Result<TcpStream>) {
+    fn on_connected(&mut self, r: io::Result<TcpStream>) {
         self.connecting = None;
         let now = self.now();
         match r {
@@ -776,7 +851,7 @@ impl Driver {
                     .handle_event(now, Event::TcpConnectionFails);
             }
         }
-        self.apply(Which::Primary).await;
+        self.apply(Which::Primary);
     }
 
     fn prepare_incoming(&self, stream: &TcpStream) {
@@ -787,7 +862,7 @@ impl Driver {
         let _ = stream.set_nodelay(true);
     }
 
-    async fn on_incoming(&mut self, stream: TcpStream) {
+    fn on_incoming(&mut self, stream: TcpStream) {
         let now = self.now();
         self.prepare_incoming(&stream);
         match self.primary.fsm.state() {
@@ -797,23 +872,23 @@ impl Driver {
                     self.primary
                         .fsm
                         .handle_event(now, Event::AutomaticStartPassive);
-                    self.apply(Which::Primary).await;
-                    self.take_as_primary(stream).await;
+                    self.apply(Which::Primary);
+                    self.take_as_primary(stream);
                 } else {
-                    close(Conn::new(stream)).await;
+                    spawn_close(Conn::new(stream));
                 }
             }
-            State::Connect | State::Active => self.take_as_primary(stream).await,
+            State::Connect | State::Active => self.take_as_primary(stream),
             State::OpenSent | State::OpenConfirm if self.secondary.is_none() => {
                 let mut fsm = Fsm::new(self.primary.fsm.config().clone());
                 fsm.handle_event(now, Event::ManualStartPassive);
                 fsm.handle_event(now, Event::TcpConnectionConfirmed);
-                self.secondary = Some(Slot {
+                self.secondary = Some(Box::new(Slot {
                     fsm,
                     conn: Some(Conn::new(stream)),
                     dir: Direction::Incoming,
-                });
-                self.apply(Which::Secondary).await;
+                }));
+                self.apply(Which::Secondary);
             }
             _ => {
                 // Established (or a collision already being resolved): refuse with Cease 6/7.
@@ -827,45 +902,62 @@ impl Driver {
                     &SessionContext::default(),
                     &mut conn.wbuf,
                 );
-                close(conn).await;
+                spawn_close(conn);
             }
         }
     }
 
-    async fn take_as_primary(&mut self, stream: TcpStream) {
+    fn take_as_primary(&mut self, stream: TcpStream) {
         let now = self.now();
         self.connecting = None;
         if let Some(old) = self.primary.conn.take() {
-            close(old).await;
+            spawn_close(old);
         }
         self.primary.conn = Some(Conn::new(stream));
         self.primary.dir = Direction::Incoming;
         self.primary
             .fsm
             .handle_event(now, Event::TcpConnectionConfirmed);
-        self.apply(Which::Primary).await;
+        self.apply(Which::Primary);
     }
 
-    async fn on_io(&mut self, which: Which, io: Io) {
+    fn on_io(&mut self, which: Which, io: Io) {
         let now = self.now();
         match io {
-            Io::Wrote(Ok(n)) => {
-                if let Some(c) = self.slot(which).and_then(|s| s.conn.as_mut()) {
-                    c.wbuf.advance(n);
+            Io::Write(Ok(())) => {
+                let r = match self.slot(which).and_then(|s| s.conn.as_mut()) {
+                    Some(c) => try_write(c),
+                    None => Ok(()),
+                };
+                if r.is_err() {
+                    self.conn_failed(which, now);
                 }
             }
-            Io::Read(Ok(0)) | Io::Read(Err(_)) | Io::Wrote(Err(_)) => {
-                if let Some(s) = self.slot(which) {
-                    s.conn = None;
-                    s.fsm.handle_event(now, Event::TcpConnectionFails);
+            Io::Read(Ok(())) => {
+                let r = match self.slot(which).and_then(|s| s.conn.as_mut()) {
+                    Some(c) => try_read(c),
+                    None => Ok(None),
+                };
+                match r {
+                    Ok(None) => {}
+                    Ok(Some(0)) | Err(_) => self.conn_failed(which, now),
+                    Ok(Some(_)) => self.process_frames(which),
                 }
-                self.apply(which).await;
             }
-            Io::Read(Ok(_)) => self.process_frames(which).await,
+            Io::Read(Err(_)) | Io::Write(Err(_)) => self.conn_failed(which, now),
         }
     }
 
-    async fn process_frames(&mut self, which: Which) {
+    fn conn_failed(&mut self, which: Which, now: Duration) {
+        if let Some(s) = self.slot(which) {
+            s.conn = None;
+            s.fsm.handle_event(now, Event::TcpConnectionFails);
+        }
+        self.apply(which);
+    }
+
+    fn process_frames(&mut self, which: Which) {
+        let mut which = which;
         loop {
             let now = self.now();
             let Some(slot) = self.slot(which) else { return };
@@ -879,8 +971,8 @@ impl Driver {
             };
             let event = match next_frame(&mut conn.rbuf, &ctx) {
                 Frame::Incomplete => {
-                    // Give memory back after a burst.
-                    if conn.rbuf.is_empty() && conn.rbuf.capacity() > 4 * 4096 {
+                    // Idle sessions keep no read buffer.
+                    if conn.rbuf.is_empty() {
                         conn.rbuf = BytesMut::new();
                     }
                     return;
@@ -888,12 +980,21 @@ impl Driver {
                 Frame::Event(e) => e,
             };
             slot.fsm.handle_event(now, event);
-            self.apply(which).await;
+            self.apply(which);
+            // Resolve a collision as soon as an OPEN is in, before a KEEPALIVE that may follow
+            // in the same read takes the connection to Established.
+            if self.secondary.is_some() {
+                match self.check_collision() {
+                    Collision::Promoted => which = Which::Primary,
+                    Collision::SecondaryDropped if which == Which::Secondary => return,
+                    _ => {}
+                }
+            }
         }
     }
 
     /// Carry out a state machine's actions.
-    async fn apply(&mut self, which: Which) {
+    fn apply(&mut self, which: Which) {
         loop {
             let Some(slot) = self.slot(which) else { return };
             let Some(action) = slot.fsm.poll_action() else {
@@ -910,7 +1011,10 @@ impl Driver {
                         self.connecting = None;
                     }
                     if let Some(c) = conn {
-                        close(c).await;
+                        let task = tokio::spawn(close(c));
+                        if self.finished {
+                            self.closing.push(task);
+                        }
                     }
                 }
                 Action::Send(msg) => {
@@ -940,7 +1044,7 @@ impl Driver {
                 .as_ref()
                 .is_some_and(|s| s.conn.is_none() || s.fsm.state() == State::Idle);
         if drop_secondary && let Some(c) = self.secondary.take().and_then(|mut s| s.conn.take()) {
-            close(c).await;
+            spawn_close(c);
         }
     }
 
@@ -948,11 +1052,24 @@ impl Driver {
         match action {
             Action::StateChanged { from, to } => {
                 tracing::debug!("peer {}: {from} -> {to}", self.cfg.peer_addr);
+                if to == State::Established {
+                    let addrs = self.primary.conn.as_ref().and_then(|c| {
+                        Some((c.stream.local_addr().ok()?, c.stream.peer_addr().ok()?))
+                    });
+                    if let Ok(mut g) = self.conn_info.lock() {
+                        *g = addrs;
+                    }
+                }
                 self.state.send_replace(to);
                 self.emit(PeerEvent::StateChanged { from, to });
             }
             Action::SessionUp(n) => self.emit(PeerEvent::Established(n)),
-            Action::SessionDown(reason) => self.emit(PeerEvent::Down { reason }),
+            Action::SessionDown(reason) => {
+                if let Ok(mut g) = self.conn_info.lock() {
+                    *g = None;
+                }
+                self.emit(PeerEvent::Down { reason });
+            }
             Action::Update { update, verdict } => self.emit(PeerEvent::Update {
                 update: Box::new(update),
                 verdict,
@@ -964,21 +1081,22 @@ impl Driver {
     }
 
     /// Resolve a collision between the primary and a secondary (incoming) connection.
-    async fn check_collision(&mut self) {
+    fn check_collision(&mut self) -> Collision {
         let Some(sec) = self.secondary.as_ref() else {
-            return;
+            return Collision::None;
         };
         let pstate = self.primary.fsm.state();
         if pstate < State::OpenSent {
             // The primary fell back: the secondary connection carries on as the session.
-            self.promote_secondary().await;
-            return;
+            self.promote_secondary();
+            return Collision::Promoted;
         }
         let Some(remote_id) = sec.fsm.remote_id().or(self.primary.fsm.remote_id()) else {
             if pstate == State::Established {
-                self.dump(Which::Secondary).await;
+                self.dump(Which::Secondary);
+                return Collision::SecondaryDropped;
             }
-            return;
+            return Collision::None;
         };
         let cfg = self.primary.fsm.config();
         let keep = collision::resolve(
@@ -990,16 +1108,20 @@ impl Driver {
             cfg.peer_as,
         );
         match keep {
-            Some(Keep::Existing) => self.dump(Which::Secondary).await,
-            Some(Keep::New) => {
-                self.dump(Which::Primary).await;
-                self.promote_secondary().await;
+            Some(Keep::Existing) => {
+                self.dump(Which::Secondary);
+                Collision::SecondaryDropped
             }
-            None => {}
+            Some(Keep::New) => {
+                self.dump(Which::Primary);
+                self.promote_secondary();
+                Collision::Promoted
+            }
+            None => Collision::None,
         }
     }
 
-    async fn dump(&mut self, which: Which) {
+    fn dump(&mut self, which: Which) {
         let now = self.now();
         tracing::debug!(
             "peer {}: collision, dumping {}",
@@ -1025,7 +1147,7 @@ impl Driver {
                         }
                     }
                     if let Some(c) = conn {
-                        close(c).await;
+                        spawn_close(c);
                     }
                 }
             }
@@ -1040,28 +1162,35 @@ impl Driver {
                     }
                 }
                 if let Some(c) = conn {
-                    close(c).await;
+                    spawn_close(c);
                 }
             }
         }
     }
 
-    async fn promote_secondary(&mut self) {
+    fn promote_secondary(&mut self) {
         let Some(sec) = self.secondary.take() else {
             return;
         };
         let from = self.primary.fsm.state();
         if let Some(c) = self.primary.conn.take() {
-            close(c).await;
+            spawn_close(c);
         }
         self.connecting = None;
-        self.primary = sec;
+        self.primary = *sec;
         let to = self.primary.fsm.state();
         if from != to {
             self.state.send_replace(to);
             self.emit(PeerEvent::StateChanged { from, to });
         }
     }
+}
+
+#[derive(PartialEq, Eq)]
+enum Collision {
+    None,
+    SecondaryDropped,
+    Promoted,
 }
 
 enum Frame {
