@@ -1060,8 +1060,7 @@ mod tests {
             let prefix = IpNet::from(std::net::IpAddr::from([10, 0, 0, i as u8]));
             // A change and a received UPDATE in the same tick, then no forced sync.
             sp.set([(prefix, RouteAttrs::default())].into_iter().collect());
-            ev.send(SessionEvent::Update(Box::new(Update::default())))
-                .unwrap();
+            ev.send(SessionEvent::Update(Box::default())).unwrap();
             for _ in 0..20 {
                 tokio::task::yield_now().await;
             }
