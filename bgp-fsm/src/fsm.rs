@@ -763,6 +763,11 @@ impl Fsm {
                 let reason = DownReason::ManualStop(self.manual_cease());
                 self.go_idle(now, n, Counter::Zero, reason);
             }
+            // A passive session (PassiveTcpEstablishment configured) never initiates: it keeps
+            // listening, like a `passive` neighbour in other implementations.
+            Event::ConnectRetryTimerExpires if !connect && self.cfg.passive => {
+                self.start_connect_retry(now);
+            }
             Event::ConnectRetryTimerExpires => {
                 if connect {
                     self.actions.push_back(Action::CloseConnection);

@@ -297,6 +297,22 @@ fn frr_md5_password() {
             peer.state()
         );
         peer.shutdown(None).await.unwrap();
+        // Passive on a dual-stack listener: the key is installed for the v4-mapped address and
+        // FRR's signed connection is accepted.
+        let listener = bgp_fsm::driver::Listener::bind("[::]:179".parse().unwrap())
+            .await
+            .unwrap();
+        let mut passive = cfg();
+        passive.passive = true;
+        passive.md5_password = Some("s3cr3t-md5".into());
+        let peer = spawn_peer(passive, Some(&listener));
+        assert!(
+            peer.wait_established(Duration::from_secs(20)).await,
+            "passive MD5: {:?}",
+            peer.state()
+        );
+        assert_eq!(peer.connection().unwrap().0.port(), 179);
+        peer.shutdown(None).await.unwrap();
     });
 }
 

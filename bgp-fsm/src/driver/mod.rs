@@ -383,7 +383,12 @@ impl Listener {
 
     fn register(&self, peer: IpAddr, md5: Option<&str>) -> io::Result<mpsc::Receiver<TcpStream>> {
         if let Some(key) = md5 {
-            sockopt::set_md5(&*self.inner.socket, peer, key.as_bytes())?;
+            sockopt::set_md5(
+                &*self.inner.socket,
+                self.inner.local.is_ipv6(),
+                peer,
+                key.as_bytes(),
+            )?;
         }
         let (tx, rx) = mpsc::channel(2);
         if let Ok(mut m) = self.inner.peers.lock() {
@@ -397,7 +402,7 @@ impl Listener {
             m.remove(&canonical(peer));
         }
         if had_md5 {
-            let _ = sockopt::set_md5(&*self.inner.socket, peer, &[]);
+            let _ = sockopt::set_md5(&*self.inner.socket, self.inner.local.is_ipv6(), peer, &[]);
         }
     }
 }
@@ -631,7 +636,7 @@ async fn connect(cfg: PeerConfig) -> io::Result<TcpStream> {
         sock.bind(SocketAddr::new(l, 0))?;
     }
     if let Some(k) = &cfg.md5_password {
-        sockopt::set_md5(&sock, cfg.peer_addr, k.as_bytes())?;
+        sockopt::set_md5(&sock, peer.is_ipv6(), cfg.peer_addr, k.as_bytes())?;
     }
     set_ttl(socket2::SockRef::from(&sock), peer.is_ipv6(), &cfg)?;
     sock.set_nodelay(true)?;
