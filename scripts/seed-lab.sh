@@ -333,6 +333,38 @@ start_router() {
   log "FRR up in ${ms} ms (bgpd pid $ROUTER_BGPD)"
 }
 
+# Capture the router's LAN side (BGP) when tcpdump and tshark are installed, so every message
+# of the run is checked by an independent decoder at the end.
+start_capture() {
+  CAP_PID=""
+  command -v tcpdump >/dev/null && command -v tshark >/dev/null || {
+    log "tcpdump/tshark not installed: no capture check"
+    return 0
+  }
+  spawn "$ROUTER_NS" tcpdump "$LABDIR/router/tcpdump.log" tcpdump -n -U --immediate-mode -Z root \
+    -s 0 -i eth0 -w "$LABDIR/router/bgp.pcap" tcp port 179
+  CAP_PID=$LAST_PID
+  T0=$(now_ms)
+  wait_for 10 grep -q "listening on" "$LABDIR/router/tcpdump.log" >/dev/null ||
+    fail "tcpdump did not start"
+}
+
+check_capture() {
+  [ -n "$CAP_PID" ] || return 0
+  step "tshark: every captured BGP message decodes cleanly"
+  sleep 0.2
+  stop_pid "$CAP_PID" 3
+  local pcap="$LABDIR/router/bgp.pcap" bad counts
+  bad=$(tshark -r "$pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
+  counts=$(tshark -r "$pcap" -Y bgp -T fields -e bgp.type 2>/dev/null | tr ',' '\n' |
+    awk '{n[$1]++} END {printf "open=%d update=%d notification=%d keepalive=%d", n[1], n[2], n[3], n[4]}')
+  echo "RESULT tshark_malformed=$bad bgp_messages: $counts"
+  [ "$bad" = 0 ] || {
+    tshark -r "$pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | head -n 5
+    fail "tshark flags $bad captured packets as malformed or erroneous"
+  }
+}
+
 # ---------------------------------------------------------------------------------------------
 # node speakers: start_speaker I MODE (non-blocking), originate I MODE (blocking part, if any)
 
@@ -488,6 +520,7 @@ run_mode() {
 
   setup_topology
   start_router
+  start_capture
 
   step "start 6 node speakers ($mode), measure time to 6 kernel next hops"
   T0=$(now_ms)
@@ -604,6 +637,8 @@ run_mode() {
   for i in 0 1 4 5; do stop_pid "${SPK_PID[$i]}" 3; done
   out=$(curl_client)
   [ "${out%% *}" != 200 ] || fail "service still reachable with no route"
+
+  check_capture
 
   {
     for k in "${!R[@]}"; do echo "$k=${R[$k]}"; done
