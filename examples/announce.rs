@@ -118,7 +118,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let backend = match FsmBackend::new(cfg.listen).await {
+    let mut bound = FsmBackend::new(cfg.listen).await;
+    if bound.is_err() && cfg.listen == Some(kube_bgp::config::DEFAULT_LISTEN) {
+        // No IPv6 on this host: listen on IPv4 only.
+        bound = FsmBackend::new(Some(kube_bgp::config::DEFAULT_LISTEN_V4)).await;
+    }
+    let backend = match bound {
         Ok(b) => Arc::new(b),
         Err(e) => {
             eprintln!("announce: cannot listen on {:?}: {e}", cfg.listen);

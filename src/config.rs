@@ -35,6 +35,13 @@ use crate::health::{HealthCheck, Probe};
 use crate::pool::{self, PoolError, Request};
 use crate::session::PeerSettings;
 
+/// The default listening address: `[::]:179`, which also accepts IPv4 peers (dual-stack).
+/// Where IPv6 is disabled, `announce` falls back to [`DEFAULT_LISTEN_V4`].
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 179);
+/// The fallback listening address when IPv6 is not available.
+pub const DEFAULT_LISTEN_V4: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 179);
+
 /// A configuration error, naming the offending key and value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -154,7 +161,7 @@ pub struct Cli {
     /// IP TTL for eBGP multihop sessions.
     #[arg(long, value_name = "N")]
     pub ttl: Option<u8>,
-    /// Listening address (default 0.0.0.0:179 or [::]:179).
+    /// Listening address (default [::]:179, dual-stack; 0.0.0.0:179 without IPv6).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
     /// Do not listen; only connect out.
@@ -356,8 +363,8 @@ pub struct Config {
     pub prefixes: DesiredSet,
     /// Services.
     pub services: Vec<Service>,
-    /// Listening address; None with `no-listen`. Default `0.0.0.0:179`, or `[::]:179` when
-    /// every peer is IPv6.
+    /// Listening address; None with `no-listen`. Default [`DEFAULT_LISTEN`] (`[::]:179`,
+    /// dual-stack).
     pub listen: Option<SocketAddr>,
     /// JSON events.
     pub json: bool,
@@ -772,14 +779,8 @@ impl FileConfig {
         } else {
             Some(match &self.listen {
                 Some(l) => parse_sockaddr("listen", l)?,
-                None => {
-                    let v6_only = !peers.is_empty() && peers.keys().all(|a| a.is_ipv6());
-                    if v6_only {
-                        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 179))
-                    } else {
-                        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 179))
-                    }
-                }
+                // Dual-stack: IPv4 peers arrive as v4-mapped addresses.
+                None => DEFAULT_LISTEN,
             })
         };
         if listen.is_none()
