@@ -298,6 +298,9 @@ pub struct ServiceConfig {
     pub ip: Option<String>,
     /// Or a pool to allocate from.
     pub pool: Option<String>,
+    /// Next hop override (`self` or an address), e.g. an IPv6 next hop for an IPv6 service
+    /// announced over an IPv4 session.
+    pub next_hop: Option<String>,
     /// Communities (replace the global ones when given).
     pub community: Option<Vec<String>>,
     /// Large communities (replace the global ones when given).
@@ -749,6 +752,11 @@ impl FileConfig {
             if s.local_pref.is_some() {
                 a.local_pref = s.local_pref;
             }
+            if let Some(nh) = &s.next_hop {
+                a.next_hop = nh
+                    .parse()
+                    .map_err(|_| invalid(key("next-hop"), nh, "expected `self` or an address"))?;
+            }
             if s.med.is_some() {
                 a.med = s.med;
             }
@@ -1004,6 +1012,10 @@ health = { tcp = "127.0.0.1:8080", interval-ms = 200, rise = 2, fall = 3 }
 [[service]]
 name = "api"
 pool = "default"
+[[service]]
+name = "six"
+ip = "fd00:10::5"
+next-hop = "fd00:1::10"
 "#,
         )
         .unwrap();
@@ -1018,9 +1030,15 @@ pool = "default"
         assert_eq!(web.addr, "172.16.10.1".parse::<IpAddr>().unwrap());
         assert_eq!(web.attrs.communities, vec![Community::NO_EXPORT]);
         assert_eq!(web.health.as_ref().unwrap().rise, 2);
+        let six = c.services.iter().find(|s| s.name == "six").unwrap();
+        assert_eq!(
+            six.attrs.next_hop,
+            NextHop::Addr("fd00:1::10".parse().unwrap())
+        );
+        assert_eq!(api.attrs.next_hop, NextHop::SelfAddr);
         let d = c.desired(|_| false);
-        assert_eq!(d.len(), 1, "unhealthy web is left out");
-        assert_eq!(c.desired(|_| true).len(), 2);
+        assert_eq!(d.len(), 2, "unhealthy web is left out");
+        assert_eq!(c.desired(|_| true).len(), 3);
     }
 
     #[test]
