@@ -97,7 +97,7 @@ fn invalid(key: impl Into<String>, value: impl ToString, reason: impl Into<Strin
 Every flag can also be given in the TOML file named by --config, under the same key \
 (e.g. `local-as = 64512`, `peer = [\"192.168.1.1\"]`). Scalar flags override the file; \
 repeatable flags add to the file's lists. The file can also hold [[neighbor]] tables \
-(per-peer settings), [[pool]] tables (name, cidr) and [[service]] tables (name, ip or pool, \
+(per-peer settings), [[pool]] tables (name, cidr) and [[service]] tables (name, ip or pool, next-hop, \
 community, large-community, local-pref, med, health = { http | tcp | command, interval-ms, \
 timeout-ms, rise, fall }).\n\nSignals: SIGHUP reloads the file and applies only the \
 difference; SIGTERM and SIGINT withdraw everything, close the sessions with an \
