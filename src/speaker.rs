@@ -329,10 +329,11 @@ impl Speaker {
     }
 
     fn publish(&self) {
-        let base = lock(&self.inner.base).clone();
+        // Read and send under the lock, so concurrent changes publish in order.
+        let base = lock(&self.inner.base);
         let phase = *lock(&self.inner.phase);
         let out = match phase {
-            0 => base,
+            0 => base.clone(),
             1 => advert::with_graceful_shutdown(&base),
             _ => DesiredSet::new(),
         };
@@ -341,7 +342,7 @@ impl Speaker {
 
     /// Replace the whole desired set. Each peer is sent only the difference.
     pub fn set(&self, desired: DesiredSet) {
-        *lock(&self.inner.base) = desired;
+        *lock(&self.inner.base) = desired.into_iter().map(|(p, a)| (p.trunc(), a)).collect();
         self.publish();
     }
 
