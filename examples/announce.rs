@@ -6,6 +6,42 @@
 //! announce --config /etc/kube-bgp.toml
 //! ```
 //!
+//! A configuration file (every flag has the same key; tables add peers, pools, services):
+//!
+//! ```toml
+//! local-as = 64512
+//! peer = ["192.168.1.1"]          # ADDR or ADDR:PORT, repeatable
+//! peer-as = 64512
+//! hold-time = 9
+//! keepalive = 3
+//! community = ["64512:100"]
+//! large-community = ["64512:1:1"]
+//! local-pref = 200
+//! metrics = "127.0.0.1:9179"
+//! graceful-shutdown-drain = 5     # seconds with GRACEFUL_SHUTDOWN before withdrawing
+//! shutdown-message = "node drained for maintenance"
+//!
+//! [[neighbor]]                    # a peer with its own settings
+//! address = "192.168.2.1"
+//! peer-as = 65001
+//! password = "secret"
+//! ttl = 2
+//!
+//! [[pool]]
+//! name = "default"
+//! cidr = "172.16.10.0/24"
+//!
+//! [[service]]                     # gets the lowest free address of the pool
+//! name = "web"
+//! pool = "default"
+//! health = { http = "http://127.0.0.1:8080/healthz", interval-ms = 1000, rise = 2, fall = 3 }
+//!
+//! [[service]]
+//! name = "dns"
+//! ip = "172.16.10.53"
+//! health = { tcp = "127.0.0.1:53" }
+//! ```
+//!
 //! SIGHUP reloads the configuration file and applies only the difference (new or removed
 //! prefixes on the live sessions, only changed peers restarted). A bad file is refused
 //! with an error naming the key and value, and the old configuration stays in force.
