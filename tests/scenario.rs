@@ -3,8 +3,9 @@
 //! the same config file shape; a client (192.168.10.100) behind the router.
 //!
 //! Asserts: six kernel next hops for 172.16.10.0/32 (allocated from a pool), communities,
-//! large communities and LOCAL_PREF in FRR's JSON, the client reaches the service, a SIGHUP
-//! that adds a prefix reaches FRR without resetting any session, a bad reload is refused
+//! large communities and LOCAL_PREF in FRR's JSON, the client reaches the service, SIGHUPs
+//! that add then remove a prefix reach FRR without resetting any session, a ROUTE-REFRESH
+//! from FRR is answered, a bad reload is refused
 //! and the old config kept, a failing health check withdraws only that node's path,
 //! SIGTERM leaves our shutdown message as FRR's last reset reason and exits 0, a SIGTERM
 //! with a graceful-shutdown drain first moves traffic away (GRACEFUL_SHUTDOWN community,
@@ -211,6 +212,14 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         lab.nodes[0].log()
     );
     assert_eq!(lab.frr.path_count("172.16.20.0/32"), 1);
+    // SIGHUP removing it again: withdrawn on the live session.
+    lab.nodes[0].write_config(&node_config(0, &hf, None));
+    lab.nodes[0].signal("HUP");
+    assert!(
+        wait_until(T, || lab.frr.path_count("172.16.20.0/32") == 0),
+        "reload did not withdraw the removed prefix"
+    );
+    assert_eq!(lab.frr.path_count(SERVICE), 6);
     // A bad reload on node 2 is refused; the old config stays.
     lab.nodes[2].write_config("local-as = 64512\npeer = [\"192.168.1.1\"]\npeer-as = 64512\ncommunity = [\"64512:999999\"]\n");
     lab.nodes[2].signal("HUP");
