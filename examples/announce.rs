@@ -70,9 +70,23 @@ fn load(cli: &Cli) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// One running health check: its definition, its state, and the task that turns state
+/// changes into recomputations (aborted when the entry goes, which also ends the check).
+struct HealthEntry {
+    check: HealthCheck,
+    rx: watch::Receiver<bool>,
+    forwarder: tokio::task::AbortHandle,
+}
+
+impl Drop for HealthEntry {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+    }
+}
+
 /// The health checks currently running, by service name.
 struct Health {
-    checks: BTreeMap<String, (HealthCheck, watch::Receiver<bool>)>,
+    checks: BTreeMap<String, HealthEntry>,
     changed: mpsc::UnboundedSender<()>,
 }
 
@@ -84,19 +98,24 @@ impl Health {
         for s in &cfg.services {
             let Some(check) = &s.health else { continue };
             let entry = match self.checks.remove(&s.name) {
-                Some((old, rx)) if &old == check => (old, rx),
+                Some(e) if &e.check == check => e,
                 _ => {
                     let rx = health::spawn(check.clone());
                     let mut watch_rx = rx.clone();
                     let tx = self.changed.clone();
-                    tokio::spawn(async move {
+                    let forwarder = tokio::spawn(async move {
                         while watch_rx.changed().await.is_ok() {
                             if tx.send(()).is_err() {
                                 return;
                             }
                         }
-                    });
-                    (check.clone(), rx)
+                    })
+                    .abort_handle();
+                    HealthEntry {
+                        check: check.clone(),
+                        rx,
+                        forwarder,
+                    }
                 }
             };
             next.insert(s.name.clone(), entry);
@@ -105,7 +124,7 @@ impl Health {
     }
 
     fn healthy(&self, name: &str) -> bool {
-        self.checks.get(name).is_some_and(|(_, rx)| *rx.borrow())
+        self.checks.get(name).is_some_and(|e| *e.rx.borrow())
     }
 }
 
