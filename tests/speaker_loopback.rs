@@ -1,6 +1,7 @@
 //! Two in-process speakers over loopback with the real bgp-fsm driver (no root needed):
 //! an eBGP session between a 4-octet AS and a 2-octet AS, one side passive behind a
-//! listener. Checks that announcements, a withdrawal and the graceful shutdown's Cease
+//! listener. Checks that announcements, the full replay after a reconnect, a withdrawal and
+//! the graceful shutdown's Cease
 //! message arrive, and that a peer whose settings did not change is left alone.
 
 use std::net::IpAddr;
@@ -71,6 +72,30 @@ async fn two_speakers_over_loopback() {
     )
     .await;
     let got = wait_for(&mut b_events, "B receives routes", |e| {
+        matches!(e, SpeakerEvent::RoutesIgnored { .. })
+    })
+    .await;
+    assert_eq!(
+        got,
+        SpeakerEvent::RoutesIgnored {
+            peer: "127.0.0.1".into(),
+            count: 2
+        }
+    );
+
+    // B drops the session (peer removed, then configured again): A reconnects and replays
+    // its whole set.
+    b.remove_peer(a_ip).await.unwrap();
+    wait_for(&mut a_events, "A sees the session go down", |e| {
+        matches!(e, SpeakerEvent::Down { .. })
+    })
+    .await;
+    b.add_peer(bs.clone()).unwrap();
+    wait_for(&mut a_events, "A established again", |e| {
+        matches!(e, SpeakerEvent::Established { .. })
+    })
+    .await;
+    let got = wait_for(&mut b_events, "B receives the replay", |e| {
         matches!(e, SpeakerEvent::RoutesIgnored { .. })
     })
     .await;
