@@ -344,6 +344,66 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
 
     cap.stop().unwrap();
     assert!(cap.bgp_message_count(2).unwrap() > 0, "no UPDATE captured");
+    // On the wire, node 3's withdrawal came before its Cease.
+    let seq = cap
+        .tshark(&[
+            "-Y",
+            &format!("ip.src == {} && bgp", NODES[3]),
+            "-T",
+            "fields",
+            "-e",
+            "bgp.type",
+            "-e",
+            "bgp.update.withdrawn_routes.length",
+        ])
+        .unwrap();
+    let mut msgs: Vec<(String, u64)> = Vec::new();
+    for line in seq.lines() {
+        let mut cols = line.split('\t');
+        let types: Vec<&str> = cols.next().unwrap_or("").split(',').collect();
+        let mut wlens = cols
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(|w| w.trim().parse::<u64>().unwrap_or(0));
+        for t in types {
+            let w = if t == "2" {
+                wlens.next().unwrap_or(0)
+            } else {
+                0
+            };
+            msgs.push((t.to_string(), w));
+        }
+    }
+    // The last NOTIFICATION is the shutdown Cease (an earlier one may be a 6/7 that closed
+    // the losing connection of a collision).
+    let cease = msgs.iter().rposition(|(t, _)| t == "3");
+    assert!(cease.is_some(), "no NOTIFICATION from node 3: {seq}");
+    assert!(
+        msgs[..cease.unwrap()]
+            .iter()
+            .any(|(t, w)| t == "2" && *w > 0),
+        "no withdrawal before the Cease: {seq}\n{}",
+        cap.tshark(&[
+            "-Y",
+            &format!("ip.addr == {}", NODES[3]),
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "ip.src",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tcp.len",
+            "-e",
+            "_ws.col.Info",
+        ])
+        .unwrap_or_default()
+    );
     assert_eq!(
         cap.malformed_count().unwrap(),
         0,
