@@ -113,7 +113,7 @@ pub struct Cli {
     /// BGP identifier (default: the first IPv4 address of a session).
     #[arg(long, value_name = "IPV4")]
     pub router_id: Option<String>,
-    /// A peer to connect to, ADDR or ADDR:PORT ([V6ADDR]:PORT); repeatable.
+    /// A peer to connect to, ADDR or ADDR:PORT (an IPv6 address with a port in brackets); repeatable.
     #[arg(long, value_name = "ADDR[:PORT]")]
     pub peer: Vec<String>,
     /// The peers' AS number (equal to --local-as for iBGP).
@@ -161,7 +161,7 @@ pub struct Cli {
     /// IP TTL for eBGP multihop sessions.
     #[arg(long, value_name = "N")]
     pub ttl: Option<u8>,
-    /// Listening address (default [::]:179, dual-stack; 0.0.0.0:179 without IPv6).
+    /// Listening address (default `[::]:179`, dual-stack; `0.0.0.0:179` without IPv6).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
     /// Do not listen; only connect out.
