@@ -282,6 +282,16 @@ pub(crate) fn decode_update(
                 );
                 continue;
             }
+            if let Some(reason) = check_raw(code, &b[vstart..vend]) {
+                col.push(
+                    UpdateAction::TreatAsWithdraw,
+                    Some(code),
+                    start,
+                    reason,
+                    n3(codes::OPTIONAL_ATTRIBUTE_ERROR, msg.slice(start..vend)),
+                );
+                continue;
+            }
             attributes.push(PathAttribute::Unknown(RawAttribute {
                 flags: flags & !FLAG_EXTENDED_LENGTH,
                 type_code: code,
@@ -419,6 +429,31 @@ pub(crate) fn decode_update(
         },
         verdict,
     ))
+}
+
+/// Syntax checks for attributes kept raw that RFC 7606 §7 still covers:
+/// Tunnel Encapsulation (23, §7.13 / RFC 9012: a sequence of TLVs with 2-octet type and
+/// length) and Traffic Engineering (24, §7.12 / RFC 5543: at least the 36-octet fixed
+/// part). Malformed -> treat-as-withdraw.
+fn check_raw(code: u8, v: &[u8]) -> Option<&'static str> {
+    match code {
+        23 => {
+            let mut d = v;
+            while !d.is_empty() {
+                let Some(h) = d.get(..4) else {
+                    return Some("Tunnel Encapsulation TLV header truncated");
+                };
+                let len = u16::from_be_bytes([h[2], h[3]]) as usize;
+                match d.get(4 + len..) {
+                    Some(rest) => d = rest,
+                    None => return Some("Tunnel Encapsulation TLV overruns the attribute"),
+                }
+            }
+            None
+        }
+        24 if v.len() < 36 => Some("Traffic Engineering attribute shorter than 36 octets"),
+        _ => None,
+    }
 }
 
 /// How many attribute headers the list holds (for sizing; stops where framing breaks).
