@@ -575,7 +575,14 @@ fn try_read(conn: &mut Conn) -> io::Result<Option<usize>> {
     }
     match conn.stream.try_read_buf(&mut conn.rbuf) {
         Ok(n) => Ok(Some(n)),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            // Readiness stays set until a read would block: this is the usual end of a burst,
+            // so give the buffer back when it holds no partial message.
+            if conn.rbuf.is_empty() {
+                conn.rbuf = BytesMut::new();
+            }
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
