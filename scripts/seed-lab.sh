@@ -702,12 +702,14 @@ if [ "$COMPARE" = 1 ]; then
              "health_down_ms:HTTP server down -> next hop gone" \
              "health_up_ms:HTTP server up -> next hop back"; do
     key=${row%%:*}
-    printf '%-40s' "${row#*:}"
+    line=$(printf '%-40s' "${row#*:}")
+    any=0
     for m in "${MODES[@]}"; do
       v=$(grep "^$key=" "$RESULTS-$m.env" 2>/dev/null | cut -d= -f2)
-      printf '%12s' "${v:--}"
+      [ -n "$v" ] && any=1
+      line+=$(printf '%12s' "${v:--}")
     done
-    echo
+    [ "$any" = 1 ] && echo "$line"
   done
 fi
 for m in "${MODES[@]}"; do rm -f "$RESULTS-$m.env" "$RESULTS-$m.pids"; done
