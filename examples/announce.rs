@@ -6,6 +6,42 @@
 //! announce --config /etc/kube-bgp.toml
 //! ```
 //!
+//! A configuration file (every flag has the same key; tables add peers, pools, services):
+//!
+//! ```toml
+//! local-as = 64512
+//! peer = ["192.168.1.1"]          # ADDR or ADDR:PORT, repeatable
+//! peer-as = 64512
+//! hold-time = 9
+//! keepalive = 3
+//! community = ["64512:100"]
+//! large-community = ["64512:1:1"]
+//! local-pref = 200
+//! metrics = "127.0.0.1:9179"
+//! graceful-shutdown-drain = 5     # seconds with GRACEFUL_SHUTDOWN before withdrawing
+//! shutdown-message = "node drained for maintenance"
+//!
+//! [[neighbor]]                    # a peer with its own settings
+//! address = "192.168.2.1"
+//! peer-as = 65001
+//! password = "secret"
+//! ttl = 2
+//!
+//! [[pool]]
+//! name = "default"
+//! cidr = "172.16.10.0/24"
+//!
+//! [[service]]                     # gets the lowest free address of the pool
+//! name = "web"
+//! pool = "default"
+//! health = { http = "http://127.0.0.1:8080/healthz", interval-ms = 1000, rise = 2, fall = 3 }
+//!
+//! [[service]]
+//! name = "dns"
+//! ip = "172.16.10.53"
+//! health = { tcp = "127.0.0.1:53" }
+//! ```
+//!
 //! SIGHUP reloads the configuration file and applies only the difference (new or removed
 //! prefixes on the live sessions, only changed peers restarted). A bad file is refused
 //! with an error naming the key and value, and the old configuration stays in force.
@@ -34,9 +70,23 @@ fn load(cli: &Cli) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// One running health check: its definition, its state, and the task that turns state
+/// changes into recomputations (aborted when the entry goes, which also ends the check).
+struct HealthEntry {
+    check: HealthCheck,
+    rx: watch::Receiver<bool>,
+    forwarder: tokio::task::AbortHandle,
+}
+
+impl Drop for HealthEntry {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+    }
+}
+
 /// The health checks currently running, by service name.
 struct Health {
-    checks: BTreeMap<String, (HealthCheck, watch::Receiver<bool>)>,
+    checks: BTreeMap<String, HealthEntry>,
     changed: mpsc::UnboundedSender<()>,
 }
 
@@ -48,19 +98,24 @@ impl Health {
         for s in &cfg.services {
             let Some(check) = &s.health else { continue };
             let entry = match self.checks.remove(&s.name) {
-                Some((old, rx)) if &old == check => (old, rx),
+                Some(e) if &e.check == check => e,
                 _ => {
                     let rx = health::spawn(check.clone());
                     let mut watch_rx = rx.clone();
                     let tx = self.changed.clone();
-                    tokio::spawn(async move {
+                    let forwarder = tokio::spawn(async move {
                         while watch_rx.changed().await.is_ok() {
                             if tx.send(()).is_err() {
                                 return;
                             }
                         }
-                    });
-                    (check.clone(), rx)
+                    })
+                    .abort_handle();
+                    HealthEntry {
+                        check: check.clone(),
+                        rx,
+                        forwarder,
+                    }
                 }
             };
             next.insert(s.name.clone(), entry);
@@ -69,7 +124,7 @@ impl Health {
     }
 
     fn healthy(&self, name: &str) -> bool {
-        self.checks.get(name).is_some_and(|(_, rx)| *rx.borrow())
+        self.checks.get(name).is_some_and(|e| *e.rx.borrow())
     }
 }
 
@@ -118,7 +173,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let backend = match FsmBackend::new(cfg.listen).await {
+    let mut bound = FsmBackend::new(cfg.listen).await;
+    if bound.is_err() && cfg.listen == Some(kube_bgp::config::DEFAULT_LISTEN) {
+        // No IPv6 on this host: listen on IPv4 only.
+        bound = FsmBackend::new(Some(kube_bgp::config::DEFAULT_LISTEN_V4)).await;
+    }
+    let backend = match bound {
         Ok(b) => Arc::new(b),
         Err(e) => {
             eprintln!("announce: cannot listen on {:?}: {e}", cfg.listen);

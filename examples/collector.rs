@@ -20,8 +20,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
+use bgp_fsm::{DownReason, GracefulRestartConfig};
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib, RouteView};
-use bgp_wire::{AfiSafi, UpdateAction};
+use bgp_wire::{AfiSafi, Capability, UpdateAction};
 use clap::Parser;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -84,6 +85,11 @@ struct Args {
     /// Also negotiate IPv6 unicast.
     #[arg(long)]
     ipv6: bool,
+    /// Graceful restart helper (RFC 4724): advertise the capability; when a peer that
+    /// advertised it loses its session without a NOTIFICATION, keep its routes (stale) until
+    /// its End-of-RIB or its restart time.
+    #[arg(long)]
+    graceful_restart: bool,
 }
 
 fn route_json(r: &RouteView, kind: &str) -> serde_json::Value {
@@ -230,6 +236,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if args.ipv6 {
             pc.families = vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST];
         }
+        if args.graceful_restart {
+            // Helper only: we keep no forwarding state of our own across restarts.
+            pc.graceful_restart = Some(GracefulRestartConfig {
+                restart_time: 120,
+                restart_state: false,
+                notification: false,
+                families: Vec::new(),
+            });
+        }
         let h = spawn_peer(pc, listener.as_ref());
         let Some(mut ev) = h.take_events() else {
             continue;
@@ -245,9 +260,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         handles.insert(id, h);
     }
     drop(tx);
+    let start = std::time::Instant::now();
+    // Restart time each peer advertised (graceful restart), by peer.
+    let mut gr: HashMap<PeerId, u16> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         let (id, ev) = tokio::select! {
             m = rx.recv() => match m { Some(m) => m, None => break },
+            _ = tick.tick() => {
+                rib.tick(start.elapsed().as_secs());
+                let deltas = rib.drain_deltas();
+                emit(&rib, deltas, args.fib);
+                continue;
+            }
             _ = tokio::signal::ctrl_c() => break,
         };
         let addr = rib
@@ -256,6 +281,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_default();
         match ev {
             PeerEvent::Established(n) => {
+                match &n.peer_graceful_restart {
+                    Some(Capability::GracefulRestart { restart_time, .. })
+                        if args.graceful_restart =>
+                    {
+                        gr.insert(id, *restart_time);
+                    }
+                    _ => {
+                        gr.remove(&id);
+                    }
+                }
                 if let Some(mut info) = rib.peer_info(id).cloned() {
                     info.router_id = n.peer_router_id;
                     let _ = rib.set_peer_info(id, info);
@@ -267,11 +302,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
             PeerEvent::Down { reason } => {
-                rib.peer_down(id);
+                // RFC 4724 §4.2: a session lost without a NOTIFICATION (TCP failure, hold
+                // timer) keeps the peer's routes as stale while it restarts.
+                let helper = matches!(
+                    reason,
+                    DownReason::ConnectionFailed | DownReason::HoldTimerExpired
+                );
+                let restart = gr.get(&id).copied().filter(|_| helper);
+                match restart {
+                    Some(t) => rib.peer_restarting(id, start.elapsed().as_secs(), t),
+                    None => rib.peer_down(id),
+                }
                 println!(
                     "{}",
                     json!({"type": "session", "peer": addr, "state": "down",
-                    "reason": format!("{reason:?}")})
+                    "reason": format!("{reason:?}"), "graceful_restart": restart.is_some()})
                 );
             }
             PeerEvent::Update { update, verdict } => match verdict.action() {
@@ -281,11 +326,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                 }
                 Some(UpdateAction::AfiSafiDisable(_)) => rib.peer_down(id),
-                _ => {
-                    if let Err(e) = rib.apply_update(id, &update) {
-                        eprintln!("update from {addr}: {e}");
+                _ => match rib.apply_update(id, &update) {
+                    Ok(sum) => {
+                        for af in sum.end_of_rib {
+                            rib.end_of_rib(id, af);
+                        }
                     }
-                }
+                    Err(e) => eprintln!("update from {addr}: {e}"),
+                },
             },
             _ => {}
         }

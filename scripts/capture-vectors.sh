@@ -232,9 +232,10 @@ router bgp 65001
  exit-address-family
 !
 route-map ORIG permit 10
- set community 65001:20 65535:0 no-advertise
+ set community 65001:20 65535:0 no-export
  set large-community 65001:20:1 65001:20:2
- set extcommunity rt 65001:20 soo 10.77.0.2:7
+ set extcommunity rt 65001:20
+ set extcommunity soo 10.77.0.2:7
  set metric 20
  set local-preference 220
  set origin egp

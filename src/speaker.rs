@@ -329,10 +329,11 @@ impl Speaker {
     }
 
     fn publish(&self) {
-        let base = lock(&self.inner.base).clone();
+        // Read and send under the lock, so concurrent changes publish in order.
+        let base = lock(&self.inner.base);
         let phase = *lock(&self.inner.phase);
         let out = match phase {
-            0 => base,
+            0 => base.clone(),
             1 => advert::with_graceful_shutdown(&base),
             _ => DesiredSet::new(),
         };
@@ -341,7 +342,7 @@ impl Speaker {
 
     /// Replace the whole desired set. Each peer is sent only the difference.
     pub fn set(&self, desired: DesiredSet) {
-        *lock(&self.inner.base) = desired;
+        *lock(&self.inner.base) = desired.into_iter().map(|(p, a)| (p.trunc(), a)).collect();
         self.publish();
     }
 
@@ -717,7 +718,10 @@ async fn peer_task(
         tokio::select! {
             ev = recv_opt(&mut sev) => match ev {
                 Some(ev) => {
-                    let target = desired.borrow_and_update().clone();
+                    // Only look: a change published meanwhile must still wake the
+                    // `changed()` branch, or it would never be sent (an UPDATE from the
+                    // peer arriving with it would swallow it).
+                    let target = desired.borrow().clone();
                     run.on_session_event(ev, &target);
                 }
                 None => {
@@ -1043,6 +1047,28 @@ mod tests {
         let r = lock(&rec);
         assert_eq!(r.sent.len(), n0 + 1);
         assert_eq!(nlri_of(&r.sent[n0]), vec![p("172.16.10.0/32")]);
+    }
+
+    #[tokio::test]
+    async fn a_change_racing_a_received_update_is_not_lost() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, rec, _) = be.session(0);
+        ev.send(SessionEvent::Established(info())).unwrap();
+        settle(&sp).await;
+        for i in 0..50u32 {
+            let prefix = IpNet::from(std::net::IpAddr::from([10, 0, 0, i as u8]));
+            // A change and a received UPDATE in the same tick, then no forced sync.
+            sp.set([(prefix, RouteAttrs::default())].into_iter().collect());
+            ev.send(SessionEvent::Update(Box::default())).unwrap();
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            let r = lock(&rec);
+            let last = r.sent.last().unwrap();
+            assert_eq!(nlri_of(last), vec![prefix], "change {i} lost");
+        }
     }
 
     #[tokio::test]

@@ -3,8 +3,9 @@
 //! the same config file shape; a client (192.168.10.100) behind the router.
 //!
 //! Asserts: six kernel next hops for 172.16.10.0/32 (allocated from a pool), communities,
-//! large communities and LOCAL_PREF in FRR's JSON, the client reaches the service, a SIGHUP
-//! that adds a prefix reaches FRR without resetting any session, a bad reload is refused
+//! large communities and LOCAL_PREF in FRR's JSON, the client reaches the service, SIGHUPs
+//! that add then remove a prefix reach FRR without resetting any session, a ROUTE-REFRESH
+//! from FRR is answered, a bad reload is refused
 //! and the old config kept, a failing health check withdraws only that node's path,
 //! SIGTERM leaves our shutdown message as FRR's last reset reason and exits 0, a SIGTERM
 //! with a graceful-shutdown drain first moves traffic away (GRACEFUL_SHUTDOWN community,
@@ -211,6 +212,14 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         lab.nodes[0].log()
     );
     assert_eq!(lab.frr.path_count("172.16.20.0/32"), 1);
+    // SIGHUP removing it again: withdrawn on the live session.
+    lab.nodes[0].write_config(&node_config(0, &hf, None));
+    lab.nodes[0].signal("HUP");
+    assert!(
+        wait_until(T, || lab.frr.path_count("172.16.20.0/32") == 0),
+        "reload did not withdraw the removed prefix"
+    );
+    assert_eq!(lab.frr.path_count(SERVICE), 6);
     // A bad reload on node 2 is refused; the old config stays.
     lab.nodes[2].write_config("local-as = 64512\npeer = [\"192.168.1.1\"]\npeer-as = 64512\ncommunity = [\"64512:999999\"]\n");
     lab.nodes[2].signal("HUP");
@@ -335,6 +344,66 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
 
     cap.stop().unwrap();
     assert!(cap.bgp_message_count(2).unwrap() > 0, "no UPDATE captured");
+    // On the wire, node 3's withdrawal came before its Cease.
+    let seq = cap
+        .tshark(&[
+            "-Y",
+            &format!("ip.src == {} && bgp", NODES[3]),
+            "-T",
+            "fields",
+            "-e",
+            "bgp.type",
+            "-e",
+            "bgp.update.withdrawn_routes.length",
+        ])
+        .unwrap();
+    let mut msgs: Vec<(String, u64)> = Vec::new();
+    for line in seq.lines() {
+        let mut cols = line.split('\t');
+        let types: Vec<&str> = cols.next().unwrap_or("").split(',').collect();
+        let mut wlens = cols
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(|w| w.trim().parse::<u64>().unwrap_or(0));
+        for t in types {
+            let w = if t == "2" {
+                wlens.next().unwrap_or(0)
+            } else {
+                0
+            };
+            msgs.push((t.to_string(), w));
+        }
+    }
+    // The last NOTIFICATION is the shutdown Cease (an earlier one may be a 6/7 that closed
+    // the losing connection of a collision).
+    let cease = msgs.iter().rposition(|(t, _)| t == "3");
+    assert!(cease.is_some(), "no NOTIFICATION from node 3: {seq}");
+    assert!(
+        msgs[..cease.unwrap()]
+            .iter()
+            .any(|(t, w)| t == "2" && *w > 0),
+        "no withdrawal before the Cease: {seq}\n{}",
+        cap.tshark(&[
+            "-Y",
+            &format!("ip.addr == {}", NODES[3]),
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "ip.src",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tcp.len",
+            "-e",
+            "_ws.col.Info",
+        ])
+        .unwrap_or_default()
+    );
     assert_eq!(
         cap.malformed_count().unwrap(),
         0,

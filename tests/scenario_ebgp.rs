@@ -1,4 +1,6 @@
-//! eBGP with FRR from a 4-octet AS: FRR (AS 64512) sees our path with AS_PATH
+//! eBGP with FRR from a 4-octet AS, and a passive node.
+//!
+//! eBGP from a 4-octet AS: FRR (AS 64512) sees our path with AS_PATH
 //! `4200000001 4200000001 4200000001` (one AS plus two prepends), the MED, our next hop,
 //! and installs the route in its kernel table. `--no-listen`: only our side connects.
 //!
@@ -55,4 +57,49 @@ fn ebgp_four_octet_as_with_prepend_and_med() {
     assert!(wait_until(T, || lab.frr.path_count("172.16.30.0/24") == 0));
     cap.stop().unwrap();
     assert_eq!(cap.malformed_count().unwrap(), 0);
+}
+
+/// `--passive`: the node never connects out; FRR (connect retry 1 s) opens the session to
+/// our listener and gets the route.
+#[test]
+fn passive_node_is_reached_by_frr() {
+    if !lab_available() {
+        return;
+    }
+    let conf = Frr::config(64512, "192.168.1.1", &[("192.168.1.21", 64512)]);
+    let mut lab = Lab::new(
+        "192.168.1.1/24",
+        &[("192.168.1.21/24", "192.168.1.21")],
+        &conf,
+    );
+    let mut cap = Capture::start(&lab.router, "eth0", None).unwrap();
+    lab.nodes[0].write_config(
+        "local-as = 64512\npeer = [\"192.168.1.1\"]\npeer-as = 64512\nhold-time = 9\n\
+         keepalive = 3\npassive = true\nprefix = [\"172.16.40.0/32\"]\n",
+    );
+    lab.nodes[0].start(&["--json"]);
+    lab.frr.wait_established("192.168.1.21", T).unwrap();
+    assert!(wait_until(T, || lab.frr.path_count("172.16.40.0/32") == 1));
+    lab.nodes[0].signal("TERM");
+    let st = lab.nodes[0]
+        .ns
+        .wait_exit(lab.nodes[0].pid.unwrap(), Duration::from_secs(15));
+    assert!(st.is_some_and(|s| s.success()), "exit: {st:?}");
+    cap.stop().unwrap();
+    // Every SYN of the session came from the router: we never connected out.
+    let syns = cap
+        .tshark(&[
+            "-Y",
+            "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 179",
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+        ])
+        .unwrap();
+    assert!(!syns.trim().is_empty(), "no SYN captured");
+    assert!(
+        syns.lines().all(|l| l.trim() == "192.168.1.1"),
+        "the passive node opened a connection: {syns}"
+    );
 }

@@ -36,7 +36,8 @@ pub struct SessionConfig {
     pub keepalive: Option<u16>,
     /// ConnectRetryTime. Default 120 s.
     pub connect_retry: Duration,
-    /// PassiveTcpEstablishment: automatic starts wait for the peer to connect.
+    /// PassiveTcpEstablishment: starts wait for the peer to connect, and the session never
+    /// connects out (ConnectRetryTimer expiry in Active keeps listening).
     pub passive: bool,
     /// DelayOpen with its DelayOpenTime: wait this long for the peer's OPEN before sending ours.
     pub delay_open: Option<Duration>,

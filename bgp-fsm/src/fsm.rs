@@ -443,12 +443,17 @@ impl Fsm {
 
     /// The next action, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let a = self.actions.pop_front();
+        if a.is_none() && self.actions.capacity() > 0 {
+            // An idle session keeps no action buffer.
+            self.actions = VecDeque::new();
+        }
+        a
     }
 
     /// Every pending action, in order.
     pub fn drain_actions(&mut self) -> Vec<Action> {
-        self.actions.drain(..).collect()
+        std::mem::take(&mut self.actions).into()
     }
 
     /// ManualStop with a Cease 6/2 carrying an RFC 9003 shutdown communication.
@@ -762,6 +767,11 @@ impl Fsm {
                 };
                 let reason = DownReason::ManualStop(self.manual_cease());
                 self.go_idle(now, n, Counter::Zero, reason);
+            }
+            // A passive session (PassiveTcpEstablishment configured) never initiates: it keeps
+            // listening, like a `passive` neighbour in other implementations.
+            Event::ConnectRetryTimerExpires if !connect && self.cfg.passive => {
+                self.start_connect_retry(now);
             }
             Event::ConnectRetryTimerExpires => {
                 if connect {

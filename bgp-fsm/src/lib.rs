@@ -48,6 +48,8 @@
 //!   ManualStart, resets it. A ManualStop disables automatic restarts until the next start.
 //! - Jitter (0.75-1.0, §10) applies to ConnectRetry, Keepalive and IdleHold timers and comes
 //!   from a seeded generator ([`SessionConfig::jitter_seed`]), so runs are reproducible.
+//! - With [`SessionConfig::passive`] the session never connects out: a ConnectRetryTimer
+//!   expiry in Active restarts the timer instead of moving to Connect.
 //! - ROUTE-REFRESH messages (not an RFC 4271 event) refresh the HoldTimer in Established and
 //!   are delivered upward; elsewhere they are unexpected messages.
 #![cfg_attr(

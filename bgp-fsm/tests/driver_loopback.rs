@@ -287,6 +287,26 @@ mod scripted {
         (on_outgoing, cease)
     }
 
+    /// A connection arriving while the session is Established loses (Established wins):
+    /// Cease 6/7 on the new connection, the session stays up.
+    #[tokio::test]
+    async fn established_session_wins_over_a_new_connection() {
+        let (a, b, listener) = pair(65001, 65002).await;
+        assert!(a.wait_established(Duration::from_secs(10)).await);
+        let sock = TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut extra = sock.connect(listener.local_addr()).await.unwrap();
+        match recv(&mut extra).await {
+            Message::Notification(n) => assert_eq!((n.code, n.subcode), (6, 7)),
+            m => panic!("expected Cease 6/7, got {m:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(a.state(), State::Established);
+        assert_eq!(b.state(), State::Established);
+        a.shutdown(None).await.unwrap();
+        b.shutdown(None).await.unwrap();
+    }
+
     #[tokio::test]
     async fn collision_keeps_the_connection_of_the_larger_identifier() {
         // Theirs is larger: the connection they opened survives.

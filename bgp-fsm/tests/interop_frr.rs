@@ -297,6 +297,22 @@ fn frr_md5_password() {
             peer.state()
         );
         peer.shutdown(None).await.unwrap();
+        // Passive on a dual-stack listener: the key is installed for the v4-mapped address and
+        // FRR's signed connection is accepted.
+        let listener = bgp_fsm::driver::Listener::bind("[::]:179".parse().unwrap())
+            .await
+            .unwrap();
+        let mut passive = cfg();
+        passive.passive = true;
+        passive.md5_password = Some("s3cr3t-md5".into());
+        let peer = spawn_peer(passive, Some(&listener));
+        assert!(
+            peer.wait_established(Duration::from_secs(20)).await,
+            "passive MD5: {:?}",
+            peer.state()
+        );
+        assert_eq!(peer.connection().unwrap().0.port(), 179);
+        peer.shutdown(None).await.unwrap();
     });
 }
 
@@ -365,21 +381,16 @@ fn frr_ebgp_ipv6_transport() {
     });
 }
 
-/// GTSM (RFC 5082) against FRR's `ttl-security hops 1`: without GTSM our TTL-64 packets are
-/// dropped and the session never comes up; with it, it does.
+/// GTSM (RFC 5082) both ways. Sending: FRR with `ttl-security hops 1` accepts us only with
+/// TTL 255. Receiving: against an eBGP FRR that sends with TTL 1, our IP_MINTTL 254 drops its
+/// packets, so the session that comes up without GTSM never does with it.
 #[test]
 fn frr_gtsm() {
     if !require_root_and(FRR_BINS) {
         return;
     }
-    let lab = lab(" neighbor 10.0.0.2 ttl-security hops 1\n", None);
-    in_netns(&lab.node, move || async move {
-        let peer = spawn_peer(cfg(), None);
-        assert!(
-            !peer.wait_established(Duration::from_secs(5)).await,
-            "established without GTSM"
-        );
-        peer.shutdown(None).await.unwrap();
+    let lab1 = lab(" neighbor 10.0.0.2 ttl-security hops 1\n", None);
+    in_netns(&lab1.node, move || async move {
         let mut c = cfg();
         c.gtsm = true;
         let peer = spawn_peer(c, None);
@@ -387,6 +398,35 @@ fn frr_gtsm() {
             peer.wait_established(Duration::from_secs(15)).await,
             "{:?}",
             peer.state()
+        );
+        peer.shutdown(None).await.unwrap();
+    });
+    drop(lab1);
+
+    let router = Netns::new("fr").unwrap();
+    let node = Netns::new("fn").unwrap();
+    let _veth = link(&router, "10.0.0.1/24", &node, "10.0.0.2/24").unwrap();
+    let _frr = Frr::start(
+        &router,
+        &Frr::config(65001, "10.0.0.1", &[("10.0.0.2", 65002)]),
+    )
+    .unwrap();
+    in_netns(&node, move || async move {
+        let mut c = cfg();
+        c.local_as = 65002;
+        c.peer_as = 65001;
+        let peer = spawn_peer(c.clone(), None);
+        assert!(
+            peer.wait_established(Duration::from_secs(15)).await,
+            "eBGP without GTSM: {:?}",
+            peer.state()
+        );
+        peer.shutdown(None).await.unwrap();
+        c.gtsm = true;
+        let peer = spawn_peer(c, None);
+        assert!(
+            !peer.wait_established(Duration::from_secs(5)).await,
+            "TTL-1 packets got through our GTSM"
         );
         peer.shutdown(None).await.unwrap();
     });
@@ -513,7 +553,8 @@ fn frr_delay_open_peer() {
     });
 }
 
-/// The configured TTL (eBGP multihop) is what goes on the wire, and tshark finds nothing
+/// The configured TTL (eBGP multihop) is what our BGP packets carry (segments the kernel sends
+/// for closed sockets, such as RSTs, keep the default TTL), and tshark finds nothing
 /// malformed in the whole exchange (OPEN, KEEPALIVE, UPDATE, NOTIFICATION).
 #[test]
 fn frr_ttl_on_the_wire_and_clean_capture() {
@@ -545,7 +586,7 @@ fn frr_ttl_on_the_wire_and_clean_capture() {
     let ttls = cap
         .tshark(&[
             "-Y",
-            "ip.src==10.0.0.2 && tcp",
+            "ip.src==10.0.0.2 && bgp",
             "-T",
             "fields",
             "-e",
@@ -650,6 +691,34 @@ fn frr_capabilities_and_add_path() {
             .await,
             "{}",
             frr.route_json("172.16.10.0/32").unwrap()
+        );
+        peer.shutdown(None).await.unwrap();
+    });
+}
+
+/// Our DelayOpen (5 s) against FRR, which sends its OPEN at once: ours follows FRR's
+/// immediately (Event 20) instead of waiting for the DelayOpenTimer.
+#[test]
+fn frr_our_delay_open() {
+    if !require_root_and(FRR_BINS) {
+        return;
+    }
+    let lab = lab("", None);
+    in_netns(&lab.node, move || async move {
+        let mut c = cfg();
+        c.delay_open = Some(Duration::from_secs(5));
+        let t0 = Instant::now();
+        let peer = spawn_peer(c, None);
+        assert!(
+            peer.wait_established(Duration::from_secs(10)).await,
+            "{:?}",
+            peer.state()
+        );
+        let took = t0.elapsed();
+        println!("with DelayOpen 5 s: Established after {took:?}");
+        assert!(
+            took < Duration::from_secs(4),
+            "waited for the DelayOpenTimer: {took:?}"
         );
         peer.shutdown(None).await.unwrap();
     });

@@ -409,3 +409,21 @@ fn zero_retry_times_do_not_spin() {
     let d = f.poll_timeout().unwrap();
     assert!(d >= T + bgp_fsm::fsm::MIN_RETRY_TIME * 3 / 4, "{d:?}");
 }
+
+#[test]
+fn passive_sessions_never_connect_out() {
+    let mut c = cfg();
+    c.passive = true;
+    let mut f = Fsm::new(c);
+    f.handle_event(T, Event::ManualStartPassive);
+    f.drain_actions();
+    for i in 1..5u32 {
+        let t = f.poll_timeout().unwrap();
+        f.handle_timeout(t);
+        assert_eq!(f.state(), State::Active, "expiry {i}");
+        assert!(!f.drain_actions().contains(&Action::Connect));
+    }
+    // The peer connects: normal path.
+    f.handle_event(T, Event::TcpConnectionConfirmed);
+    assert_eq!(f.state(), State::OpenSent);
+}

@@ -1,6 +1,6 @@
 //! Path attributes as the RIB holds them, and the interner that shares identical sets.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use bgp_wire::attr::{
     Aggregator, AsPath, Community, ExtendedCommunity, LargeCommunity, MpNextHop, Origin,
 };
 
-use crate::prefix::FastBuild;
+use crate::prefix::{FastBuild, FastHasher};
 
 /// The attributes of one path, typed for the decision process.
 ///
@@ -212,31 +212,20 @@ impl Attrs {
     }
 }
 
-/// Key wrapper so the set hashes and compares the attribute values, not the pointers.
-#[derive(Debug, Clone)]
-struct Entry(Arc<Attrs>);
-
-impl PartialEq for Entry {
-    fn eq(&self, o: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &o.0) || *self.0 == *o.0
-    }
-}
-impl Eq for Entry {}
-impl Hash for Entry {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.hash(h)
-    }
-}
-impl std::borrow::Borrow<Attrs> for Entry {
-    fn borrow(&self) -> &Attrs {
-        &self.0
-    }
+fn attrs_hash(a: &Attrs) -> u64 {
+    let mut h = FastHasher::default();
+    a.hash(&mut h);
+    h.finish()
 }
 
 /// Stores each distinct attribute set once.
 ///
 /// [`Interner::intern`] returns the shared `Arc`; [`Interner::release`] drops the interner's copy
 /// when the caller's reference was the last one outside the interner.
+///
+/// The table is keyed by a 64-bit hash of the attributes, computed once per call, so growing the
+/// table never re-hashes attribute sets. Should two different sets ever share a hash, the second
+/// is simply not shared (correct, just not deduplicated).
 ///
 /// ```
 /// use bgp_rib::attrs::{Attrs, Interner};
@@ -252,45 +241,57 @@ impl std::borrow::Borrow<Attrs> for Entry {
 /// ```
 #[derive(Debug, Default)]
 pub struct Interner {
-    set: HashSet<Entry, FastBuild>,
+    map: HashMap<u64, Arc<Attrs>, FastBuild>,
 }
 
 impl Interner {
     /// The shared copy of `a`.
     pub fn intern(&mut self, mut a: Attrs) -> Arc<Attrs> {
         a.normalize();
-        if let Some(e) = self.set.get(&a) {
-            return e.0.clone();
+        let h = attrs_hash(&a);
+        match self.map.get(&h) {
+            Some(e) if **e == a => e.clone(),
+            // A 64-bit collision: keep it unshared.
+            Some(_) => Arc::new(a),
+            None => {
+                let arc = Arc::new(a);
+                self.map.insert(h, arc.clone());
+                arc
+            }
         }
-        let arc = Arc::new(a);
-        self.set.insert(Entry(arc.clone()));
-        arc
     }
     /// The shared copy of an `Arc` that may come from elsewhere.
     pub fn intern_arc(&mut self, a: &Arc<Attrs>) -> Arc<Attrs> {
-        if let Some(e) = self.set.get(&**a) {
-            return e.0.clone();
-        }
         if a.extra.as_deref() == Some(&NO_EXTRA) {
             return self.intern((**a).clone());
         }
-        self.set.insert(Entry(a.clone()));
-        a.clone()
+        let h = attrs_hash(a);
+        match self.map.get(&h) {
+            Some(e) if Arc::ptr_eq(e, a) || **e == **a => e.clone(),
+            Some(_) => a.clone(),
+            None => {
+                self.map.insert(h, a.clone());
+                a.clone()
+            }
+        }
     }
-    /// Give back a reference; the set forgets the value when nobody else holds it.
+    /// Give back a reference; the table forgets the value when nobody else holds it.
     pub fn release(&mut self, a: Arc<Attrs>) {
         // The interner holds one reference and `a` another: 2 means `a` was the last user.
         if Arc::strong_count(&a) == 2 {
-            self.set.remove(&*a);
+            let h = attrs_hash(&a);
+            if self.map.get(&h).is_some_and(|e| Arc::ptr_eq(e, &a)) {
+                self.map.remove(&h);
+            }
         }
     }
     /// Number of distinct attribute sets held.
     pub fn len(&self) -> usize {
-        self.set.len()
+        self.map.len()
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.map.is_empty()
     }
 }
 

@@ -50,6 +50,10 @@ pub struct OutPeerConfig {
     /// Families negotiated with the peer (End-of-RIB is sent for each; routes of other
     /// families are not sent).
     pub families: Vec<AfiSafi>,
+    /// ADD-PATH send (RFC 7911): advertise every member of the multipath set, each with its own
+    /// path identifier, instead of the best path alone. Set it only when the session
+    /// negotiated sending path identifiers for the family.
+    pub add_path: bool,
 }
 
 /// The attributes to send for a route from `src` to the peer of `to`, or `None` when the rules
@@ -141,7 +145,7 @@ pub fn export_attrs(
 /// rib.originate("203.0.113.0/24".parse().unwrap(), Attrs::new("0.0.0.0".parse().unwrap()));
 /// let mut out = AdjRibOut::new(to, OutPeerConfig { info: ebgp, local_addr: "10.0.0.1".parse().unwrap(),
 ///     next_hop_self: false, route_reflector: false, policy: None,
-///     families: vec![bgp_wire::AfiSafi::IPV4_UNICAST] });
+///     families: vec![bgp_wire::AfiSafi::IPV4_UNICAST], add_path: false });
 /// out.initial_dump(&rib);
 /// let updates = out.take_updates(&bgp_wire::SessionContext::modern());
 /// assert_eq!(updates.len(), 2, "one UPDATE and the End-of-RIB");
@@ -151,8 +155,9 @@ pub fn export_attrs(
 pub struct AdjRibOut {
     id: PeerId,
     cfg: OutPeerConfig,
-    sent: FastMap<AnyPrefix, Arc<Attrs>>,
-    pending: BTreeMap<AnyPrefix, Option<Arc<Attrs>>>,
+    /// (prefix, path id) -> what was sent; path id 0 without ADD-PATH.
+    sent: BTreeMap<(AnyPrefix, u32), Arc<Attrs>>,
+    pending: BTreeMap<(AnyPrefix, u32), Option<Arc<Attrs>>>,
     interner: Interner,
     eor_pending: bool,
     encode_errors: usize,
@@ -164,7 +169,7 @@ impl AdjRibOut {
         AdjRibOut {
             id,
             cfg,
-            sent: FastMap::default(),
+            sent: BTreeMap::new(),
             pending: BTreeMap::new(),
             interner: Interner::default(),
             eor_pending: false,
@@ -175,13 +180,23 @@ impl AdjRibOut {
     pub fn config(&self) -> &OutPeerConfig {
         &self.cfg
     }
-    /// Number of prefixes advertised (after pending changes are taken).
+    /// Number of routes (prefix, path id) advertised (after pending changes are taken).
     pub fn advertised(&self) -> usize {
         self.sent.len()
     }
-    /// The attributes currently advertised for a prefix.
+    /// The attributes currently advertised for a prefix (path id 0, or the lowest path id
+    /// with ADD-PATH).
     pub fn advertised_attrs(&self, prefix: IpNet) -> Option<&Arc<Attrs>> {
-        self.sent.get(&AnyPrefix::from(prefix))
+        let k = AnyPrefix::from(prefix);
+        self.sent
+            .range((k, 0)..=(k, u32::MAX))
+            .next()
+            .map(|(_, a)| a)
+    }
+    /// The path identifier we use for a path from `peer` with `path_id` (ADD-PATH send):
+    /// stable while the path exists, distinct for paths of different peers.
+    pub fn out_path_id(peer: PeerId, path_id: u32) -> u32 {
+        (peer.0 << 16) | (path_id & 0xFFFF)
     }
     /// Re-evaluate one prefix against the Loc-RIB.
     pub fn refresh(&mut self, rib: &Rib, prefix: IpNet) {
@@ -193,28 +208,66 @@ impl AdjRibOut {
         if !self.cfg.families.contains(&af) {
             return;
         }
-        let want = rib.route(prefix).and_then(|r| {
-            let src = rib.peer_info(r.best.peer)?;
-            export_attrs(
-                rib.config(),
-                r.best.peer,
-                src,
-                self.id,
-                &self.cfg,
-                prefix,
-                &r.best.attrs,
-            )
-        });
-        let want = want.map(|a| self.interner.intern(a));
-        let same = match (self.sent.get(&key), &want) {
-            (Some(s), Some(w)) => Arc::ptr_eq(s, w),
-            (None, None) => true,
-            _ => false,
-        };
-        if same {
-            self.pending.remove(&key);
-        } else {
-            self.pending.insert(key, want);
+        let mut want: Vec<(u32, Arc<Attrs>)> = Vec::new();
+        if let Some(r) = rib.route(prefix) {
+            let members = if self.cfg.add_path {
+                r.multipath.clone()
+            } else {
+                vec![r.best.clone()]
+            };
+            for m in members {
+                let Some(src) = rib.peer_info(m.peer) else {
+                    continue;
+                };
+                if let Some(a) = export_attrs(
+                    rib.config(),
+                    m.peer,
+                    src,
+                    self.id,
+                    &self.cfg,
+                    prefix,
+                    &m.attrs,
+                ) {
+                    let id = if self.cfg.add_path {
+                        Self::out_path_id(m.peer, m.path_id)
+                    } else {
+                        0
+                    };
+                    want.push((id, self.interner.intern(a)));
+                }
+            }
+        }
+        // Forget pending changes of this prefix, then queue the difference to what was sent.
+        let stale: Vec<(AnyPrefix, u32)> = self
+            .pending
+            .range((key, 0)..=(key, u32::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            if let Some(Some(a)) = self.pending.remove(&k) {
+                self.interner.release(a);
+            }
+        }
+        let sent_ids: Vec<u32> = self
+            .sent
+            .range((key, 0)..=(key, u32::MAX))
+            .map(|((_, id), _)| *id)
+            .collect();
+        for id in sent_ids {
+            if !want.iter().any(|(w, _)| *w == id) {
+                self.pending.insert((key, id), None);
+            }
+        }
+        for (id, a) in want {
+            let same = self
+                .sent
+                .get(&(key, id))
+                .is_some_and(|s| Arc::ptr_eq(s, &a));
+            if same {
+                self.interner.release(a);
+            } else {
+                self.pending.insert((key, id), Some(a));
+            }
         }
     }
     /// Apply Loc-RIB deltas.
@@ -244,11 +297,12 @@ impl AdjRibOut {
         let mut by_ptr: FastMap<usize, usize> = FastMap::default();
         let id4 = ctx.sends_path_id(AfiSafi::IPV4_UNICAST);
         let id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
-        for (k, v) in pending {
-            let v4 = matches!(k, AnyPrefix::V4(_));
-            let mut nlri = Nlri::new(k.to_net());
+        for ((p, id), v) in pending {
+            let k = (p, id);
+            let v4 = matches!(p, AnyPrefix::V4(_));
+            let mut nlri = Nlri::new(p.to_net());
             if (v4 && id4) || (!v4 && id6) {
-                nlri.path_id = Some(0);
+                nlri.path_id = Some(id);
             }
             match v {
                 None => {
@@ -333,10 +387,14 @@ impl AdjRibOut {
     }
     /// Forget everything sent (session down).
     pub fn reset(&mut self) {
-        for (_, a) in self.sent.drain() {
+        for (_, a) in std::mem::take(&mut self.sent) {
             self.interner.release(a);
         }
-        self.pending.clear();
+        for (_, a) in std::mem::take(&mut self.pending) {
+            if let Some(a) = a {
+                self.interner.release(a);
+            }
+        }
         self.eor_pending = false;
     }
 }
@@ -346,6 +404,7 @@ mod tests {
     use super::*;
     use bgp_wire::PathAttribute;
     use bgp_wire::attr::Community;
+    use std::collections::BTreeSet;
     use std::net::Ipv4Addr;
 
     const AS: u32 = 65000;
@@ -371,6 +430,7 @@ mod tests {
             route_reflector: rr,
             policy: None,
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
+            add_path: false,
         }
     }
     fn attrs() -> Attrs {
@@ -622,5 +682,58 @@ mod tests {
         // Unchanged re-announcement produces nothing.
         o.refresh(&rib, "11.0.20.0/24".parse().unwrap());
         assert!(o.take_updates(&ctx).is_empty());
+    }
+
+    #[test]
+    fn add_path_send_advertises_the_multipath_set() {
+        let mut c = cfg();
+        c.max_paths_ebgp = 4;
+        let mut rib = Rib::new(c);
+        let srcs: Vec<PeerId> = (0..3u8)
+            .map(|i| rib.add_peer(peer(10 + i, 65001, false)))
+            .collect();
+        let to_info = peer(2, AS, false);
+        let to = rib.add_peer(to_info.clone());
+        let mut oc = out(&to_info, false);
+        oc.add_path = true;
+        let mut o = AdjRibOut::new(to, oc);
+        for (i, s) in srcs.iter().enumerate() {
+            let mut a = Attrs::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 10 + i as u8)));
+            a.as_path = AsPath::from_sequence([65001]);
+            rib.announce(*s, n(), 0, a).unwrap();
+        }
+        rib.drain_deltas();
+        o.initial_dump(&rib);
+        let mut ctx = SessionContext::modern();
+        ctx.add_path_send = vec![AfiSafi::IPV4_UNICAST];
+        let ups = o.take_updates(&ctx);
+        let ids: BTreeSet<Option<u32>> = ups
+            .iter()
+            .flat_map(|u| u.nlri.iter().map(|n| n.path_id))
+            .collect();
+        let want: BTreeSet<Option<u32>> = srcs
+            .iter()
+            .map(|s| Some(AdjRibOut::out_path_id(*s, 0)))
+            .collect();
+        assert_eq!(ids, want, "three paths, three path ids");
+        for u in &ups {
+            let mut buf = bytes::BytesMut::new();
+            bgp_wire::encode_message(&bgp_wire::Message::Update(u.clone()), &ctx, &mut buf)
+                .unwrap();
+        }
+        assert_eq!(o.advertised(), 3);
+        // One source withdraws: exactly its path id is withdrawn.
+        rib.withdraw(srcs[1], n(), 0);
+        let d = rib.drain_deltas();
+        o.process(&rib, &d);
+        let ups = o.take_updates(&ctx);
+        assert_eq!(ups.len(), 1);
+        assert_eq!(
+            ups[0].withdrawn,
+            vec![Nlri::with_path_id(n(), AdjRibOut::out_path_id(srcs[1], 0))]
+        );
+        assert!(ups[0].nlri.is_empty());
+        o.reset();
+        assert_eq!(o.advertised(), 0);
     }
 }

@@ -251,19 +251,24 @@ impl<A: AddrBits, V> PrefixMap<A, V> {
     }
     /// Longest-prefix match of an address: the most specific prefix containing it.
     pub fn longest_match(&self, addr: A) -> Option<(Prefix<A>, &V)> {
-        for w in (0..3).rev() {
-            let mut bits = self.nonempty[w];
-            while bits != 0 {
-                let b = 63 - bits.leading_zeros() as u8;
-                bits &= !(1u64 << b);
+        self.matches(addr).next()
+    }
+    /// Every prefix containing the address, most specific first.
+    pub fn matches(&self, addr: A) -> impl Iterator<Item = (Prefix<A>, &V)> + '_ {
+        (0..3usize).rev().flat_map(move |w| {
+            let bits = self.nonempty[w];
+            (0..64u8).rev().filter_map(move |b| {
+                if bits & (1u64 << b) == 0 {
+                    return None;
+                }
                 let l = w as u8 * 64 + b;
                 let key = addr.mask(l);
-                if let Some(v) = self.by_len.get(usize::from(l)).and_then(|m| m.get(&key)) {
-                    return Some((Prefix { addr: key, len: l }, v));
-                }
-            }
-        }
-        None
+                self.by_len
+                    .get(usize::from(l))
+                    .and_then(|m| m.get(&key))
+                    .map(|v| (Prefix { addr: key, len: l }, v))
+            })
+        })
     }
     /// All entries, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (Prefix<A>, &V)> + '_ {
@@ -334,6 +339,11 @@ mod tests {
                 let want = prefixes.iter().filter(|(a, l)| probe.mask(*l) == a.mask(*l)).map(|(_, l)| *l).max();
                 let got = m.longest_match(probe).map(|(p, _)| p.len);
                 prop_assert_eq!(got, want);
+                let all: Vec<u8> = m.matches(probe).map(|(p, _)| p.len).collect();
+                let mut want_all: Vec<u8> = prefixes.iter().filter(|(a, l)| probe.mask(*l) == a.mask(*l)).map(|(_, l)| *l).collect();
+                want_all.sort_unstable_by(|a, b| b.cmp(a));
+                want_all.dedup();
+                prop_assert_eq!(all, want_all);
             }
         }
     }

@@ -646,8 +646,9 @@ impl Rib {
                 let info = self.peer_info(peer).cloned().unwrap_or(self.local.clone());
                 let mut a = (*attrs).clone();
                 if !pol.apply(key.to_net(), &info, &mut a) {
-                    // Rejected: acts as a withdrawal of any previous path.
-                    self.withdraw(peer, prefix, path_id);
+                    // Rejected: acts as a withdrawal of any previous path (the pre-policy copy,
+                    // if kept, stays for a later soft reconfiguration).
+                    self.remove_where(key, |p| p.peer == peer.0 && p.path_id == path_id);
                     return Ok(());
                 }
                 self.interner.intern(a)
@@ -1019,21 +1020,21 @@ impl Rib {
         })
     }
 
-    /// Longest-prefix match of an address in the Loc-RIB (prefixes with a usable best path).
+    /// Longest-prefix match of an address in the Loc-RIB: the most specific prefix with a
+    /// usable best path (prefixes whose paths are all excluded do not shadow shorter ones).
     pub fn lookup(&self, addr: IpAddr) -> Option<RouteView> {
-        let net = match addr {
+        match addr {
             IpAddr::V4(a) => self
                 .v4
                 .index
-                .longest_match(u32::from(a))
-                .map(|(p, _)| p.to_net()),
+                .matches(u32::from(a))
+                .find_map(|(p, _)| self.route(p.to_net())),
             IpAddr::V6(a) => self
                 .v6
                 .index
-                .longest_match(u128::from(a))
-                .map(|(p, _)| p.to_net()),
-        }?;
-        self.route(net)
+                .matches(u128::from(a))
+                .find_map(|(p, _)| self.route(p.to_net())),
+        }
     }
 
     /// Prefixes (both families) that currently have a best path.
@@ -1152,6 +1153,38 @@ mod tests {
         assert!(d[1..].iter().all(|x| x.kind == DeltaKind::MultipathChanged));
         assert_eq!(d.len(), 6);
         assert_eq!(rib.attr_set_count(), 6);
+    }
+
+    #[test]
+    fn multipath_member_leaving_and_lpm_fallback() {
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 10, LOCAL_AS);
+        let b = add(&mut rib, 21, LOCAL_AS);
+        let p = net("172.16.10.0/32");
+        rib.announce(a, p, 0, attrs(10, &[])).unwrap();
+        rib.announce(b, p, 0, attrs(21, &[])).unwrap();
+        rib.drain_deltas();
+        // The non-best member leaves: same best, smaller set.
+        rib.withdraw(b, p, 0);
+        assert_eq!(
+            rib.drain_deltas(),
+            vec![Delta {
+                prefix: p,
+                kind: DeltaKind::MultipathChanged
+            }]
+        );
+        // Covering route: LPM falls back to it when the /32 goes.
+        rib.announce(b, net("172.16.0.0/16"), 0, attrs(21, &[]))
+            .unwrap();
+        let host = "172.16.10.0".parse().unwrap();
+        assert_eq!(rib.lookup(host).unwrap().prefix, p);
+        rib.withdraw(a, p, 0);
+        assert_eq!(rib.lookup(host).unwrap().prefix, net("172.16.0.0/16"));
+        assert!(rib.lookup("10.0.0.1".parse().unwrap()).is_none());
+        // An excluded (AS loop) more specific does not shadow the covering route.
+        rib.announce(a, net("172.16.10.0/24"), 0, attrs(10, &[65001, LOCAL_AS]))
+            .unwrap();
+        assert_eq!(rib.lookup(host).unwrap().prefix, net("172.16.0.0/16"));
     }
 
     #[test]
@@ -1297,6 +1330,10 @@ mod tests {
             .unwrap();
         rib.soft_reconfigure(a).unwrap();
         assert!(rib.route(p).is_none());
+        // Accept again: the kept pre-policy copy comes back without the peer resending it.
+        rib.set_import_policy(a, None).unwrap();
+        rib.soft_reconfigure(a).unwrap();
+        assert_eq!(rib.route(p).unwrap().best.attrs.local_pref, None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::{HEADER_LEN, MAX_MESSAGE_LEN};
 
 /// A decoded message with its RFC 7606 verdict (empty unless the message is an UPDATE).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Decoded {
     /// The message. For an UPDATE with problems, attributes that were discarded or
     /// malformed are already removed.

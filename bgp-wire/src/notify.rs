@@ -13,6 +13,7 @@ use crate::shutdown;
 /// Every NOTIFICATION code/subcode named by RFC 4271, RFC 4486, RFC 5492, RFC 6608,
 /// RFC 7313, RFC 8538, RFC 9003, RFC 9234 and RFC 9384, with the data they define decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum NotificationKind {
     /// 1/1 Connection Not Synchronized.

@@ -86,25 +86,49 @@ pub(crate) fn read_prefix(data: &[u8], fam: PrefixFamily, add_path: bool) -> Opt
     let raw = data.get(i..i + nb)?;
     let prefix = match fam {
         PrefixFamily::V4 => {
-            if bits > 32 {
+            if bits > 32 || raw.len() > 4 {
                 return None;
             }
-            let mut a = [0u8; 4];
-            a.get_mut(..nb)?.copy_from_slice(raw);
-            let v = u32::from_be_bytes(a) & mask32(bits);
-            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(v), bits).ok()?)
+            let v = load32(raw, data.get(i..).unwrap_or_default());
+            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(v & mask32(bits)), bits).ok()?)
         }
         PrefixFamily::V6 => {
-            if bits > 128 {
+            if bits > 128 || raw.len() > 16 {
                 return None;
             }
-            let mut a = [0u8; 16];
-            a.get_mut(..nb)?.copy_from_slice(raw);
-            let v = u128::from_be_bytes(a) & mask128(bits);
-            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(v), bits).ok()?)
+            let v = load128(raw, data.get(i..).unwrap_or_default());
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(v & mask128(bits)), bits).ok()?)
         }
     };
     Some((Nlri { path_id, prefix }, i + nb))
+}
+
+/// The prefix octets `raw` (at most 4) as a big-endian u32, unmasked beyond them.
+/// When `following` (which starts with `raw`) holds 4 octets, one load does it; the
+/// octets past the prefix are cleared by the caller's mask.
+#[inline(always)]
+fn load32(raw: &[u8], following: &[u8]) -> u32 {
+    if let Some(w) = following.first_chunk::<4>() {
+        return u32::from_be_bytes(*w);
+    }
+    let mut a = [0u8; 4];
+    for (d, s) in a.iter_mut().zip(raw) {
+        *d = *s;
+    }
+    u32::from_be_bytes(a)
+}
+
+/// As [`load32`] for IPv6.
+#[inline(always)]
+fn load128(raw: &[u8], following: &[u8]) -> u128 {
+    if let Some(w) = following.first_chunk::<16>() {
+        return u128::from_be_bytes(*w);
+    }
+    let mut a = [0u8; 16];
+    for (d, s) in a.iter_mut().zip(raw) {
+        *d = *s;
+    }
+    u128::from_be_bytes(a)
 }
 
 #[inline]
@@ -132,17 +156,59 @@ pub(crate) fn parse_prefixes(
     add_path: bool,
 ) -> Result<Vec<Nlri>, usize> {
     let n = count_prefixes(data, fam, add_path)?;
-    let mut out = Vec::with_capacity(n);
-    let mut i = 0;
-    while i < data.len() {
-        let rest = data.get(i..).unwrap_or_default();
-        let Some((nlri, used)) = read_prefix(rest, fam, add_path) else {
-            return Err(i);
-        };
-        out.push(nlri);
-        i += used;
+    if n == 0 {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let mut out = Vec::with_capacity(n);
+    // Monomorphised fill loops over the validated data.
+    let ok = match (fam, add_path) {
+        (PrefixFamily::V4, false) => fill::<false, false>(data, &mut out),
+        (PrefixFamily::V4, true) => fill::<false, true>(data, &mut out),
+        (PrefixFamily::V6, false) => fill::<true, false>(data, &mut out),
+        (PrefixFamily::V6, true) => fill::<true, true>(data, &mut out),
+    };
+    if ok { Ok(out) } else { Err(0) }
+}
+
+/// Fill `out` from data already validated by [`count_prefixes`]; false if it was not.
+#[inline(always)]
+fn fill<const V6: bool, const AP: bool>(data: &[u8], out: &mut Vec<Nlri>) -> bool {
+    let mut d = data;
+    while !d.is_empty() {
+        let path_id = if AP {
+            let Some((id, rest)) = d.split_first_chunk::<4>() else {
+                return false;
+            };
+            d = rest;
+            Some(u32::from_be_bytes(*id))
+        } else {
+            None
+        };
+        let Some((&bits, rest)) = d.split_first() else {
+            return false;
+        };
+        let rest_full = rest;
+        let nb = (bits as usize).div_ceil(8);
+        let Some((raw, rest)) = rest.split_at_checked(nb) else {
+            return false;
+        };
+        d = rest;
+        let prefix = if V6 {
+            let v = load128(raw, rest_full);
+            match Ipv6Net::new(Ipv6Addr::from(v & mask128(bits)), bits) {
+                Ok(p) => IpNet::V6(p),
+                Err(_) => return false,
+            }
+        } else {
+            let v = load32(raw, rest_full);
+            match Ipv4Net::new(Ipv4Addr::from(v & mask32(bits)), bits) {
+                Ok(p) => IpNet::V4(p),
+                Err(_) => return false,
+            }
+        };
+        out.push(Nlri { path_id, prefix });
+    }
+    true
 }
 
 /// Encoded size of one NLRI.

@@ -282,6 +282,16 @@ pub(crate) fn decode_update(
                 );
                 continue;
             }
+            if let Some(reason) = check_raw(code, &b[vstart..vend]) {
+                col.push(
+                    UpdateAction::TreatAsWithdraw,
+                    Some(code),
+                    start,
+                    reason,
+                    n3(codes::OPTIONAL_ATTRIBUTE_ERROR, msg.slice(start..vend)),
+                );
+                continue;
+            }
             attributes.push(PathAttribute::Unknown(RawAttribute {
                 flags: flags & !FLAG_EXTENDED_LENGTH,
                 type_code: code,
@@ -365,25 +375,28 @@ pub(crate) fn decode_update(
     // (LOCAL_PREF on iBGP is the session's business.)
     if !nlri.is_empty() || has_mp_reach {
         // Only attributes never seen count as missing: a malformed one was reported already.
-        let seen_code = |c: u8| seen[(c >> 6) as usize] & (1u64 << (c & 63)) != 0;
-        let mut missing = |c: u8, why: &'static str| {
-            if !seen_code(c) {
-                col.push(
-                    UpdateAction::TreatAsWithdraw,
-                    Some(c),
-                    astart,
-                    why,
-                    n3(
-                        codes::MISSING_WELL_KNOWN_ATTRIBUTE,
-                        Bytes::copy_from_slice(&[c]),
-                    ),
-                );
+        // ORIGIN (1), AS_PATH (2), NEXT_HOP (3) are all in the first word of `seen`.
+        let need = if nlri.is_empty() { 0b0110 } else { 0b1110 };
+        let absent = need & !seen[0];
+        if absent != 0 {
+            for (c, why) in [
+                (tc::ORIGIN, "missing well-known attribute ORIGIN"),
+                (tc::AS_PATH, "missing well-known attribute AS_PATH"),
+                (tc::NEXT_HOP, "missing well-known attribute NEXT_HOP"),
+            ] {
+                if absent & (1u64 << c) != 0 {
+                    col.push(
+                        UpdateAction::TreatAsWithdraw,
+                        Some(c),
+                        astart,
+                        why,
+                        n3(
+                            codes::MISSING_WELL_KNOWN_ATTRIBUTE,
+                            Bytes::copy_from_slice(&[c]),
+                        ),
+                    );
+                }
             }
-        };
-        missing(tc::ORIGIN, "missing well-known attribute ORIGIN");
-        missing(tc::AS_PATH, "missing well-known attribute AS_PATH");
-        if !nlri.is_empty() {
-            missing(tc::NEXT_HOP, "missing well-known attribute NEXT_HOP");
         }
     }
 
@@ -416,6 +429,31 @@ pub(crate) fn decode_update(
         },
         verdict,
     ))
+}
+
+/// Syntax checks for attributes kept raw that RFC 7606 §7 still covers:
+/// Tunnel Encapsulation (23, §7.13 / RFC 9012: a sequence of TLVs with 2-octet type and
+/// length) and Traffic Engineering (24, §7.12 / RFC 5543: at least the 36-octet fixed
+/// part). Malformed -> treat-as-withdraw.
+fn check_raw(code: u8, v: &[u8]) -> Option<&'static str> {
+    match code {
+        23 => {
+            let mut d = v;
+            while !d.is_empty() {
+                let Some(h) = d.get(..4) else {
+                    return Some("Tunnel Encapsulation TLV header truncated");
+                };
+                let len = u16::from_be_bytes([h[2], h[3]]) as usize;
+                match d.get(4 + len..) {
+                    Some(rest) => d = rest,
+                    None => return Some("Tunnel Encapsulation TLV overruns the attribute"),
+                }
+            }
+            None
+        }
+        24 if v.len() < 36 => Some("Traffic Engineering attribute shorter than 36 octets"),
+        _ => None,
+    }
 }
 
 /// How many attribute headers the list holds (for sizing; stops where framing breaks).
@@ -456,46 +494,35 @@ fn ipv6_at(v: &[u8], i: usize) -> Ipv6Addr {
 /// Parse an AS_PATH / AS4_PATH value with 2- or 4-octet AS numbers (RFC 7606 §7.2 rules).
 pub(crate) fn parse_as_path(v: &[u8], four: bool) -> Result<AsPath, &'static str> {
     let w = if four { 4 } else { 2 };
-    // Count segments first so the vector is allocated once.
-    let mut n = 0;
+    // One pass: validate each segment, then collect its AS numbers (allocation bounded
+    // by the attribute length). Most paths have a single segment.
+    let mut segments = Vec::with_capacity(1);
     let mut i = 0;
     while i < v.len() {
-        if v.len() - i < 2 {
+        let (Some(&t), Some(&cnt)) = (v.get(i), v.get(i + 1)) else {
             return Err("AS_PATH ends inside a segment header");
-        }
-        let cnt = v[i + 1] as usize;
+        };
+        let cnt = cnt as usize;
         if cnt == 0 {
             return Err("AS_PATH segment of length zero");
         }
-        if !(1..=4).contains(&v[i]) {
-            return Err("unknown AS_PATH segment type");
-        }
-        i += 2;
-        if v.len() - i < cnt * w {
-            return Err("AS_PATH segment overruns the attribute");
-        }
-        i += cnt * w;
-        n += 1;
-    }
-    let mut segments = Vec::with_capacity(n);
-    let mut i = 0;
-    while i < v.len() {
-        let kind = match v[i] {
+        let kind = match t {
             1 => AsSegmentType::Set,
             2 => AsSegmentType::Sequence,
             3 => AsSegmentType::ConfedSequence,
-            _ => AsSegmentType::ConfedSet,
+            4 => AsSegmentType::ConfedSet,
+            _ => return Err("unknown AS_PATH segment type"),
         };
-        let cnt = v[i + 1] as usize;
         i += 2;
+        let Some(body) = v.get(i..i + cnt * w) else {
+            return Err("AS_PATH segment overruns the attribute");
+        };
         let asns = if four {
-            v[i..i + cnt * 4]
-                .chunks_exact(4)
+            body.chunks_exact(4)
                 .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
                 .collect()
         } else {
-            v[i..i + cnt * 2]
-                .chunks_exact(2)
+            body.chunks_exact(2)
                 .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
                 .collect()
         };

@@ -148,8 +148,9 @@ fn ext_community() -> impl Strategy<Value = ExtendedCommunity> {
     ]
 }
 
+// Types the decoder interprets or syntax-checks (23, 24): not "unknown" here.
 const KNOWN: &[u8] = &[
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17, 18, 25, 32, 35,
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17, 18, 23, 24, 25, 32, 35,
 ];
 
 /// Optional attributes other than MP (each type at most once, enforced by the caller).

@@ -2,8 +2,7 @@
 //! RFC 4760 §7, RFC 6793 §6, RFC 8092 §6 and RFC 9234 — one test per rule, named for it.
 //!
 //! RFC 7606 §7.12 (Traffic Engineering, type 24) and §7.13 (Tunnel Encapsulation,
-//! type 23) are not interpreted by bgp-wire: those attributes are kept raw
-//! (`s7_12_s7_13_te_and_tunnel_encapsulation_kept_raw`).
+//! type 23) are kept raw by bgp-wire but syntax-checked (fixed part / TLV framing).
 
 use bgp_wire::attr::{FLAG_EXTENDED_LENGTH, type_code as tc};
 use bgp_wire::error::{UpdateAction, UpdateVerdict};
@@ -650,12 +649,28 @@ fn s7_11_treat_as_withdraw_lists_mp_and_ipv4_routes_with_family() {
 }
 
 #[test]
-fn s7_12_s7_13_te_and_tunnel_encapsulation_kept_raw() {
-    let mut extra = attr(ON, 24, &[1, 2, 3]);
-    extra.extend(attr(OT, 23, &[0, 1, 0, 0]));
-    let (u, v) = decode(msg(&[], &base_with(&extra), NLRI), &ctx());
+fn s7_12_traffic_engineering_shorter_than_fixed_part_is_treat_as_withdraw() {
+    assert_taw(&attr(ON, 24, &[1, 2, 3]), 24);
+    // A well-formed one (36-octet fixed part) is kept raw.
+    let (u, v) = decode(msg(&[], &base_with(&attr(ON, 24, &[0; 36])), NLRI), &ctx());
     assert!(v.is_clean());
-    assert!(u.attribute(24).is_some() && u.attribute(23).is_some());
+    assert!(u.attribute(24).is_some());
+}
+
+#[test]
+fn s7_13_tunnel_encapsulation_tlv_overrun_is_treat_as_withdraw() {
+    assert_taw(&attr(OT, 23, &[0, 1, 0, 5, 0]), 23);
+    assert_taw(&attr(OT, 23, &[0, 1, 0]), 23);
+    let (u, v) = decode(
+        msg(
+            &[],
+            &base_with(&attr(OT, 23, &[0, 8, 0, 2, 9, 9, 0, 1, 0, 0])),
+            NLRI,
+        ),
+        &ctx(),
+    );
+    assert!(v.is_clean());
+    assert!(u.attribute(23).is_some());
 }
 
 #[test]

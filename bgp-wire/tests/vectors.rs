@@ -625,6 +625,48 @@ fn updates_carry_the_configured_attributes() {
         if matches!(m.next_hop, MpNextHop::V6 { global, link_local: Some(ll) }
             if global == "fd77::2".parse::<Ipv6Addr>().unwrap() && ll.segments()[0] == 0xfe80)))
     );
+    // frr2's route-mapped networks: GRACEFUL_SHUTDOWN, two large communities, route target
+    // and site-of-origin (IPv4-address-specific route origin), ORIGIN EGP, LOCAL_PREF.
+    let rm = announcing(&frr2, "172.20.1.0/24");
+    assert_eq!(
+        communities(rm),
+        vec![
+            Community::new(65001, 20),
+            Community::GRACEFUL_SHUTDOWN,
+            Community::NO_EXPORT
+        ]
+    );
+    assert!(has(rm, &PathAttribute::Origin(Origin::Egp)));
+    assert!(has(rm, &PathAttribute::LocalPref(220)));
+    assert!(has(rm, &PathAttribute::MultiExitDisc(20)));
+    assert!(has(
+        rm,
+        &PathAttribute::LargeCommunities(vec![
+            LargeCommunity {
+                global: 65001,
+                local1: 20,
+                local2: 1
+            },
+            LargeCommunity {
+                global: 65001,
+                local1: 20,
+                local2: 2
+            }
+        ])
+    ));
+    assert!(has(
+        rm,
+        &PathAttribute::ExtendedCommunities(vec![
+            ExtendedCommunity::RouteTarget(ExtGlobalAdmin::As2 {
+                asn: 65001,
+                local: 20
+            }),
+            ExtendedCommunity::RouteOrigin(ExtGlobalAdmin::Ipv4 {
+                addr: Ipv4Addr::new(10, 77, 0, 2),
+                local: 7
+            }),
+        ])
+    ));
     let gone: ipnet::IpNet = "2001:db8:21:1::/64".parse().unwrap();
     assert!(frr2.iter().any(|u| {
         u.attributes.iter().any(|a| {

@@ -383,7 +383,12 @@ impl Listener {
 
     fn register(&self, peer: IpAddr, md5: Option<&str>) -> io::Result<mpsc::Receiver<TcpStream>> {
         if let Some(key) = md5 {
-            sockopt::set_md5(&*self.inner.socket, peer, key.as_bytes())?;
+            sockopt::set_md5(
+                &*self.inner.socket,
+                self.inner.local.is_ipv6(),
+                peer,
+                key.as_bytes(),
+            )?;
         }
         let (tx, rx) = mpsc::channel(2);
         if let Ok(mut m) = self.inner.peers.lock() {
@@ -397,7 +402,7 @@ impl Listener {
             m.remove(&canonical(peer));
         }
         if had_md5 {
-            let _ = sockopt::set_md5(&*self.inner.socket, peer, &[]);
+            let _ = sockopt::set_md5(&*self.inner.socket, self.inner.local.is_ipv6(), peer, &[]);
         }
     }
 }
@@ -570,7 +575,14 @@ fn try_read(conn: &mut Conn) -> io::Result<Option<usize>> {
     }
     match conn.stream.try_read_buf(&mut conn.rbuf) {
         Ok(n) => Ok(Some(n)),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            // Readiness stays set until a read would block: this is the usual end of a burst,
+            // so give the buffer back when it holds no partial message.
+            if conn.rbuf.is_empty() {
+                conn.rbuf = BytesMut::new();
+            }
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -631,7 +643,7 @@ async fn connect(cfg: PeerConfig) -> io::Result<TcpStream> {
         sock.bind(SocketAddr::new(l, 0))?;
     }
     if let Some(k) = &cfg.md5_password {
-        sockopt::set_md5(&sock, cfg.peer_addr, k.as_bytes())?;
+        sockopt::set_md5(&sock, peer.is_ipv6(), cfg.peer_addr, k.as_bytes())?;
     }
     set_ttl(socket2::SockRef::from(&sock), peer.is_ipv6(), &cfg)?;
     sock.set_nodelay(true)?;

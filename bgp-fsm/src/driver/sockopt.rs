@@ -52,7 +52,17 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) ->
 }
 
 /// Install (or, with an empty key, remove) the TCP MD5 key for a peer address on a socket.
-pub(crate) fn set_md5(sock: &impl AsRawFd, peer: IpAddr, key: &[u8]) -> io::Result<()> {
+/// On an IPv6 socket an IPv4 peer is given as its v4-mapped address (dual-stack listeners).
+pub(crate) fn set_md5(
+    sock: &impl AsRawFd,
+    socket_v6: bool,
+    peer: IpAddr,
+    key: &[u8],
+) -> io::Result<()> {
+    let peer = match peer {
+        IpAddr::V4(v4) if socket_v6 => IpAddr::V6(v4.to_ipv6_mapped()),
+        p => p,
+    };
     if key.len() > MD5_MAX_KEY_LEN {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -98,9 +108,14 @@ mod tests {
     #[test]
     fn options_apply_to_a_real_socket() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        set_md5(&l, "127.0.0.1".parse().unwrap(), b"secret").unwrap();
-        set_md5(&l, "::1".parse().unwrap(), b"secret").unwrap_or(());
-        assert!(set_md5(&l, "127.0.0.1".parse().unwrap(), &[0u8; 81]).is_err());
+        set_md5(&l, false, "127.0.0.1".parse().unwrap(), b"secret").unwrap();
+        assert!(set_md5(&l, false, "127.0.0.1".parse().unwrap(), &[0u8; 81]).is_err());
         set_min_ttl(&l, false, 254).unwrap();
+        // A dual-stack listener takes IPv4 peers as v4-mapped addresses.
+        if let Ok(l6) = std::net::TcpListener::bind("[::]:0") {
+            set_md5(&l6, true, "127.0.0.1".parse().unwrap(), b"secret").unwrap();
+            set_md5(&l6, true, "::1".parse().unwrap(), b"secret").unwrap();
+            set_min_ttl(&l6, true, 254).unwrap();
+        }
     }
 }
