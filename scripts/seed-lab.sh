@@ -56,7 +56,7 @@ CONFIG_MODE=0
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 DOWN=0
 while [ $# -gt 0 ]; do
@@ -333,6 +333,38 @@ start_router() {
   log "FRR up in ${ms} ms (bgpd pid $ROUTER_BGPD)"
 }
 
+# Capture the router's LAN side (BGP) when tcpdump and tshark are installed, so every message
+# of the run is checked by an independent decoder at the end.
+start_capture() {
+  CAP_PID=""
+  command -v tcpdump >/dev/null && command -v tshark >/dev/null || {
+    log "tcpdump/tshark not installed: no capture check"
+    return 0
+  }
+  spawn "$ROUTER_NS" tcpdump "$LABDIR/router/tcpdump.log" tcpdump -n -U --immediate-mode -Z root \
+    -s 0 -i eth0 -w "$LABDIR/router/bgp.pcap" tcp port 179
+  CAP_PID=$LAST_PID
+  T0=$(now_ms)
+  wait_for 10 grep -q "listening on" "$LABDIR/router/tcpdump.log" >/dev/null ||
+    fail "tcpdump did not start"
+}
+
+check_capture() {
+  [ -n "$CAP_PID" ] || return 0
+  step "tshark: every captured BGP message decodes cleanly"
+  sleep 0.2
+  stop_pid "$CAP_PID" 3
+  local pcap="$LABDIR/router/bgp.pcap" bad counts
+  bad=$(tshark -r "$pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
+  counts=$(tshark -r "$pcap" -Y bgp -T fields -e bgp.type 2>/dev/null | tr ',' '\n' |
+    awk '{n[$1]++} END {printf "open=%d update=%d notification=%d keepalive=%d", n[1], n[2], n[3], n[4]}')
+  echo "RESULT tshark_malformed=$bad bgp_messages: $counts"
+  [ "$bad" = 0 ] || {
+    tshark -r "$pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | head -n 5
+    fail "tshark flags $bad captured packets as malformed or erroneous"
+  }
+}
+
 # ---------------------------------------------------------------------------------------------
 # node speakers: start_speaker I MODE (non-blocking), originate I MODE (blocking part, if any)
 
@@ -488,6 +520,7 @@ run_mode() {
 
   setup_topology
   start_router
+  start_capture
 
   step "start 6 node speakers ($mode), measure time to 6 kernel next hops"
   T0=$(now_ms)
@@ -508,6 +541,13 @@ run_mode() {
   echo "RESULT established_peers=$est pfxrcd1_peers=$pfx kernel_nexthops=$(nh_count)"
   [ "$est" = 6 ] || fail "$est of 6 peers Established"
   [ "$pfx" = 6 ] || fail "$pfx of 6 peers with PfxRcd 1"
+  local rj paths mp best
+  rj=$(vt -c "show bgp ipv4 unicast $PREFIX json")
+  paths=$(jq '.paths | length' <<<"$rj")
+  mp=$(jq '[.paths[] | select(.multipath == true)] | length' <<<"$rj")
+  best=$(jq -r '[.paths[] | select(.bestpath.overall == true) | .peer.peerId] | join(",")' <<<"$rj")
+  echo "RESULT bgp_paths=$paths multipath=$mp bestpath=$best"
+  [ "$paths" = 6 ] && [ "$mp" = 6 ] || fail "want 6 BGP paths all multipath, have $paths / $mp"
   local hold
   hold=$(vt -c "show bgp neighbors ${NODE_IP[1]} json" | jq ".\"${NODE_IP[1]}\".bgpTimerHoldTimeMsecs")
   R[hold_ms]=$hold
@@ -598,6 +638,8 @@ run_mode() {
   out=$(curl_client)
   [ "${out%% *}" != 200 ] || fail "service still reachable with no route"
 
+  check_capture
+
   {
     for k in "${!R[@]}"; do echo "$k=${R[$k]}"; done
   } >"$RESULTS-$mode.env"
@@ -660,12 +702,14 @@ if [ "$COMPARE" = 1 ]; then
              "health_down_ms:HTTP server down -> next hop gone" \
              "health_up_ms:HTTP server up -> next hop back"; do
     key=${row%%:*}
-    printf '%-40s' "${row#*:}"
+    line=$(printf '%-40s' "${row#*:}")
+    any=0
     for m in "${MODES[@]}"; do
       v=$(grep "^$key=" "$RESULTS-$m.env" 2>/dev/null | cut -d= -f2)
-      printf '%12s' "${v:--}"
+      [ -n "$v" ] && any=1
+      line+=$(printf '%12s' "${v:--}")
     done
-    echo
+    [ "$any" = 1 ] && echo "$line"
   done
 fi
 for m in "${MODES[@]}"; do rm -f "$RESULTS-$m.env" "$RESULTS-$m.pids"; done

@@ -98,6 +98,12 @@ fn run_lab(tag: char, extra: &[&str]) -> Option<String> {
         stdout.contains("RESULT established_peers=6 pfxrcd1_peers=6 kernel_nexthops=6"),
         "{all}"
     );
+    // With tcpdump + tshark installed (CI), every captured BGP message decoded cleanly.
+    if testlab::which("tshark").is_some() && testlab::which("tcpdump").is_some() {
+        assert!(stdout.contains("RESULT tshark_malformed=0 "), "{all}");
+    }
+    // FRR holds six paths, all of them multipath.
+    assert!(stdout.contains("RESULT bgp_paths=6 multipath=6"), "{all}");
     // The client reached the service through the router.
     assert!(stdout.contains("curl -> HTTP 200: served by k8s-"), "{all}");
     // SIGTERM: the node's next hop leaves the router's kernel within 1 s, five remain.
