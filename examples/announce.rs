@@ -6,6 +6,42 @@
 //! announce --config /etc/kube-bgp.toml
 //! ```
 //!
+//! A configuration file (every flag has the same key; tables add peers, pools, services):
+//!
+//! ```toml
+//! local-as = 64512
+//! peer = ["192.168.1.1"]          # ADDR or ADDR:PORT, repeatable
+//! peer-as = 64512
+//! hold-time = 9
+//! keepalive = 3
+//! community = ["64512:100"]
+//! large-community = ["64512:1:1"]
+//! local-pref = 200
+//! metrics = "127.0.0.1:9179"
+//! graceful-shutdown-drain = 5     # seconds with GRACEFUL_SHUTDOWN before withdrawing
+//! shutdown-message = "node drained for maintenance"
+//!
+//! [[neighbor]]                    # a peer with its own settings
+//! address = "192.168.2.1"
+//! peer-as = 65001
+//! password = "secret"
+//! ttl = 2
+//!
+//! [[pool]]
+//! name = "default"
+//! cidr = "172.16.10.0/24"
+//!
+//! [[service]]                     # gets the lowest free address of the pool
+//! name = "web"
+//! pool = "default"
+//! health = { http = "http://127.0.0.1:8080/healthz", interval-ms = 1000, rise = 2, fall = 3 }
+//!
+//! [[service]]
+//! name = "dns"
+//! ip = "172.16.10.53"
+//! health = { tcp = "127.0.0.1:53" }
+//! ```
+//!
 //! SIGHUP reloads the configuration file and applies only the difference (new or removed
 //! prefixes on the live sessions, only changed peers restarted). A bad file is refused
 //! with an error naming the key and value, and the old configuration stays in force.
@@ -34,9 +70,23 @@ fn load(cli: &Cli) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// One running health check: its definition, its state, and the task that turns state
+/// changes into recomputations (aborted when the entry goes, which also ends the check).
+struct HealthEntry {
+    check: HealthCheck,
+    rx: watch::Receiver<bool>,
+    forwarder: tokio::task::AbortHandle,
+}
+
+impl Drop for HealthEntry {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+    }
+}
+
 /// The health checks currently running, by service name.
 struct Health {
-    checks: BTreeMap<String, (HealthCheck, watch::Receiver<bool>)>,
+    checks: BTreeMap<String, HealthEntry>,
     changed: mpsc::UnboundedSender<()>,
 }
 
@@ -48,19 +98,24 @@ impl Health {
         for s in &cfg.services {
             let Some(check) = &s.health else { continue };
             let entry = match self.checks.remove(&s.name) {
-                Some((old, rx)) if &old == check => (old, rx),
+                Some(e) if &e.check == check => e,
                 _ => {
                     let rx = health::spawn(check.clone());
                     let mut watch_rx = rx.clone();
                     let tx = self.changed.clone();
-                    tokio::spawn(async move {
+                    let forwarder = tokio::spawn(async move {
                         while watch_rx.changed().await.is_ok() {
                             if tx.send(()).is_err() {
                                 return;
                             }
                         }
-                    });
-                    (check.clone(), rx)
+                    })
+                    .abort_handle();
+                    HealthEntry {
+                        check: check.clone(),
+                        rx,
+                        forwarder,
+                    }
                 }
             };
             next.insert(s.name.clone(), entry);
@@ -69,13 +124,33 @@ impl Health {
     }
 
     fn healthy(&self, name: &str) -> bool {
-        self.checks.get(name).is_some_and(|(_, rx)| *rx.borrow())
+        self.checks.get(name).is_some_and(|e| *e.rx.borrow())
     }
+}
+
+/// Seconds since the Unix epoch, for the `ts` field of JSON lines.
+fn now_ts() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Print a JSON object as one line with a `ts` field (seconds since the epoch) appended.
+fn print_json_text(text: &str) {
+    match text.strip_suffix('}') {
+        Some(head) if head.len() > 1 => println!("{head},\"ts\":{:.3}}}", now_ts()),
+        _ => println!("{text}"),
+    }
+}
+
+fn print_json(v: serde_json::Value) {
+    print_json_text(&v.to_string());
 }
 
 fn print_event(json: bool, e: &SpeakerEvent) {
     if json {
-        println!("{}", e.to_json());
+        print_json_text(&e.to_json());
     } else {
         tracing::info!("{e:?}");
     }
@@ -98,7 +173,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let backend = match FsmBackend::new(cfg.listen).await {
+    let mut bound = FsmBackend::new(cfg.listen).await;
+    if bound.is_err() && cfg.listen == Some(kube_bgp::config::DEFAULT_LISTEN) {
+        // No IPv6 on this host: listen on IPv4 only.
+        bound = FsmBackend::new(Some(kube_bgp::config::DEFAULT_LISTEN_V4)).await;
+    }
+    let backend = match bound {
         Ok(b) => Arc::new(b),
         Err(e) => {
             eprintln!("announce: cannot listen on {:?}: {e}", cfg.listen);
@@ -106,6 +186,20 @@ async fn main() -> ExitCode {
         }
     };
     let speaker = Speaker::new(backend);
+    if cfg.import {
+        match cfg.router_id() {
+            Ok(id) => {
+                let mut d = bgp_rib::DecisionConfig::new(cfg.local_as, id);
+                d.max_paths_ibgp = 64;
+                d.max_paths_ebgp = 64;
+                speaker.enable_import(d);
+            }
+            Err(e) => {
+                eprintln!("announce: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let json = cfg.json;
     let mut events = speaker.subscribe();
     let printer = tokio::spawn(async move {
@@ -162,7 +256,7 @@ async fn main() -> ExitCode {
                     Err(e) => {
                         eprintln!("announce: reload refused, keeping the running configuration: {e}");
                         if json {
-                            println!("{}", serde_json::json!({"event": "reload_failed", "error": e.to_string()}));
+                            print_json(serde_json::json!({"event": "reload_failed", "error": e.to_string()}));
                         }
                     }
                     Ok(new) => {
@@ -174,7 +268,7 @@ async fn main() -> ExitCode {
                         match speaker.apply_peers(new.peer_settings().unwrap_or_default()).await {
                             Ok(ch) => {
                                 if json {
-                                    println!("{}", serde_json::json!({
+                                    print_json(serde_json::json!({
                                         "event": "reloaded",
                                         "added": ch.added, "restarted": ch.restarted,
                                         "removed": ch.removed, "unchanged": ch.unchanged,
@@ -191,7 +285,7 @@ async fn main() -> ExitCode {
                 if json {
                     for s in &cfg.services {
                         if s.health.is_some() {
-                            println!("{}", serde_json::json!({"event": "health", "service": s.name, "address": s.addr.to_string(), "healthy": health.healthy(&s.name)}));
+                            print_json(serde_json::json!({"event": "health", "service": s.name, "address": s.addr.to_string(), "healthy": health.healthy(&s.name)}));
                         }
                     }
                 }

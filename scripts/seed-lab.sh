@@ -9,7 +9,7 @@
 # then failover is measured: SIGTERM one speaker, kill -9 another, freeze (SIGSTOP) a third.
 #
 # Usage (as root):
-#   scripts/seed-lab.sh [--speaker announce|gobgp|frr[,...]] [--compare] [--keep]
+#   scripts/seed-lab.sh [--speaker announce|gobgp|frr[,...]] [--compare] [--keep] [--config]
 #                       [--hold-time N] [--no-build] [--announce-bin PATH]
 #   scripts/seed-lab.sh --down        # tear down a lab left up with --keep
 #
@@ -17,6 +17,9 @@
 #                  frr, or a comma-separated list run one after the other
 #   --compare      same as --speaker announce,gobgp,frr and print a comparison table
 #   --keep         leave the (last) lab up, speakers restarted, and print how to explore it
+#   --config       announce reads a TOML file instead of --prefix: pool 172.16.10.0/24, service
+#                  `web` gets its lowest free address (172.16.10.0) and is gated by an HTTP
+#                  health check of the node's server; adds a step that stops one HTTP server
 #   --hold-time N  hold time the node speakers offer (default 9; the router uses timers 3 9)
 #   --no-build     do not run cargo build; use target/release/examples/announce as it is
 #   --announce-bin PATH   use this announce binary (implies --no-build)
@@ -49,10 +52,11 @@ KEEP=0
 BUILD=1
 ANNOUNCE_BIN=""
 COMPARE=0
+CONFIG_MODE=0
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 DOWN=0
 while [ $# -gt 0 ]; do
@@ -61,6 +65,7 @@ while [ $# -gt 0 ]; do
     --speaker=*) SPEAKERS=${1#*=}; shift ;;
     --compare) COMPARE=1; SPEAKERS=announce,gobgp,frr; shift ;;
     --keep) KEEP=1; shift ;;
+    --config) CONFIG_MODE=1; shift ;;
     --down) DOWN=1; shift ;;
     --hold-time) HOLD=${2:?--hold-time needs a value}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
@@ -272,8 +277,7 @@ setup_topology() {
     ip -n "$ns" addr add "$SVC_IP/32" dev lo || fail "$SVC_IP/32 on lo of $ns"
     mkdir -p "$LABDIR/$ns/www"
     echo "served by ${NODE_NAME[$i]}" >"$LABDIR/$ns/www/index.html"
-    spawn "$ns" "http-$ns" "$LABDIR/$ns/http.log" "$PY" -m http.server --bind "$SVC_IP" \
-      --directory "$LABDIR/$ns/www" 80
+    start_http "$i"
   done
   for ns in "${NODE_NS[@]}"; do
     T0=$(now_ms)
@@ -281,6 +285,21 @@ setup_topology() {
       fail "HTTP server in $ns did not come up"
   done
   log "9 namespaces, bridge with 7 ports, HTTP servers up on $SVC_IP:80 in 6 nodes"
+}
+
+# The node's web server: what `python3 -m http.server --bind 172.16.10.0 80` does, minus its
+# reverse-DNS lookup of the bind address at start (in a namespace whose DNS server is not
+# reachable that lookup can stall a restart for 5 s).
+start_http() {
+  local ns=${NODE_NS[$1]}
+  spawn "$ns" "http-$ns" "$LABDIR/$ns/http.log" "$PY" -c "
+import functools, http.server, socketserver, sys
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+print('serving', sys.argv[1], 'on $SVC_IP:80', flush=True)
+socketserver.ThreadingTCPServer(('$SVC_IP', 80), h).serve_forever()
+" "$LABDIR/$ns/www"
+  HTTP_PID[$1]=$LAST_PID
 }
 
 start_router() {
@@ -314,6 +333,38 @@ start_router() {
   log "FRR up in ${ms} ms (bgpd pid $ROUTER_BGPD)"
 }
 
+# Capture the router's LAN side (BGP) when tcpdump and tshark are installed, so every message
+# of the run is checked by an independent decoder at the end.
+start_capture() {
+  CAP_PID=""
+  command -v tcpdump >/dev/null && command -v tshark >/dev/null || {
+    log "tcpdump/tshark not installed: no capture check"
+    return 0
+  }
+  spawn "$ROUTER_NS" tcpdump "$LABDIR/router/tcpdump.log" tcpdump -n -U --immediate-mode -Z root \
+    -s 0 -i eth0 -w "$LABDIR/router/bgp.pcap" tcp port 179
+  CAP_PID=$LAST_PID
+  T0=$(now_ms)
+  wait_for 10 grep -q "listening on" "$LABDIR/router/tcpdump.log" >/dev/null ||
+    fail "tcpdump did not start"
+}
+
+check_capture() {
+  [ -n "$CAP_PID" ] || return 0
+  step "tshark: every captured BGP message decodes cleanly"
+  sleep 0.2
+  stop_pid "$CAP_PID" 3
+  local pcap="$LABDIR/router/bgp.pcap" bad counts
+  bad=$(tshark -r "$pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
+  counts=$(tshark -r "$pcap" -Y bgp -T fields -e bgp.type 2>/dev/null | tr ',' '\n' |
+    awk '{n[$1]++} END {printf "open=%d update=%d notification=%d keepalive=%d", n[1], n[2], n[3], n[4]}')
+  echo "RESULT tshark_malformed=$bad bgp_messages: $counts"
+  [ "$bad" = 0 ] || {
+    tshark -r "$pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | head -n 5
+    fail "tshark flags $bad captured packets as malformed or erroneous"
+  }
+}
+
 # ---------------------------------------------------------------------------------------------
 # node speakers: start_speaker I MODE (non-blocking), originate I MODE (blocking part, if any)
 
@@ -321,9 +372,32 @@ start_speaker() {
   local i=$1 mode=$2 ns=${NODE_NS[$1]} ip=${NODE_IP[$1]} d="$LABDIR/${NODE_NS[$1]}"
   case "$mode" in
     announce)
-      spawn "$ns" "announce-$ns" "$d/speaker.log" "$ANNOUNCE_BIN" --local-as "$ASN" \
-        --router-id "$ip" --peer "$ROUTER_IP" --peer-as "$ASN" --prefix "$PREFIX" \
-        --hold-time "$HOLD" --connect-retry 1 --json --no-listen
+      if [ "$CONFIG_MODE" = 1 ]; then
+        cat >"$d/announce.toml" <<EOF
+local-as = $ASN
+router-id = "$ip"
+peer = ["$ROUTER_IP"]
+peer-as = $ASN
+hold-time = $HOLD
+connect-retry = 1
+no-listen = true
+json = true
+
+[[pool]]
+name = "lb"
+cidr = "172.16.10.0/24"
+
+[[service]]
+name = "web"
+pool = "lb"
+health = { http = "http://$SVC_IP:80/", interval-ms = 200, timeout-ms = 500, rise = 1, fall = 1 }
+EOF
+        spawn "$ns" "announce-$ns" "$d/speaker.log" "$ANNOUNCE_BIN" --config "$d/announce.toml"
+      else
+        spawn "$ns" "announce-$ns" "$d/speaker.log" "$ANNOUNCE_BIN" --local-as "$ASN" \
+          --router-id "$ip" --peer "$ROUTER_IP" --peer-as "$ASN" --prefix "$PREFIX" \
+          --hold-time "$HOLD" --connect-retry 1 --json --no-listen
+      fi
       ;;
     gobgp)
       # GoBGP listens on 179 (its default): it never retries a connection sooner than ~5 s,
@@ -425,6 +499,7 @@ run_mode() {
   local mode=$1 i ms out
   R=()
   SPK_PID=()
+  HTTP_PID=()
   echo
   echo "##############################################################################"
   echo "# speaker: $mode"
@@ -445,6 +520,7 @@ run_mode() {
 
   setup_topology
   start_router
+  start_capture
 
   step "start 6 node speakers ($mode), measure time to 6 kernel next hops"
   T0=$(now_ms)
@@ -465,6 +541,13 @@ run_mode() {
   echo "RESULT established_peers=$est pfxrcd1_peers=$pfx kernel_nexthops=$(nh_count)"
   [ "$est" = 6 ] || fail "$est of 6 peers Established"
   [ "$pfx" = 6 ] || fail "$pfx of 6 peers with PfxRcd 1"
+  local rj paths mp best
+  rj=$(vt -c "show bgp ipv4 unicast $PREFIX json")
+  paths=$(jq '.paths | length' <<<"$rj")
+  mp=$(jq '[.paths[] | select(.multipath == true)] | length' <<<"$rj")
+  best=$(jq -r '[.paths[] | select(.bestpath.overall == true) | .peer.peerId] | join(",")' <<<"$rj")
+  echo "RESULT bgp_paths=$paths multipath=$mp bestpath=$best"
+  [ "$paths" = 6 ] && [ "$mp" = 6 ] || fail "want 6 BGP paths all multipath, have $paths / $mp"
   local hold
   hold=$(vt -c "show bgp neighbors ${NODE_IP[1]} json" | jq ".\"${NODE_IP[1]}\".bgpTimerHoldTimeMsecs")
   R[hold_ms]=$hold
@@ -482,6 +565,22 @@ run_mode() {
   done
   for b in "${!seen[@]}"; do echo "  12 curls: ${seen[$b]} x '$b'"; done
   R[distinct_nodes]=${#seen[@]}
+
+  if [ "$mode" = announce ] && [ "$CONFIG_MODE" = 1 ]; then
+    step "health check: stop the HTTP server of ${NODE_NAME[4]} (its speaker must withdraw)"
+    T0=$(now_ms)
+    stop_pid "${HTTP_PID[4]}" 3
+    ms=$(wait_for 15 nh_gone "${NODE_IP[4]}") || fail "next hop ${NODE_IP[4]} kept after its HTTP server stopped"
+    R[health_down_ms]=$ms
+    echo "RESULT http_down_to_nexthop_gone_ms=$ms kernel_nexthops=$(nh_count)"
+    [ "$(nh_count)" = 5 ] || fail "want 5 next hops, have $(nh_count)"
+    T0=$(now_ms)
+    start_http 4
+    ms=$(wait_for 15 nh_has "${NODE_IP[4]}") || fail "next hop ${NODE_IP[4]} not back after its HTTP server restarted"
+    R[health_up_ms]=$ms
+    echo "RESULT http_up_to_nexthop_back_ms=$ms kernel_nexthops=$(nh_count)"
+    [ "$(nh_count)" = 6 ] || fail "want 6 next hops, have $(nh_count)"
+  fi
 
   step "failover 1: SIGTERM the speaker of ${NODE_NAME[1]} (want 5 next hops within 1 s)"
   T0=$(now_ms)
@@ -538,6 +637,8 @@ run_mode() {
   for i in 0 1 4 5; do stop_pid "${SPK_PID[$i]}" 3; done
   out=$(curl_client)
   [ "${out%% *}" != 200 ] || fail "service still reachable with no route"
+
+  check_capture
 
   {
     for k in "${!R[@]}"; do echo "$k=${R[$k]}"; done
@@ -597,14 +698,18 @@ if [ "$COMPARE" = 1 ]; then
              "sigterm_ms:SIGTERM -> next hop gone" \
              "kill9_ms:kill -9 -> next hop gone" \
              "freeze_ms:SIGSTOP -> next hop gone (hold)" \
-             "withdraw_all_ms:SIGTERM all -> route gone"; do
+             "withdraw_all_ms:SIGTERM all -> route gone" \
+             "health_down_ms:HTTP server down -> next hop gone" \
+             "health_up_ms:HTTP server up -> next hop back"; do
     key=${row%%:*}
-    printf '%-40s' "${row#*:}"
+    line=$(printf '%-40s' "${row#*:}")
+    any=0
     for m in "${MODES[@]}"; do
       v=$(grep "^$key=" "$RESULTS-$m.env" 2>/dev/null | cut -d= -f2)
-      printf '%12s' "${v:--}"
+      [ -n "$v" ] && any=1
+      line+=$(printf '%12s' "${v:--}")
     done
-    echo
+    [ "$any" = 1 ] && echo "$line"
   done
 fi
 for m in "${MODES[@]}"; do rm -f "$RESULTS-$m.env" "$RESULTS-$m.pids"; done

@@ -122,7 +122,8 @@ pub struct Built {
     pub skipped: Vec<Skipped>,
 }
 
-fn family_of(p: &IpNet) -> AfiSafi {
+/// The unicast family of a prefix.
+pub fn family_of(p: &IpNet) -> AfiSafi {
     match p {
         IpNet::V4(_) => AfiSafi::IPV4_UNICAST,
         IpNet::V6(_) => AfiSafi::IPV6_UNICAST,
@@ -377,6 +378,7 @@ mod tests {
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
             extended_next_hop: vec![],
             max_message_len: 4096,
+            peer_router_id: Ipv4Addr::new(192, 0, 2, 1),
         }
     }
 
@@ -579,5 +581,84 @@ mod tests {
             &end_of_rib(AfiSafi::IPV6_UNICAST).attributes[0],
             PathAttribute::MpUnreachNlri(u) if u.withdrawn.is_empty()
         ));
+    }
+
+    fn arb_net() -> impl proptest::strategy::Strategy<Value = IpNet> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (any::<u32>(), 8u8..=32).prop_map(|(a, l)| IpNet::V4(
+                ipnet::Ipv4Net::new(Ipv4Addr::from(a), l).unwrap().trunc()
+            )),
+            (any::<u128>(), 16u8..=128).prop_map(|(a, l)| IpNet::V6(
+                ipnet::Ipv6Net::new(std::net::Ipv6Addr::from(a), l)
+                    .unwrap()
+                    .trunc()
+            )),
+        ]
+    }
+
+    fn arb_attrs() -> impl proptest::strategy::Strategy<Value = RouteAttrs> {
+        use proptest::prelude::*;
+        (
+            proptest::collection::vec(any::<u32>().prop_map(Community), 0..40),
+            proptest::collection::vec(
+                (any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(g, a, b)| LargeCommunity {
+                    global: g,
+                    local1: a,
+                    local2: b,
+                }),
+                0..20,
+            ),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<u32>()),
+            0u8..4,
+        )
+            .prop_map(|(c, l, lp, med, pre)| RouteAttrs {
+                next_hop: NextHop::SelfAddr,
+                communities: c,
+                large_communities: l,
+                local_pref: lp,
+                med,
+                as_path_prepend: pre,
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever the sets, every UPDATE encodes within 4096 octets with the real codec,
+        /// decodes back, and together they carry exactly the difference.
+        #[test]
+        fn updates_encode_within_limits_and_carry_the_diff(
+            old in proptest::collection::btree_map(arb_net(), arb_attrs(), 0..300),
+            new in proptest::collection::btree_map(arb_net(), arb_attrs(), 0..300),
+            ibgp in proptest::bool::ANY,
+        ) {
+            use bgp_wire::{Message, SessionContext};
+            let mut i = info(64512, if ibgp { 64512 } else { 65001 }, "192.168.1.10");
+            i.extended_next_hop = vec![AfiSafi::IPV4_UNICAST];
+            let d = diff(&old, &new);
+            let b = build_updates(&i, &d);
+            proptest::prop_assert!(b.skipped.is_empty());
+            let ctx = SessionContext::modern();
+            let mut ann = Vec::new();
+            let mut wd = Vec::new();
+            for u in &b.updates {
+                let mut buf = bytes::BytesMut::new();
+                bgp_wire::encode_message(&Message::Update(u.clone()), &ctx, &mut buf).unwrap();
+                proptest::prop_assert!(buf.len() <= 4096, "{} octets", buf.len());
+                let back = bgp_wire::decode_message(buf.freeze(), &ctx).unwrap();
+                let Message::Update(back) = back.message else { panic!("not an update") };
+                ann.extend(back.announced().map(|(_, n)| n.prefix));
+                wd.extend(back.withdrawn_routes().map(|(_, n)| n.prefix));
+            }
+            let mut want_ann: Vec<IpNet> = d.announce.iter().map(|(p, _)| *p).collect();
+            let mut want_wd = d.withdraw.clone();
+            ann.sort();
+            wd.sort();
+            want_ann.sort();
+            want_wd.sort();
+            proptest::prop_assert_eq!(ann, want_ann);
+            proptest::prop_assert_eq!(wd, want_wd);
+        }
     }
 }

@@ -35,6 +35,13 @@ use crate::health::{HealthCheck, Probe};
 use crate::pool::{self, PoolError, Request};
 use crate::session::PeerSettings;
 
+/// The default listening address: `[::]:179`, which also accepts IPv4 peers (dual-stack).
+/// Where IPv6 is disabled, `announce` falls back to [`DEFAULT_LISTEN_V4`].
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 179);
+/// The fallback listening address when IPv6 is not available.
+pub const DEFAULT_LISTEN_V4: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 179);
+
 /// A configuration error, naming the offending key and value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -90,7 +97,7 @@ fn invalid(key: impl Into<String>, value: impl ToString, reason: impl Into<Strin
 Every flag can also be given in the TOML file named by --config, under the same key \
 (e.g. `local-as = 64512`, `peer = [\"192.168.1.1\"]`). Scalar flags override the file; \
 repeatable flags add to the file's lists. The file can also hold [[neighbor]] tables \
-(per-peer settings), [[pool]] tables (name, cidr) and [[service]] tables (name, ip or pool, \
+(per-peer settings), [[pool]] tables (name, cidr) and [[service]] tables (name, ip or pool, next-hop, \
 community, large-community, local-pref, med, health = { http | tcp | command, interval-ms, \
 timeout-ms, rise, fall }).\n\nSignals: SIGHUP reloads the file and applies only the \
 difference; SIGTERM and SIGINT withdraw everything, close the sessions with an \
@@ -106,7 +113,7 @@ pub struct Cli {
     /// BGP identifier (default: the first IPv4 address of a session).
     #[arg(long, value_name = "IPV4")]
     pub router_id: Option<String>,
-    /// A peer to connect to, ADDR or ADDR:PORT ([V6ADDR]:PORT); repeatable.
+    /// A peer to connect to, ADDR or ADDR:PORT (an IPv6 address with a port in brackets); repeatable.
     #[arg(long, value_name = "ADDR[:PORT]")]
     pub peer: Vec<String>,
     /// The peers' AS number (equal to --local-as for iBGP).
@@ -154,7 +161,7 @@ pub struct Cli {
     /// IP TTL for eBGP multihop sessions.
     #[arg(long, value_name = "N")]
     pub ttl: Option<u8>,
-    /// Listening address (default 0.0.0.0:179 or [::]:179).
+    /// Listening address (default `[::]:179`, dual-stack; `0.0.0.0:179` without IPv6).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
     /// Do not listen; only connect out.
@@ -163,6 +170,10 @@ pub struct Cli {
     /// Print events as JSON lines on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Import received routes into a RIB (best path, ECMP) instead of ignoring them;
+    /// imports are reported as events.
+    #[arg(long)]
+    pub import: bool,
     /// Serve Prometheus metrics on this address.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<String>,
@@ -224,6 +235,8 @@ pub struct FileConfig {
     pub no_listen: Option<bool>,
     /// See [`Cli::json`].
     pub json: Option<bool>,
+    /// See [`Cli::import`].
+    pub import: Option<bool>,
     /// See [`Cli::metrics`].
     pub metrics: Option<String>,
     /// See [`Cli::graceful_shutdown_drain`].
@@ -285,6 +298,9 @@ pub struct ServiceConfig {
     pub ip: Option<String>,
     /// Or a pool to allocate from.
     pub pool: Option<String>,
+    /// Next hop override (`self` or an address), e.g. an IPv6 next hop for an IPv6 service
+    /// announced over an IPv4 session.
+    pub next_hop: Option<String>,
     /// Communities (replace the global ones when given).
     pub community: Option<Vec<String>>,
     /// Large communities (replace the global ones when given).
@@ -350,10 +366,13 @@ pub struct Config {
     pub prefixes: DesiredSet,
     /// Services.
     pub services: Vec<Service>,
-    /// Listening address; None with `no-listen` or when every peer is... never.
+    /// Listening address; None with `no-listen`. Default [`DEFAULT_LISTEN`] (`[::]:179`,
+    /// dual-stack).
     pub listen: Option<SocketAddr>,
     /// JSON events.
     pub json: bool,
+    /// Import received routes into a RIB.
+    pub import: bool,
     /// Metrics address.
     pub metrics: Option<SocketAddr>,
     /// Drain time with GRACEFUL_SHUTDOWN before withdrawing, on shutdown.
@@ -520,6 +539,9 @@ impl FileConfig {
         if cli.json {
             self.json = Some(true);
         }
+        if cli.import {
+            self.import = Some(true);
+        }
         self
     }
 
@@ -649,6 +671,20 @@ impl FileConfig {
             .iter()
             .map(|c| parse_large_community("large-community", c))
             .collect::<Result<Vec<_>, _>>()?;
+        if communities.len() > 255 {
+            return Err(invalid(
+                "community",
+                communities.len(),
+                "at most 255 communities (they must fit one UPDATE)",
+            ));
+        }
+        if large.len() > 255 {
+            return Err(invalid(
+                "large-community",
+                large.len(),
+                "at most 255 large communities (they must fit one UPDATE)",
+            ));
+        }
         let attrs = RouteAttrs {
             next_hop,
             communities,
@@ -716,6 +752,11 @@ impl FileConfig {
             if s.local_pref.is_some() {
                 a.local_pref = s.local_pref;
             }
+            if let Some(nh) = &s.next_hop {
+                a.next_hop = nh
+                    .parse()
+                    .map_err(|_| invalid(key("next-hop"), nh, "expected `self` or an address"))?;
+            }
             if s.med.is_some() {
                 a.med = s.med;
             }
@@ -746,16 +787,19 @@ impl FileConfig {
         } else {
             Some(match &self.listen {
                 Some(l) => parse_sockaddr("listen", l)?,
-                None => {
-                    let v6_only = !peers.is_empty() && peers.keys().all(|a| a.is_ipv6());
-                    if v6_only {
-                        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 179))
-                    } else {
-                        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 179))
-                    }
-                }
+                // Dual-stack: IPv4 peers arrive as v4-mapped addresses.
+                None => DEFAULT_LISTEN,
             })
         };
+        if listen.is_none()
+            && let Some(p) = peers.values().find(|p| p.passive)
+        {
+            return Err(invalid(
+                "passive",
+                p.address,
+                "a passive peer needs listening; remove `no-listen`",
+            ));
+        }
         let metrics = self
             .metrics
             .as_deref()
@@ -780,6 +824,7 @@ impl FileConfig {
             services,
             listen,
             json: self.json.unwrap_or(false),
+            import: self.import.unwrap_or(false),
             metrics,
             graceful_shutdown_drain: self
                 .graceful_shutdown_drain
@@ -967,6 +1012,10 @@ health = { tcp = "127.0.0.1:8080", interval-ms = 200, rise = 2, fall = 3 }
 [[service]]
 name = "api"
 pool = "default"
+[[service]]
+name = "six"
+ip = "fd00:10::5"
+next-hop = "fd00:1::10"
 "#,
         )
         .unwrap();
@@ -981,9 +1030,15 @@ pool = "default"
         assert_eq!(web.addr, "172.16.10.1".parse::<IpAddr>().unwrap());
         assert_eq!(web.attrs.communities, vec![Community::NO_EXPORT]);
         assert_eq!(web.health.as_ref().unwrap().rise, 2);
+        let six = c.services.iter().find(|s| s.name == "six").unwrap();
+        assert_eq!(
+            six.attrs.next_hop,
+            NextHop::Addr("fd00:1::10".parse().unwrap())
+        );
+        assert_eq!(api.attrs.next_hop, NextHop::SelfAddr);
         let d = c.desired(|_| false);
-        assert_eq!(d.len(), 1, "unhealthy web is left out");
-        assert_eq!(c.desired(|_| true).len(), 2);
+        assert_eq!(d.len(), 2, "unhealthy web is left out");
+        assert_eq!(c.desired(|_| true).len(), 3);
     }
 
     #[test]
@@ -1019,6 +1074,10 @@ pool = "default"
                 "`service.w.health`",
             ),
             ("peer-as = 1", "local-as"),
+            (
+                "local-as = 1\npeer-as = 1\npeer = [\"10.0.0.1\"]\npassive = true\nno-listen = true",
+                "`passive`",
+            ),
         ];
         for (text, want) in cases {
             let e = file(text).unwrap().validate().unwrap_err().to_string();

@@ -88,6 +88,15 @@ pub enum SpeakerEvent {
         /// Why.
         reason: String,
     },
+    /// The peer asked for a family again (ROUTE-REFRESH); it was re-sent.
+    RouteRefreshed {
+        /// Peer address.
+        peer: String,
+        /// Family.
+        family: String,
+        /// Prefixes re-sent.
+        prefixes: usize,
+    },
     /// End-of-RIB sent after the initial table.
     EndOfRib {
         /// Peer address.
@@ -101,6 +110,22 @@ pub enum SpeakerEvent {
         peer: String,
         /// How many NLRI the UPDATE carried.
         count: usize,
+    },
+    /// Routes received from a peer were imported into the RIB.
+    RoutesImported {
+        /// Peer address.
+        peer: String,
+        /// Routes announced in the UPDATE (before import policy).
+        announced: usize,
+        /// Routes withdrawn.
+        withdrawn: usize,
+    },
+    /// A received UPDATE could not be imported.
+    ImportFailed {
+        /// Peer address.
+        peer: String,
+        /// Why.
+        reason: String,
     },
     /// A step of the graceful shutdown.
     Shutdown {

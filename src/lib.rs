@@ -18,6 +18,34 @@
 //! assert_eq!(d.announce.len(), 1);
 //! assert!(d.withdraw.is_empty());
 //! ```
+//!
+//! A speaker over TCP (the bgp-fsm driver), announcing one service address to a router
+//! and leaving gracefully:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use kube_bgp::driver::FsmBackend;
+//! use kube_bgp::{PeerSettings, RouteAttrs, ShutdownOptions, Speaker};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let backend = FsmBackend::new(Some("0.0.0.0:179".parse().unwrap())).await?;
+//! let speaker = Speaker::new(Arc::new(backend));
+//! let mut events = speaker.subscribe();
+//! speaker.announce("172.16.10.0/32".parse().unwrap(), RouteAttrs::default());
+//! let peer = PeerSettings::new(
+//!     "192.168.1.1".parse().unwrap(), // the router
+//!     64512,                          // our AS
+//!     64512,                          // its AS: iBGP
+//!     "192.168.1.10".parse().unwrap(), // our router id
+//! );
+//! speaker.add_peer(peer).expect("new peer");
+//! while let Ok(e) = events.recv().await {
+//!     println!("{}", e.to_json());
+//!     # break;
+//! }
+//! speaker.shutdown(ShutdownOptions::default()).await;
+//! # Ok(()) }
+//! ```
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -120,6 +120,8 @@ pub struct SessionInfo {
     pub extended_next_hop: Vec<AfiSafi>,
     /// Largest message the session allows.
     pub max_message_len: usize,
+    /// The peer's BGP identifier.
+    pub peer_router_id: std::net::Ipv4Addr,
 }
 
 impl SessionInfo {
@@ -148,6 +150,8 @@ pub enum SessionEvent {
     },
     /// An UPDATE arrived.
     Update(Box<Update>),
+    /// The peer asked us to send a family again (ROUTE-REFRESH, RFC 2918).
+    RouteRefresh(AfiSafi),
     /// We sent a NOTIFICATION.
     NotificationSent(Notification),
     /// The peer sent a NOTIFICATION.

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bgp_rib::{DecisionConfig, PeerId, PeerInfo, Rib};
 use bgp_wire::{AfiSafi, PathAttribute, Update};
 use ipnet::IpNet;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -100,7 +101,11 @@ struct Inner {
     phase: Mutex<u8>,
     events: broadcast::Sender<SpeakerEvent>,
     metrics: Metrics,
+    import: Mutex<Option<SharedRib>>,
 }
+
+/// The RIB received routes are imported into, shared with the caller.
+pub type SharedRib = Arc<Mutex<Rib>>;
 
 /// A BGP speaker: a set of peers and one desired set of advertisements sent to all of them.
 ///
@@ -133,13 +138,36 @@ impl Speaker {
                 phase: Mutex::new(0),
                 events,
                 metrics: Metrics::default(),
+                import: Mutex::new(None),
             }),
         }
+    }
+
+    /// Import received routes into a bgp-rib [`Rib`] (Adj-RIB-In + Loc-RIB with the decision
+    /// process) instead of ignoring them, for peers started from now on. Returns the shared
+    /// RIB; read it (e.g. `route`, `drain_deltas`) under its lock.
+    pub fn enable_import(&self, cfg: DecisionConfig) -> SharedRib {
+        let rib = Arc::new(Mutex::new(Rib::new(cfg)));
+        *lock(&self.inner.import) = Some(rib.clone());
+        rib
     }
 
     /// A stream of events from now on. A receiver that lags loses the oldest events.
     pub fn subscribe(&self) -> broadcast::Receiver<SpeakerEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// The events as a [`futures::Stream`]; events lost to lagging are skipped.
+    pub fn event_stream(&self) -> impl futures::Stream<Item = SpeakerEvent> + Send + 'static {
+        futures::stream::unfold(self.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) => return Some((e, rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
     }
 
     /// The metrics registry (cloneable; see [`Metrics::render`]).
@@ -173,8 +201,10 @@ impl Speaker {
                 source,
             })?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let rib = lock(&self.inner.import).clone();
         let task = tokio::spawn(peer_task(
             settings.address,
+            rib,
             io,
             self.inner.published.subscribe(),
             rx,
@@ -299,10 +329,11 @@ impl Speaker {
     }
 
     fn publish(&self) {
-        let base = lock(&self.inner.base).clone();
+        // Read and send under the lock, so concurrent changes publish in order.
+        let base = lock(&self.inner.base);
         let phase = *lock(&self.inner.phase);
         let out = match phase {
-            0 => base,
+            0 => base.clone(),
             1 => advert::with_graceful_shutdown(&base),
             _ => DesiredSet::new(),
         };
@@ -311,7 +342,7 @@ impl Speaker {
 
     /// Replace the whole desired set. Each peer is sent only the difference.
     pub fn set(&self, desired: DesiredSet) {
-        *lock(&self.inner.base) = desired;
+        *lock(&self.inner.base) = desired.into_iter().map(|(p, a)| (p.trunc(), a)).collect();
         self.publish();
     }
 
@@ -429,11 +460,15 @@ fn received_count(u: &Update) -> usize {
 
 struct PeerRun {
     addr: IpAddr,
+    rib: Option<SharedRib>,
+    rib_peer: Option<PeerId>,
     control: Box<dyn SessionControl>,
     events: broadcast::Sender<SpeakerEvent>,
     metrics: Metrics,
     established: Option<SessionInfo>,
     adj_out: DesiredSet,
+    /// Routes reported as not sendable on this session (reported once per session).
+    skipped: std::collections::BTreeSet<IpNet>,
 }
 
 impl PeerRun {
@@ -490,6 +525,9 @@ impl PeerRun {
             });
         }
         for s in built.skipped {
+            if !self.skipped.insert(s.prefix) {
+                continue;
+            }
             self.emit(SpeakerEvent::Skipped {
                 peer: self.peer(),
                 prefix: s.prefix.to_string(),
@@ -520,6 +558,17 @@ impl PeerRun {
                     families: info.families.iter().map(|f| fam_name(*f)).collect(),
                 });
                 self.adj_out.clear();
+                self.skipped.clear();
+                if let Some(rib) = &self.rib {
+                    let mut r = lock(rib);
+                    if let Some(old) = self.rib_peer.take() {
+                        r.peer_down(old);
+                        r.remove_peer(old);
+                    }
+                    let pi =
+                        PeerInfo::new(self.addr, info.peer_as, info.peer_router_id, info.local_as);
+                    self.rib_peer = Some(r.add_peer(pi));
+                }
                 let fams: Vec<AfiSafi> = info
                     .families
                     .iter()
@@ -541,6 +590,11 @@ impl PeerRun {
             SessionEvent::Down { reason } => {
                 self.established = None;
                 self.adj_out.clear();
+                if let (Some(rib), Some(id)) = (&self.rib, self.rib_peer.take()) {
+                    let mut r = lock(rib);
+                    r.peer_down(id);
+                    r.remove_peer(id);
+                }
                 self.metrics.with_peer(self.addr, |s| {
                     s.up = false;
                     s.prefixes_advertised = 0;
@@ -554,6 +608,24 @@ impl PeerRun {
             SessionEvent::Update(u) => {
                 self.metrics
                     .with_peer(self.addr, |s| s.updates_received += 1);
+                if let (Some(rib), Some(id)) = (&self.rib, self.rib_peer) {
+                    let res = lock(rib).apply_update(id, &u);
+                    match res {
+                        Ok(sum) if sum.announced + sum.withdrawn > 0 => {
+                            self.emit(SpeakerEvent::RoutesImported {
+                                peer: self.peer(),
+                                announced: sum.announced,
+                                withdrawn: sum.withdrawn,
+                            })
+                        }
+                        Ok(_) => {}
+                        Err(e) => self.emit(SpeakerEvent::ImportFailed {
+                            peer: self.peer(),
+                            reason: e.to_string(),
+                        }),
+                    }
+                    return;
+                }
                 let count = received_count(&u);
                 if count > 0 {
                     self.emit(SpeakerEvent::RoutesIgnored {
@@ -561,6 +633,35 @@ impl PeerRun {
                         count,
                     });
                 }
+            }
+            SessionEvent::RouteRefresh(af) => {
+                let Some(info) = self.established.clone() else {
+                    return;
+                };
+                let again = advert::Diff {
+                    announce: self
+                        .adj_out
+                        .iter()
+                        .filter(|(p, _)| advert::family_of(p) == af)
+                        .map(|(p, a)| (*p, a.clone()))
+                        .collect(),
+                    withdraw: Vec::new(),
+                };
+                let built = advert::build_updates(&info, &again);
+                let mut sent = 0;
+                for u in built.updates {
+                    if self.control.send_update(u).is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                self.metrics
+                    .with_peer(self.addr, |s| s.updates_sent += sent);
+                self.emit(SpeakerEvent::RouteRefreshed {
+                    peer: self.peer(),
+                    family: fam_name(af),
+                    prefixes: built.announced.len(),
+                });
             }
             SessionEvent::NotificationSent(n) => {
                 let text = notification_text(&n);
@@ -590,6 +691,7 @@ impl PeerRun {
 
 async fn peer_task(
     addr: IpAddr,
+    rib: Option<SharedRib>,
     io: SessionIo,
     mut desired: watch::Receiver<Arc<DesiredSet>>,
     mut cmds: mpsc::UnboundedReceiver<PeerCmd>,
@@ -603,17 +705,23 @@ async fn peer_task(
     let mut sev = Some(sev);
     let mut run = PeerRun {
         addr,
+        rib,
+        rib_peer: None,
         control,
         events,
         metrics,
         established: None,
         adj_out: DesiredSet::new(),
+        skipped: Default::default(),
     };
     loop {
         tokio::select! {
             ev = recv_opt(&mut sev) => match ev {
                 Some(ev) => {
-                    let target = desired.borrow_and_update().clone();
+                    // Only look: a change published meanwhile must still wake the
+                    // `changed()` branch, or it would never be sent (an UPDATE from the
+                    // peer arriving with it would swallow it).
+                    let target = desired.borrow().clone();
                     run.on_session_event(ev, &target);
                 }
                 None => {
@@ -643,14 +751,13 @@ async fn peer_task(
                 }
                 Some(PeerCmd::Stop { message, timeout, done }) => {
                     run.control.shutdown(message);
+                    // Wait for the session to end completely (its event stream closes), so
+                    // a restarted session for the same peer never overlaps the old one (the
+                    // old one releases the listener registration and MD5 key on exit).
                     if let Some(rx) = sev.as_mut() {
                         let _ = tokio::time::timeout(timeout, async {
                             while let Some(ev) = rx.recv().await {
-                                let down = matches!(ev, SessionEvent::Down { .. });
                                 run.on_session_event(ev, &DesiredSet::new());
-                                if down {
-                                    break;
-                                }
                             }
                         })
                         .await;
@@ -679,15 +786,17 @@ pub(crate) mod fake {
         pub(crate) shutdowns: Vec<Option<String>>,
     }
 
+    type Tx = Arc<Mutex<Option<mpsc::UnboundedSender<SessionEvent>>>>;
+
     pub(crate) struct FakeSession {
         pub(crate) settings: PeerSettings,
-        pub(crate) events: mpsc::UnboundedSender<SessionEvent>,
+        pub(crate) events: Tx,
         pub(crate) record: Arc<Mutex<Record>>,
     }
 
     struct Ctl {
         record: Arc<Mutex<Record>>,
-        events: mpsc::UnboundedSender<SessionEvent>,
+        events: Tx,
     }
 
     impl SessionControl for Ctl {
@@ -697,8 +806,17 @@ pub(crate) mod fake {
         }
         fn shutdown(&self, message: Option<String>) {
             lock(&self.record).shutdowns.push(message);
-            let _ = self.events.send(SessionEvent::Down {
-                reason: "shutdown".into(),
+            // Like the driver: report Down, then end the session (close the stream) a
+            // little later, after its cleanup.
+            if let Some(tx) = lock(&self.events).as_ref() {
+                let _ = tx.send(SessionEvent::Down {
+                    reason: "shutdown".into(),
+                });
+            }
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                lock(&events).take();
             });
         }
     }
@@ -706,6 +824,8 @@ pub(crate) mod fake {
     #[derive(Default)]
     pub(crate) struct FakeBackend {
         pub(crate) sessions: Mutex<Vec<FakeSession>>,
+        /// Sessions started while another one for the same peer was still running.
+        pub(crate) overlaps: Mutex<usize>,
     }
 
     impl SessionBackend for FakeBackend {
@@ -714,7 +834,14 @@ pub(crate) mod fake {
             settings: &PeerSettings,
         ) -> Result<SessionIo, crate::session::SessionError> {
             let (tx, rx) = mpsc::unbounded_channel();
+            let tx: Tx = Arc::new(Mutex::new(Some(tx)));
             let record = Arc::new(Mutex::new(Record::default()));
+            if lock(&self.sessions)
+                .iter()
+                .any(|s| s.settings.address == settings.address && lock(&s.events).is_some())
+            {
+                *lock(&self.overlaps) += 1;
+            }
             lock(&self.sessions).push(FakeSession {
                 settings: settings.clone(),
                 events: tx.clone(),
@@ -727,18 +854,23 @@ pub(crate) mod fake {
         }
     }
 
+    /// Injects events into a fake session without keeping its stream open.
+    pub(crate) struct FakeTx(Tx);
+
+    impl FakeTx {
+        pub(crate) fn send(&self, e: SessionEvent) -> Result<(), &'static str> {
+            match lock(&self.0).as_ref() {
+                Some(tx) => tx.send(e).map_err(|_| "receiver gone"),
+                None => Err("session ended"),
+            }
+        }
+    }
+
     impl FakeBackend {
-        pub(crate) fn session(
-            &self,
-            i: usize,
-        ) -> (
-            mpsc::UnboundedSender<SessionEvent>,
-            Arc<Mutex<Record>>,
-            PeerSettings,
-        ) {
+        pub(crate) fn session(&self, i: usize) -> (FakeTx, Arc<Mutex<Record>>, PeerSettings) {
             let s = lock(&self.sessions);
             (
-                s[i].events.clone(),
+                FakeTx(s[i].events.clone()),
                 s[i].record.clone(),
                 s[i].settings.clone(),
             )
@@ -773,6 +905,7 @@ mod tests {
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
             extended_next_hop: vec![],
             max_message_len: 4096,
+            peer_router_id: "192.168.1.1".parse().unwrap(),
         }
     }
 
@@ -877,6 +1010,11 @@ mod tests {
         assert_eq!(ch.unchanged, vec![a.address]);
         assert_eq!(ch.restarted, vec![b.address]);
         assert_eq!(be.count(), 3, "only b restarted");
+        assert_eq!(
+            *lock(&be.overlaps),
+            0,
+            "new session started before the old one ended"
+        );
         let (_, rec_a, _) = be.session(0);
         let (_, rec_b, _) = be.session(1);
         assert!(lock(&rec_a).shutdowns.is_empty());
@@ -890,6 +1028,62 @@ mod tests {
         assert_eq!(ch.unchanged, vec![b.address]);
         assert_eq!(sp.peer_addresses(), vec![b.address]);
         assert!(matches!(sp.add_peer(b2), Err(SpeakerError::PeerExists(_))));
+    }
+
+    #[tokio::test]
+    async fn route_refresh_resends_the_family() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        sp.announce(p("172.16.10.0/32"), RouteAttrs::default());
+        sp.announce(p("fd00::1/128"), RouteAttrs::default());
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, rec, _) = be.session(0);
+        ev.send(SessionEvent::Established(info())).unwrap();
+        settle(&sp).await;
+        let n0 = lock(&rec).sent.len();
+        ev.send(SessionEvent::RouteRefresh(AfiSafi::IPV4_UNICAST))
+            .unwrap();
+        settle(&sp).await;
+        let r = lock(&rec);
+        assert_eq!(r.sent.len(), n0 + 1);
+        assert_eq!(nlri_of(&r.sent[n0]), vec![p("172.16.10.0/32")]);
+    }
+
+    #[tokio::test]
+    async fn a_change_racing_a_received_update_is_not_lost() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, rec, _) = be.session(0);
+        ev.send(SessionEvent::Established(info())).unwrap();
+        settle(&sp).await;
+        for i in 0..50u32 {
+            let prefix = IpNet::from(std::net::IpAddr::from([10, 0, 0, i as u8]));
+            // A change and a received UPDATE in the same tick, then no forced sync.
+            sp.set([(prefix, RouteAttrs::default())].into_iter().collect());
+            ev.send(SessionEvent::Update(Box::default())).unwrap();
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            let r = lock(&rec);
+            let last = r.sent.last().unwrap();
+            assert_eq!(nlri_of(last), vec![prefix], "change {i} lost");
+        }
+    }
+
+    #[tokio::test]
+    async fn event_stream_yields_events() {
+        use futures::StreamExt;
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        let mut st = Box::pin(sp.event_stream());
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        assert_eq!(
+            st.next().await,
+            Some(SpeakerEvent::PeerAdded {
+                peer: "192.168.1.1".into()
+            })
+        );
     }
 
     #[tokio::test]
@@ -930,6 +1124,37 @@ mod tests {
             phases,
             vec!["graceful_shutdown_community", "withdraw", "cease", "done"]
         );
+    }
+
+    #[tokio::test]
+    async fn received_routes_go_to_the_rib_when_import_is_on() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        let mut cfg = DecisionConfig::new(64512, "192.168.1.10".parse().unwrap());
+        cfg.max_paths_ibgp = 8;
+        let rib = sp.enable_import(cfg);
+        sp.add_peer(settings("192.168.1.1")).unwrap();
+        let (ev, _, _) = be.session(0);
+        ev.send(SessionEvent::Established(info())).unwrap();
+        let u = Update {
+            attributes: vec![
+                PathAttribute::Origin(bgp_wire::attr::Origin::Igp),
+                PathAttribute::AsPath(bgp_wire::attr::AsPath::default()),
+                PathAttribute::NextHop("192.168.1.1".parse().unwrap()),
+                PathAttribute::LocalPref(100),
+            ],
+            nlri: vec![Nlri::new(p("10.0.0.0/8"))],
+            ..Default::default()
+        };
+        ev.send(SessionEvent::Update(Box::new(u))).unwrap();
+        settle(&sp).await;
+        assert!(lock(&rib).route(p("10.0.0.0/8")).is_some());
+        ev.send(SessionEvent::Down {
+            reason: "gone".into(),
+        })
+        .unwrap();
+        settle(&sp).await;
+        assert!(lock(&rib).route(p("10.0.0.0/8")).is_none());
     }
 
     #[tokio::test]

@@ -3,10 +3,13 @@
 //! the same config file shape; a client (192.168.10.100) behind the router.
 //!
 //! Asserts: six kernel next hops for 172.16.10.0/32 (allocated from a pool), communities,
-//! large communities and LOCAL_PREF in FRR's JSON, the client reaches the service, a SIGHUP
-//! that adds a prefix reaches FRR without resetting any session, a bad reload is refused
+//! large communities and LOCAL_PREF in FRR's JSON, the client reaches the service, SIGHUPs
+//! that add then remove a prefix reach FRR without resetting any session, a ROUTE-REFRESH
+//! from FRR is answered, a bad reload is refused
 //! and the old config kept, a failing health check withdraws only that node's path,
-//! SIGTERM leaves our shutdown message as FRR's last reset reason and exits 0, and tshark
+//! SIGTERM leaves our shutdown message as FRR's last reset reason and exits 0, a SIGTERM
+//! with a graceful-shutdown drain first moves traffic away (GRACEFUL_SHUTDOWN community,
+//! LOCAL_PREF 0) and then withdraws, and tshark
 //! finds no malformed packet. Prints the measured times (start to six kernel next hops,
 //! SIGTERM to next hop gone, SIGTERM of all to route gone).
 //!
@@ -40,8 +43,13 @@ fn node_config(i: usize, health_file: &str, extra_prefix: Option<&str>) -> Strin
     } else {
         String::new()
     };
+    let drain = if i == 4 {
+        "graceful-shutdown-drain = 3\n"
+    } else {
+        ""
+    };
     format!(
-        r#"local-as = 64512
+        r#"{drain}local-as = 64512
 peer = ["192.168.1.1"]
 peer-as = 64512
 hold-time = 9
@@ -192,6 +200,26 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         wait_until(T, || lab.frr.path_count("172.16.20.0/32") == 1),
         "reload did not announce the new prefix"
     );
+    // FRR asks node 0 for its routes again (ROUTE-REFRESH): they are re-sent, no reset.
+    lab.frr
+        .vtysh(&format!("clear bgp ipv4 unicast {} soft in", NODES[0]))
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || lab.nodes[0].log().contains(
+            r#""event":"route_refreshed","peer":"192.168.1.1","family":"ipv4-unicast","prefixes":2"#
+        )),
+        "no route refresh answered: {}",
+        lab.nodes[0].log()
+    );
+    assert_eq!(lab.frr.path_count("172.16.20.0/32"), 1);
+    // SIGHUP removing it again: withdrawn on the live session.
+    lab.nodes[0].write_config(&node_config(0, &hf, None));
+    lab.nodes[0].signal("HUP");
+    assert!(
+        wait_until(T, || lab.frr.path_count("172.16.20.0/32") == 0),
+        "reload did not withdraw the removed prefix"
+    );
+    assert_eq!(lab.frr.path_count(SERVICE), 6);
     // A bad reload on node 2 is refused; the old config stays.
     lab.nodes[2].write_config("local-as = 64512\npeer = [\"192.168.1.1\"]\npeer-as = 64512\ncommunity = [\"64512:999999\"]\n");
     lab.nodes[2].signal("HUP");
@@ -255,10 +283,45 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
             .unwrap_or_default()
     );
 
+    // SIGTERM node 4, configured with a 3 s graceful-shutdown drain: first its path carries
+    // GRACEFUL_SHUTDOWN (RFC 8326) and LOCAL_PREF 0, then it is withdrawn.
+    lab.nodes[4].signal("TERM");
+    let gshut = wait_until(Duration::from_secs(5), || {
+        paths(&lab.frr, SERVICE).iter().any(|p| {
+            let s = p.to_string();
+            s.contains(NODES[4])
+                && s.contains("graceful-shutdown")
+                && p["locPrf"].as_u64() == Some(0)
+        })
+    });
+    assert!(
+        gshut,
+        "no GRACEFUL_SHUTDOWN path: {:?}",
+        paths(&lab.frr, SERVICE)
+    );
+    // Traffic moves away while the path is still there: LOCAL_PREF 0 takes it out of the
+    // multipath set before the withdrawal.
+    let drained = wait_until(Duration::from_secs(2), || {
+        gateways(&lab.frr, SERVICE).len() == 4 && lab.frr.path_count(SERVICE) == 5
+    });
+    assert!(
+        drained,
+        "drain: gateways {:?}, paths {}",
+        gateways(&lab.frr, SERVICE),
+        lab.frr.path_count(SERVICE)
+    );
+    assert!(wait_until(T, || !gateways(&lab.frr, SERVICE)
+        .contains(&NODES[4].to_string())));
+    assert!(wait_until(T, || lab.frr.path_count(SERVICE) == 4));
+    let st = lab.nodes[4]
+        .ns
+        .wait_exit(lab.nodes[4].pid.unwrap(), Duration::from_secs(15));
+    assert!(st.is_some_and(|s| s.success()), "announce exit: {st:?}");
+
     // SIGTERM everyone: the route disappears from the kernel.
     let t2 = Instant::now();
     for (i, n) in lab.nodes.iter().enumerate() {
-        if i != 3 {
+        if i != 3 && i != 4 {
             n.signal("TERM");
         }
     }
@@ -273,7 +336,7 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         all_gone.unwrap()
     );
     for (i, n) in lab.nodes.iter().enumerate() {
-        if i != 3 {
+        if i != 3 && i != 4 {
             let st = n.ns.wait_exit(n.pid.unwrap(), Duration::from_secs(15));
             assert!(st.is_some_and(|s| s.success()), "node {i} exit: {st:?}");
         }
@@ -281,6 +344,66 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
 
     cap.stop().unwrap();
     assert!(cap.bgp_message_count(2).unwrap() > 0, "no UPDATE captured");
+    // On the wire, node 3's withdrawal came before its Cease.
+    let seq = cap
+        .tshark(&[
+            "-Y",
+            &format!("ip.src == {} && bgp", NODES[3]),
+            "-T",
+            "fields",
+            "-e",
+            "bgp.type",
+            "-e",
+            "bgp.update.withdrawn_routes.length",
+        ])
+        .unwrap();
+    let mut msgs: Vec<(String, u64)> = Vec::new();
+    for line in seq.lines() {
+        let mut cols = line.split('\t');
+        let types: Vec<&str> = cols.next().unwrap_or("").split(',').collect();
+        let mut wlens = cols
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(|w| w.trim().parse::<u64>().unwrap_or(0));
+        for t in types {
+            let w = if t == "2" {
+                wlens.next().unwrap_or(0)
+            } else {
+                0
+            };
+            msgs.push((t.to_string(), w));
+        }
+    }
+    // The last NOTIFICATION is the shutdown Cease (an earlier one may be a 6/7 that closed
+    // the losing connection of a collision).
+    let cease = msgs.iter().rposition(|(t, _)| t == "3");
+    assert!(cease.is_some(), "no NOTIFICATION from node 3: {seq}");
+    assert!(
+        msgs[..cease.unwrap()]
+            .iter()
+            .any(|(t, w)| t == "2" && *w > 0),
+        "no withdrawal before the Cease: {seq}\n{}",
+        cap.tshark(&[
+            "-Y",
+            &format!("ip.addr == {}", NODES[3]),
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "ip.src",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tcp.len",
+            "-e",
+            "_ws.col.Info",
+        ])
+        .unwrap_or_default()
+    );
     assert_eq!(
         cap.malformed_count().unwrap(),
         0,

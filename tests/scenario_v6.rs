@@ -64,7 +64,11 @@ ip = "fd00:10::1"
     for n in lab.nodes.iter_mut() {
         n.start(&["--json"]);
     }
+    let bgp6 = wait_until(T, || lab.frr.path_count(SERVICE6) == 6).then(|| t0.elapsed());
     let six = wait_gateways(&lab.frr, SERVICE6, 6, T).map(|_| t0.elapsed());
+    for n in &lab.nodes {
+        eprintln!("DEBUG {}: {}", n.addr, n.log());
+    }
     assert!(
         six.is_some(),
         "no 6 IPv6 next hops: {:?} / {}",
@@ -72,7 +76,8 @@ ip = "fd00:10::1"
         lab.frr.route_json(SERVICE6).unwrap_or_default()
     );
     eprintln!(
-        "MEASURED: IPv6 announce start -> six kernel next hops {:?}",
+        "MEASURED: IPv6 announce start -> six paths in FRR's BGP table {:?}, -> six kernel next hops {:?}",
+        bgp6,
         six.unwrap()
     );
     let mut want: Vec<String> = NODES.iter().map(|s| s.to_string()).collect();

@@ -106,6 +106,12 @@ impl Bird {
         }
     }
 
+    /// Sends a signal by name (`STOP`, `CONT`, `KILL`, `TERM`...) to bird (its process
+    /// group). A killed process is reaped on drop.
+    pub fn signal(&self, sig: &str) -> Result<()> {
+        self.procs.signal(self.pid, sig)
+    }
+
     /// Stops bird now; the drop does the same.
     pub fn stop(&mut self) {
         self.procs.stop_all(GRACE);

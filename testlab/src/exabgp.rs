@@ -129,6 +129,12 @@ impl Exabgp {
             .collect()
     }
 
+    /// Sends a signal by name (`STOP`, `CONT`, `KILL`, `TERM`...) to exabgp (its process
+    /// group). A killed process is reaped on drop.
+    pub fn signal(&self, sig: &str) -> Result<()> {
+        self.procs.signal(self.pid, sig)
+    }
+
     /// Stops exabgp now; the drop does the same.
     pub fn stop(&mut self) {
         self.procs.stop_all(GRACE);

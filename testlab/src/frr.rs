@@ -323,6 +323,12 @@ impl Frr {
         }
     }
 
+    /// Sends a signal by name (`STOP`, `CONT`, `KILL`, `TERM`...) to bgpd, e.g. to freeze it
+    /// and watch a peer's hold timer expire. A killed bgpd is reaped on drop.
+    pub fn signal_bgpd(&self, sig: &str) -> Result<()> {
+        self.procs.signal(self.bgpd, sig)
+    }
+
     /// Stops bgpd and zebra now (the drop does the same).
     pub fn stop(&mut self) {
         if self.procs.is_running(self.bgpd) {

@@ -72,6 +72,19 @@ fn frr_and_gobgp_ibgp_route_reaches_kernel_then_teardown_is_clean() {
     gb.del_route("172.16.10.0/32").unwrap();
     assert!(wait_until(T, || frr.path_count("172.16.10.0/32") == 0));
     frr.wait_kernel_nexthops("172.16.10.0/32", 0, T).unwrap();
+    // Freeze GoBGP: FRR's hold timer (9 s) expires, then it recovers after SIGCONT.
+    gb.add_route("172.16.10.0/32", "10.80.0.2").unwrap();
+    frr.wait_kernel_nexthops("172.16.10.0/32", 1, T).unwrap();
+    gb.signal("STOP").unwrap();
+    let frozen = std::time::Instant::now();
+    frr.wait_kernel_nexthops("172.16.10.0/32", 0, T).unwrap();
+    let held = frozen.elapsed();
+    assert!(
+        held >= Duration::from_secs(4) && held <= Duration::from_secs(12),
+        "hold timer fired after {held:?}"
+    );
+    gb.signal("CONT").unwrap();
+    frr.wait_established("10.80.0.2", T).unwrap();
     cap.stop().unwrap();
     assert!(cap.bgp_message_count(1).unwrap() >= 2, "two OPENs captured");
     assert!(

@@ -32,12 +32,23 @@ pub fn announce_bin() -> PathBuf {
             .to_path_buf();
         let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
         let bin = profile_dir.join("examples").join("announce");
-        let exe_time = std::fs::metadata(&exe).and_then(|m| m.modified()).ok();
+        // `cargo test` builds the example along with the tests; rebuild only when a source
+        // it depends on is newer than the binary (e.g. `cargo test --test scenario` alone).
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let newest_source = [
+            "src",
+            "examples",
+            "bgp-wire/src",
+            "bgp-fsm/src",
+            "bgp-rib/src",
+        ]
+        .iter()
+        .filter_map(|d| newest_mtime(&root.join(d)))
+        .max();
         let fresh = std::fs::metadata(&bin)
             .and_then(|m| m.modified())
             .ok()
-            .zip(exe_time)
-            .is_some_and(|(b, e)| b >= e);
+            .is_some_and(|b| newest_source.is_none_or(|src| b >= src));
         if !fresh {
             let mut c = Command::new(env!("CARGO"));
             c.args(["build", "--example", "announce", "--manifest-path"])
@@ -54,6 +65,28 @@ pub fn announce_bin() -> PathBuf {
         bin
     })
     .clone()
+}
+
+/// The newest modification time of the files under `dir` (bounded depth).
+fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    let mut stack = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(md) = e.metadata() else { continue };
+            if md.is_dir() {
+                if depth < 8 {
+                    stack.push((e.path(), depth + 1));
+                }
+            } else if let Ok(t) = md.modified() {
+                newest = newest.max(Some(t));
+            }
+        }
+    }
+    newest
 }
 
 /// One node: a namespace on the bridge running `announce`.

@@ -1,0 +1,739 @@
+//! Export: RFC 4271 / RFC 4456 rules, export policy, the Adj-RIB-Out and UPDATE packing.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use bgp_wire::attr::{AsPath, AsSegment, AsSegmentType, MpNextHop};
+pub use bgp_wire::end_of_rib;
+use bgp_wire::{AfiSafi, Nlri, SessionContext, Update, UpdateBuilder};
+use ipnet::IpNet;
+
+use crate::attrs::{Attrs, Interner};
+use crate::decision::{self, DEFAULT_LOCAL_PREF, DecisionConfig, PeerInfo};
+use crate::policy::Policy;
+use crate::prefix::{AnyPrefix, FastMap};
+use crate::rib::{Delta, PeerId, Rib};
+
+/// Prepend `asn` `n` times to the leftmost AS_SEQUENCE (a new segment when the path starts with
+/// an AS_SET or a full segment).
+pub fn prepend(path: &mut AsPath, asn: u32, n: usize) {
+    for _ in 0..n {
+        match path.segments.first_mut() {
+            Some(s) if s.kind == AsSegmentType::Sequence && s.asns.len() < 255 => {
+                s.asns.insert(0, asn)
+            }
+            _ => path.segments.insert(
+                0,
+                AsSegment {
+                    kind: AsSegmentType::Sequence,
+                    asns: vec![asn],
+                },
+            ),
+        }
+    }
+}
+
+/// How we send to one peer.
+#[derive(Debug, Clone)]
+pub struct OutPeerConfig {
+    /// The peer (AS, address, iBGP, route-reflector client).
+    pub info: PeerInfo,
+    /// Our address on the session: the next hop we set on eBGP and with next-hop-self.
+    pub local_addr: IpAddr,
+    /// Set ourselves as next hop on routes to this iBGP peer (`next-hop-self`).
+    pub next_hop_self: bool,
+    /// We reflect routes (RFC 4456): there are route-reflector clients among our peers.
+    pub route_reflector: bool,
+    /// Export policy, applied after the protocol rules.
+    pub policy: Option<Arc<dyn Policy>>,
+    /// Families negotiated with the peer (End-of-RIB is sent for each; routes of other
+    /// families are not sent).
+    pub families: Vec<AfiSafi>,
+    /// ADD-PATH send (RFC 7911): advertise every member of the multipath set, each with its own
+    /// path identifier, instead of the best path alone. Set it only when the session
+    /// negotiated sending path identifiers for the family.
+    pub add_path: bool,
+}
+
+/// The attributes to send for a route from `src` to the peer of `to`, or `None` when the rules
+/// forbid sending it. `src_id == to_id` is split horizon.
+pub fn export_attrs(
+    cfg: &DecisionConfig,
+    src_id: PeerId,
+    src: &PeerInfo,
+    to_id: PeerId,
+    to: &OutPeerConfig,
+    prefix: IpNet,
+    attrs: &Attrs,
+) -> Option<Attrs> {
+    let local = src_id == PeerId::LOCAL;
+    // Split horizon: never back to the peer it came from.
+    if !local && src_id == to_id {
+        return None;
+    }
+    // RFC 1997 well-known communities.
+    if !decision::communities_allow(attrs, to.info.ibgp) {
+        return None;
+    }
+    let mut a = attrs.clone();
+    a.weight = 0;
+    if to.info.ibgp {
+        let mut reflected = false;
+        if !local && src.ibgp {
+            // RFC 4271 §9.2: no iBGP-learned route to an iBGP peer, unless we reflect
+            // (RFC 4456 §6): from a client to everyone, from a non-client to clients only.
+            if !to.route_reflector || !(src.rr_client || to.info.rr_client) {
+                return None;
+            }
+            reflected = true;
+        }
+        if reflected {
+            let x = a.extra_mut();
+            if x.originator_id.is_none() {
+                x.originator_id = Some(src.router_id);
+            }
+            x.cluster_list.insert(0, cfg.effective_cluster_id());
+        }
+        if a.local_pref.is_none() {
+            a.local_pref = Some(DEFAULT_LOCAL_PREF);
+        }
+        let unspecified = match a.next_hop {
+            IpAddr::V4(v) => v == Ipv4Addr::UNSPECIFIED,
+            IpAddr::V6(v) => v.is_unspecified(),
+        };
+        if unspecified || (to.next_hop_self && !reflected) {
+            a.next_hop = to.local_addr;
+            if let Some(x) = a.extra.as_mut() {
+                x.link_local = None;
+            }
+        }
+    } else {
+        // To eBGP: prepend our AS, we are the next hop, LOCAL_PREF and RR attributes stay
+        // inside the AS, and a MED learned from another AS is not passed on.
+        prepend(&mut a.as_path, cfg.local_as, 1);
+        a.next_hop = to.local_addr;
+        a.local_pref = None;
+        if let Some(x) = a.extra.as_mut() {
+            x.link_local = None;
+            x.originator_id = None;
+            x.cluster_list.clear();
+        }
+        a.normalize();
+        if !local {
+            a.med = None;
+        }
+    }
+    if let Some(p) = &to.policy
+        && !p.apply(prefix, &to.info, &mut a)
+    {
+        return None;
+    }
+    Some(a)
+}
+
+/// The Adj-RIB-Out of one peer (or a group of peers with the same export configuration): what
+/// was sent, what is pending, and the UPDATE packer.
+///
+/// ```
+/// use bgp_rib::{Attrs, DecisionConfig, PeerInfo, Rib};
+/// use bgp_rib::export::{AdjRibOut, OutPeerConfig};
+/// let cfg = DecisionConfig::new(65000, "10.0.0.1".parse().unwrap());
+/// let mut rib = Rib::new(cfg);
+/// let ebgp = PeerInfo::new("10.0.0.2".parse().unwrap(), 65001, "2.2.2.2".parse().unwrap(), 65000);
+/// let to = rib.add_peer(ebgp.clone());
+/// rib.originate("203.0.113.0/24".parse().unwrap(), Attrs::new("0.0.0.0".parse().unwrap()));
+/// let mut out = AdjRibOut::new(to, OutPeerConfig { info: ebgp, local_addr: "10.0.0.1".parse().unwrap(),
+///     next_hop_self: false, route_reflector: false, policy: None,
+///     families: vec![bgp_wire::AfiSafi::IPV4_UNICAST], add_path: false });
+/// out.initial_dump(&rib);
+/// let updates = out.take_updates(&bgp_wire::SessionContext::modern());
+/// assert_eq!(updates.len(), 2, "one UPDATE and the End-of-RIB");
+/// assert_eq!(updates[0].nlri.len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct AdjRibOut {
+    id: PeerId,
+    cfg: OutPeerConfig,
+    /// (prefix, path id) -> what was sent; path id 0 without ADD-PATH.
+    sent: BTreeMap<(AnyPrefix, u32), Arc<Attrs>>,
+    pending: BTreeMap<(AnyPrefix, u32), Option<Arc<Attrs>>>,
+    interner: Interner,
+    eor_pending: bool,
+    encode_errors: usize,
+}
+
+impl AdjRibOut {
+    /// An empty Adj-RIB-Out for peer `id`.
+    pub fn new(id: PeerId, cfg: OutPeerConfig) -> Self {
+        AdjRibOut {
+            id,
+            cfg,
+            sent: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            interner: Interner::default(),
+            eor_pending: false,
+            encode_errors: 0,
+        }
+    }
+    /// The configuration.
+    pub fn config(&self) -> &OutPeerConfig {
+        &self.cfg
+    }
+    /// Number of routes (prefix, path id) advertised (after pending changes are taken).
+    pub fn advertised(&self) -> usize {
+        self.sent.len()
+    }
+    /// The attributes currently advertised for a prefix (path id 0, or the lowest path id
+    /// with ADD-PATH).
+    pub fn advertised_attrs(&self, prefix: IpNet) -> Option<&Arc<Attrs>> {
+        let k = AnyPrefix::from(prefix);
+        self.sent
+            .range((k, 0)..=(k, u32::MAX))
+            .next()
+            .map(|(_, a)| a)
+    }
+    /// The path identifier we use for a path from `peer` with `path_id` (ADD-PATH send):
+    /// stable while the path exists, distinct for paths of different peers.
+    pub fn out_path_id(peer: PeerId, path_id: u32) -> u32 {
+        (peer.0 << 16) | (path_id & 0xFFFF)
+    }
+    /// Re-evaluate one prefix against the Loc-RIB.
+    pub fn refresh(&mut self, rib: &Rib, prefix: IpNet) {
+        let key = AnyPrefix::from(prefix);
+        let af = match key {
+            AnyPrefix::V4(_) => AfiSafi::IPV4_UNICAST,
+            AnyPrefix::V6(_) => AfiSafi::IPV6_UNICAST,
+        };
+        if !self.cfg.families.contains(&af) {
+            return;
+        }
+        let mut want: Vec<(u32, Arc<Attrs>)> = Vec::new();
+        if let Some(r) = rib.route(prefix) {
+            let members = if self.cfg.add_path {
+                r.multipath.clone()
+            } else {
+                vec![r.best.clone()]
+            };
+            for m in members {
+                let Some(src) = rib.peer_info(m.peer) else {
+                    continue;
+                };
+                if let Some(a) = export_attrs(
+                    rib.config(),
+                    m.peer,
+                    src,
+                    self.id,
+                    &self.cfg,
+                    prefix,
+                    &m.attrs,
+                ) {
+                    let id = if self.cfg.add_path {
+                        Self::out_path_id(m.peer, m.path_id)
+                    } else {
+                        0
+                    };
+                    want.push((id, self.interner.intern(a)));
+                }
+            }
+        }
+        // Forget pending changes of this prefix, then queue the difference to what was sent.
+        let stale: Vec<(AnyPrefix, u32)> = self
+            .pending
+            .range((key, 0)..=(key, u32::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            if let Some(Some(a)) = self.pending.remove(&k) {
+                self.interner.release(a);
+            }
+        }
+        let sent_ids: Vec<u32> = self
+            .sent
+            .range((key, 0)..=(key, u32::MAX))
+            .map(|((_, id), _)| *id)
+            .collect();
+        for id in sent_ids {
+            if !want.iter().any(|(w, _)| *w == id) {
+                self.pending.insert((key, id), None);
+            }
+        }
+        for (id, a) in want {
+            let same = self
+                .sent
+                .get(&(key, id))
+                .is_some_and(|s| Arc::ptr_eq(s, &a));
+            if same {
+                self.interner.release(a);
+            } else {
+                self.pending.insert((key, id), Some(a));
+            }
+        }
+    }
+    /// Apply Loc-RIB deltas.
+    pub fn process(&mut self, rib: &Rib, deltas: &[Delta]) {
+        for d in deltas {
+            self.refresh(rib, d.prefix);
+        }
+    }
+    /// Queue the whole Loc-RIB (session just established); End-of-RIB follows the dump.
+    pub fn initial_dump(&mut self, rib: &Rib) {
+        for p in rib.best_prefixes() {
+            self.refresh(rib, p);
+        }
+        self.eor_pending = true;
+    }
+    /// Pack pending changes into UPDATEs with bgp-wire's [`UpdateBuilder`]: withdrawals
+    /// batched, prefixes with identical attributes in one message, each message within the
+    /// session's size limit; IPv6 in MP_REACH/MP_UNREACH. End-of-RIB markers after the initial
+    /// dump. A group whose attributes cannot be encoded is dropped (and counted in the error
+    /// list) rather than sent broken.
+    pub fn take_updates(&mut self, ctx: &SessionContext) -> Vec<Update> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut out = Vec::new();
+        let mut w4: Vec<Nlri> = Vec::new();
+        let mut w6: Vec<Nlri> = Vec::new();
+        let mut groups: Vec<(Arc<Attrs>, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
+        let mut by_ptr: FastMap<usize, usize> = FastMap::default();
+        let id4 = ctx.sends_path_id(AfiSafi::IPV4_UNICAST);
+        let id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
+        for ((p, id), v) in pending {
+            let k = (p, id);
+            let v4 = matches!(p, AnyPrefix::V4(_));
+            let mut nlri = Nlri::new(p.to_net());
+            if (v4 && id4) || (!v4 && id6) {
+                nlri.path_id = Some(id);
+            }
+            match v {
+                None => {
+                    if let Some(old) = self.sent.remove(&k) {
+                        self.interner.release(old);
+                        if v4 { w4.push(nlri) } else { w6.push(nlri) }
+                    }
+                }
+                Some(a) => {
+                    let g = *by_ptr.entry(Arc::as_ptr(&a) as usize).or_insert_with(|| {
+                        groups.push((a.clone(), Vec::new(), Vec::new()));
+                        groups.len() - 1
+                    });
+                    if let Some(grp) = groups.get_mut(g) {
+                        if v4 {
+                            grp.1.push(nlri)
+                        } else {
+                            grp.2.push(nlri)
+                        }
+                    }
+                    if let Some(old) = self.sent.insert(k, a) {
+                        self.interner.release(old);
+                    }
+                }
+            }
+        }
+        if !w4.is_empty() || !w6.is_empty() {
+            let b = UpdateBuilder::new(ctx)
+                .withdraw(AfiSafi::IPV4_UNICAST, w4)
+                .withdraw(AfiSafi::IPV6_UNICAST, w6);
+            match b.build() {
+                Ok(u) => out.extend(u),
+                Err(_) => self.encode_errors += 1,
+            }
+        }
+        for (a, n4, n6) in groups {
+            let mut b = UpdateBuilder::new(ctx).attributes(a.to_wire());
+            if !n4.is_empty() {
+                if let IpAddr::V6(g) = a.next_hop {
+                    // RFC 8950: IPv4 NLRI with an IPv6 next hop goes in MP_REACH_NLRI.
+                    b = b.next_hop(
+                        AfiSafi::IPV4_UNICAST,
+                        MpNextHop::V6 {
+                            global: g,
+                            link_local: a.link_local(),
+                        },
+                    );
+                }
+                b = b.announce(AfiSafi::IPV4_UNICAST, n4);
+            }
+            if !n6.is_empty() {
+                let nh = match a.next_hop {
+                    IpAddr::V6(g) => MpNextHop::V6 {
+                        global: g,
+                        link_local: a.link_local(),
+                    },
+                    IpAddr::V4(v) => MpNextHop::V6 {
+                        global: v.to_ipv6_mapped(),
+                        link_local: None,
+                    },
+                };
+                b = b
+                    .next_hop(AfiSafi::IPV6_UNICAST, nh)
+                    .announce(AfiSafi::IPV6_UNICAST, n6);
+            }
+            match b.build() {
+                Ok(u) => out.extend(u),
+                Err(_) => self.encode_errors += 1,
+            }
+        }
+        if self.eor_pending {
+            self.eor_pending = false;
+            for af in &self.cfg.families {
+                out.push(end_of_rib(*af));
+            }
+        }
+        out
+    }
+    /// How many attribute groups could not be encoded (attributes too large for a message).
+    pub fn encode_errors(&self) -> usize {
+        self.encode_errors
+    }
+    /// Forget everything sent (session down).
+    pub fn reset(&mut self) {
+        for (_, a) in std::mem::take(&mut self.sent) {
+            self.interner.release(a);
+        }
+        for (_, a) in std::mem::take(&mut self.pending) {
+            if let Some(a) = a {
+                self.interner.release(a);
+            }
+        }
+        self.eor_pending = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_wire::PathAttribute;
+    use bgp_wire::attr::Community;
+    use std::collections::BTreeSet;
+    use std::net::Ipv4Addr;
+
+    const AS: u32 = 65000;
+
+    fn cfg() -> DecisionConfig {
+        DecisionConfig::new(AS, Ipv4Addr::new(10, 0, 0, 1))
+    }
+    fn peer(last: u8, asn: u32, client: bool) -> PeerInfo {
+        let mut p = PeerInfo::new(
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+            asn,
+            Ipv4Addr::new(1, 1, 1, last),
+            AS,
+        );
+        p.rr_client = client;
+        p
+    }
+    fn out(p: &PeerInfo, rr: bool) -> OutPeerConfig {
+        OutPeerConfig {
+            info: p.clone(),
+            local_addr: "10.0.0.1".parse().unwrap(),
+            next_hop_self: false,
+            route_reflector: rr,
+            policy: None,
+            families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
+            add_path: false,
+        }
+    }
+    fn attrs() -> Attrs {
+        let mut a = Attrs::new("10.0.0.9".parse().unwrap());
+        a.as_path = AsPath::from_sequence([65009]);
+        a.med = Some(7);
+        a.local_pref = Some(300);
+        a.weight = 5;
+        a
+    }
+    fn n() -> IpNet {
+        "203.0.113.0/24".parse().unwrap()
+    }
+
+    #[test]
+    fn ebgp_rewrites_rfc4271_5_1() {
+        let src = peer(9, 65009, false);
+        let to = peer(2, 65002, false);
+        let a = export_attrs(
+            &cfg(),
+            PeerId(1),
+            &src,
+            PeerId(2),
+            &out(&to, false),
+            n(),
+            &attrs(),
+        )
+        .unwrap();
+        assert_eq!(
+            a.as_path,
+            AsPath::from_sequence([AS, 65009]),
+            "AS prepended"
+        );
+        assert_eq!(
+            a.next_hop,
+            "10.0.0.1".parse::<IpAddr>().unwrap(),
+            "next hop self"
+        );
+        assert_eq!(a.local_pref, None, "LOCAL_PREF only to iBGP");
+        assert_eq!(a.med, None, "MED not passed across ASes");
+        assert_eq!(a.weight, 0);
+        // Locally originated routes keep their MED.
+        let l = export_attrs(
+            &cfg(),
+            PeerId::LOCAL,
+            &PeerInfo::local(&cfg()),
+            PeerId(2),
+            &out(&to, false),
+            n(),
+            &attrs(),
+        )
+        .unwrap();
+        assert_eq!(l.med, Some(7));
+    }
+
+    #[test]
+    fn ibgp_keeps_next_hop_sets_local_pref() {
+        let src = peer(9, 65009, false);
+        let to = peer(2, AS, false);
+        let mut a0 = attrs();
+        a0.local_pref = None;
+        let a = export_attrs(
+            &cfg(),
+            PeerId(1),
+            &src,
+            PeerId(2),
+            &out(&to, false),
+            n(),
+            &a0,
+        )
+        .unwrap();
+        assert_eq!(a.next_hop, a0.next_hop);
+        assert_eq!(a.local_pref, Some(100));
+        assert_eq!(a.as_path, a0.as_path);
+        assert_eq!(a.med, Some(7));
+        let mut o = out(&to, false);
+        o.next_hop_self = true;
+        let b = export_attrs(&cfg(), PeerId(1), &src, PeerId(2), &o, n(), &a0).unwrap();
+        assert_eq!(b.next_hop, o.local_addr);
+    }
+
+    #[test]
+    fn ibgp_to_ibgp_only_when_reflecting_rfc4456_6() {
+        let nonclient = peer(3, AS, false);
+        let client = peer(4, AS, true);
+        let to_nc = peer(5, AS, false);
+        let to_c = peer(6, AS, true);
+        let c = cfg();
+        let a = attrs();
+        // Not a reflector: never iBGP to iBGP.
+        assert!(
+            export_attrs(
+                &c,
+                PeerId(3),
+                &nonclient,
+                PeerId(5),
+                &out(&to_nc, false),
+                n(),
+                &a
+            )
+            .is_none()
+        );
+        assert!(
+            export_attrs(
+                &c,
+                PeerId(4),
+                &client,
+                PeerId(6),
+                &out(&to_c, false),
+                n(),
+                &a
+            )
+            .is_none()
+        );
+        // Reflector: non-client -> clients only.
+        assert!(
+            export_attrs(
+                &c,
+                PeerId(3),
+                &nonclient,
+                PeerId(5),
+                &out(&to_nc, true),
+                n(),
+                &a
+            )
+            .is_none()
+        );
+        let r = export_attrs(
+            &c,
+            PeerId(3),
+            &nonclient,
+            PeerId(6),
+            &out(&to_c, true),
+            n(),
+            &a,
+        )
+        .unwrap();
+        assert_eq!(r.originator_id(), Some(nonclient.router_id));
+        assert_eq!(r.cluster_list(), &[c.router_id]);
+        assert_eq!(r.next_hop, a.next_hop, "reflection keeps the next hop");
+        // Client -> everyone, existing ORIGINATOR_ID kept, cluster id prepended.
+        let mut a2 = a.clone();
+        a2.extra_mut().originator_id = Some(Ipv4Addr::new(7, 7, 7, 7));
+        a2.extra_mut().cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
+        let r = export_attrs(
+            &c,
+            PeerId(4),
+            &client,
+            PeerId(5),
+            &out(&to_nc, true),
+            n(),
+            &a2,
+        )
+        .unwrap();
+        assert_eq!(r.originator_id(), Some(Ipv4Addr::new(7, 7, 7, 7)));
+        assert_eq!(r.cluster_list(), &[c.router_id, Ipv4Addr::new(8, 8, 8, 8)]);
+    }
+
+    #[test]
+    fn split_horizon_and_communities() {
+        let src = peer(9, 65009, false);
+        let e = peer(2, 65002, false);
+        let i = peer(3, AS, false);
+        let c = cfg();
+        assert!(
+            export_attrs(
+                &c,
+                PeerId(1),
+                &src,
+                PeerId(1),
+                &out(&src, false),
+                n(),
+                &attrs()
+            )
+            .is_none()
+        );
+        let mut a = attrs();
+        a.communities.push(Community::NO_EXPORT);
+        assert!(export_attrs(&c, PeerId(1), &src, PeerId(2), &out(&e, false), n(), &a).is_none());
+        assert!(export_attrs(&c, PeerId(1), &src, PeerId(3), &out(&i, false), n(), &a).is_some());
+        let mut a = attrs();
+        a.communities.push(Community::NO_EXPORT_SUBCONFED);
+        assert!(export_attrs(&c, PeerId(1), &src, PeerId(2), &out(&e, false), n(), &a).is_none());
+        let mut a = attrs();
+        a.communities.push(Community::NO_ADVERTISE);
+        assert!(export_attrs(&c, PeerId(1), &src, PeerId(3), &out(&i, false), n(), &a).is_none());
+    }
+
+    #[test]
+    fn packing_grouping_withdrawals_and_eor() {
+        let mut rib = Rib::new(cfg());
+        let src_info = peer(9, 65009, false);
+        let src = rib.add_peer(src_info.clone());
+        let to_info = peer(2, 65002, false);
+        let to = rib.add_peer(to_info.clone());
+        let mut o = AdjRibOut::new(to, out(&to_info, false));
+        // 3000 /24s with two attribute sets: two groups, each split into several UPDATEs.
+        for i in 0..3000u32 {
+            let p =
+                IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap());
+            let mut a = attrs();
+            a.as_path = AsPath::from_sequence([65009, 1 + (i % 2)]);
+            rib.announce(src, p, 0, a).unwrap();
+        }
+        let v6: IpNet = "2001:db8::/32".parse().unwrap();
+        let mut a6 = attrs();
+        a6.next_hop = "2001:db8::9".parse().unwrap();
+        rib.announce(src, v6, 0, a6).unwrap();
+        rib.drain_deltas();
+        o.initial_dump(&rib);
+        let ctx = SessionContext::modern();
+        let ups = o.take_updates(&ctx);
+        let nlri: usize = ups.iter().map(|u| u.nlri.len()).sum();
+        assert_eq!(nlri, 3000);
+        for u in &ups {
+            let mut buf = bytes::BytesMut::new();
+            bgp_wire::encode_message(&bgp_wire::Message::Update(u.clone()), &ctx, &mut buf)
+                .unwrap();
+            assert!(buf.len() <= 4096, "UPDATE of {} octets", buf.len());
+        }
+        let with_nlri: Vec<&Update> = ups.iter().filter(|u| !u.nlri.is_empty()).collect();
+        // 1500 prefixes * 4 octets = 6000 octets per group: 2 messages per group.
+        assert_eq!(with_nlri.len(), 4);
+        let mp = ups
+            .iter()
+            .filter(|u| {
+                u.attributes
+                    .iter()
+                    .any(|a| matches!(a, PathAttribute::MpReachNlri(_)))
+            })
+            .count();
+        assert_eq!(mp, 1, "IPv6 route in MP_REACH_NLRI");
+        // End-of-RIB for both families last.
+        assert_eq!(ups[ups.len() - 2], Update::default());
+        assert_eq!(ups[ups.len() - 1], end_of_rib(AfiSafi::IPV6_UNICAST));
+        assert_eq!(o.advertised(), 3001);
+        // Withdraw 10: one UPDATE with 10 withdrawn routes.
+        for i in 0..10u32 {
+            let p =
+                IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap());
+            rib.withdraw(src, p, 0);
+        }
+        let d = rib.drain_deltas();
+        o.process(&rib, &d);
+        let ups = o.take_updates(&ctx);
+        assert_eq!(ups.len(), 1);
+        assert_eq!(ups[0].withdrawn.len(), 10);
+        assert!(o.take_updates(&ctx).is_empty(), "nothing pending");
+        // Unchanged re-announcement produces nothing.
+        o.refresh(&rib, "11.0.20.0/24".parse().unwrap());
+        assert!(o.take_updates(&ctx).is_empty());
+    }
+
+    #[test]
+    fn add_path_send_advertises_the_multipath_set() {
+        let mut c = cfg();
+        c.max_paths_ebgp = 4;
+        let mut rib = Rib::new(c);
+        let srcs: Vec<PeerId> = (0..3u8)
+            .map(|i| rib.add_peer(peer(10 + i, 65001, false)))
+            .collect();
+        let to_info = peer(2, AS, false);
+        let to = rib.add_peer(to_info.clone());
+        let mut oc = out(&to_info, false);
+        oc.add_path = true;
+        let mut o = AdjRibOut::new(to, oc);
+        for (i, s) in srcs.iter().enumerate() {
+            let mut a = Attrs::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 10 + i as u8)));
+            a.as_path = AsPath::from_sequence([65001]);
+            rib.announce(*s, n(), 0, a).unwrap();
+        }
+        rib.drain_deltas();
+        o.initial_dump(&rib);
+        let mut ctx = SessionContext::modern();
+        ctx.add_path_send = vec![AfiSafi::IPV4_UNICAST];
+        let ups = o.take_updates(&ctx);
+        let ids: BTreeSet<Option<u32>> = ups
+            .iter()
+            .flat_map(|u| u.nlri.iter().map(|n| n.path_id))
+            .collect();
+        let want: BTreeSet<Option<u32>> = srcs
+            .iter()
+            .map(|s| Some(AdjRibOut::out_path_id(*s, 0)))
+            .collect();
+        assert_eq!(ids, want, "three paths, three path ids");
+        for u in &ups {
+            let mut buf = bytes::BytesMut::new();
+            bgp_wire::encode_message(&bgp_wire::Message::Update(u.clone()), &ctx, &mut buf)
+                .unwrap();
+        }
+        assert_eq!(o.advertised(), 3);
+        // One source withdraws: exactly its path id is withdrawn.
+        rib.withdraw(srcs[1], n(), 0);
+        let d = rib.drain_deltas();
+        o.process(&rib, &d);
+        let ups = o.take_updates(&ctx);
+        assert_eq!(ups.len(), 1);
+        assert_eq!(
+            ups[0].withdrawn,
+            vec![Nlri::with_path_id(n(), AdjRibOut::out_path_id(srcs[1], 0))]
+        );
+        assert!(ups[0].nlri.is_empty());
+        o.reset();
+        assert_eq!(o.advertised(), 0);
+    }
+}
