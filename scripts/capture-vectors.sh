@@ -22,10 +22,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-# Seeds in the input formats of fuzz/fuzz_targets/wire_*.rs: decode and roundtrip take one
-# context octet (1 asn4, 2 add-path IPv4, 4 add-path IPv6, 8 extended message, 16 extended
-# next hop IPv4) then one message; framing takes a context octet (1 asn4, 2 extended
-# message), a cut count octet, 2 octets per cut, then a byte stream.
+# Seeds in both input forms of fuzz/fuzz_targets/wire_*.rs: `NAME.raw` is the raw message
+# (decode, roundtrip) or raw stream (framing); `NAME` adds the session context in front:
+# decode and roundtrip take one context octet (1 asn4, 2 add-path IPv4, 4 add-path IPv6,
+# 8 extended message, 16 extended next hop IPv4) then one message; framing takes a context
+# octet (1 asn4, 2 extended message), a cut count octet, 2 octets per cut, then the stream.
 make_seeds() {
   python3 - "$here/bgp-wire/testdata" "$here/fuzz/corpus" <<'PYEOF'
 import collections, glob, os, shutil, sys
@@ -52,6 +53,7 @@ for name, b, m in msgs:
     per[kind] += 1; n += 1
     for t in ["seed-wire_decode", "seed-wire_roundtrip"]:
         open(os.path.join(corpus, t, name), "wb").write(bytes([b]) + m)
+        open(os.path.join(corpus, t, name + ".raw"), "wb").write(m)
 streams = collections.OrderedDict()
 for name, b, m in msgs:
     k = name
@@ -64,10 +66,11 @@ for i, (k, (b, s)) in enumerate(streams.items()):
     fb = (b & 1) | (2 if b & 8 else 0)
     # whole, and cut at three places
     open(os.path.join(corpus, "seed-wire_framing", "stream-" + k), "wb").write(bytes([fb, 0]) + s)
+    open(os.path.join(corpus, "seed-wire_framing", "stream-" + k + ".raw"), "wb").write(bytes(s))
     cuts = [len(s) // 4, len(s) // 2 + 1, len(s) - 3]
     head = bytes([fb, 3]) + b"".join(c.to_bytes(2, "big") for c in cuts)
     open(os.path.join(corpus, "seed-wire_framing", "cut-" + k), "wb").write(head + s)
-print("capture-vectors: %d decode/roundtrip seeds, %d framing seeds" % (n, 2 * len(streams)))
+print("capture-vectors: %d decode/roundtrip seeds, %d framing seeds" % (2 * n, 3 * len(streams)))
 PYEOF
 }
 if [ "${1:-}" = "--seeds-only" ]; then make_seeds; exit 0; fi

@@ -4,8 +4,8 @@
 //! - OPEN: each capability in its own Capabilities optional parameter (as FRR does),
 //!   followed by the other optional parameters; the RFC 9072 extended optional
 //!   parameters form is used only when the parameters exceed 255 octets.
-//! - Path attributes: the extended-length flag is set exactly when the value is longer
-//!   than 255 octets; known attributes are sent with their standard O/T flags and no
+//! - Path attributes: the value length is computed first, so the extended-length flag
+//!   is set exactly when the value is longer than 255 octets; known attributes are sent with their standard O/T flags and no
 //!   Partial bit; unknown attributes with their flags as kept.
 //! - AS_PATH / AGGREGATOR use 4-octet AS numbers when `ctx.four_octet_as`, else 2-octet
 //!   ones with AS_TRANS for AS numbers above 65535 (adding AS4_PATH is the caller's
@@ -27,7 +27,7 @@ use crate::message::{
     Update,
 };
 use crate::nlri::MpNlri;
-use crate::prefix::put_prefix;
+use crate::prefix::{prefix_wire_len, put_prefix};
 use crate::{HEADER_LEN, MAX_MESSAGE_LEN};
 
 /// Encode one message (header included) at the end of `dst`.
@@ -326,25 +326,91 @@ pub fn put_attribute(
     ctx: &SessionContext,
     dst: &mut BytesMut,
 ) -> Result<(), EncodeError> {
+    let vlen = attr_value_len(a, ctx);
     let start = dst.len();
-    dst.put_u8(a.flags() | FLAG_EXTENDED_LENGTH);
-    dst.put_u8(a.type_code());
-    dst.put_u16(0);
-    let vstart = dst.len();
-    put_attr_value(a, ctx, dst)?;
-    let vlen = dst.len() - vstart;
     if vlen > 255 {
         let l = u16::try_from(vlen)
             .map_err(|_| EncodeError::Invalid("attribute longer than 65535 octets"))?;
-        dst[start + 2..start + 4].copy_from_slice(&l.to_be_bytes());
+        dst.reserve(4 + vlen);
+        dst.put_u8(a.flags() | FLAG_EXTENDED_LENGTH);
+        dst.put_u8(a.type_code());
+        dst.put_u16(l);
     } else {
-        // Short form: drop the extended-length bit and shift the value one octet left.
-        dst[start] &= !FLAG_EXTENDED_LENGTH;
-        dst[start + 2] = vlen as u8;
-        dst.copy_within(vstart..vstart + vlen, start + 3);
-        dst.truncate(start + 3 + vlen);
+        dst.reserve(3 + vlen);
+        dst.put_u8(a.flags() & !FLAG_EXTENDED_LENGTH);
+        dst.put_u8(a.type_code());
+        dst.put_u8(vlen as u8);
+    }
+    let vstart = dst.len();
+    if let Err(e) = put_attr_value(a, ctx, dst) {
+        dst.truncate(start);
+        return Err(e);
+    }
+    if dst.len() - vstart != vlen {
+        // Cannot happen: attr_value_len mirrors put_attr_value.
+        dst.truncate(start);
+        return Err(EncodeError::Invalid("attribute length mismatch"));
     }
     Ok(())
+}
+
+fn as_path_len(p: &AsPath, four: bool) -> usize {
+    let w = if four { 4 } else { 2 };
+    p.segments
+        .iter()
+        .map(|s| s.asns.len().div_ceil(255) * 2 + s.asns.len() * w)
+        .sum()
+}
+
+fn mp_nlri_len(n: &MpNlri, add_path: bool) -> usize {
+    match n {
+        MpNlri::Prefixes(p) => p.iter().map(|x| prefix_wire_len(x, add_path)).sum(),
+        MpNlri::Raw(b) => b.len(),
+    }
+}
+
+/// The encoded length of an attribute's value (mirrors `put_attr_value`).
+fn attr_value_len(a: &PathAttribute, ctx: &SessionContext) -> usize {
+    match a {
+        PathAttribute::Origin(_) => 1,
+        PathAttribute::AsPath(p) => as_path_len(p, ctx.four_octet_as),
+        PathAttribute::NextHop(_)
+        | PathAttribute::MultiExitDisc(_)
+        | PathAttribute::LocalPref(_)
+        | PathAttribute::Otc(_)
+        | PathAttribute::OriginatorId(_) => 4,
+        PathAttribute::AtomicAggregate => 0,
+        PathAttribute::Aggregator(_) => {
+            if ctx.four_octet_as {
+                8
+            } else {
+                6
+            }
+        }
+        PathAttribute::Communities(c) => 4 * c.len(),
+        PathAttribute::ClusterList(l) => 4 * l.len(),
+        PathAttribute::MpReachNlri(r) => {
+            let nh = match &r.next_hop {
+                MpNextHop::V4(_) => 4,
+                MpNextHop::V6 { link_local, .. } => {
+                    if link_local.is_some() {
+                        32
+                    } else {
+                        16
+                    }
+                }
+                MpNextHop::Raw(b) => b.len(),
+            };
+            3 + 1 + nh + 1 + mp_nlri_len(&r.nlri, ctx.sends_path_id(r.af))
+        }
+        PathAttribute::MpUnreachNlri(u) => 3 + mp_nlri_len(&u.withdrawn, ctx.sends_path_id(u.af)),
+        PathAttribute::ExtendedCommunities(l) => 8 * l.len(),
+        PathAttribute::As4Path(p) => as_path_len(p, true),
+        PathAttribute::As4Aggregator(_) => 8,
+        PathAttribute::Ipv6ExtendedCommunities(l) => 20 * l.len(),
+        PathAttribute::LargeCommunities(l) => 12 * l.len(),
+        PathAttribute::Unknown(r) => r.value.len(),
+    }
 }
 
 fn put_attr_value(

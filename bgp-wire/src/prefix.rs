@@ -111,11 +111,13 @@ fn load32(raw: &[u8], following: &[u8]) -> u32 {
     if let Some(w) = following.first_chunk::<4>() {
         return u32::from_be_bytes(*w);
     }
-    let mut a = [0u8; 4];
-    for (d, s) in a.iter_mut().zip(raw) {
-        *d = *s;
+    // Assembled with shifts: a byte-copy loop here compiles to a memcpy call followed by
+    // a store-forwarding stall on the load.
+    let mut v = 0u32;
+    for (j, &x) in raw.iter().enumerate().take(4) {
+        v |= u32::from(x) << (24 - 8 * j);
     }
-    u32::from_be_bytes(a)
+    v
 }
 
 /// As [`load32`] for IPv6.
@@ -124,11 +126,15 @@ fn load128(raw: &[u8], following: &[u8]) -> u128 {
     if let Some(w) = following.first_chunk::<16>() {
         return u128::from_be_bytes(*w);
     }
-    let mut a = [0u8; 16];
-    for (d, s) in a.iter_mut().zip(raw) {
-        *d = *s;
+    let (mut hi, mut lo) = (0u64, 0u64);
+    for (j, &x) in raw.iter().enumerate().take(16) {
+        if j < 8 {
+            hi |= u64::from(x) << (56 - 8 * j);
+        } else {
+            lo |= u64::from(x) << (56 - 8 * (j - 8));
+        }
     }
-    u128::from_be_bytes(a)
+    (u128::from(hi) << 64) | u128::from(lo)
 }
 
 #[inline]

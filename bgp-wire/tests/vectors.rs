@@ -909,3 +909,151 @@ fn decode_example_binary_on_a_raw_stream() {
     assert!(text.contains("\"172.30.0.0/24\""), "{text}");
     assert!(text.contains("4200000002"), "{text}");
 }
+
+// ---------------------------------------------------------------- Wireshark on the capture
+
+/// Wireshark decodes the raw capture the vectors were cut from; the values it finds must be
+/// exactly the values we decode from the vectors (as sets: the vectors are de-duplicated).
+/// Skips when tshark is not installed.
+#[test]
+fn tshark_finds_the_same_values_in_the_real_capture() {
+    use std::collections::BTreeSet;
+    let have_tshark = std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_tshark {
+        eprintln!("SKIP tshark_finds_the_same_values_in_the_real_capture: no tshark");
+        return;
+    }
+    // (tshark field, our name for the value kind)
+    let fields = [
+        ("bgp.nlri_prefix", "announced"),
+        ("bgp.mp_reach_nlri_ipv4_prefix", "announced"),
+        ("bgp.mp_reach_nlri_ipv6_prefix", "announced"),
+        ("bgp.withdrawn_prefix", "withdrawn"),
+        ("bgp.mp_unreach_nlri_ipv4_prefix", "withdrawn"),
+        ("bgp.mp_unreach_nlri_ipv6_prefix", "withdrawn"),
+        ("bgp.update.path_attribute.as_path_segment.as2", "asn"),
+        ("bgp.update.path_attribute.as_path_segment.as4", "asn"),
+        ("bgp.update.path_attribute.next_hop", "next_hop"),
+        (
+            "bgp.update.path_attribute.mp_reach_nlri.next_hop.ipv6",
+            "next_hop",
+        ),
+        (
+            "bgp.update.path_attribute.mp_reach_nlri.next_hop.ipv6.link_local",
+            "next_hop",
+        ),
+        ("bgp.update.path_attribute.originator_id", "originator"),
+        ("bgp.path_attribute.cluster_id", "cluster"),
+        ("bgp.large_communities.ga", "large_ga"),
+        ("bgp.update.path_attribute.local_pref", "local_pref"),
+        ("bgp.update.path_attribute.multi_exit_disc", "med"),
+        ("bgp.cap.type", "capability"),
+        ("bgp.notify.major_error", "notification"),
+    ];
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-r")
+        .arg(testdata().join("capture.pcap"))
+        .args(["-n", "-Y", "bgp", "-T", "fields", "-E", "occurrence=a"])
+        .args(["-E", "aggregator=,", "-E", "separator=/t"]);
+    for (f, _) in &fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut theirs: BTreeSet<(String, String)> = BTreeSet::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        for ((_, kind), col) in fields.iter().zip(line.split('\t')) {
+            for v in col.split(',').filter(|v| !v.is_empty()) {
+                theirs.insert((kind.to_string(), v.to_string()));
+            }
+        }
+    }
+
+    let mut ours: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut put = |k: &str, v: String| {
+        ours.insert((k.to_string(), v));
+    };
+    for (_, m) in decoded() {
+        match m {
+            Message::Open(o) => {
+                for c in &o.capabilities {
+                    put("capability", c.code().to_string());
+                }
+            }
+            Message::Notification(n) => put("notification", n.code.to_string()),
+            Message::Update(u) => {
+                for n in &u.nlri {
+                    put("announced", n.prefix.addr().to_string());
+                }
+                for n in &u.withdrawn {
+                    put("withdrawn", n.prefix.addr().to_string());
+                }
+                for a in &u.attributes {
+                    match a {
+                        PathAttribute::MpReachNlri(r) => {
+                            for n in r.nlri.prefixes() {
+                                put("announced", n.prefix.addr().to_string());
+                            }
+                            match &r.next_hop {
+                                MpNextHop::V4(a) => put("next_hop", a.to_string()),
+                                MpNextHop::V6 { global, link_local } => {
+                                    put("next_hop", global.to_string());
+                                    if let Some(ll) = link_local {
+                                        put("next_hop", ll.to_string());
+                                    }
+                                }
+                                MpNextHop::Raw(_) => {}
+                            }
+                        }
+                        PathAttribute::MpUnreachNlri(w) => {
+                            for n in w.withdrawn.prefixes() {
+                                put("withdrawn", n.prefix.addr().to_string());
+                            }
+                        }
+                        PathAttribute::AsPath(p) | PathAttribute::As4Path(p) => {
+                            for s in &p.segments {
+                                for a in &s.asns {
+                                    put("asn", a.to_string());
+                                }
+                            }
+                        }
+                        PathAttribute::NextHop(a) => put("next_hop", a.to_string()),
+                        PathAttribute::OriginatorId(a) => put("originator", a.to_string()),
+                        PathAttribute::ClusterList(l) => {
+                            for a in l {
+                                put("cluster", a.to_string());
+                            }
+                        }
+                        PathAttribute::LargeCommunities(l) => {
+                            for c in l {
+                                put("large_ga", c.global.to_string());
+                            }
+                        }
+                        PathAttribute::LocalPref(v) => put("local_pref", v.to_string()),
+                        PathAttribute::MultiExitDisc(v) => put("med", v.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let only_theirs: Vec<_> = theirs.difference(&ours).collect();
+    let only_ours: Vec<_> = ours.difference(&theirs).collect();
+    assert!(
+        only_theirs.is_empty() && only_ours.is_empty(),
+        "tshark and bgp-wire disagree on the capture\n only tshark: {only_theirs:?}\n only bgp-wire: {only_ours:?}"
+    );
+    assert!(ours.len() > 50, "only {} values compared", ours.len());
+    eprintln!(
+        "tshark and bgp-wire agree on {} distinct values",
+        ours.len()
+    );
+}

@@ -1,6 +1,8 @@
 #![no_main]
 //! Decode arbitrary input under several session contexts chosen by the first octet.
-use bgp_wire::{AfiSafi, Message, SessionContext, UpdateView, decode_message, encode_message, frame_len};
+use bgp_wire::{
+    AfiSafi, Message, SessionContext, UpdateView, decode_message, encode_message, frame_len,
+};
 use bytes::{Bytes, BytesMut};
 
 fn context(bits: u8) -> SessionContext {
@@ -16,34 +18,44 @@ fn context(bits: u8) -> SessionContext {
         add_path_receive: ap.clone(),
         add_path_send: ap,
         extended_message: bits & 8 != 0,
-        extended_next_hop: if bits & 16 != 0 { vec![AfiSafi::IPV4_UNICAST] } else { vec![] },
+        extended_next_hop: if bits & 16 != 0 {
+            vec![AfiSafi::IPV4_UNICAST]
+        } else {
+            vec![]
+        },
+    }
+}
+
+fn run(rest: &[u8], ctx: &SessionContext) {
+    let _ = frame_len(rest, ctx);
+    if let Ok(d) = decode_message(Bytes::copy_from_slice(rest), ctx) {
+        let mut out = BytesMut::new();
+        let _ = encode_message(&d.message, ctx, &mut out);
+        if let Message::Update(u) = &d.message {
+            let _ = u.end_of_rib();
+            let _ = u.announced().count() + u.withdrawn_routes().count();
+        }
+        if let Message::Notification(n) = &d.message {
+            let _ = n.kind().to_string();
+        }
+    }
+    if let Some(body) = rest.get(19..) {
+        if let Ok(v) = UpdateView::parse(body, ctx) {
+            let _ = v.nlri().count() + v.withdrawn().count() + v.attributes().count();
+            let _ = v.mp_reach().and_then(|m| m.prefixes()).map(|p| p.count());
+            let _ = v.mp_unreach().and_then(|m| m.prefixes()).map(|p| p.count());
+            let _ = v.end_of_rib();
+        }
     }
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&bits, rest)) = data.split_first() else { return };
-    // The input's own context, then every 4-octet/ADD-PATH combination.
-    for b in [bits, 0, 1, 2 | 4, 1 | 2 | 4 | 8 | 16] {
-        let ctx = context(b);
-        let _ = frame_len(rest, &ctx);
-        if let Ok(d) = decode_message(Bytes::copy_from_slice(rest), &ctx) {
-            let mut out = BytesMut::new();
-            let _ = encode_message(&d.message, &ctx, &mut out);
-            if let Message::Update(u) = &d.message {
-                let _ = u.end_of_rib();
-                let _ = u.announced().count() + u.withdrawn_routes().count();
-            }
-            if let Message::Notification(n) = &d.message {
-                let _ = n.kind().to_string();
-            }
-        }
-        if let Some(body) = rest.get(19..) {
-            if let Ok(v) = UpdateView::parse(body, &ctx) {
-                let _ = v.nlri().count() + v.withdrawn().count() + v.attributes().count();
-                let _ = v.mp_reach().and_then(|m| m.prefixes()).map(|p| p.count());
-                let _ = v.mp_unreach().and_then(|m| m.prefixes()).map(|p| p.count());
-                let _ = v.end_of_rib();
-            }
-        }
+    // Raw messages (as in the seed corpus) under fixed contexts...
+    for b in [0, 1, 2 | 4, 1 | 2 | 4 | 8 | 16] {
+        run(data, &context(b));
+    }
+    // ...and the rest of the input under the context its first octet picks.
+    if let Some((&bits, rest)) = data.split_first() {
+        run(rest, &context(bits));
     }
 });
