@@ -65,6 +65,8 @@ use crate::negotiate::Negotiated;
 pub const EVENT_CAPACITY: usize = 64;
 /// Octets of queued output above which UPDATEs from the handle wait.
 pub const WRITE_QUEUE_LIMIT: usize = 64 * 1024;
+/// How long a stopping peer tries to hand its last events to a full channel.
+const FINAL_EVENTS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Read buffer growth step.
 const READ_CHUNK: usize = 4096;
 /// How long a closing connection may take to flush its last messages (e.g. a NOTIFICATION).
@@ -780,15 +782,20 @@ impl Driver {
             }
             let _ = self.check_collision();
         }
-        // Deliver what is left, then unregister.
-        while let Some(ev) = self.pending.pop_front() {
-            if self.events.send(ev).await.is_err() {
-                break;
-            }
-        }
         if let Some(l) = &self.listener {
             l.unregister(self.cfg.peer_addr, self.cfg.md5_password.is_some());
         }
+        // Deliver what is left (the final Down), but never hang on a receiver nobody drains.
+        let pending = std::mem::take(&mut self.pending);
+        let events = self.events.clone();
+        let _ = tokio::time::timeout(FINAL_EVENTS_TIMEOUT, async move {
+            for ev in pending {
+                if events.send(ev).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     async fn stop(&mut self, message: Option<String>) {
