@@ -435,6 +435,16 @@ impl Veth {
         Ok(v)
     }
 
+    /// The namespace of the `a` end.
+    pub fn a(&self) -> &Netns {
+        &self.a
+    }
+
+    /// The namespace of the `b` end (kept alive as long as the veth handle).
+    pub fn b(&self) -> &Netns {
+        &self.b
+    }
+
     /// Interface name on the `a` side.
     pub fn a_if(&self) -> &str {
         &self.a_if
@@ -460,7 +470,6 @@ impl Drop for Veth {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        let _ = &self.b;
     }
 }
 
