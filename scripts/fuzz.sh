@@ -6,7 +6,7 @@ secs=${1:-60}
 export RUSTC_BOOTSTRAP=1
 targets=$(cargo fuzz list)
 [ -n "$targets" ] || { echo "no fuzz targets"; exit 1; }
-cargo fuzz build -O $targets >/dev/null 2>&1 || cargo fuzz build -O
+cargo fuzz build -O
 for t in $targets; do
   seeds=()
   [ -d "corpus/seed-$t" ] && seeds+=("corpus/seed-$t")

@@ -71,69 +71,6 @@ fn down_text(r: &DownReason) -> String {
     }
 }
 
-/// Parse one address field of /proc/net/tcp{,6}: hex address in host-order 32-bit words,
-/// a colon, the port in hex.
-fn parse_proc_addr(field: &str) -> Option<(IpAddr, u16)> {
-    let (a, p) = field.split_once(':')?;
-    let port = u16::from_str_radix(p, 16).ok()?;
-    let words: Option<Vec<u32>> = (0..a.len() / 8)
-        .map(|i| {
-            a.get(i * 8..i * 8 + 8)
-                .and_then(|w| u32::from_str_radix(w, 16).ok())
-        })
-        .collect();
-    let words = words?;
-    let ip = match words.as_slice() {
-        [w] => IpAddr::V4(std::net::Ipv4Addr::from(w.to_le_bytes())),
-        [a, b, c, d] => {
-            let mut o = [0u8; 16];
-            for (i, w) in [a, b, c, d].iter().enumerate() {
-                o[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
-            }
-            let v6 = std::net::Ipv6Addr::from(o);
-            v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
-        }
-        _ => return None,
-    };
-    Some((ip, port))
-}
-
-/// The local address of the established TCP connection with `peer`, from the kernel's
-/// socket table of this network namespace (the driver does not report it). Prefers our
-/// outgoing connection (remote port `peer_port`), else one the peer opened to us.
-pub fn tcp_local_addr(peer: IpAddr, peer_port: u16) -> Option<IpAddr> {
-    let mut incoming = None;
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        for line in text.lines().skip(1).take(100_000) {
-            let mut f = line.split_whitespace();
-            let (Some(_), Some(local), Some(remote), Some(state)) =
-                (f.next(), f.next(), f.next(), f.next())
-            else {
-                continue;
-            };
-            if state != "01" {
-                continue;
-            }
-            let (Some((lip, _)), Some((rip, rport))) =
-                (parse_proc_addr(local), parse_proc_addr(remote))
-            else {
-                continue;
-            };
-            if rip != peer {
-                continue;
-            }
-            if rport == peer_port {
-                return Some(lip);
-            }
-            incoming.get_or_insert(lip);
-        }
-    }
-    incoming
-}
-
 enum Cmd {
     Update(u64, Box<Update>),
     Shutdown(Option<String>),
@@ -172,6 +109,7 @@ impl SessionBackend for FsmBackend {
         // Events: drain the driver's bounded channel at once (it stops reading from the
         // peer while full), translated.
         let gen_ev = generation.clone();
+        let conn = handle.clone();
         tokio::spawn(async move {
             while let Some(ev) = events.recv().await {
                 let out = match ev {
@@ -183,7 +121,10 @@ impl SessionBackend for FsmBackend {
                         gen_ev.fetch_add(1, Ordering::SeqCst);
                         let local_addr: Option<IpAddr> = s
                             .source_address
-                            .or_else(|| tcp_local_addr(s.address, s.port))
+                            .or_else(|| {
+                                conn.connection()
+                                    .map(|(local, _)| local.ip().to_canonical())
+                            })
                             .or_else(|| route_source(s.address));
                         SessionEvent::Established(SessionInfo {
                             local_as: s.local_as,
@@ -261,37 +202,6 @@ impl SessionBackend for FsmBackend {
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn proc_net_tcp_addresses() {
-        assert_eq!(
-            parse_proc_addr("020200C0:8AF0"),
-            Some(("192.0.2.2".parse().unwrap(), 0x8AF0))
-        );
-        assert_eq!(
-            parse_proc_addr("000080FE00000000FF005450A9B3FEFE:00B3"),
-            Some(("fe80::5054:ff:fefe:b3a9".parse().unwrap(), 179))
-        );
-        assert_eq!(
-            parse_proc_addr("0000000000000000FFFF00000100007F:0050"),
-            Some(("127.0.0.1".parse().unwrap(), 80))
-        );
-        assert_eq!(parse_proc_addr("zz:1"), None);
-    }
-
-    #[tokio::test]
-    async fn finds_local_address_of_a_loopback_connection() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = l.local_addr().unwrap().port();
-        let c = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .unwrap();
-        let _s = l.accept().await.unwrap();
-        assert_eq!(
-            tcp_local_addr("127.0.0.1".parse().unwrap(), port),
-            Some(c.local_addr().unwrap().ip())
-        );
-    }
 
     #[test]
     fn settings_map_to_driver_config() {
