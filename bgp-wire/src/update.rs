@@ -77,6 +77,22 @@ fn n3(sub: u8, data: Bytes) -> Notification {
     Notification::with_data(codes::UPDATE_MESSAGE_ERROR, sub, data)
 }
 
+/// An attribute-list problem: the MP attributes carry the routes, so losing one resets the
+/// session with 3/1 (RFC 7606 §3(g), §3(j)); any other attribute gets `other`.
+fn list_error(
+    code: u8,
+    other: UpdateAction,
+    mp_reason: &'static str,
+    other_reason: &'static str,
+) -> (UpdateAction, &'static str) {
+    if code == tc::MP_REACH_NLRI || code == tc::MP_UNREACH_NLRI {
+        let n = Notification::new(codes::UPDATE_MESSAGE_ERROR, codes::MALFORMED_ATTRIBUTE_LIST);
+        (UpdateAction::SessionReset(n), mp_reason)
+    } else {
+        (other, other_reason)
+    }
+}
+
 /// The RFC 4271 §6.3 subcode for a malformed attribute value.
 fn rfc4271_subcode(code: u8, reason: &str) -> u8 {
     match code {
@@ -213,26 +229,19 @@ pub(crate) fn decode_update(
         if aend - vstart < vlen {
             // RFC 7606 §4: the attribute overruns the attribute list; §3(j) when it is
             // the MP attribute we cannot find the routes, so reset.
-            if code == tc::MP_REACH_NLRI || code == tc::MP_UNREACH_NLRI {
-                col.push(
-                    UpdateAction::SessionReset(Notification::new(
-                        codes::UPDATE_MESSAGE_ERROR,
-                        codes::MALFORMED_ATTRIBUTE_LIST,
-                    )),
-                    Some(code),
-                    start,
-                    "MP_REACH/MP_UNREACH overruns the attribute list",
-                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
-                );
-            } else {
-                col.push(
-                    UpdateAction::TreatAsWithdraw,
-                    Some(code),
-                    start,
-                    "attribute overruns the attribute list",
-                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
-                );
-            }
+            let (action, reason) = list_error(
+                code,
+                UpdateAction::TreatAsWithdraw,
+                "MP_REACH/MP_UNREACH overruns the attribute list",
+                "attribute overruns the attribute list",
+            );
+            col.push(
+                action,
+                Some(code),
+                start,
+                reason,
+                n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
+            );
             break;
         }
         let vend = vstart + vlen;
@@ -241,26 +250,19 @@ pub(crate) fn decode_update(
         let bit = 1u64 << (code & 63);
         if seen[word] & bit != 0 {
             // RFC 7606 §3(g).
-            if code == tc::MP_REACH_NLRI || code == tc::MP_UNREACH_NLRI {
-                col.push(
-                    UpdateAction::SessionReset(Notification::new(
-                        codes::UPDATE_MESSAGE_ERROR,
-                        codes::MALFORMED_ATTRIBUTE_LIST,
-                    )),
-                    Some(code),
-                    start,
-                    "MP_REACH/MP_UNREACH appears more than once",
-                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
-                );
-            } else {
-                col.push(
-                    UpdateAction::AttributeDiscard,
-                    Some(code),
-                    start,
-                    "duplicate attribute discarded",
-                    n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
-                );
-            }
+            let (action, reason) = list_error(
+                code,
+                UpdateAction::AttributeDiscard,
+                "MP_REACH/MP_UNREACH appears more than once",
+                "duplicate attribute discarded",
+            );
+            col.push(
+                action,
+                Some(code),
+                start,
+                reason,
+                n3(codes::MALFORMED_ATTRIBUTE_LIST, Bytes::new()),
+            );
             continue;
         }
         seen[word] |= bit;
