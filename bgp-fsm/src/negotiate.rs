@@ -102,88 +102,6 @@ pub fn build_open(cfg: &SessionConfig) -> Open {
     }
 }
 
-/// The value of a capability as it appears on the wire (code, length, value): the data of an
-/// Unsupported Capability NOTIFICATION (RFC 5492 §5).
-pub fn capability_tlv(cap: &Capability) -> Vec<u8> {
-    let mut v: Vec<u8> = Vec::new();
-    match cap {
-        Capability::Multiprotocol(af) => {
-            v.extend_from_slice(&af.afi.code().to_be_bytes());
-            v.push(0);
-            v.push(af.safi.code());
-        }
-        Capability::RouteRefresh
-        | Capability::ExtendedMessage
-        | Capability::EnhancedRouteRefresh => {}
-        Capability::ExtendedNextHop(t) => {
-            for (af, nh) in t {
-                v.extend_from_slice(&af.afi.code().to_be_bytes());
-                v.extend_from_slice(&u16::from(af.safi.code()).to_be_bytes());
-                v.extend_from_slice(&nh.code().to_be_bytes());
-            }
-        }
-        Capability::Role(r) => v.push(match r {
-            bgp_wire::message::BgpRole::Provider => 0,
-            bgp_wire::message::BgpRole::RouteServer => 1,
-            bgp_wire::message::BgpRole::RouteServerClient => 2,
-            bgp_wire::message::BgpRole::Customer => 3,
-            bgp_wire::message::BgpRole::Peer => 4,
-            bgp_wire::message::BgpRole::Other(x) => *x,
-        }),
-        Capability::GracefulRestart {
-            restart_state,
-            notification,
-            restart_time,
-            families,
-        } => {
-            let mut flags_time = restart_time & 0x0fff;
-            if *restart_state {
-                flags_time |= 0x8000;
-            }
-            if *notification {
-                flags_time |= 0x4000;
-            }
-            v.extend_from_slice(&flags_time.to_be_bytes());
-            for f in families {
-                v.extend_from_slice(&f.af.afi.code().to_be_bytes());
-                v.push(f.af.safi.code());
-                v.push(if f.forwarding_preserved { 0x80 } else { 0 });
-            }
-        }
-        Capability::FourOctetAs(asn) => v.extend_from_slice(&asn.to_be_bytes()),
-        Capability::AddPath(t) => {
-            for (af, mode) in t {
-                v.extend_from_slice(&af.afi.code().to_be_bytes());
-                v.push(af.safi.code());
-                v.push(mode.code());
-            }
-        }
-        Capability::LongLivedGracefulRestart(fams) => {
-            for f in fams {
-                v.extend_from_slice(&f.af.afi.code().to_be_bytes());
-                v.push(f.af.safi.code());
-                v.push(f.flags);
-                v.extend_from_slice(&f.stale_time.to_be_bytes()[1..]);
-            }
-        }
-        Capability::Fqdn { hostname, domain } => {
-            let h = &hostname.as_bytes()[..hostname.len().min(255)];
-            let d = &domain.as_bytes()[..domain.len().min(255)];
-            v.push(h.len() as u8);
-            v.extend_from_slice(h);
-            v.push(d.len() as u8);
-            v.extend_from_slice(d);
-        }
-        Capability::Unknown { value, .. } => v.extend_from_slice(value),
-    }
-    v.truncate(255);
-    let mut out = Vec::with_capacity(v.len() + 2);
-    out.push(cap.code());
-    out.push(v.len() as u8);
-    out.extend_from_slice(&v);
-    out
-}
-
 fn open_error(subcode: u8) -> Notification {
     Notification::new(codes::OPEN_MESSAGE_ERROR, subcode)
 }
@@ -249,11 +167,13 @@ pub fn validate_open(cfg: &SessionConfig, open: &Open) -> Result<Negotiated, Not
     // Required capabilities (2/7 with the capability as data).
     for req in &cfg.required_capabilities {
         if !peer_has(open, req) {
-            return Err(Notification::with_data(
-                codes::OPEN_MESSAGE_ERROR,
-                codes::UNSUPPORTED_CAPABILITY,
-                capability_tlv(req),
-            ));
+            // The data is the capability as on the wire; one that cannot be encoded (longer
+            // than a capability may be) is reported without data.
+            return Err(
+                Notification::unsupported_capability(std::slice::from_ref(req)).unwrap_or_else(
+                    |_| Notification::new(codes::OPEN_MESSAGE_ERROR, codes::UNSUPPORTED_CAPABILITY),
+                ),
+            );
         }
     }
     Ok(negotiate(cfg, open, peer_as))
