@@ -11,12 +11,14 @@
 //! - `{"type":"route","prefix":P,"event":"best_changed"|"multipath_changed"|"withdrawn",
 //!   "best":{...},"nexthops":[{"addr":A,"weight":W}],"multipath":[peer addrs],"reason":R}`
 //!
-//! `--fib` shells out to `ip -batch -` (`ip route replace P proto bgp nexthop via A weight W
-//! ...`; `ip route del P proto bgp` on withdrawal): iproute2 is the FIB writer, not rtnetlink.
+//! `--fib` writes the kernel's main table over one rtnetlink connection opened at start: each
+//! change is an RTM_NEWROUTE with NLM_F_REPLACE | NLM_F_CREATE and protocol `bgp` (186), one
+//! gateway or RTA_MULTIPATH next hops weighted from link bandwidth (else 1; `rtnh_hops` is
+//! weight - 1, as with `ip route ... weight W`), and an RTM_DELROUTE (`proto bgp`) on withdrawal.
+//! Errors go to stderr and do not stop the collector.
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Stdio;
 use std::time::Duration;
 
 use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
@@ -24,6 +26,9 @@ use bgp_fsm::{DownReason, GracefulRestartConfig};
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib, RouteView};
 use bgp_wire::{AfiSafi, Capability, UpdateAction};
 use clap::Parser;
+use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol};
+use rtnetlink::{Handle, RouteMessageBuilder, RouteNextHopBuilder};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -113,62 +118,88 @@ fn route_json(r: &RouteView, kind: &str) -> serde_json::Value {
     })
 }
 
-/// The `ip -batch` line for a route, or its deletion.
-fn fib_line(prefix: &ipnet::IpNet, r: Option<&RouteView>) -> String {
-    match r {
-        None => format!("route del {prefix} proto bgp"),
-        Some(r) if r.next_hops.len() == 1 => {
-            format!(
-                "route replace {prefix} proto bgp via {}",
-                r.next_hops[0].addr
-            )
-        }
-        Some(r) => {
-            let mut s = format!("route replace {prefix} proto bgp");
-            for n in &r.next_hops {
-                s.push_str(&format!(
-                    " nexthop via {} weight {}",
-                    n.addr,
-                    n.weight.clamp(1, 256)
-                ));
+/// One FIB change: a route to replace with its next hops, or a prefix to delete.
+struct FibChange {
+    prefix: ipnet::IpNet,
+    /// Next hops with their weights; empty for a deletion.
+    next_hops: Vec<(IpAddr, u32)>,
+}
+
+/// The kernel's multipath hop count (`rtnh_hops`) for a weight: weight 1..=256 is hops 0..=255,
+/// the same number `ip route ... weight W` sends.
+fn rtnh_hops(weight: u32) -> u8 {
+    u8::try_from(weight.clamp(1, 256) - 1).unwrap_or(u8::MAX)
+}
+
+/// The netlink route message for `change`: main table, `proto bgp`, unicast; one gateway for a
+/// single next hop, RTA_MULTIPATH with weights for several.
+fn route_message(change: &FibChange) -> Result<RouteMessage, String> {
+    let p = &change.prefix;
+    let mut b = RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(p.addr(), p.prefix_len())
+        .map_err(|e| e.to_string())?
+        .protocol(RouteProtocol::Bgp);
+    match change.next_hops.as_slice() {
+        [] => {}
+        [(addr, _)] => b = b.gateway(*addr).map_err(|e| e.to_string())?,
+        hops => {
+            let family = match p {
+                ipnet::IpNet::V4(_) => AddressFamily::Inet,
+                ipnet::IpNet::V6(_) => AddressFamily::Inet6,
+            };
+            let mut nh = Vec::with_capacity(hops.len());
+            for (addr, weight) in hops {
+                nh.push(
+                    RouteNextHopBuilder::new(family)
+                        .via(*addr)
+                        .map_err(|e| e.to_string())?
+                        .weight(rtnh_hops(*weight))
+                        .build(),
+                );
             }
-            s
+            b = b.multipath(nh);
+        }
+    }
+    Ok(b.build())
+}
+
+/// The FIB change for a Loc-RIB delta: replace with the route's next hops, or delete.
+fn fib_change(prefix: &ipnet::IpNet, r: Option<&RouteView>) -> FibChange {
+    FibChange {
+        prefix: *prefix,
+        next_hops: r
+            .map(|r| r.next_hops.iter().map(|n| (n.addr, n.weight)).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// Writes `changes` to the kernel over the collector's netlink connection: route replace
+/// (NLM_F_REPLACE | NLM_F_CREATE) or route delete, one request each. Errors go to stderr; the
+/// collector carries on.
+async fn install(handle: &Handle, changes: Vec<FibChange>) {
+    for c in changes {
+        let msg = match route_message(&c) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("fib {}: {e}", c.prefix);
+                continue;
+            }
+        };
+        let (op, res) = if c.next_hops.is_empty() {
+            ("del", handle.route().del(msg).execute().await)
+        } else {
+            ("replace", handle.route().add(msg).replace().execute().await)
+        };
+        if let Err(e) = res {
+            eprintln!("fib route {op} {}: {e}", c.prefix);
         }
     }
 }
 
-fn install(lines: &[String]) {
-    if lines.is_empty() {
-        return;
-    }
-    let child = std::process::Command::new("ip")
-        .args(["-batch", "-", "-force"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn();
-    match child {
-        Ok(mut c) => {
-            if let Some(mut stdin) = c.stdin.take() {
-                for l in lines {
-                    let _ = writeln!(stdin, "{l}");
-                }
-            }
-            match c.wait_with_output() {
-                Ok(o) if !o.status.success() => {
-                    eprintln!("ip -batch: {}", String::from_utf8_lossy(&o.stderr).trim());
-                }
-                Err(e) => eprintln!("ip -batch: {e}"),
-                _ => {}
-            }
-        }
-        Err(e) => eprintln!("cannot run ip: {e}"),
-    }
-}
-
-fn emit(rib: &Rib, deltas: Vec<Delta>, fib: bool) {
+/// Prints the deltas as JSON lines and returns the FIB changes they make (none without `--fib`).
+fn emit(rib: &Rib, deltas: Vec<Delta>, fib: bool) -> Vec<FibChange> {
     let mut out = std::io::stdout().lock();
-    let mut lines = Vec::new();
+    let mut changes = Vec::new();
     for d in deltas {
         let r = rib.route(d.prefix);
         let kind = match (d.kind, &r) {
@@ -182,11 +213,19 @@ fn emit(rib: &Rib, deltas: Vec<Delta>, fib: bool) {
         };
         let _ = writeln!(out, "{v}");
         if fib {
-            lines.push(fib_line(&d.prefix, r.as_ref()));
+            changes.push(fib_change(&d.prefix, r.as_ref()));
         }
     }
     let _ = out.flush();
-    install(&lines);
+    changes
+}
+
+/// Emits the deltas and applies their FIB changes when there is a netlink connection.
+async fn publish(rib: &Rib, deltas: Vec<Delta>, fib: Option<&Handle>) {
+    let changes = emit(rib, deltas, fib.is_some());
+    if let Some(h) = fib {
+        install(h, changes).await;
+    }
 }
 
 #[tokio::main]
@@ -208,6 +247,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg.always_compare_med = args.always_compare_med;
     cfg.missing_as_worst = args.missing_as_worst;
     let mut rib = Rib::new(cfg);
+
+    // One netlink connection for the whole run; every FIB change goes through its handle.
+    let fib: Option<Handle> = if args.fib {
+        match rtnetlink::new_connection() {
+            Ok((conn, handle, _)) => {
+                tokio::spawn(conn);
+                Some(handle)
+            }
+            Err(e) => {
+                eprintln!("fib: cannot open netlink: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
 
     let listener = match args.listen {
         Some(a) => Some(Listener::bind(a).await?),
@@ -270,7 +325,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = tick.tick() => {
                 rib.tick(start.elapsed().as_secs());
                 let deltas = rib.drain_deltas();
-                emit(&rib, deltas, args.fib);
+                publish(&rib, deltas, fib.as_ref()).await;
                 continue;
             }
             _ = tokio::signal::ctrl_c() => break,
@@ -338,15 +393,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => {}
         }
         let deltas = rib.drain_deltas();
-        emit(&rib, deltas, args.fib);
+        publish(&rib, deltas, fib.as_ref()).await;
     }
-    if args.fib {
-        let lines: Vec<String> = rib
+    if let Some(h) = &fib {
+        let changes: Vec<FibChange> = rib
             .best_prefixes()
             .iter()
-            .map(|p| fib_line(p, None))
+            .map(|p| fib_change(p, None))
             .collect();
-        install(&lines);
+        install(h, changes).await;
     }
     for (_, h) in handles {
         let _ = tokio::time::timeout(Duration::from_secs(2), h.shutdown(None)).await;
