@@ -308,6 +308,18 @@ enum Counter {
     Zero,
 }
 
+/// The ways out of OpenSent, OpenConfirm and Established that RFC 4271 §8.2.2 gives the same
+/// row in all three states: a NOTIFICATION, the connection released, Idle.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// ManualStop (Event 2): Cease, ConnectRetryCounter to zero.
+    Manual,
+    /// AutomaticStop (Event 8): Cease, ConnectRetryCounter incremented.
+    Automatic,
+    /// HoldTimer_Expires (Event 10): 4/0, ConnectRetryCounter incremented.
+    HoldTimer,
+}
+
 /// The state machine of one BGP connection (sans-I/O: time is an input, actions are output).
 ///
 /// Feed it [`Event`]s with [`Fsm::handle_event`], call [`Fsm::handle_timeout`] when
@@ -659,6 +671,26 @@ impl Fsm {
         }
     }
 
+    /// A [`Stop`] row of OpenSent, OpenConfirm or Established.
+    fn stop(&mut self, now: Duration, stop: Stop) {
+        let (n, counter, reason) = match stop {
+            Stop::Manual => {
+                let n = self.manual_cease();
+                (n.clone(), Counter::Zero, DownReason::ManualStop(n))
+            }
+            Stop::Automatic => {
+                let n = self.cease();
+                (n.clone(), Counter::Increment, DownReason::AutomaticStop(n))
+            }
+            Stop::HoldTimer => (
+                Notification::new(codes::HOLD_TIMER_EXPIRED, 0),
+                Counter::Increment,
+                DownReason::HoldTimerExpired,
+            ),
+        };
+        self.go_idle(now, Some(n), counter, reason);
+    }
+
     fn cease(&self) -> Notification {
         self.stop_notification
             .clone()
@@ -866,18 +898,9 @@ impl Fsm {
             | Event::TcpCrAcked
             | Event::TcpConnectionConfirmed
             | Event::TcpCrInvalid => {}
-            Event::ManualStop => {
-                let n = self.manual_cease();
-                self.go_idle(now, Some(n.clone()), Counter::Zero, DownReason::ManualStop(n));
-            }
-            Event::AutomaticStop => {
-                let n = self.cease();
-                self.go_idle(now, Some(n.clone()), Counter::Increment, DownReason::AutomaticStop(n));
-            }
-            Event::HoldTimerExpires => {
-                let n = Notification::new(codes::HOLD_TIMER_EXPIRED, 0);
-                self.go_idle(now, Some(n), Counter::Increment, DownReason::HoldTimerExpired);
-            }
+            Event::ManualStop => self.stop(now, Stop::Manual),
+            Event::AutomaticStop => self.stop(now, Stop::Automatic),
+            Event::HoldTimerExpires => self.stop(now, Stop::HoldTimer),
             Event::TcpConnectionFails => {
                 self.actions.push_back(Action::CloseConnection);
                 self.hold_timer.stop();
@@ -926,33 +949,9 @@ impl Fsm {
             | Event::TcpCrAcked
             | Event::TcpConnectionConfirmed
             | Event::TcpCrInvalid => {}
-            Event::ManualStop => {
-                let n = self.manual_cease();
-                self.go_idle(
-                    now,
-                    Some(n.clone()),
-                    Counter::Zero,
-                    DownReason::ManualStop(n),
-                );
-            }
-            Event::AutomaticStop => {
-                let n = self.cease();
-                self.go_idle(
-                    now,
-                    Some(n.clone()),
-                    Counter::Increment,
-                    DownReason::AutomaticStop(n),
-                );
-            }
-            Event::HoldTimerExpires => {
-                let n = Notification::new(codes::HOLD_TIMER_EXPIRED, 0);
-                self.go_idle(
-                    now,
-                    Some(n),
-                    Counter::Increment,
-                    DownReason::HoldTimerExpired,
-                );
-            }
+            Event::ManualStop => self.stop(now, Stop::Manual),
+            Event::AutomaticStop => self.stop(now, Stop::Automatic),
+            Event::HoldTimerExpires => self.stop(now, Stop::HoldTimer),
             Event::KeepaliveTimerExpires => {
                 self.send(Message::Keepalive);
                 self.restart_keepalive(now);
@@ -1022,33 +1021,9 @@ impl Fsm {
             | Event::TcpCrAcked
             | Event::TcpConnectionConfirmed
             | Event::TcpCrInvalid => {}
-            Event::ManualStop => {
-                let n = self.manual_cease();
-                self.go_idle(
-                    now,
-                    Some(n.clone()),
-                    Counter::Zero,
-                    DownReason::ManualStop(n),
-                );
-            }
-            Event::AutomaticStop => {
-                let n = self.cease();
-                self.go_idle(
-                    now,
-                    Some(n.clone()),
-                    Counter::Increment,
-                    DownReason::AutomaticStop(n),
-                );
-            }
-            Event::HoldTimerExpires => {
-                let n = Notification::new(codes::HOLD_TIMER_EXPIRED, 0);
-                self.go_idle(
-                    now,
-                    Some(n),
-                    Counter::Increment,
-                    DownReason::HoldTimerExpired,
-                );
-            }
+            Event::ManualStop => self.stop(now, Stop::Manual),
+            Event::AutomaticStop => self.stop(now, Stop::Automatic),
+            Event::HoldTimerExpires => self.stop(now, Stop::HoldTimer),
             Event::KeepaliveTimerExpires => {
                 self.send(Message::Keepalive);
                 self.restart_keepalive(now);
