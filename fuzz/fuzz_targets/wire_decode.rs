@@ -1,30 +1,12 @@
 #![no_main]
 //! Decode arbitrary input under several session contexts chosen by the first octet.
 use bgp_wire::{
-    AfiSafi, Message, SessionContext, UpdateView, decode_message, encode_message, frame_len,
+    Message, SessionContext, UpdateView, decode_message, encode_message, frame_len,
 };
 use bytes::{Bytes, BytesMut};
 
-fn context(bits: u8) -> SessionContext {
-    let mut ap = Vec::new();
-    if bits & 2 != 0 {
-        ap.push(AfiSafi::IPV4_UNICAST);
-    }
-    if bits & 4 != 0 {
-        ap.push(AfiSafi::IPV6_UNICAST);
-    }
-    SessionContext {
-        four_octet_as: bits & 1 != 0,
-        add_path_receive: ap.clone(),
-        add_path_send: ap,
-        extended_message: bits & 8 != 0,
-        extended_next_hop: if bits & 16 != 0 {
-            vec![AfiSafi::IPV4_UNICAST]
-        } else {
-            vec![]
-        },
-    }
-}
+mod context;
+use context::context;
 
 fn run(rest: &[u8], ctx: &SessionContext) {
     let _ = frame_len(rest, ctx);

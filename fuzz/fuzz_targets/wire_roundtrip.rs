@@ -2,28 +2,11 @@
 //! decode -> encode -> decode gives the same typed message (and the same bytes again).
 //! The input is tried as a raw message under a legacy and a modern context (seed corpus
 //! form), and as context octet + message.
-use bgp_wire::{AfiSafi, EncodeError, SessionContext, decode_message, encode_message};
+use bgp_wire::{EncodeError, SessionContext, decode_message, encode_message};
 use bytes::{Bytes, BytesMut};
 
-fn context(bits: u8) -> SessionContext {
-    let ap: Vec<AfiSafi> = [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST]
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| bits & (2 << i) != 0)
-        .map(|(_, a)| a)
-        .collect();
-    SessionContext {
-        four_octet_as: bits & 1 != 0,
-        add_path_receive: ap.clone(),
-        add_path_send: ap,
-        extended_message: bits & 8 != 0,
-        extended_next_hop: if bits & 16 != 0 {
-            vec![AfiSafi::IPV4_UNICAST]
-        } else {
-            vec![]
-        },
-    }
-}
+mod context;
+use context::context;
 
 fn check(msg: &[u8], ctx: &SessionContext) {
     let Ok(first) = decode_message(Bytes::copy_from_slice(msg), ctx) else {
