@@ -25,7 +25,8 @@ const V6_PREFIXES: usize = 200_000;
 /// Largest UPDATE (no Extended Messages).
 const MAX_MSG: usize = 4096;
 
-/// One synthetic table: every UPDATE as its own `Bytes` (header included).
+/// One synthetic table: every UPDATE as a `Bytes` (header included), each a slice of one
+/// contiguous stream, as a session's read buffer or an MRT dump hands them out.
 struct Table {
     name: &'static str,
     messages: Vec<Bytes>,
@@ -223,6 +224,30 @@ fn v4_update(attrs: &[u8], nlri: &[u8]) -> Bytes {
     message(2, &b)
 }
 
+/// The messages laid end to end in one buffer and handed out as slices of it, the way
+/// `BgpCodec` (`BytesMut::split_to` + `freeze`) or an MRT reader produces them. Every slice
+/// shares one reference count, so cloning a message costs the same for every run; with
+/// one allocation per message that count would live wherever the allocator happened to
+/// put it when the message was first cloned, and the timing would depend on the
+/// heap's history.
+fn as_stream(messages: Vec<Bytes>) -> Vec<Bytes> {
+    let total = messages.iter().map(Bytes::len).sum();
+    let mut buf = BytesMut::with_capacity(total);
+    for m in &messages {
+        buf.extend_from_slice(m);
+    }
+    let stream = buf.freeze();
+    let mut at = 0;
+    messages
+        .iter()
+        .map(|m| {
+            let s = stream.slice(at..at + m.len());
+            at += m.len();
+            s
+        })
+        .collect()
+}
+
 fn v4_table(seed: u64) -> Table {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut messages = Vec::new();
@@ -245,6 +270,7 @@ fn v4_table(seed: u64) -> Table {
         messages.push(v4_update(&attrs, &nlri));
         prefixes += n;
     }
+    let messages = as_stream(messages);
     let bytes = messages.iter().map(|m| m.len() as u64).sum();
     Table {
         name: "ipv4-1M",
@@ -297,6 +323,7 @@ fn v6_table(seed: u64) -> Table {
         messages.push(v6_update(&attrs, &nh, &nlri));
         prefixes += n;
     }
+    let messages = as_stream(messages);
     let bytes = messages.iter().map(|m| m.len() as u64).sum();
     Table {
         name: "ipv6-200k",
