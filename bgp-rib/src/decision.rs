@@ -518,6 +518,7 @@ pub fn communities_allow(attrs: &Attrs, to_ibgp: bool) -> bool {
 mod tests {
     use super::*;
     use bgp_wire::attr::{AsPath, AsSegment, AsSegmentType, ExtendedCommunity, Origin};
+    use bgp_wire::smallvec::smallvec;
 
     fn cfg() -> DecisionConfig {
         DecisionConfig::new(65000, Ipv4Addr::new(10, 0, 0, 1))
@@ -589,13 +590,13 @@ mod tests {
         let mut a = attrs(2, &[65001]);
         a.as_path.segments.push(AsSegment {
             kind: AsSegmentType::Set,
-            asns: vec![1, 2, 3, 4],
+            asns: smallvec![1, 2, 3, 4],
         });
         a.as_path.segments.insert(
             0,
             AsSegment {
                 kind: AsSegmentType::ConfedSequence,
-                asns: vec![7, 8, 9],
+                asns: smallvec![7, 8, 9],
             },
         );
         let b = attrs(3, &[65001, 5, 6]);

@@ -23,13 +23,9 @@ pub fn prepend(path: &mut AsPath, asn: u32, n: usize) {
             Some(s) if s.kind == AsSegmentType::Sequence && s.asns.len() < 255 => {
                 s.asns.insert(0, asn)
             }
-            _ => path.segments.insert(
-                0,
-                AsSegment {
-                    kind: AsSegmentType::Sequence,
-                    asns: vec![asn],
-                },
-            ),
+            _ => path
+                .segments
+                .insert(0, AsSegment::new(AsSegmentType::Sequence, [asn])),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use crate::afi::AfiSafi;
 use crate::nlri::MpNlri;
@@ -65,6 +66,17 @@ pub enum AsSegmentType {
     ConfedSet = 4,
 }
 
+/// The AS numbers of one segment. Up to [`INLINE_ASNS`] are stored inline, so the
+/// common path (one AS_SEQUENCE of a few hops) decodes without a heap allocation.
+pub type Asns = SmallVec<[u32; INLINE_ASNS]>;
+
+/// The segments of a path; one is stored inline.
+pub type AsSegments = SmallVec<[AsSegment; 1]>;
+
+/// How many AS numbers an [`AsSegment`] holds before it moves them to the heap. Ten
+/// covers the paths of a full Internet table except long prepends.
+pub const INLINE_ASNS: usize = 10;
+
 /// One AS_PATH segment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -72,7 +84,17 @@ pub struct AsSegment {
     /// Segment type.
     pub kind: AsSegmentType,
     /// AS numbers (at most 255 per segment on the wire).
-    pub asns: Vec<u32>,
+    pub asns: Asns,
+}
+
+impl AsSegment {
+    /// A segment of `kind` holding `asns`.
+    pub fn new(kind: AsSegmentType, asns: impl IntoIterator<Item = u32>) -> Self {
+        AsSegment {
+            kind,
+            asns: asns.into_iter().collect(),
+        }
+    }
 }
 
 /// An AS_PATH or AS4_PATH, always held with 4-octet AS numbers.
@@ -80,21 +102,24 @@ pub struct AsSegment {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AsPath {
     /// Segments in wire order.
-    pub segments: Vec<AsSegment>,
+    pub segments: AsSegments,
 }
 
 impl AsPath {
     /// A path of one AS_SEQUENCE.
     pub fn from_sequence(asns: impl IntoIterator<Item = u32>) -> Self {
-        let asns: Vec<u32> = asns.into_iter().collect();
-        if asns.is_empty() {
+        let seg = AsSegment::new(AsSegmentType::Sequence, asns);
+        if seg.asns.is_empty() {
             return AsPath::default();
         }
         AsPath {
-            segments: vec![AsSegment {
-                kind: AsSegmentType::Sequence,
-                asns,
-            }],
+            segments: smallvec::smallvec![seg],
+        }
+    }
+    /// A path of the given segments, in wire order.
+    pub fn from_segments(segments: impl IntoIterator<Item = AsSegment>) -> Self {
+        AsPath {
+            segments: segments.into_iter().collect(),
         }
     }
     /// Path length for the decision process (RFC 4271 §9.1.2.2): an AS_SET counts 1,
@@ -491,8 +516,7 @@ pub fn merge_as4_path(as_path: &AsPath, as4_path: &AsPath) -> AsPath {
         return as_path.clone();
     }
     let mut keep = n2 - n4;
-    let mut segments: Vec<AsSegment> =
-        Vec::with_capacity(as_path.segments.len() + as4_path.segments.len());
+    let mut segments = AsSegments::with_capacity(as_path.segments.len() + as4_path.segments.len());
     for s in &as_path.segments {
         match s.kind {
             AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet => {
@@ -550,11 +574,12 @@ pub fn merge_as4_path(as_path: &AsPath, as4_path: &AsPath) -> AsPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smallvec::smallvec;
 
     fn seg(kind: AsSegmentType, asns: &[u32]) -> AsSegment {
         AsSegment {
             kind,
-            asns: asns.to_vec(),
+            asns: asns.into(),
         }
     }
 
@@ -575,14 +600,14 @@ mod tests {
     #[test]
     fn merge_with_set_and_confed() {
         let p2 = AsPath {
-            segments: vec![
+            segments: smallvec![
                 seg(AsSegmentType::ConfedSequence, &[65100]),
                 seg(AsSegmentType::Sequence, &[65001, 23456]),
                 seg(AsSegmentType::Set, &[23456, 65003]),
             ],
         };
         let p4 = AsPath {
-            segments: vec![
+            segments: smallvec![
                 seg(AsSegmentType::Sequence, &[70000]),
                 seg(AsSegmentType::Set, &[70001, 65003]),
             ],
@@ -591,7 +616,7 @@ mod tests {
         assert_eq!(
             m,
             AsPath {
-                segments: vec![
+                segments: smallvec![
                     seg(AsSegmentType::ConfedSequence, &[65100]),
                     seg(AsSegmentType::Sequence, &[65001, 70000]),
                     seg(AsSegmentType::Set, &[70001, 65003]),

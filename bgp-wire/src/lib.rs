@@ -114,6 +114,9 @@ pub use error::{EncodeError, MessageError, UpdateAction, UpdateVerdict};
 pub use message::{Capability, Message, Notification, Open, RouteRefresh, Update};
 pub use nlri::Nlri;
 pub use notify::NotificationKind;
+/// The small-vector crate behind [`attr::Asns`] and [`attr::AsSegments`], re-exported so
+/// callers can build them without adding the dependency themselves.
+pub use smallvec;
 
 pub use builder::{UpdateBuilder, end_of_rib};
 #[cfg(feature = "codec")]

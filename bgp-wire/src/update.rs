@@ -29,9 +29,10 @@ use bytes::Bytes;
 
 use crate::afi::{Afi, AfiSafi, Safi};
 use crate::attr::{
-    Aggregator, AsPath, AsSegment, AsSegmentType, Community, ExtGlobalAdmin, ExtendedCommunity,
-    FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE, Ipv6ExtendedCommunity, LargeCommunity,
-    MpNextHop, MpReach, MpUnreach, Origin, PathAttribute, RawAttribute, type_code as tc,
+    Aggregator, AsPath, AsSegment, AsSegmentType, AsSegments, Community, ExtGlobalAdmin,
+    ExtendedCommunity, FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE, Ipv6ExtendedCommunity,
+    LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute, RawAttribute,
+    type_code as tc,
 };
 use crate::context::SessionContext;
 use crate::decode::merr;
@@ -500,7 +501,7 @@ pub(crate) fn parse_as_path(v: &[u8], four: bool) -> Result<AsPath, &'static str
     let w = if four { 4 } else { 2 };
     // One pass: validate each segment, then collect its AS numbers (allocation bounded
     // by the attribute length). Most paths have a single segment.
-    let mut segments = Vec::with_capacity(1);
+    let mut segments = AsSegments::new();
     let mut i = 0;
     while i < v.len() {
         let (Some(&t), Some(&cnt)) = (v.get(i), v.get(i + 1)) else {
@@ -851,6 +852,7 @@ mod tests {
     use crate::message::Message;
     use crate::nlri::Nlri;
     use bytes::BytesMut;
+    use smallvec::smallvec;
 
     pub(crate) fn update_msg(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Bytes {
         let mut v = vec![0xFF; 16];
@@ -1077,18 +1079,18 @@ mod tests {
                 attributes: vec![
                     PathAttribute::Origin(Origin::Egp),
                     PathAttribute::AsPath(AsPath {
-                        segments: vec![
+                        segments: smallvec![
                             AsSegment {
                                 kind: AsSegmentType::ConfedSequence,
-                                asns: vec![1],
+                                asns: smallvec![1],
                             },
                             AsSegment {
                                 kind: AsSegmentType::Sequence,
-                                asns: vec![2, 3],
+                                asns: smallvec![2, 3],
                             },
                             AsSegment {
                                 kind: AsSegmentType::Set,
-                                asns: vec![4, 5],
+                                asns: smallvec![4, 5],
                             },
                         ],
                     }),

@@ -112,10 +112,10 @@ fn as_path(asn4: bool, confed: bool) -> impl Strategy<Value = AsPath> {
     } else {
         prop_oneof![Just(AsSegmentType::Set), Just(AsSegmentType::Sequence)].boxed()
     };
-    vec((kind, vec(asn, 1..8)), 0..4).prop_map(|segs| AsPath {
+    vec((kind, vec(asn, 1..24)), 0..4).prop_map(|segs| AsPath {
         segments: segs
             .into_iter()
-            .map(|(kind, asns)| AsSegment { kind, asns })
+            .map(|(kind, asns)| AsSegment::new(kind, asns))
             .collect(),
     })
 }

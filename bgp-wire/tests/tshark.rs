@@ -30,6 +30,7 @@ use bgp_wire::message::{
     Open, RouteRefresh, RouteRefreshSubtype, Update,
 };
 use bgp_wire::nlri::{MpNlri, Nlri};
+use bgp_wire::smallvec::smallvec;
 use bgp_wire::{Afi, AfiSafi, Safi, SessionContext};
 use bytes::{Bytes, BytesMut};
 
@@ -193,7 +194,7 @@ fn v4(s: &str) -> Nlri {
 fn seq(asns: &[u32]) -> AsSegment {
     AsSegment {
         kind: AsSegmentType::Sequence,
-        asns: asns.to_vec(),
+        asns: asns.into(),
     }
 }
 
@@ -290,11 +291,11 @@ fn cases_4octet() -> Vec<Case> {
                 attributes: vec![
                     PathAttribute::Origin(Origin::Igp),
                     PathAttribute::AsPath(AsPath {
-                        segments: vec![
+                        segments: smallvec![
                             seq(&[64_512, 4_200_000_001, 65_000]),
                             AsSegment {
                                 kind: AsSegmentType::Set,
-                                asns: vec![64_700, 64_701],
+                                asns: smallvec![64_700, 64_701],
                             },
                         ],
                     }),

@@ -364,6 +364,7 @@ use bgp_wire::attr::{
     LargeCommunity, MpNextHop, Origin, PathAttribute,
 };
 use bgp_wire::message::{AS_TRANS, AddPathMode, BgpRole, Capability, RouteRefreshSubtype};
+use bgp_wire::smallvec::smallvec;
 use bgp_wire::{Afi, Nlri, Open, Update};
 
 fn decoded() -> Vec<(String, Message)> {
@@ -517,14 +518,14 @@ fn updates_carry_the_configured_attributes() {
     assert!(has(
         u,
         &PathAttribute::AsPath(bgp_wire::attr::AsPath {
-            segments: vec![
+            segments: smallvec![
                 AsSegment {
                     kind: AsSegmentType::Sequence,
-                    asns: vec![65004, 64999],
+                    asns: smallvec![65004, 64999],
                 },
                 AsSegment {
                     kind: AsSegmentType::Set,
-                    asns: vec![64700, 64701],
+                    asns: smallvec![64700, 64701],
                 },
             ],
         })
