@@ -888,6 +888,37 @@ mod tests {
     }
 
     #[test]
+    fn as_paths_up_to_ten_asns_stay_inline_longer_ones_spill() {
+        let ctx = SessionContext::modern();
+        for n in [1u8, 10, 11, 255] {
+            let mut attrs = vec![0x40, 1, 1, 0];
+            let seg_len = 2 + 4 * usize::from(n);
+            // Canonical form: the extended-length flag only when the value needs it.
+            if seg_len > 255 {
+                attrs.extend_from_slice(&[0x50, 2]);
+                attrs.extend_from_slice(&(seg_len as u16).to_be_bytes());
+            } else {
+                attrs.extend_from_slice(&[0x40, 2, seg_len as u8]);
+            }
+            attrs.extend_from_slice(&[2, n]);
+            for a in 0..u32::from(n) {
+                attrs.extend_from_slice(&(65_000 + a).to_be_bytes());
+            }
+            attrs.extend_from_slice(&[0x40, 3, 4, 192, 168, 1, 10]);
+            let m = update_msg(&[], &attrs, &[24, 10, 0, 0]);
+            let (u, v) = dec(m.clone(), &ctx);
+            assert!(v.is_clean(), "{v:?}");
+            let Some(PathAttribute::AsPath(p)) = u.attribute(tc::AS_PATH) else {
+                panic!("no AS_PATH")
+            };
+            assert!(!p.segments.spilled());
+            assert_eq!(p.path_len(), usize::from(n));
+            assert_eq!(p.segments[0].asns.spilled(), n > 10, "{n} ASNs");
+            assert_eq!(enc(&u, &ctx), m, "{n} ASNs re-encode");
+        }
+    }
+
+    #[test]
     fn classic_ipv4_update() {
         let ctx = SessionContext::default();
         let m = update_msg(&[24, 10, 0, 0], BASE_2, &[32, 172, 16, 10, 0]);
