@@ -158,7 +158,8 @@ pub struct Cli {
     /// Source address of our connections.
     #[arg(long, value_name = "ADDR")]
     pub source_address: Option<String>,
-    /// IP TTL for eBGP multihop sessions.
+    /// IP TTL (IPv6 hop limit) of our BGP packets. Default: 1 on eBGP sessions (single hop),
+    /// the system default on iBGP. Set it for eBGP multihop.
     #[arg(long, value_name = "N")]
     pub ttl: Option<u8>,
     /// Listening address (default `[::]:179`, dual-stack; `0.0.0.0:179` without IPv6).
@@ -274,7 +275,7 @@ pub struct NeighborConfig {
     pub passive: Option<bool>,
     /// Source address.
     pub source_address: Option<String>,
-    /// TTL (multihop).
+    /// TTL (default 1 on eBGP; set for eBGP multihop).
     pub ttl: Option<u8>,
 }
 

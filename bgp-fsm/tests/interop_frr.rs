@@ -723,3 +723,118 @@ fn frr_our_delay_open() {
         peer.shutdown(None).await.unwrap();
     });
 }
+
+/// Single-hop eBGP by default: with no TTL configured our packets to an eBGP peer carry TTL 1,
+/// so a peer one router away is out of reach; configuring TTL 2 (eBGP multihop) reaches it.
+/// The node and FRR are joined through a third namespace that forwards.
+#[test]
+fn frr_ebgp_default_ttl_one_and_multihop() {
+    if !require_root_and(&[
+        "ip",
+        "vtysh",
+        "/usr/lib/frr/bgpd",
+        "/usr/lib/frr/zebra",
+        "tcpdump",
+        "tshark",
+    ]) {
+        return;
+    }
+    let router = Netns::new("fr").unwrap();
+    let mid = Netns::new("fm").unwrap();
+    let node = Netns::new("fn").unwrap();
+    let _v1 = link(&router, "10.1.0.1/24", &mid, "10.1.0.2/24").unwrap();
+    let v2 = link(&mid, "10.2.0.1/24", &node, "10.2.0.2/24").unwrap();
+    mid.enable_forwarding().unwrap();
+    router.add_route("10.2.0.0/24", "10.1.0.2").unwrap();
+    node.add_route("10.1.0.0/24", "10.2.0.1").unwrap();
+    let mut conf = Frr::config(65001, "10.1.0.1", &[("10.2.0.2", 65002)]);
+    conf.push_str(" neighbor 10.2.0.2 ebgp-multihop 2\n");
+    let frr = Arc::new(Frr::start(&router, &conf).unwrap());
+    let ebgp = |ttl: Option<u8>| {
+        let mut c = PeerConfig::new(
+            65002,
+            65001,
+            Ipv4Addr::new(10, 2, 0, 2),
+            IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1)),
+        );
+        c.hold_time = 9;
+        c.connect_retry = Duration::from_secs(1);
+        c.idle_hold = Some(Duration::from_millis(200));
+        c.local_addr = Some("10.2.0.2".parse().unwrap());
+        c.ttl = ttl;
+        c
+    };
+
+    // Default: TTL 1 dies in the middle namespace; no session in 5 s of retries. (The second
+    // half shows the path through the middle works.)
+    let mut cap = testlab::Capture::start(&node, v2.b_if(), None).unwrap();
+    let c1 = ebgp(None);
+    in_netns(&node, move || async move {
+        let peer = spawn_peer(c1, None);
+        assert!(
+            !peer.wait_established(Duration::from_secs(5)).await,
+            "an eBGP session with the default TTL crossed a router"
+        );
+        peer.shutdown(None).await.unwrap();
+    });
+    cap.stop().unwrap();
+    let syn_ttls = cap
+        .tshark(&[
+            "-Y",
+            "ip.src==10.2.0.2 && tcp.dstport==179 && tcp.flags.syn==1",
+            "-T",
+            "fields",
+            "-e",
+            "ip.ttl",
+        ])
+        .unwrap();
+    let syn_ttls: Vec<&str> = syn_ttls.lines().filter(|l| !l.is_empty()).collect();
+    assert!(
+        syn_ttls.len() >= 2,
+        "expected connect retries: {syn_ttls:?}"
+    );
+    assert!(syn_ttls.iter().all(|t| *t == "1"), "{syn_ttls:?}");
+
+    // Multihop: TTL 2 reaches FRR, the session comes up and carries a route.
+    let mut cap = testlab::Capture::start(&node, v2.b_if(), None).unwrap();
+    let c2 = ebgp(Some(2));
+    let frr2 = frr.clone();
+    in_netns(&node, move || async move {
+        let peer = spawn_peer(c2, None);
+        assert!(peer.wait_established(Duration::from_secs(15)).await);
+        // As eBGP sends it: our AS in the path, no LOCAL_PREF.
+        let mut u = our_route(Ipv4Addr::new(10, 2, 0, 2));
+        u.attributes
+            .retain(|a| !matches!(a, PathAttribute::LocalPref(_)));
+        for a in &mut u.attributes {
+            if let PathAttribute::AsPath(p) = a {
+                *p = AsPath::from_sequence([65002]);
+            }
+        }
+        peer.send_update(u).await.unwrap();
+        let f = frr2.clone();
+        assert!(
+            eventually(Duration::from_secs(5), move || f
+                .path_count("172.16.10.0/32")
+                == 1)
+            .await,
+            "FRR did not take the route over the multihop session"
+        );
+        peer.shutdown(None).await.unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    cap.stop().unwrap();
+    let ttls = cap
+        .tshark(&[
+            "-Y",
+            "ip.src==10.2.0.2 && bgp",
+            "-T",
+            "fields",
+            "-e",
+            "ip.ttl",
+        ])
+        .unwrap();
+    let ttls: Vec<&str> = ttls.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!ttls.is_empty());
+    assert!(ttls.iter().all(|t| *t == "2"), "{ttls:?}");
+}

@@ -97,7 +97,9 @@ pub struct PeerConfig {
     pub passive: bool,
     /// TCP MD5 signature password (RFC 2385), at most 80 octets.
     pub md5_password: Option<String>,
-    /// TTL of our packets (eBGP multihop). `None`: the system default. Ignored with GTSM.
+    /// TTL (IPv6 hop limit) of our packets. `None`: 1 for eBGP, so a single-hop eBGP session
+    /// never reaches past the directly connected peer (as FRR, BIRD and GoBGP default to), and
+    /// the system default for iBGP. Set it for eBGP multihop. Ignored with GTSM.
     pub ttl: Option<u8>,
     /// GTSM (RFC 5082): send with TTL 255 and drop packets that arrive with TTL below 254.
     pub gtsm: bool,
@@ -619,9 +621,22 @@ async fn maybe_incoming(rx: &mut Option<mpsc::Receiver<TcpStream>>) -> Option<Tc
     }
 }
 
+/// The TTL our packets to this peer carry: 255 with GTSM, else the configured one, else 1 on
+/// eBGP; `None` leaves the system default (iBGP).
+fn outgoing_ttl(cfg: &PeerConfig) -> Option<u8> {
+    if cfg.gtsm {
+        Some(255)
+    } else if cfg.ttl.is_some() {
+        cfg.ttl
+    } else if cfg.local_as != cfg.peer_as {
+        Some(1)
+    } else {
+        None
+    }
+}
+
 fn set_ttl(sock: socket2::SockRef<'_>, v6: bool, cfg: &PeerConfig) -> io::Result<()> {
-    let ttl = if cfg.gtsm { Some(255) } else { cfg.ttl };
-    if let Some(t) = ttl {
+    if let Some(t) = outgoing_ttl(cfg) {
         if v6 {
             sock.set_unicast_hops_v6(u32::from(t))?;
         } else {
