@@ -340,6 +340,23 @@ impl Notification {
         ))
     }
 
+    /// Cease/Maximum Number of Prefixes Reached (6/1, RFC 4486 §4) with the family and the
+    /// configured upper bound as data (AFI, SAFI, 4-octet limit).
+    ///
+    /// ```
+    /// use bgp_wire::{AfiSafi, Notification, NotificationKind};
+    /// let n = Notification::max_prefixes_reached(AfiSafi::IPV4_UNICAST, 1000);
+    /// assert_eq!(&n.data[..], &[0, 1, 1, 0, 0, 0x03, 0xE8]);
+    /// assert_eq!(n.kind(), NotificationKind::MaxPrefixesReached(Some((AfiSafi::IPV4_UNICAST, 1000))));
+    /// ```
+    pub fn max_prefixes_reached(af: AfiSafi, limit: u32) -> Self {
+        let mut d = BytesMut::with_capacity(7);
+        d.put_u16(af.afi.code());
+        d.put_u8(af.safi.code());
+        d.put_u32(limit);
+        Notification::with_data(CEASE, MAX_PREFIXES_REACHED, d.freeze())
+    }
+
     /// Cease/Hard Reset (6/9, RFC 8538) wrapping `inner`: data is the inner code, subcode
     /// and data.
     pub fn hard_reset(inner: &Notification) -> Self {
