@@ -224,6 +224,16 @@ struct PeerSlot {
     soft_in: Option<HashMap<(AnyPrefix, u32), Arc<Attrs>, FastBuild>>,
     /// Graceful restart: stale paths are swept at this time (seconds, caller's clock).
     gr_deadline: Option<u64>,
+    /// Paths of this peer in the RIB (after import policy), IPv4 and IPv6.
+    paths: [usize; 2],
+}
+
+/// Index of a prefix's family in [`PeerSlot::paths`].
+fn fam_index(key: AnyPrefix) -> usize {
+    match key {
+        AnyPrefix::V4(_) => 0,
+        AnyPrefix::V6(_) => 1,
+    }
 }
 
 /// A view of one path.
@@ -500,6 +510,7 @@ impl Rib {
             import: None,
             soft_in: None,
             gr_deadline: None,
+            paths: [0; 2],
         };
         if let Some(i) = self.peers.iter().skip(1).position(|p| p.is_none()) {
             self.peers[i + 1] = Some(slot);
@@ -552,6 +563,21 @@ impl Rib {
             }
         }
         Ok(())
+    }
+    /// How many paths of `peer` in family `af` (IPv4 or IPv6 unicast) the RIB holds: what
+    /// import policy accepted, stale ones included, each ADD-PATH path counted. Kept as a
+    /// counter, so it is cheap enough to check after every UPDATE (a maximum-prefix limit).
+    /// Zero for other families and unknown peers.
+    pub fn peer_path_count(&self, peer: PeerId, af: AfiSafi) -> usize {
+        let i = match af {
+            AfiSafi::IPV4_UNICAST => 0,
+            AfiSafi::IPV6_UNICAST => 1,
+            _ => return 0,
+        };
+        match self.peers.get(peer.0 as usize) {
+            Some(Some(s)) => s.paths[i],
+            _ => 0,
+        }
     }
     /// Information about a peer.
     pub fn peer_info(&self, peer: PeerId) -> Option<&PeerInfo> {
@@ -668,7 +694,7 @@ impl Rib {
             peers: &self.peers,
             resolver: &*self.resolver,
         };
-        let (change, old) = with_table!(self, key, |t, p| {
+        let (change, old, added) = with_table!(self, key, |t, p| {
             let i = t.find_or_insert(p);
             let Some(d) = t.dests.get_mut(i as usize) else {
                 return Ok(());
@@ -689,13 +715,17 @@ impl Rib {
                     break;
                 }
             }
+            let added = rec.is_some();
             if let Some(r) = rec {
                 d.paths.push(r);
             }
-            (recompute(&ctx, d, before), old)
+            (recompute(&ctx, d, before), old, added)
         });
         if let Some(o) = old {
             self.interner.release(o.attrs);
+        }
+        if added && let Some(Some(s)) = self.peers.get_mut(peer.0 as usize) {
+            s.paths[fam_index(key)] += 1;
         }
         if let Some(kind) = change
             && self.track
@@ -748,6 +778,10 @@ impl Rib {
             c
         });
         for r in removed {
+            if let Some(Some(s)) = self.peers.get_mut(r.peer as usize) {
+                let n = &mut s.paths[fam_index(key)];
+                *n = n.saturating_sub(1);
+            }
             self.interner.release(r.attrs);
         }
         if let Some(kind) = change
@@ -1216,6 +1250,72 @@ mod tests {
             rib.drain_deltas().is_empty(),
             "withdrawing nothing changes nothing"
         );
+    }
+
+    #[test]
+    fn peer_path_counts_follow_every_add_and_removal() {
+        #[derive(Debug)]
+        struct DenyTen;
+        impl Policy for DenyTen {
+            fn apply(&self, prefix: IpNet, _: &PeerInfo, _: &mut Attrs) -> bool {
+                !net("10.0.0.0/8").contains(&prefix)
+            }
+        }
+        let v4 = AfiSafi::IPV4_UNICAST;
+        let v6 = AfiSafi::IPV6_UNICAST;
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 2, 65001);
+        let b = add(&mut rib, 3, 65002);
+        for p in ["10.0.0.0/8", "11.0.0.0/8", "12.0.0.0/8"] {
+            rib.announce(a, net(p), 0, attrs(2, &[65001])).unwrap();
+        }
+        rib.announce(a, net("2001:db8::/32"), 0, attrs(2, &[65001]))
+            .unwrap();
+        rib.announce(b, net("10.0.0.0/8"), 0, attrs(3, &[65002]))
+            .unwrap();
+        assert_eq!(rib.peer_path_count(a, v4), 3);
+        assert_eq!(rib.peer_path_count(a, v6), 1);
+        assert_eq!(rib.peer_path_count(b, v4), 1);
+        // Implicit withdraw replaces; a second ADD-PATH id adds.
+        let mut x = attrs(2, &[65001]);
+        x.med = Some(7);
+        rib.announce(a, net("10.0.0.0/8"), 0, x).unwrap();
+        assert_eq!(rib.peer_path_count(a, v4), 3);
+        rib.announce(a, net("10.0.0.0/8"), 9, attrs(2, &[65001]))
+            .unwrap();
+        assert_eq!(rib.peer_path_count(a, v4), 4);
+        rib.withdraw(a, net("10.0.0.0/8"), 9);
+        rib.withdraw(a, net("99.0.0.0/8"), 0);
+        assert_eq!(
+            rib.peer_path_count(a, v4),
+            3,
+            "unknown withdrawals change nothing"
+        );
+        // Import policy: a rejected re-announcement removes the accepted path; rejected
+        // routes are not counted.
+        rib.set_import_policy(a, Some(Arc::new(DenyTen))).unwrap();
+        rib.announce(a, net("10.0.0.0/8"), 0, attrs(2, &[65001]))
+            .unwrap();
+        rib.announce(a, net("10.1.0.0/16"), 0, attrs(2, &[65001]))
+            .unwrap();
+        assert_eq!(rib.peer_path_count(a, v4), 2);
+        // Graceful restart: stale paths count until swept.
+        rib.peer_restarting(a, 0, 5);
+        assert_eq!(rib.peer_path_count(a, v4), 2);
+        rib.tick(5);
+        assert_eq!(rib.peer_path_count(a, v4), 0);
+        assert_eq!(rib.peer_path_count(a, v6), 0);
+        assert_eq!(rib.peer_path_count(b, v4), 1);
+        rib.peer_down(b);
+        assert_eq!(rib.peer_path_count(b, v4), 0);
+        assert_eq!(
+            rib.peer_path_count(
+                b,
+                AfiSafi::new(bgp_wire::Afi::Ipv4, bgp_wire::Safi::Multicast)
+            ),
+            0
+        );
+        assert_eq!(rib.path_count(), 0);
     }
 
     #[test]
