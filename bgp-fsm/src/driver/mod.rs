@@ -245,6 +245,7 @@ enum Command {
     Update(Box<Update>, oneshot::Sender<Result<(), DriverError>>),
     RouteRefresh(AfiSafi, oneshot::Sender<Result<(), DriverError>>),
     Shutdown(Option<String>, oneshot::Sender<()>),
+    AutomaticStop(Notification, oneshot::Sender<()>),
 }
 
 /// The caller's side of a running peer. Clones control the same peer.
@@ -310,6 +311,20 @@ impl PeerHandle {
             .await
             .map_err(|_| DriverError::Stopped)?;
         rx.await.map_err(|_| DriverError::Stopped)?
+    }
+    /// End the current session with this Cease and keep the peer: AutomaticStop (RFC 4271
+    /// Event 8), e.g. Cease 6/1 when the peer sent more prefixes than allowed (RFC 4486). The
+    /// NOTIFICATION is sent if a session is open, the connection closed, the session goes
+    /// Idle, and the peer reconnects after its IdleHoldTime, which doubles with each
+    /// consecutive stop or failure (up to 120 s), so a peer that keeps breaking the limit is
+    /// retried ever more slowly. Use [`PeerHandle::shutdown`] to stop for good.
+    pub async fn automatic_stop(&self, cease: Notification) -> Result<(), DriverError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::AutomaticStop(cease, tx))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        rx.await.map_err(|_| DriverError::Stopped)
     }
     /// Stop the peer: Cease 6/2 with the RFC 9003 shutdown communication when a session
     /// exists, flush, close, end the task.
@@ -859,6 +874,15 @@ impl Driver {
             }
             Command::Shutdown(msg, reply) => {
                 self.stop(msg).await;
+                let _ = reply.send(());
+            }
+            Command::AutomaticStop(cease, reply) => {
+                self.primary.fsm.automatic_stop_with(now, cease.clone());
+                self.apply(Which::Primary);
+                if let Some(s) = self.secondary.as_mut() {
+                    s.fsm.automatic_stop_with(now, cease);
+                    self.apply(Which::Secondary);
+                }
                 let _ = reply.send(());
             }
         }
