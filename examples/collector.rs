@@ -8,6 +8,8 @@
 //!
 //! One JSON object per line on stdout:
 //! - `{"type":"session","peer":ADDR,"state":"established"|"down",...}`
+//! - `{"type":"session","peer":ADDR,"event":"max_prefix","family":"1/1","count":C,"limit":N}`
+//!   when `--max-prefix N` ends a session
 //! - `{"type":"route","prefix":P,"event":"best_changed"|"multipath_changed"|"withdrawn",
 //!   "best":{...},"nexthops":[{"addr":A,"weight":W}],"multipath":[peer addrs],"reason":R}`
 //!
@@ -24,7 +26,7 @@ use std::time::Duration;
 use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
 use bgp_fsm::{DownReason, GracefulRestartConfig};
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib, RouteView};
-use bgp_wire::{AfiSafi, Capability, UpdateAction};
+use bgp_wire::{AfiSafi, Capability, Notification, UpdateAction};
 use clap::Parser;
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol};
@@ -95,6 +97,11 @@ struct Args {
     /// its End-of-RIB or its restart time.
     #[arg(long)]
     graceful_restart: bool,
+    /// maximum-prefix: when a peer's routes in one family (after import, each ADD-PATH path
+    /// counted) exceed N, end its session with Cease 6/1 (RFC 4486, family and N as data)
+    /// and drop its routes; it is retried after the IdleHoldTime, which doubles each time.
+    #[arg(long, value_name = "N")]
+    max_prefix: Option<u32>,
 }
 
 fn route_json(r: &RouteView, kind: &str) -> serde_json::Value {
@@ -318,6 +325,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = std::time::Instant::now();
     // Restart time each peer advertised (graceful restart), by peer.
     let mut gr: HashMap<PeerId, u16> = HashMap::new();
+    // Peers whose session we ended for exceeding --max-prefix, until they are up again.
+    let mut over_limit: std::collections::HashSet<PeerId> = std::collections::HashSet::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         let (id, ev) = tokio::select! {
@@ -336,6 +345,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_default();
         match ev {
             PeerEvent::Established(n) => {
+                over_limit.remove(&id);
                 match &n.peer_graceful_restart {
                     Some(Capability::GracefulRestart { restart_time, .. })
                         if args.graceful_restart =>
@@ -374,6 +384,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "reason": format!("{reason:?}"), "graceful_restart": restart.is_some()})
                 );
             }
+            // Already read before our Cease went out: dropped with the session.
+            PeerEvent::Update { .. } if over_limit.contains(&id) => {}
             PeerEvent::Update { update, verdict } => match verdict.action() {
                 Some(UpdateAction::TreatAsWithdraw) => {
                     for (_, n) in &verdict.treat_as_withdraw {
@@ -391,6 +403,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
             },
             _ => {}
+        }
+        if let Some(limit) = args.max_prefix
+            && !over_limit.contains(&id)
+            && let Some(h) = handles.get(&id)
+        {
+            for af in [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST] {
+                let count = rib.peer_path_count(id, af);
+                if count > limit as usize {
+                    over_limit.insert(id);
+                    println!(
+                        "{}",
+                        json!({"type": "session", "peer": addr, "event": "max_prefix",
+                        "family": af.to_string(), "count": count, "limit": limit})
+                    );
+                    let _ = h
+                        .automatic_stop(Notification::max_prefixes_reached(af, limit))
+                        .await;
+                    // Its routes go now, not when the Down event arrives.
+                    rib.peer_down(id);
+                    break;
+                }
+            }
         }
         let deltas = rib.drain_deltas();
         publish(&rib, deltas, fib.as_ref()).await;
