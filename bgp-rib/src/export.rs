@@ -154,6 +154,8 @@ pub struct AdjRibOut {
     /// (prefix, path id) -> what was sent; path id 0 without ADD-PATH.
     sent: BTreeMap<(AnyPrefix, u32), Arc<Attrs>>,
     pending: BTreeMap<(AnyPrefix, u32), Option<Arc<Attrs>>>,
+    /// ADD-PATH send: (prefix, source peer, source path id) -> the path id we send it with.
+    out_ids: BTreeMap<(AnyPrefix, u32, u32), u32>,
     interner: Interner,
     eor_pending: bool,
     encode_errors: usize,
@@ -167,6 +169,7 @@ impl AdjRibOut {
             cfg,
             sent: BTreeMap::new(),
             pending: BTreeMap::new(),
+            out_ids: BTreeMap::new(),
             interner: Interner::default(),
             eor_pending: false,
             encode_errors: 0,
@@ -189,10 +192,14 @@ impl AdjRibOut {
             .next()
             .map(|(_, a)| a)
     }
-    /// The path identifier we use for a path from `peer` with `path_id` (ADD-PATH send):
-    /// stable while the path exists, distinct for paths of different peers.
-    pub fn out_path_id(peer: PeerId, path_id: u32) -> u32 {
-        (peer.0 << 16) | (path_id & 0xFFFF)
+    /// The path identifier we send `prefix`'s path from `peer` (with its `path_id`) with, when
+    /// ADD-PATH send is on and the path is advertised or queued. Identifiers are allocated per
+    /// prefix (RFC 7911 only needs them unique per prefix): the lowest one not in use by
+    /// another path of the prefix, kept while the path stays in the multipath set.
+    pub fn out_path_id(&self, prefix: IpNet, peer: PeerId, path_id: u32) -> Option<u32> {
+        self.out_ids
+            .get(&(AnyPrefix::from(prefix), peer.0, path_id))
+            .copied()
     }
     /// Re-evaluate one prefix against the Loc-RIB.
     pub fn refresh(&mut self, rib: &Rib, prefix: IpNet) {
@@ -205,6 +212,8 @@ impl AdjRibOut {
             return;
         }
         let mut want: Vec<(u32, Arc<Attrs>)> = Vec::new();
+        // ADD-PATH: the (peer, path id) of every wanted path, to keep or allocate its id.
+        let mut sources: Vec<(u32, u32)> = Vec::new();
         if let Some(r) = rib.route(prefix) {
             let members = if self.cfg.add_path {
                 r.multipath.clone()
@@ -224,14 +233,13 @@ impl AdjRibOut {
                     prefix,
                     &m.attrs,
                 ) {
-                    let id = if self.cfg.add_path {
-                        Self::out_path_id(m.peer, m.path_id)
-                    } else {
-                        0
-                    };
-                    want.push((id, self.interner.intern(a)));
+                    sources.push((m.peer.0, m.path_id));
+                    want.push((0, self.interner.intern(a)));
                 }
             }
+        }
+        if self.cfg.add_path {
+            self.assign_out_ids(key, &sources, &mut want);
         }
         // Forget pending changes of this prefix, then queue the difference to what was sent.
         let stale: Vec<(AnyPrefix, u32)> = self
@@ -264,6 +272,52 @@ impl AdjRibOut {
             } else {
                 self.pending.insert((key, id), Some(a));
             }
+        }
+    }
+    /// Give each wanted path of `key` its outgoing ADD-PATH id: the one it already has, else
+    /// the lowest id used neither by a path still advertised for the prefix nor by another
+    /// wanted path (so a withdrawal and a new path never share an id in one batch). Ids of
+    /// paths no longer wanted are forgotten.
+    fn assign_out_ids(
+        &mut self,
+        key: AnyPrefix,
+        sources: &[(u32, u32)],
+        want: &mut [(u32, Arc<Attrs>)],
+    ) {
+        let range = (key, 0, 0)..=(key, u32::MAX, u32::MAX);
+        let old: Vec<((AnyPrefix, u32, u32), u32)> =
+            self.out_ids.range(range).map(|(k, v)| (*k, *v)).collect();
+        for (k, _) in &old {
+            self.out_ids.remove(k);
+        }
+        let mut used: Vec<u32> = self
+            .sent
+            .range((key, 0)..=(key, u32::MAX))
+            .map(|((_, id), _)| *id)
+            .collect();
+        let mut fresh = Vec::new();
+        for (i, (peer, path_id)) in sources.iter().enumerate() {
+            match old
+                .iter()
+                .find(|((_, p, id), _)| p == peer && id == path_id)
+            {
+                Some((_, out)) => {
+                    want[i].0 = *out;
+                    used.push(*out);
+                    self.out_ids.insert((key, *peer, *path_id), *out);
+                }
+                None => fresh.push(i),
+            }
+        }
+        let mut next = 1u32;
+        for i in fresh {
+            while used.contains(&next) {
+                next += 1;
+            }
+            let (peer, path_id) = sources[i];
+            want[i].0 = next;
+            used.push(next);
+            self.out_ids.insert((key, peer, path_id), next);
         }
     }
     /// Apply Loc-RIB deltas.
@@ -391,6 +445,7 @@ impl AdjRibOut {
                 self.interner.release(a);
             }
         }
+        self.out_ids.clear();
         self.eor_pending = false;
     }
 }
@@ -707,11 +762,9 @@ mod tests {
             .iter()
             .flat_map(|u| u.nlri.iter().map(|n| n.path_id))
             .collect();
-        let want: BTreeSet<Option<u32>> = srcs
-            .iter()
-            .map(|s| Some(AdjRibOut::out_path_id(*s, 0)))
-            .collect();
+        let want: BTreeSet<Option<u32>> = srcs.iter().map(|s| o.out_path_id(n(), *s, 0)).collect();
         assert_eq!(ids, want, "three paths, three path ids");
+        assert_eq!(want, [Some(1), Some(2), Some(3)].into_iter().collect());
         for u in &ups {
             let mut buf = bytes::BytesMut::new();
             bgp_wire::encode_message(&bgp_wire::Message::Update(u.clone()), &ctx, &mut buf)
@@ -719,17 +772,73 @@ mod tests {
         }
         assert_eq!(o.advertised(), 3);
         // One source withdraws: exactly its path id is withdrawn.
+        let gone = o.out_path_id(n(), srcs[1], 0).unwrap();
         rib.withdraw(srcs[1], n(), 0);
         let d = rib.drain_deltas();
         o.process(&rib, &d);
         let ups = o.take_updates(&ctx);
         assert_eq!(ups.len(), 1);
-        assert_eq!(
-            ups[0].withdrawn,
-            vec![Nlri::with_path_id(n(), AdjRibOut::out_path_id(srcs[1], 0))]
-        );
+        assert_eq!(ups[0].withdrawn, vec![Nlri::with_path_id(n(), gone)]);
         assert!(ups[0].nlri.is_empty());
         o.reset();
         assert_eq!(o.advertised(), 0);
+    }
+
+    #[test]
+    fn add_path_ids_are_unique_per_prefix_whatever_the_source_ids() {
+        // Two ADD-PATH paths from one peer whose ids differ only above bit 16 (they collided
+        // when outgoing ids were derived from peer and source id): every path of the prefix
+        // gets its own small id.
+        let mut c = cfg();
+        c.max_paths_ebgp = 4;
+        let mut rib = Rib::new(c);
+        let a = rib.add_peer(peer(10, 65001, false));
+        let b = rib.add_peer(peer(11, 65001, false));
+        let to_info = peer(2, AS, false);
+        let to = rib.add_peer(to_info.clone());
+        let mut oc = out(&to_info, false);
+        oc.add_path = true;
+        let mut o = AdjRibOut::new(to, oc);
+        let path = |nh: u8| {
+            let mut x = Attrs::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, nh)));
+            x.as_path = AsPath::from_sequence([65001]);
+            x
+        };
+        rib.announce(a, n(), 1, path(10)).unwrap();
+        rib.announce(a, n(), 0x1_0001, path(11)).unwrap();
+        rib.announce(b, n(), 1, path(12)).unwrap();
+        rib.drain_deltas();
+        o.initial_dump(&rib);
+        let mut ctx = SessionContext::modern();
+        ctx.add_path_send = vec![AfiSafi::IPV4_UNICAST];
+        let ups = o.take_updates(&ctx);
+        let ids: BTreeSet<u32> = ups
+            .iter()
+            .flat_map(|u| u.nlri.iter().filter_map(|n| n.path_id))
+            .collect();
+        assert_eq!(ids, [1, 2, 3].into_iter().collect(), "{ups:?}");
+        assert_ne!(o.out_path_id(n(), a, 1), o.out_path_id(n(), a, 0x1_0001));
+        // A withdrawn path's id is not reused in the batch that withdraws it; a path that
+        // stays keeps its id.
+        let kept = o.out_path_id(n(), b, 1);
+        let freed = o.out_path_id(n(), a, 1).unwrap();
+        rib.withdraw(a, n(), 1);
+        rib.announce(b, n(), 7, path(13)).unwrap();
+        let d = rib.drain_deltas();
+        o.process(&rib, &d);
+        assert_eq!(o.out_path_id(n(), b, 1), kept);
+        let new_id = o.out_path_id(n(), b, 7).unwrap();
+        assert_ne!(new_id, freed);
+        let ups = o.take_updates(&ctx);
+        let withdrawn: Vec<Option<u32>> = ups
+            .iter()
+            .flat_map(|u| u.withdrawn.iter().map(|n| n.path_id))
+            .collect();
+        assert_eq!(withdrawn, vec![Some(freed)]);
+        // Once the withdrawal went out, the id is free again.
+        rib.announce(a, n(), 9, path(14)).unwrap();
+        let d = rib.drain_deltas();
+        o.process(&rib, &d);
+        assert_eq!(o.out_path_id(n(), a, 9), Some(freed));
     }
 }
