@@ -101,7 +101,8 @@ repeatable flags add to the file's lists. The file can also hold [[neighbor]] ta
 community, large-community, local-pref, med, health = { http | tcp | command, interval-ms, \
 timeout-ms, rise, fall }).\n\nSignals: SIGHUP reloads the file and applies only the \
 difference; SIGTERM and SIGINT withdraw everything, close the sessions with an \
-administrative shutdown message and exit 0."
+administrative shutdown message and exit 0; SIGUSR2 exits at once without withdrawing, for a \
+restart (with --graceful-restart the routers keep the routes meanwhile)."
 )]
 pub struct Cli {
     /// TOML configuration file.
@@ -162,6 +163,11 @@ pub struct Cli {
     /// the system default on iBGP. Set it for eBGP multihop.
     #[arg(long, value_name = "N")]
     pub ttl: Option<u8>,
+    /// Advertise Graceful Restart (RFC 4724) with this restart time (1-4095 s): if announce
+    /// dies without a clean shutdown, the router keeps its routes that long, and the restarted
+    /// announce refreshes them. A clean exit (SIGTERM) still withdraws.
+    #[arg(long, value_name = "SECONDS")]
+    pub graceful_restart: Option<u16>,
     /// Listening address (default `[::]:179`, dual-stack; `0.0.0.0:179` without IPv6).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
@@ -230,6 +236,8 @@ pub struct FileConfig {
     pub source_address: Option<String>,
     /// See [`Cli::ttl`].
     pub ttl: Option<u8>,
+    /// See [`Cli::graceful_restart`].
+    pub graceful_restart: Option<u16>,
     /// See [`Cli::listen`].
     pub listen: Option<String>,
     /// See [`Cli::no_listen`].
@@ -277,6 +285,8 @@ pub struct NeighborConfig {
     pub source_address: Option<String>,
     /// TTL (default 1 on eBGP; set for eBGP multihop).
     pub ttl: Option<u8>,
+    /// Graceful Restart restart time (else the global `graceful-restart`).
+    pub graceful_restart: Option<u16>,
 }
 
 /// A `[[pool]]` table.
@@ -521,6 +531,7 @@ impl FileConfig {
             password,
             source_address,
             ttl,
+            graceful_restart,
             listen,
             metrics,
             graceful_shutdown_drain,
@@ -591,6 +602,7 @@ impl FileConfig {
             s.passive = self.passive.unwrap_or(false);
             s.source_address = source;
             s.ttl = self.ttl;
+            s.graceful_restart = self.graceful_restart;
             s
         };
         for p in &self.peer {
@@ -632,11 +644,23 @@ impl FileConfig {
             if n.ttl.is_some() {
                 s.ttl = n.ttl;
             }
+            if n.graceful_restart.is_some() {
+                s.graceful_restart = n.graceful_restart;
+            }
             if peers.insert(addr, s).is_some() {
                 return Err(invalid("neighbor.address", &n.address, "peer listed twice"));
             }
         }
         for s in peers.values() {
+            if let Some(t) = s.graceful_restart
+                && !(1..=4095).contains(&t)
+            {
+                return Err(invalid(
+                    "graceful-restart",
+                    t,
+                    "restart time must be 1 to 4095 seconds (a 12-bit field, RFC 4724)",
+                ));
+            }
             if s.password.as_ref().is_some_and(|p| p.len() > 80) {
                 return Err(invalid(
                     "password",

@@ -5,9 +5,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bgp_fsm::GracefulRestartConfig;
 use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
 use bgp_fsm::fsm::DownReason;
-use bgp_wire::message::RouteRefreshSubtype;
+use bgp_wire::message::{GracefulRestartFamily, RouteRefreshSubtype};
 use bgp_wire::{Afi, AfiSafi, Update};
 use tokio::sync::mpsc;
 
@@ -54,6 +55,23 @@ pub fn peer_config(s: &PeerSettings) -> PeerConfig {
     c.families = s.families.clone();
     if s.extended_next_hop {
         c.extended_next_hop = vec![(AfiSafi::IPV4_UNICAST, Afi::Ipv6)];
+    }
+    if let Some(t) = s.graceful_restart {
+        // The routes we announce stay valid while we restart: the service keeps running on
+        // the node whatever happens to this process, so the forwarding state is preserved.
+        c.graceful_restart = Some(GracefulRestartConfig {
+            restart_time: t,
+            restart_state: false,
+            notification: false,
+            families: s
+                .families
+                .iter()
+                .map(|af| GracefulRestartFamily {
+                    af: *af,
+                    forwarding_preserved: true,
+                })
+                .collect(),
+        });
     }
     c
 }

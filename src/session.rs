@@ -43,6 +43,11 @@ pub struct PeerSettings {
     pub families: Vec<AfiSafi>,
     /// Offer RFC 8950 extended next hop (IPv4 NLRI with an IPv6 next hop).
     pub extended_next_hop: bool,
+    /// Graceful Restart (RFC 4724) restart time in seconds to advertise, with the
+    /// forwarding-state bit set for every family: a helper keeps our routes this long when
+    /// the session is lost without a NOTIFICATION (a crash or kill), and the restarted
+    /// speaker refreshes them and sends End-of-RIB. `None`: not advertised.
+    pub graceful_restart: Option<u16>,
 }
 
 impl PeerSettings {
@@ -69,6 +74,7 @@ impl PeerSettings {
             ttl: None,
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
             extended_next_hop: address.is_ipv6(),
+            graceful_restart: None,
         }
     }
     /// True when both sides are in the same AS.
@@ -99,7 +105,8 @@ impl PeerSettings {
             password,
             ttl,
             families,
-            extended_next_hop
+            extended_next_hop,
+            graceful_restart
         );
         v
     }

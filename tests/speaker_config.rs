@@ -39,6 +39,8 @@ fn help_documents_every_flag() {
         "--no-listen",
         "--json",
         "--metrics",
+        "--ttl",
+        "--graceful-restart",
         "--config",
     ] {
         assert!(out.contains(flag), "--help lacks {flag}");
@@ -59,6 +61,25 @@ fn bad_flag_values_are_refused_naming_key_and_value() {
         err.contains("`next-hop`") && err.contains("router"),
         "{err}"
     );
+    // The restart time is a 12-bit field. (Loopback peer: nothing leaves the machine even if
+    // validation were to pass.)
+    for bad in ["0", "5000"] {
+        let (code, _, err) = run(&[
+            "--local-as",
+            "64512",
+            "--peer",
+            "127.0.0.1",
+            "--peer-as",
+            "64512",
+            "--graceful-restart",
+            bad,
+        ]);
+        assert_eq!(code, Some(2), "graceful-restart {bad}: {err}");
+        assert!(
+            err.contains("`graceful-restart`") && err.contains(bad),
+            "{err}"
+        );
+    }
 }
 
 #[test]
