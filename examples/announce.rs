@@ -19,6 +19,7 @@
 //! local-pref = 200
 //! metrics = "127.0.0.1:9179"
 //! graceful-shutdown-drain = 5     # seconds with GRACEFUL_SHUTDOWN before withdrawing
+//! graceful-restart = 120          # RFC 4724: routers keep our routes 120 s if we die
 //! shutdown-message = "node drained for maintenance"
 //!
 //! [[neighbor]]                    # a peer with its own settings
@@ -45,7 +46,9 @@
 //! SIGHUP reloads the configuration file and applies only the difference (new or removed
 //! prefixes on the live sessions, only changed peers restarted). A bad file is refused
 //! with an error naming the key and value, and the old configuration stays in force.
-//! SIGTERM / SIGINT run the graceful shutdown and exit 0.
+//! SIGTERM / SIGINT run the graceful shutdown and exit 0. SIGUSR2 exits at once without
+//! withdrawing or sending a NOTIFICATION, for a restart: with `graceful-restart = SECONDS`
+//! the routers keep the routes that long and the restarted announce refreshes them.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -241,10 +244,11 @@ async fn main() -> ExitCode {
         return ExitCode::from(1);
     }
 
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr2)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined2()),
     ) else {
         eprintln!("announce: cannot install signal handlers");
         return ExitCode::from(1);
@@ -293,6 +297,20 @@ async fn main() -> ExitCode {
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = usr2.recv() => {
+                // Exit for a restart: no withdrawal, no NOTIFICATION. The kernel closes the TCP
+                // sessions, which a Graceful Restart helper treats as a restart and keeps our
+                // routes for the advertised restart time. Without graceful-restart the routers
+                // drop the routes at once, as after a crash.
+                if json {
+                    use std::io::Write;
+                    let line = serde_json::json!({"event": "restart_exit"}).to_string();
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                }
+                std::process::exit(0);
+            }
         }
     }
     speaker
