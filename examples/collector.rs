@@ -26,7 +26,7 @@ use std::time::Duration;
 use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
 use bgp_fsm::{DownReason, GracefulRestartConfig};
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib, RouteView};
-use bgp_wire::{AfiSafi, Capability, Notification, UpdateAction};
+use bgp_wire::{AfiSafi, Capability, Notification};
 use clap::Parser;
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol};
@@ -386,22 +386,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             // Already read before our Cease went out: dropped with the session.
             PeerEvent::Update { .. } if over_limit.contains(&id) => {}
-            PeerEvent::Update { update, verdict } => match verdict.action() {
-                Some(UpdateAction::TreatAsWithdraw) => {
-                    for (_, n) in &verdict.treat_as_withdraw {
-                        rib.withdraw(id, n.prefix, n.path_id.unwrap_or(0));
-                    }
-                }
-                Some(UpdateAction::AfiSafiDisable(_)) => rib.peer_down(id),
-                _ => match rib.apply_update(id, &update) {
+            PeerEvent::Update { update, verdict } => {
+                match rib.apply_decoded(id, &update, &verdict) {
                     Ok(sum) => {
                         for af in sum.end_of_rib {
                             rib.end_of_rib(id, af);
                         }
                     }
                     Err(e) => eprintln!("update from {addr}: {e}"),
-                },
-            },
+                }
+            }
             _ => {}
         }
         if let Some(limit) = args.max_prefix

@@ -165,7 +165,7 @@ impl SessionBackend for FsmBackend {
                             reason: down_text(&reason),
                         }
                     }
-                    PeerEvent::Update { update, .. } => SessionEvent::Update(update),
+                    PeerEvent::Update { update, verdict } => SessionEvent::Update(update, verdict),
                     PeerEvent::NotificationSent(n) => SessionEvent::NotificationSent(n),
                     PeerEvent::NotificationReceived(n) => SessionEvent::NotificationReceived(n),
                     PeerEvent::RouteRefresh(rr) => match rr.subtype {

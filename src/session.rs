@@ -8,7 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use bgp_wire::{AfiSafi, Notification, Update};
+use bgp_wire::{AfiSafi, Notification, Update, UpdateVerdict};
 use tokio::sync::mpsc;
 
 /// Everything that configures one BGP session. Two settings that compare equal give the
@@ -155,8 +155,9 @@ pub enum SessionEvent {
         /// Why.
         reason: String,
     },
-    /// An UPDATE arrived.
-    Update(Box<Update>),
+    /// An UPDATE arrived, with its RFC 7606 verdict (a session-reset verdict never arrives:
+    /// the session resets instead).
+    Update(Box<Update>, UpdateVerdict),
     /// The peer asked us to send a family again (ROUTE-REFRESH, RFC 2918).
     RouteRefresh(AfiSafi),
     /// We sent a NOTIFICATION.

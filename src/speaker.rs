@@ -605,11 +605,11 @@ impl PeerRun {
                     reason,
                 });
             }
-            SessionEvent::Update(u) => {
+            SessionEvent::Update(u, verdict) => {
                 self.metrics
                     .with_peer(self.addr, |s| s.updates_received += 1);
                 if let (Some(rib), Some(id)) = (&self.rib, self.rib_peer) {
-                    let res = lock(rib).apply_update(id, &u);
+                    let res = lock(rib).apply_decoded(id, &u, &verdict);
                     match res {
                         Ok(sum) if sum.announced + sum.withdrawn > 0 => {
                             self.emit(SpeakerEvent::RoutesImported {
@@ -1061,7 +1061,8 @@ mod tests {
             let prefix = IpNet::from(std::net::IpAddr::from([10, 0, 0, i as u8]));
             // A change and a received UPDATE in the same tick, then no forced sync.
             sp.set([(prefix, RouteAttrs::default())].into_iter().collect());
-            ev.send(SessionEvent::Update(Box::default())).unwrap();
+            ev.send(SessionEvent::Update(Box::default(), Default::default()))
+                .unwrap();
             for _ in 0..20 {
                 tokio::task::yield_now().await;
             }
@@ -1146,9 +1147,36 @@ mod tests {
             nlri: vec![Nlri::new(p("10.0.0.0/8"))],
             ..Default::default()
         };
-        ev.send(SessionEvent::Update(Box::new(u))).unwrap();
+        ev.send(SessionEvent::Update(
+            Box::new(u.clone()),
+            Default::default(),
+        ))
+        .unwrap();
         settle(&sp).await;
         assert!(lock(&rib).route(p("10.0.0.0/8")).is_some());
+        // The same route again under a treat-as-withdraw verdict (RFC 7606): withdrawn, and
+        // the new prefix of that UPDATE is not imported.
+        let mut bad = u.clone();
+        bad.nlri.push(Nlri::new(p("11.0.0.0/8")));
+        let verdict = bgp_wire::UpdateVerdict {
+            problems: vec![bgp_wire::error::UpdateProblem {
+                action: bgp_wire::UpdateAction::TreatAsWithdraw,
+                attr_type: Some(1),
+                offset: 23,
+                reason: "ORIGIN value out of range",
+                notification: bgp_wire::Notification::new(3, 6),
+            }],
+            treat_as_withdraw: bad
+                .nlri
+                .iter()
+                .map(|n| (bgp_wire::AfiSafi::IPV4_UNICAST, *n))
+                .collect(),
+        };
+        ev.send(SessionEvent::Update(Box::new(bad), verdict))
+            .unwrap();
+        settle(&sp).await;
+        assert!(lock(&rib).route(p("10.0.0.0/8")).is_none());
+        assert!(lock(&rib).route(p("11.0.0.0/8")).is_none());
         ev.send(SessionEvent::Down {
             reason: "gone".into(),
         })
@@ -1175,7 +1203,8 @@ mod tests {
         .unwrap();
         let mut u = Update::default();
         u.nlri.push(Nlri::new(p("10.0.0.0/8")));
-        ev.send(SessionEvent::Update(Box::new(u))).unwrap();
+        ev.send(SessionEvent::Update(Box::new(u), Default::default()))
+            .unwrap();
         settle(&sp).await;
         let mut got = Vec::new();
         while let Ok(e) = events.try_recv() {

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use bgp_wire::nlri::MpNlri;
-use bgp_wire::{AfiSafi, PathAttribute, Update};
+use bgp_wire::{AfiSafi, PathAttribute, Update, UpdateAction, UpdateVerdict};
 use ipnet::IpNet;
 
 use crate::attrs::{Attrs, Interner};
@@ -281,6 +281,9 @@ pub struct UpdateSummary {
     pub rejected: usize,
     /// End-of-RIB markers seen (families).
     pub end_of_rib: Vec<AfiSafi>,
+    /// Families disabled by an RFC 7606 AFI/SAFI-disable verdict (the peer's routes of those
+    /// families were removed; see [`Rib::apply_decoded`]).
+    pub disabled: Vec<AfiSafi>,
 }
 
 /// Adj-RIB-In + Loc-RIB for IPv4 and IPv6 unicast.
@@ -858,6 +861,96 @@ impl Rib {
         Ok(s)
     }
 
+    /// Apply a received UPDATE together with its RFC 7606 verdict, as bgp-wire decoded them:
+    /// - clean or attribute-discard: [`Rib::apply_update`] (the discarded attributes are
+    ///   already absent from the typed UPDATE);
+    /// - treat-as-withdraw: the UPDATE's own withdrawals, plus every route the verdict lists
+    ///   (its announcements) withdrawn; nothing is announced;
+    /// - AFI/SAFI disable: the peer's routes of each disabled family are removed (reported in
+    ///   [`UpdateSummary::disabled`]; ignoring that family from then on is the session's
+    ///   business), and the rest is handled as above;
+    /// - session reset: nothing (the session is being torn down; its routes go with
+    ///   [`Rib::peer_down`]).
+    pub fn apply_decoded(
+        &mut self,
+        peer: PeerId,
+        u: &Update,
+        verdict: &UpdateVerdict,
+    ) -> Result<UpdateSummary, RibError> {
+        self.slot(peer)?;
+        let mut s = UpdateSummary::default();
+        let mut taw = false;
+        for p in &verdict.problems {
+            match &p.action {
+                UpdateAction::SessionReset(_) => return Ok(s),
+                UpdateAction::AfiSafiDisable(af) => {
+                    if !s.disabled.contains(af) {
+                        s.disabled.push(*af);
+                    }
+                }
+                UpdateAction::TreatAsWithdraw => taw = true,
+                UpdateAction::AttributeDiscard => {}
+            }
+        }
+        for af in &s.disabled {
+            let id = peer.0;
+            self.sweep(|p| p.peer == id, Some(*af));
+        }
+        if !taw {
+            if !s.disabled.is_empty() {
+                // Only routes of families still enabled.
+                let mut rest = u.clone();
+                rest.attributes.retain(|a| match a {
+                    PathAttribute::MpReachNlri(m) => !s.disabled.contains(&m.af),
+                    PathAttribute::MpUnreachNlri(m) => !s.disabled.contains(&m.af),
+                    _ => true,
+                });
+                if s.disabled.contains(&AfiSafi::IPV4_UNICAST) {
+                    rest.nlri.clear();
+                    rest.withdrawn.clear();
+                }
+                let mut r = self.apply_update(peer, &rest)?;
+                r.disabled = s.disabled;
+                return Ok(r);
+            }
+            return self.apply_update(peer, u);
+        }
+        // Treat-as-withdraw: explicit withdrawals still count, announcements become withdrawals.
+        let mut gone: Vec<(AfiSafi, IpNet, u32)> = Vec::new();
+        if !s.disabled.contains(&AfiSafi::IPV4_UNICAST) {
+            gone.extend(
+                u.withdrawn
+                    .iter()
+                    .map(|n| (AfiSafi::IPV4_UNICAST, n.prefix, n.path_id.unwrap_or(0))),
+            );
+        }
+        for a in &u.attributes {
+            if let PathAttribute::MpUnreachNlri(m) = a
+                && !s.disabled.contains(&m.af)
+            {
+                gone.extend(
+                    m.withdrawn
+                        .prefixes()
+                        .iter()
+                        .map(|n| (m.af, n.prefix, n.path_id.unwrap_or(0))),
+                );
+            }
+        }
+        gone.extend(
+            verdict
+                .treat_as_withdraw
+                .iter()
+                .map(|(af, n)| (*af, n.prefix, n.path_id.unwrap_or(0))),
+        );
+        for (af, prefix, path_id) in gone {
+            if af == AfiSafi::IPV4_UNICAST || af == AfiSafi::IPV6_UNICAST {
+                self.withdraw(peer, prefix, path_id);
+                s.withdrawn += 1;
+            }
+        }
+        Ok(s)
+    }
+
     /// Remove every path of a peer (session down), recomputing the affected prefixes.
     pub fn peer_down(&mut self, peer: PeerId) {
         if let Some(Some(s)) = self.peers.get_mut(peer.0 as usize) {
@@ -1316,6 +1409,75 @@ mod tests {
             0
         );
         assert_eq!(rib.path_count(), 0);
+    }
+
+    /// An UPDATE message from raw parts (withdrawn routes, attributes, NLRI), decoded by
+    /// bgp-wire with a 4-octet-AS context, so the verdict is bgp-wire's own.
+    fn decoded(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> (Update, UpdateVerdict) {
+        let mut m = vec![0xFF; 16];
+        let len = 19 + 4 + withdrawn.len() + attrs.len() + nlri.len();
+        m.extend_from_slice(&(len as u16).to_be_bytes());
+        m.push(2);
+        m.extend_from_slice(&(withdrawn.len() as u16).to_be_bytes());
+        m.extend_from_slice(withdrawn);
+        m.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        m.extend_from_slice(attrs);
+        m.extend_from_slice(nlri);
+        let d = bgp_wire::decode_message(m.into(), &bgp_wire::SessionContext::modern()).unwrap();
+        match d.message {
+            bgp_wire::Message::Update(u) => (u, d.verdict),
+            other => panic!("not an UPDATE: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decoded_updates_follow_their_rfc7606_verdict() {
+        const ORIGIN_IGP: &[u8] = &[0x40, 1, 1, 0];
+        const ORIGIN_BAD: &[u8] = &[0x40, 1, 1, 7]; // §7.1: treat-as-withdraw
+        const PATH: &[u8] = &[0x40, 2, 6, 2, 1, 0, 0, 0xFD, 0xE9]; // AS_SEQUENCE 65001
+        const NH: &[u8] = &[0x40, 3, 4, 192, 168, 1, 2];
+        const AGGR_BAD: &[u8] = &[0xC0, 7, 3, 1, 2, 3]; // §7.7: attribute discard
+        let v4 = AfiSafi::IPV4_UNICAST;
+        let mut rib = Rib::new(cfg());
+        let a = add(&mut rib, 2, 65001);
+        let ok = [ORIGIN_IGP, PATH, NH].concat();
+        let (u, v) = decoded(&[], &ok, &[24, 10, 1, 1, 24, 10, 1, 2, 24, 10, 1, 3]);
+        assert!(v.is_clean());
+        rib.apply_decoded(a, &u, &v).unwrap();
+        assert_eq!(rib.peer_path_count(a, v4), 3);
+        // Attribute discard: the route is imported without the attribute.
+        let (u, v) = decoded(&[], &[ok.as_slice(), AGGR_BAD].concat(), &[24, 10, 1, 4]);
+        assert_eq!(v.action(), Some(&UpdateAction::AttributeDiscard));
+        let s = rib.apply_decoded(a, &u, &v).unwrap();
+        assert_eq!(s.announced, 1);
+        assert_eq!(rib.peer_path_count(a, v4), 4);
+        // Treat-as-withdraw: 10.1.1.0/24 was announced before and is re-announced with a bad
+        // ORIGIN, so it goes; 10.1.2.0/24 is withdrawn explicitly; 10.1.9.0/24 (new) is not
+        // imported.
+        let bad = [ORIGIN_BAD, PATH, NH].concat();
+        let (u, v) = decoded(&[24, 10, 1, 2], &bad, &[24, 10, 1, 1, 24, 10, 1, 9]);
+        assert_eq!(v.action(), Some(&UpdateAction::TreatAsWithdraw));
+        let s = rib.apply_decoded(a, &u, &v).unwrap();
+        assert_eq!(s.announced, 0);
+        assert!(rib.route(net("10.1.1.0/24")).is_none());
+        assert!(rib.route(net("10.1.2.0/24")).is_none());
+        assert!(rib.route(net("10.1.9.0/24")).is_none());
+        assert!(rib.route(net("10.1.3.0/24")).is_some());
+        assert_eq!(rib.peer_path_count(a, v4), 2);
+        // AFI/SAFI disable (§3(j)): an MP_UNREACH for IPv6 unicast with an unreadable prefix
+        // removes the peer's IPv6 routes and leaves IPv4 alone.
+        rib.announce(a, net("2001:db8::/32"), 0, attrs(2, &[65001]))
+            .unwrap();
+        assert_eq!(rib.peer_path_count(a, AfiSafi::IPV6_UNICAST), 1);
+        let (u, v) = decoded(&[], &[0x80, 15, 5, 0, 2, 1, 64, 0x20], &[]);
+        assert_eq!(
+            v.action(),
+            Some(&UpdateAction::AfiSafiDisable(AfiSafi::IPV6_UNICAST))
+        );
+        let s = rib.apply_decoded(a, &u, &v).unwrap();
+        assert_eq!(s.disabled, vec![AfiSafi::IPV6_UNICAST]);
+        assert_eq!(rib.peer_path_count(a, AfiSafi::IPV6_UNICAST), 0);
+        assert_eq!(rib.peer_path_count(a, v4), 2);
     }
 
     #[test]
