@@ -140,31 +140,26 @@ fn collector_max_prefix_ends_the_session_with_cease_6_1() {
     std::thread::sleep(Duration::from_millis(300));
     cap.stop().unwrap();
     let notes = cap
-        .tshark(&[
-            "-Y",
+        .fields(
             "ip.src==10.0.0.1 && bgp.type==3",
-            "-T",
-            "fields",
-            "-e",
-            "bgp.notify.major_error",
-            "-e",
-            "bgp.notify.minor_error_cease",
-            "-e",
-            "bgp.notify.minor_data",
-        ])
+            &[
+                "bgp.notify.major_error",
+                "bgp.notify.minor_error_cease",
+                "bgp.notify.minor_data",
+            ],
+        )
         .unwrap();
-    let first = notes.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let f: Vec<&str> = first.split('\t').collect();
+    let f = notes.first().cloned().unwrap_or_default();
     assert_eq!(
-        f.first().copied(),
+        f.first().map(String::as_str),
         Some("6"),
-        "first NOTIFICATION we sent: {notes}"
+        "first NOTIFICATION we sent: {notes:?}"
     );
-    assert_eq!(f.get(1).copied(), Some("1"), "{notes}");
+    assert_eq!(f.get(1).map(String::as_str), Some("1"), "{notes:?}");
     assert_eq!(
         f.get(2).map(|d| d.replace(':', "")),
         Some("0001010000000a".to_string()),
-        "{notes}"
+        "{notes:?}"
     );
     assert_eq!(cap.malformed_count().unwrap(), 0);
 }

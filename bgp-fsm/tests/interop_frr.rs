@@ -583,19 +583,9 @@ fn frr_ttl_on_the_wire_and_clean_capture() {
     });
     std::thread::sleep(Duration::from_millis(300));
     cap.stop().unwrap();
-    let ttls = cap
-        .tshark(&[
-            "-Y",
-            "ip.src==10.0.0.2 && bgp",
-            "-T",
-            "fields",
-            "-e",
-            "ip.ttl",
-        ])
-        .unwrap();
-    let ttls: Vec<&str> = ttls.lines().filter(|l| !l.is_empty()).collect();
+    let ttls = cap.fields("ip.src==10.0.0.2 && bgp", &["ip.ttl"]).unwrap();
     assert!(!ttls.is_empty());
-    assert!(ttls.iter().all(|t| *t == "5"), "{ttls:?}");
+    assert!(ttls.iter().all(|t| t[0] == "5"), "{ttls:?}");
     assert_eq!(cap.malformed_count().unwrap(), 0);
     for t in [1u8, 2, 3, 4] {
         assert!(
@@ -779,21 +769,16 @@ fn frr_ebgp_default_ttl_one_and_multihop() {
     });
     cap.stop().unwrap();
     let syn_ttls = cap
-        .tshark(&[
-            "-Y",
+        .fields(
             "ip.src==10.2.0.2 && tcp.dstport==179 && tcp.flags.syn==1",
-            "-T",
-            "fields",
-            "-e",
-            "ip.ttl",
-        ])
+            &["ip.ttl"],
+        )
         .unwrap();
-    let syn_ttls: Vec<&str> = syn_ttls.lines().filter(|l| !l.is_empty()).collect();
     assert!(
         syn_ttls.len() >= 2,
         "expected connect retries: {syn_ttls:?}"
     );
-    assert!(syn_ttls.iter().all(|t| *t == "1"), "{syn_ttls:?}");
+    assert!(syn_ttls.iter().all(|t| t[0] == "1"), "{syn_ttls:?}");
 
     // Multihop: TTL 2 reaches FRR, the session comes up and carries a route.
     let mut cap = testlab::Capture::start(&node, v2.b_if(), None).unwrap();
@@ -824,17 +809,7 @@ fn frr_ebgp_default_ttl_one_and_multihop() {
     });
     std::thread::sleep(Duration::from_millis(300));
     cap.stop().unwrap();
-    let ttls = cap
-        .tshark(&[
-            "-Y",
-            "ip.src==10.2.0.2 && bgp",
-            "-T",
-            "fields",
-            "-e",
-            "ip.ttl",
-        ])
-        .unwrap();
-    let ttls: Vec<&str> = ttls.lines().filter(|l| !l.is_empty()).collect();
+    let ttls = cap.fields("ip.src==10.2.0.2 && bgp", &["ip.ttl"]).unwrap();
     assert!(!ttls.is_empty());
-    assert!(ttls.iter().all(|t| *t == "2"), "{ttls:?}");
+    assert!(ttls.iter().all(|t| t[0] == "2"), "{ttls:?}");
 }

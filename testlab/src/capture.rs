@@ -107,6 +107,23 @@ impl Capture {
         run(c.args(args))
     }
 
+    /// The values of `fields` (tshark field names) in every packet matching the display
+    /// filter `filter`: one row per packet, one column per field (a field repeated within a
+    /// packet stays comma-separated, as tshark prints it). Packets with no value are skipped.
+    pub fn fields(&self, filter: &str, fields: &[&str]) -> Result<Vec<Vec<String>>> {
+        let mut args = vec!["-Y", filter, "-T", "fields"];
+        for f in fields {
+            args.push("-e");
+            args.push(f);
+        }
+        let out = self.tshark(&args)?;
+        Ok(out
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect())
+    }
+
     /// Number of packets tshark marks malformed or with an expert error
     /// (`_ws.malformed || _ws.expert.severity >= error`).
     pub fn malformed_count(&self) -> Result<usize> {
