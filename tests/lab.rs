@@ -99,7 +99,7 @@ fn run_lab(tag: char, extra: &[&str]) -> Option<String> {
         "{all}"
     );
     // With tcpdump + tshark installed (CI), every captured BGP message decoded cleanly.
-    if testlab::which("tshark").is_some() && testlab::which("tcpdump").is_some() {
+    if testlab::require_tool("tshark") && testlab::require_tool("tcpdump") {
         assert!(stdout.contains("RESULT tshark_malformed=0 "), "{all}");
     }
     // FRR holds six paths, all of them multipath.

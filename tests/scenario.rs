@@ -100,7 +100,7 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         let www = n.dir.join("www");
         std::fs::create_dir_all(&www).unwrap();
         std::fs::write(www.join("index.html"), format!("node{i}\n")).unwrap();
-        if testlab::which("python3").is_some() {
+        if testlab::require_tool("python3") {
             n.ns.spawn_args(
                 &[
                     "python3",
@@ -152,7 +152,7 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
     }
 
     // The client reaches the service through the router.
-    if testlab::which("python3").is_some() && testlab::which("curl").is_some() {
+    if testlab::require_tool("python3") && testlab::require_tool("curl") {
         let ok = wait_until(Duration::from_secs(10), || {
             client
                 .output(&["curl", "-s", "--max-time", "2", "http://172.16.10.0:8080/"])
@@ -173,7 +173,7 @@ fn six_nodes_ecmp_reload_health_and_shutdown() {
         ])
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
         .unwrap_or_default();
-    if testlab::which("curl").is_some() {
+    if testlab::require_tool("curl") {
         assert!(
             m.contains("kube_bgp_session_up{peer=\"192.168.1.1\"} 1"),
             "metrics: {m}"

@@ -2,8 +2,10 @@
 //! daemons (FRR, GoBGP, BIRD, ExaBGP) plus packet capture, all started as children of the test
 //! and torn down by PID when their handle is dropped — also when the test panics.
 //!
-//! Every helper needs root and the daemon binaries; tests call [`require_root_and`] first and
-//! return early (printing a `SKIP` line) when something is missing.
+//! Every helper needs root and the daemon binaries; tests call [`require_root_and`] first. On a
+//! developer machine without them the test returns early (printing a `SKIP` line); under
+//! `CI=true` ([`under_ci`]) a missing prerequisite fails the test instead, so a broken install
+//! step cannot pass unseen. Each test that really ran is appended to `$TESTLAB_RAN_LOG`.
 //!
 //! Names are unique per run: a prefix, the test process id and a counter (at most 15
 //! characters), so concurrent tests never collide.
@@ -83,4 +85,6 @@ pub use exabgp::Exabgp;
 pub use frr::Frr;
 pub use gobgp::Gobgp;
 pub use netns::{Bridge, KernelRoute, Netns, NextHop, Veth, link, remove_stale_namespaces};
-pub use util::{TempDir, is_root, require_root_and, unique_name, wait_until, which};
+pub use util::{
+    TempDir, is_root, require_root_and, require_tool, under_ci, unique_name, wait_until, which,
+};

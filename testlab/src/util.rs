@@ -64,17 +64,40 @@ pub fn which(bin: &str) -> Option<PathBuf> {
         .find(|c| c.is_file())
 }
 
+/// True when the tests run under CI (`CI` is set to anything but `0`/`false`): then a missing
+/// prerequisite is a failure, not a skip, so a broken install step cannot hide behind a green run.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Reports a missing prerequisite: under CI ([`under_ci`]) it panics, failing the test;
+/// elsewhere it prints a `SKIP` line (stdout and stderr) naming the test.
+fn missing_prerequisite(test: &str, what: &str) {
+    report_missing(under_ci(), test, what);
+}
+
+fn report_missing(ci: bool, test: &str, what: &str) {
+    if ci {
+        panic!("{test}: {what}; CI=true, so a missing prerequisite fails the test");
+    }
+    eprintln!("SKIP {test}: {what}");
+    println!("SKIP {test}: {what}");
+}
+
 /// True when running as root and every binary in `bins` is found (`PATH` or absolute path).
-/// Otherwise prints a `SKIP` line naming the caller's test context and returns false, so an
-/// interop test can `return` early instead of failing on machines without the daemons.
+/// Otherwise, under CI ([`under_ci`]) it panics, and elsewhere it prints a `SKIP` line naming
+/// the caller's test and returns false, so an interop test can `return` early on a developer
+/// machine without the daemons.
+///
+/// When it returns true and `TESTLAB_RAN_LOG` names a file, it appends the test's name to that
+/// file, so a test script can say how many interop tests really ran.
 pub fn require_root_and(bins: &[&str]) -> bool {
     let test = std::thread::current()
         .name()
         .unwrap_or("testlab")
         .to_string();
     if !is_root() {
-        eprintln!("SKIP {test}: needs root (network namespaces)");
-        println!("SKIP {test}: needs root (network namespaces)");
+        missing_prerequisite(&test, "needs root (network namespaces)");
         return false;
     }
     let missing: Vec<&str> = bins
@@ -83,11 +106,41 @@ pub fn require_root_and(bins: &[&str]) -> bool {
         .filter(|b| which(b).is_none())
         .collect();
     if !missing.is_empty() {
-        eprintln!("SKIP {test}: missing binaries: {}", missing.join(", "));
-        println!("SKIP {test}: missing binaries: {}", missing.join(", "));
+        missing_prerequisite(&test, &format!("missing binaries: {}", missing.join(", ")));
         return false;
     }
+    record_ran(&test);
     true
+}
+
+/// True when `bin` is found; otherwise fails under CI and returns false elsewhere (with a
+/// `SKIP` line). For the optional checks inside a test that runs anyway (e.g. a tshark pass
+/// after an interop test).
+pub fn require_tool(bin: &str) -> bool {
+    if which(bin).is_some() {
+        return true;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("testlab")
+        .to_string();
+    missing_prerequisite(&test, &format!("missing binary: {bin}"));
+    false
+}
+
+fn record_ran(test: &str) {
+    let Some(path) = std::env::var_os("TESTLAB_RAN_LOG") else {
+        return;
+    };
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        // One short line per write with O_APPEND: concurrent tests do not interleave.
+        let _ = f.write_all(format!("{test}\n").as_bytes());
+    }
 }
 
 /// A temporary directory removed (recursively) on drop, unless the environment variable
@@ -199,5 +252,16 @@ mod tests {
     fn run_reports_failure() {
         assert!(run(Command::new("false").arg("x")).is_err());
         assert_eq!(run(Command::new("echo").arg("hi")).unwrap(), "hi\n");
+    }
+
+    #[test]
+    #[should_panic(expected = "CI=true")]
+    fn a_missing_prerequisite_fails_under_ci() {
+        report_missing(true, "t", "missing binaries: bfdd");
+    }
+
+    #[test]
+    fn a_missing_prerequisite_skips_elsewhere() {
+        report_missing(false, "t", "missing binaries: bfdd");
     }
 }
