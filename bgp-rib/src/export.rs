@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use bgp_wire::attr::{AsPath, AsSegment, AsSegmentType, MpNextHop};
+use bgp_wire::attr::MpNextHop;
 pub use bgp_wire::end_of_rib;
 use bgp_wire::{AfiSafi, Nlri, SessionContext, Update, UpdateBuilder};
 use ipnet::IpNet;
@@ -15,20 +15,7 @@ use crate::policy::Policy;
 use crate::prefix::{AnyPrefix, FastMap};
 use crate::rib::{Delta, PeerId, Rib};
 
-/// Prepend `asn` `n` times to the leftmost AS_SEQUENCE (a new segment when the path starts with
-/// an AS_SET or a full segment).
-pub fn prepend(path: &mut AsPath, asn: u32, n: usize) {
-    for _ in 0..n {
-        match path.segments.first_mut() {
-            Some(s) if s.kind == AsSegmentType::Sequence && s.asns.len() < 255 => {
-                s.asns.insert(0, asn)
-            }
-            _ => path
-                .segments
-                .insert(0, AsSegment::new(AsSegmentType::Sequence, [asn])),
-        }
-    }
-}
+pub use crate::aspath::prepend;
 
 /// How we send to one peer.
 #[derive(Debug, Clone)]
@@ -454,7 +441,7 @@ impl AdjRibOut {
 mod tests {
     use super::*;
     use bgp_wire::PathAttribute;
-    use bgp_wire::attr::Community;
+    use bgp_wire::attr::{AsPath, Community};
     use std::collections::BTreeSet;
     use std::net::Ipv4Addr;
 

@@ -31,6 +31,7 @@
 )]
 #![forbid(unsafe_code)]
 
+mod aspath;
 pub mod attrs;
 pub mod decision;
 pub mod export;

@@ -139,7 +139,7 @@ impl Set {
             }
             Set::DeleteCommunity(c) => attrs.communities.retain(|x| x != c),
             Set::Prepend(asn, n) => {
-                crate::export::prepend(&mut attrs.as_path, *asn, usize::from(*n));
+                crate::aspath::prepend(&mut attrs.as_path, *asn, usize::from(*n));
             }
             Set::NextHop(nh) => attrs.next_hop = *nh,
         }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::afi::{Afi, AfiSafi, Safi};
 use crate::context::SessionContext;
-use crate::error::{MessageError, MessageErrorKind, UpdateVerdict, codes};
+use crate::error::{MessageError, MessageErrorKind, UpdateVerdict, codes, merr};
 use crate::message::{
     AddPathMode, BgpRole, Capability, GracefulRestartFamily, LlgrFamily, Message, Notification,
     Open, RouteRefresh, RouteRefreshSubtype,
@@ -23,18 +23,6 @@ pub struct Decoded {
     pub message: Message,
     /// What RFC 7606 says to do with the UPDATE; empty for other messages.
     pub verdict: UpdateVerdict,
-}
-
-pub(crate) fn merr(
-    kind: MessageErrorKind,
-    offset: usize,
-    notification: Notification,
-) -> MessageError {
-    MessageError {
-        kind,
-        offset,
-        notification,
-    }
 }
 
 fn bad_length(len: u16, offset: usize) -> MessageError {

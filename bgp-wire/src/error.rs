@@ -70,6 +70,20 @@ pub struct MessageError {
     pub notification: Notification,
 }
 
+/// A [`MessageError`] from its parts (shared by the message decoder, the UPDATE decoder and
+/// the lazy view, which is why it lives here and not with any of them).
+pub(crate) fn merr(
+    kind: MessageErrorKind,
+    offset: usize,
+    notification: crate::message::Notification,
+) -> MessageError {
+    MessageError {
+        kind,
+        offset,
+        notification,
+    }
+}
+
 impl MessageError {
     /// The NOTIFICATION to send for this error.
     pub fn notification(&self) -> Notification {

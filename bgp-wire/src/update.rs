@@ -35,7 +35,7 @@ use crate::attr::{
     type_code as tc,
 };
 use crate::context::SessionContext;
-use crate::decode::merr;
+use crate::error::merr;
 use crate::error::{
     MessageError, MessageErrorKind, UpdateAction, UpdateProblem, UpdateVerdict, codes,
 };

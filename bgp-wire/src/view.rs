@@ -9,7 +9,7 @@ use crate::HEADER_LEN;
 use crate::afi::{Afi, AfiSafi, Safi};
 use crate::attr::{FLAG_EXTENDED_LENGTH, type_code};
 use crate::context::SessionContext;
-use crate::decode::merr;
+use crate::error::merr;
 use crate::error::{MessageError, MessageErrorKind, codes};
 use crate::message::Notification;
 use crate::nlri::Nlri;

@@ -1,0 +1,334 @@
+//! Ingest: routes announced and withdrawn by peers (one at a time or from a decoded UPDATE
+//! with its RFC 7606 verdict), import policy, and locally originated routes.
+
+use super::*;
+
+impl Rib {
+    /// Announce (or replace) a path; import policy applies. `path_id` is 0 without ADD-PATH.
+    pub fn announce(
+        &mut self,
+        peer: PeerId,
+        prefix: IpNet,
+        path_id: u32,
+        attrs: Attrs,
+    ) -> Result<(), RibError> {
+        let a = self.interner.intern(attrs);
+        let r = self.announce_inner(peer, prefix, path_id, a.clone(), true);
+        self.interner.release(a);
+        r
+    }
+
+    /// Announce with attributes that may already be shared (one `Arc` for all prefixes of an
+    /// UPDATE avoids re-hashing the attributes per route).
+    pub fn announce_arc(
+        &mut self,
+        peer: PeerId,
+        prefix: IpNet,
+        path_id: u32,
+        attrs: Arc<Attrs>,
+    ) -> Result<(), RibError> {
+        self.announce_inner(peer, prefix, path_id, attrs, false)
+    }
+
+    /// `interned`: `attrs` came from this RIB's interner (skips re-hashing it).
+    fn announce_inner(
+        &mut self,
+        peer: PeerId,
+        prefix: IpNet,
+        path_id: u32,
+        attrs: Arc<Attrs>,
+        interned: bool,
+    ) -> Result<(), RibError> {
+        let key = AnyPrefix::from(prefix);
+        let import = if peer == PeerId::LOCAL {
+            None
+        } else {
+            let s = self.slot(peer)?;
+            if let Some(m) = &mut s.soft_in {
+                m.insert((key, path_id), attrs.clone());
+            }
+            s.import.clone()
+        };
+        let attrs = match import {
+            None if interned => attrs,
+            None => self.interner.intern_arc(&attrs),
+            Some(pol) => {
+                let info = self.peer_info(peer).cloned().unwrap_or(self.local.clone());
+                let mut a = (*attrs).clone();
+                if !pol.apply(key.to_net(), &info, &mut a) {
+                    // Rejected: acts as a withdrawal of any previous path (the pre-policy copy,
+                    // if kept, stays for a later soft reconfiguration).
+                    self.remove_where(key, |p| p.peer == peer.0 && p.path_id == path_id);
+                    return Ok(());
+                }
+                self.interner.intern(a)
+            }
+        };
+        self.arrival = self.arrival.wrapping_add(1);
+        let rec = PathRec {
+            attrs,
+            peer: peer.0,
+            path_id,
+            arrival: self.arrival,
+            flags: 0,
+        };
+        let ctx = Ctx {
+            cfg: &self.cfg,
+            local: &self.local,
+            peers: &self.peers,
+            resolver: &*self.resolver,
+        };
+        let (change, old, added) = with_table!(self, key, |t, p| {
+            let i = t.find_or_insert(p);
+            let Some(d) = t.dests.get_mut(i as usize) else {
+                return Ok(());
+            };
+            let before = snapshot(d.paths.as_slice());
+            let mut old = None;
+            let mut rec = Some(rec);
+            for x in d.paths.as_mut_slice() {
+                if x.peer == peer.0 && x.path_id == path_id {
+                    if let Some(mut r) = rec.take() {
+                        // Implicit withdraw: keep the original arrival when nothing changed.
+                        if Arc::ptr_eq(&x.attrs, &r.attrs) {
+                            r.arrival = x.arrival;
+                        }
+                        r.flags = x.flags & (F_BEST | F_MULTI);
+                        old = Some(std::mem::replace(x, r));
+                    }
+                    break;
+                }
+            }
+            let added = rec.is_some();
+            if let Some(r) = rec {
+                d.paths.push(r);
+            }
+            (recompute(&ctx, d, before), old, added)
+        });
+        if let Some(o) = old {
+            self.interner.release(o.attrs);
+        }
+        if added && let Some(Some(s)) = self.peers.get_mut(peer.0 as usize) {
+            s.paths[fam_index(key)] += 1;
+        }
+        if let Some(kind) = change
+            && self.track
+        {
+            self.deltas.push(Delta {
+                prefix: key.to_net(),
+                kind,
+            });
+        }
+        Ok(())
+    }
+
+    /// Withdraw a path. Unknown paths are ignored (RFC 4271 permits withdrawing what was never sent).
+    pub fn withdraw(&mut self, peer: PeerId, prefix: IpNet, path_id: u32) {
+        let key = AnyPrefix::from(prefix);
+        if let Some(Some(s)) = self.peers.get_mut(peer.0 as usize)
+            && let Some(m) = &mut s.soft_in
+        {
+            m.remove(&(key, path_id));
+        }
+        self.remove_where(key, |p| p.peer == peer.0 && p.path_id == path_id);
+    }
+
+    /// Remove the paths of one prefix matching `f`, recompute, record the delta.
+    pub(super) fn remove_where(&mut self, key: AnyPrefix, f: impl Fn(&PathRec) -> bool) {
+        let ctx = Ctx {
+            cfg: &self.cfg,
+            local: &self.local,
+            peers: &self.peers,
+            resolver: &*self.resolver,
+        };
+        let mut removed = Vec::new();
+        let change = with_table!(self, key, |t, p| {
+            let Some(i) = t.find(p) else { return };
+            let Some(d) = t.dests.get_mut(i as usize) else {
+                return;
+            };
+            let before = snapshot(d.paths.as_slice());
+            while let Some(pos) = d.paths.as_slice().iter().position(&f) {
+                if let Some(r) = d.paths.remove(pos) {
+                    removed.push(r);
+                }
+            }
+            let c = if removed.is_empty() {
+                None
+            } else {
+                recompute(&ctx, d, before)
+            };
+            t.gc(i);
+            c
+        });
+        for r in removed {
+            if let Some(Some(s)) = self.peers.get_mut(r.peer as usize) {
+                let n = &mut s.paths[fam_index(key)];
+                *n = n.saturating_sub(1);
+            }
+            self.interner.release(r.attrs);
+        }
+        if let Some(kind) = change
+            && self.track
+        {
+            self.deltas.push(Delta {
+                prefix: key.to_net(),
+                kind,
+            });
+        }
+    }
+
+    /// Originate a local route (peer [`PeerId::LOCAL`]).
+    pub fn originate(&mut self, prefix: IpNet, attrs: Attrs) {
+        let _ = self.announce(PeerId::LOCAL, prefix, 0, attrs);
+    }
+    /// Stop originating a local route.
+    pub fn withdraw_local(&mut self, prefix: IpNet) {
+        self.withdraw(PeerId::LOCAL, prefix, 0);
+    }
+
+    /// Apply a received UPDATE from `peer`: IPv4 unicast NLRI/withdrawn and MP_REACH /
+    /// MP_UNREACH for IPv4 and IPv6 unicast. Other families are ignored. Path ids come from the
+    /// NLRI (ADD-PATH), 0 otherwise.
+    pub fn apply_update(&mut self, peer: PeerId, u: &Update) -> Result<UpdateSummary, RibError> {
+        self.slot(peer)?;
+        let mut s = UpdateSummary::default();
+        if u.withdrawn.is_empty() && u.attributes.is_empty() && u.nlri.is_empty() {
+            s.end_of_rib.push(AfiSafi::IPV4_UNICAST);
+            return Ok(s);
+        }
+        for w in &u.withdrawn {
+            self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
+            s.withdrawn += 1;
+        }
+        let mut reach: Vec<&bgp_wire::Nlri> = u.nlri.iter().collect();
+        for a in &u.attributes {
+            match a {
+                PathAttribute::MpUnreachNlri(m) => {
+                    if m.withdrawn.is_empty() && u.attributes.len() == 1 {
+                        s.end_of_rib.push(m.af);
+                    }
+                    if (m.af == AfiSafi::IPV4_UNICAST || m.af == AfiSafi::IPV6_UNICAST)
+                        && let MpNlri::Prefixes(ps) = &m.withdrawn
+                    {
+                        for w in ps {
+                            self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
+                            s.withdrawn += 1;
+                        }
+                    }
+                }
+                PathAttribute::MpReachNlri(m)
+                    if m.af == AfiSafi::IPV4_UNICAST || m.af == AfiSafi::IPV6_UNICAST =>
+                {
+                    reach.extend(m.nlri.prefixes().iter());
+                }
+                _ => {}
+            }
+        }
+        if reach.is_empty() {
+            return Ok(s);
+        }
+        let mut attrs = Attrs::from_wire(&u.attributes).ok_or(RibError::NoNextHop)?;
+        if self.peer_info(peer).is_some_and(|p| !p.ibgp) {
+            // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
+            attrs.local_pref = None;
+        }
+        let a = self.interner.intern(attrs);
+        for n in reach {
+            self.announce_inner(peer, n.prefix, n.path_id.unwrap_or(0), a.clone(), true)?;
+            s.announced += 1;
+        }
+        self.interner.release(a);
+        Ok(s)
+    }
+
+    /// Apply a received UPDATE together with its RFC 7606 verdict, as bgp-wire decoded them:
+    /// - clean or attribute-discard: [`Rib::apply_update`] (the discarded attributes are
+    ///   already absent from the typed UPDATE);
+    /// - treat-as-withdraw: the UPDATE's own withdrawals, plus every route the verdict lists
+    ///   (its announcements) withdrawn; nothing is announced;
+    /// - AFI/SAFI disable: the peer's routes of each disabled family are removed (reported in
+    ///   [`UpdateSummary::disabled`]; ignoring that family from then on is the session's
+    ///   business), and the rest is handled as above;
+    /// - session reset: nothing (the session is being torn down; its routes go with
+    ///   [`Rib::peer_down`]).
+    pub fn apply_decoded(
+        &mut self,
+        peer: PeerId,
+        u: &Update,
+        verdict: &UpdateVerdict,
+    ) -> Result<UpdateSummary, RibError> {
+        self.slot(peer)?;
+        let mut s = UpdateSummary::default();
+        let mut taw = false;
+        for p in &verdict.problems {
+            match &p.action {
+                UpdateAction::SessionReset(_) => return Ok(s),
+                UpdateAction::AfiSafiDisable(af) => {
+                    if !s.disabled.contains(af) {
+                        s.disabled.push(*af);
+                    }
+                }
+                UpdateAction::TreatAsWithdraw => taw = true,
+                UpdateAction::AttributeDiscard => {}
+            }
+        }
+        for af in &s.disabled {
+            let id = peer.0;
+            self.sweep(|p| p.peer == id, Some(*af));
+        }
+        if !taw {
+            if !s.disabled.is_empty() {
+                // Only routes of families still enabled.
+                let mut rest = u.clone();
+                rest.attributes.retain(|a| match a {
+                    PathAttribute::MpReachNlri(m) => !s.disabled.contains(&m.af),
+                    PathAttribute::MpUnreachNlri(m) => !s.disabled.contains(&m.af),
+                    _ => true,
+                });
+                if s.disabled.contains(&AfiSafi::IPV4_UNICAST) {
+                    rest.nlri.clear();
+                    rest.withdrawn.clear();
+                }
+                let mut r = self.apply_update(peer, &rest)?;
+                r.disabled = s.disabled;
+                return Ok(r);
+            }
+            return self.apply_update(peer, u);
+        }
+        // Treat-as-withdraw: explicit withdrawals still count, announcements become withdrawals.
+        let mut gone: Vec<(AfiSafi, IpNet, u32)> = Vec::new();
+        if !s.disabled.contains(&AfiSafi::IPV4_UNICAST) {
+            gone.extend(
+                u.withdrawn
+                    .iter()
+                    .map(|n| (AfiSafi::IPV4_UNICAST, n.prefix, n.path_id.unwrap_or(0))),
+            );
+        }
+        for a in &u.attributes {
+            if let PathAttribute::MpUnreachNlri(m) = a
+                && !s.disabled.contains(&m.af)
+            {
+                gone.extend(
+                    m.withdrawn
+                        .prefixes()
+                        .iter()
+                        .map(|n| (m.af, n.prefix, n.path_id.unwrap_or(0))),
+                );
+            }
+        }
+        gone.extend(
+            verdict
+                .treat_as_withdraw
+                .iter()
+                .map(|(af, n)| (*af, n.prefix, n.path_id.unwrap_or(0))),
+        );
+        for (af, prefix, path_id) in gone {
+            if af == AfiSafi::IPV4_UNICAST || af == AfiSafi::IPV6_UNICAST {
+                self.withdraw(peer, prefix, path_id);
+                s.withdrawn += 1;
+            }
+        }
+        Ok(s)
+    }
+}
