@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use bgp_wire::attr::{
-    AsPath, Community, LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute,
-};
+use std::sync::Arc;
+
+use bgp_rib::export::{OutPeerConfig, export_attrs};
+use bgp_rib::policy::{Action, Clause, Policy, RouteMap, Set};
+use bgp_rib::{Attrs, DecisionConfig, PeerId, PeerInfo};
+use bgp_wire::attr::{Community, LargeCommunity, MpNextHop, MpReach, MpUnreach, PathAttribute};
 use bgp_wire::nlri::MpNlri;
 use bgp_wire::{AfiSafi, Nlri, Update};
 use ipnet::IpNet;
@@ -174,39 +177,86 @@ fn resolve_next_hop(info: &SessionInfo, prefix: &IpNet, nh: NextHop) -> Result<N
     }
 }
 
-fn base_attributes(info: &SessionInfo, a: &RouteAttrs) -> Vec<PathAttribute> {
-    let mut attrs = vec![PathAttribute::Origin(Origin::Igp)];
-    let path = if info.is_ibgp() {
-        AsPath::default()
-    } else {
-        AsPath::from_sequence(std::iter::repeat_n(
-            info.local_as,
-            1 + usize::from(a.as_path_prepend),
-        ))
+/// The route as the local pseudo-peer of a RIB holds it: ORIGIN IGP, empty AS_PATH, the next
+/// hop (unspecified for "next hop self", which export fills with the session's address), MED,
+/// LOCAL_PREF and the communities (sorted, without duplicates).
+fn local_attrs(a: &RouteAttrs) -> Attrs {
+    let nh = match a.next_hop {
+        NextHop::Addr(addr) => addr,
+        NextHop::SelfAddr => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     };
-    attrs.push(PathAttribute::AsPath(path));
+    let mut attrs = Attrs::new(nh);
+    attrs.med = a.med;
+    attrs.local_pref = a.local_pref;
+    let mut c = a.communities.clone();
+    c.sort();
+    c.dedup();
+    attrs.communities = c;
+    if !a.large_communities.is_empty() {
+        let mut l = a.large_communities.clone();
+        l.sort();
+        l.dedup();
+        attrs.extra_mut().large_communities = l;
+    }
     attrs
 }
 
-fn tail_attributes(info: &SessionInfo, a: &RouteAttrs, attrs: &mut Vec<PathAttribute>) {
-    if let Some(med) = a.med {
-        attrs.push(PathAttribute::MultiExitDisc(med));
+/// The attributes this session gets for a locally originated route, by bgp-rib's export rules
+/// (the one place they live: AS_PATH prepend and next hop on eBGP, LOCAL_PREF only inside the
+/// AS, next hop self, well-known communities), then the route's own settings as an export
+/// policy: extra prepends on eBGP and an explicit next hop. `None` when export forbids
+/// sending it (e.g. NO_EXPORT to an eBGP peer).
+fn exported(info: &SessionInfo, prefix: IpNet, a: &RouteAttrs) -> Result<Option<Attrs>, String> {
+    let local_addr = match (a.next_hop, info.local_addr) {
+        (_, Some(l)) => l,
+        (NextHop::Addr(addr), None) => addr,
+        (NextHop::SelfAddr, None) => {
+            return Err("next hop self but the session's local address is unknown".to_string());
+        }
+    };
+    // Our router id only matters when reflecting, which never applies to local routes.
+    let cfg = DecisionConfig::new(info.local_as, Ipv4Addr::UNSPECIFIED);
+    let peer = PeerInfo::new(
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        info.peer_as,
+        info.peer_router_id,
+        info.local_as,
+    );
+    let mut sets = Vec::new();
+    if !peer.ibgp && a.as_path_prepend > 0 {
+        sets.push(Set::Prepend(info.local_as, a.as_path_prepend));
     }
-    if info.is_ibgp() {
-        attrs.push(PathAttribute::LocalPref(a.local_pref.unwrap_or(100)));
+    if let NextHop::Addr(addr) = a.next_hop {
+        sets.push(Set::NextHop(addr));
     }
-    if !a.communities.is_empty() {
-        let mut c = a.communities.clone();
-        c.sort();
-        c.dedup();
-        attrs.push(PathAttribute::Communities(c));
-    }
-    if !a.large_communities.is_empty() {
-        let mut c = a.large_communities.clone();
-        c.sort();
-        c.dedup();
-        attrs.push(PathAttribute::LargeCommunities(c));
-    }
+    let policy: Option<Arc<dyn Policy>> = (!sets.is_empty()).then(|| {
+        Arc::new(RouteMap {
+            clauses: vec![Clause {
+                action: Action::Permit,
+                matches: Vec::new(),
+                sets,
+            }],
+        }) as Arc<dyn Policy>
+    });
+    let to = OutPeerConfig {
+        info: peer,
+        local_addr,
+        next_hop_self: false,
+        route_reflector: false,
+        policy,
+        families: info.families.clone(),
+        add_path: false,
+    };
+    let local = PeerInfo::local(&cfg);
+    Ok(export_attrs(
+        &cfg,
+        PeerId::LOCAL,
+        &local,
+        PeerId(u32::MAX),
+        &to,
+        prefix,
+        &local_attrs(a),
+    ))
 }
 
 /// Estimated wire size of the attributes (an upper bound).
@@ -294,8 +344,8 @@ pub fn build_updates(info: &SessionInfo, d: &Diff) -> Built {
         });
     }
 
-    // Announcements, grouped by (family, next hop encoding, attributes).
-    let mut groups: BTreeMap<(AfiSafi, String), (Nh, RouteAttrs, Vec<IpNet>)> = BTreeMap::new();
+    // Announcements, grouped by (family, next hop encoding, exported attributes).
+    let mut groups: BTreeMap<(AfiSafi, String), (Nh, Attrs, Vec<IpNet>)> = BTreeMap::new();
     for (p, a) in &d.announce {
         let af = family_of(p);
         if !info.families.contains(&af) {
@@ -305,27 +355,46 @@ pub fn build_updates(info: &SessionInfo, d: &Diff) -> Built {
             });
             continue;
         }
-        let nh = match resolve_next_hop(info, p, a.next_hop) {
+        let out = match exported(info, *p, a) {
+            Ok(Some(out)) => out,
+            Ok(None) => {
+                built.skipped.push(Skipped {
+                    prefix: *p,
+                    reason: "export rules hold it back from this peer (well-known community)"
+                        .to_string(),
+                });
+                continue;
+            }
+            Err(reason) => {
+                built.skipped.push(Skipped { prefix: *p, reason });
+                continue;
+            }
+        };
+        let nh = match resolve_next_hop(info, p, NextHop::Addr(out.next_hop)) {
             Ok(nh) => nh,
             Err(reason) => {
                 built.skipped.push(Skipped { prefix: *p, reason });
                 continue;
             }
         };
-        let key = (af, format!("{nh:?}{a:?}"));
+        let key = (af, format!("{nh:?}{out:?}"));
         groups
             .entry(key)
-            .or_insert_with(|| (nh, a.clone(), Vec::new()))
+            .or_insert_with(|| (nh, out, Vec::new()))
             .2
             .push(*p);
     }
-    for ((af, _), (nh, a, prefixes)) in groups {
-        let mut attrs = base_attributes(info, &a);
-        match &nh {
-            Nh::Classic(v4) => attrs.push(PathAttribute::NextHop(*v4)),
-            Nh::Mp(_) => {}
+    for ((af, _), (nh, out, prefixes)) in groups {
+        // The exported attributes in wire order, the next hop encoded for this session:
+        // NEXT_HOP third for IPv4 NLRI, MP_REACH_NLRI in its place otherwise.
+        let mut attrs: Vec<PathAttribute> = out
+            .to_wire()
+            .into_iter()
+            .filter(|x| !matches!(x, PathAttribute::NextHop(_)))
+            .collect();
+        if let Nh::Classic(v4) = &nh {
+            attrs.insert(2, PathAttribute::NextHop(*v4));
         }
-        tail_attributes(info, &a, &mut attrs);
         let room = max.saturating_sub(overhead + attrs_size(&attrs) + 40);
         for c in chunks(&prefixes, room) {
             built.announced.extend(c.iter().copied());
@@ -369,6 +438,7 @@ pub fn end_of_rib(af: AfiSafi) -> Update {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bgp_wire::attr::AsPath;
 
     fn info(local: u32, peer: u32, addr: &str) -> SessionInfo {
         SessionInfo {
