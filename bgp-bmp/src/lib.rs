@@ -70,7 +70,6 @@ mod codec;
 pub mod message;
 mod station;
 
-
 #[cfg(feature = "codec")]
 pub use codec::{BmpCodec, CodecError};
 pub use codec::{DecodeError, EncodeError, decode, encode, encode_into, peek_len};

@@ -5,8 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bgp_bmp::message::{PeerUp, peer_flags};
 use bgp_bmp::{
-    Message, PeerDownReason, PeerHeader, PeerType, Stat, StatValue, Tlv, decode, encode,
-    peek_len,
+    Message, PeerDownReason, PeerHeader, PeerType, Stat, StatValue, Tlv, decode, encode, peek_len,
 };
 use bgp_wire::{Afi, AfiSafi, Safi};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -59,25 +58,31 @@ fn arb_peer() -> impl Strategy<Value = PeerHeader> {
         any::<u32>(),
         any::<u32>(),
     )
-        .prop_map(|(peer_type, flags, distinguisher, address, asn, id, s, us)| {
-            // The V flag must agree with the address, except for Loc-RIB peers where 0x80
-            // is the F flag.
-            let mut flags = flags;
-            if peer_type != PeerType::LocRib {
-                flags = (flags & !peer_flags::IPV6)
-                    | if address.is_ipv6() { peer_flags::IPV6 } else { 0 };
-            }
-            PeerHeader {
-                peer_type,
-                flags,
-                distinguisher,
-                address,
-                asn,
-                bgp_id: Ipv4Addr::from(id),
-                timestamp_secs: s,
-                timestamp_micros: us,
-            }
-        })
+        .prop_map(
+            |(peer_type, flags, distinguisher, address, asn, id, s, us)| {
+                // The V flag must agree with the address, except for Loc-RIB peers where 0x80
+                // is the F flag.
+                let mut flags = flags;
+                if peer_type != PeerType::LocRib {
+                    flags = (flags & !peer_flags::IPV6)
+                        | if address.is_ipv6() {
+                            peer_flags::IPV6
+                        } else {
+                            0
+                        };
+                }
+                PeerHeader {
+                    peer_type,
+                    flags,
+                    distinguisher,
+                    address,
+                    asn,
+                    bgp_id: Ipv4Addr::from(id),
+                    timestamp_secs: s,
+                    timestamp_micros: us,
+                }
+            },
+        )
 }
 
 fn arb_stat() -> impl Strategy<Value = Stat> {
@@ -91,7 +96,8 @@ fn arb_stat() -> impl Strategy<Value = Stat> {
                 v
             )),
             arb_bytes(20)
-                .prop_filter("lengths 4, 8, 11 are typed", |b| ![4, 8, 11].contains(&b.len()))
+                .prop_filter("lengths 4, 8, 11 are typed", |b| ![4, 8, 11]
+                    .contains(&b.len()))
                 .prop_map(StatValue::Raw),
         ],
     )
@@ -112,12 +118,20 @@ fn arb_reason() -> impl Strategy<Value = PeerDownReason> {
 
 fn arb_message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (arb_peer(), arb_pdu(2)).prop_map(|(peer, update)| Message::RouteMonitoring { peer, update }),
+        (arb_peer(), arb_pdu(2))
+            .prop_map(|(peer, update)| Message::RouteMonitoring { peer, update }),
         (arb_peer(), proptest::collection::vec(arb_stat(), 0..6))
             .prop_map(|(peer, stats)| Message::StatisticsReport { peer, stats }),
         (arb_peer(), arb_reason()).prop_map(|(peer, reason)| Message::PeerDown { peer, reason }),
-        (arb_peer(), any::<u16>(), any::<u16>(), arb_pdu(1), arb_pdu(1), arb_tlvs()).prop_map(
-            |(peer, lp, rp, s, r, information)| {
+        (
+            arb_peer(),
+            any::<u16>(),
+            any::<u16>(),
+            arb_pdu(1),
+            arb_pdu(1),
+            arb_tlvs()
+        )
+            .prop_map(|(peer, lp, rp, s, r, information)| {
                 let local_address = match peer.address {
                     IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
                     IpAddr::V6(_) => "2001:db8::1".parse().unwrap(),
@@ -133,8 +147,7 @@ fn arb_message() -> impl Strategy<Value = Message> {
                         information,
                     }),
                 }
-            }
-        ),
+            }),
         arb_tlvs().prop_map(Message::Initiation),
         arb_tlvs().prop_map(Message::Termination),
         (arb_peer(), arb_tlvs()).prop_map(|(peer, tlvs)| Message::RouteMirroring { peer, tlvs }),
@@ -244,6 +257,9 @@ fn loc_rib_f_flag_is_not_read_as_ipv6() {
         update: pdu(2, &[0, 0, 0, 0]),
     };
     let back = decode(encode(&m).unwrap().freeze()).unwrap();
-    assert_eq!(back.peer().unwrap().address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    assert_eq!(
+        back.peer().unwrap().address,
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    );
     assert!(!back.peer().unwrap().is_post_policy());
 }
