@@ -67,12 +67,16 @@
 //! ```
 
 mod codec;
+#[cfg(feature = "tokio")]
+pub mod exporter;
 pub mod message;
 mod station;
 
 #[cfg(feature = "codec")]
 pub use codec::{BmpCodec, CodecError};
 pub use codec::{DecodeError, EncodeError, decode, encode, encode_into, peek_len};
+#[cfg(feature = "tokio")]
+pub use exporter::{Exporter, ExporterConfig, ExporterStats};
 pub use message::{
     Message, PeerDownReason, PeerHeader, PeerKey, PeerType, PeerUp, Stat, StatValue, Tlv,
 };
