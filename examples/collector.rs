@@ -28,6 +28,7 @@ use bgp_fsm::{DownReason, GracefulRestartConfig};
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib, RouteView};
 use bgp_wire::{AfiSafi, Capability, Notification};
 use clap::Parser;
+use kube_bgp::bmp::BmpExport;
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol};
 use rtnetlink::{Handle, RouteMessageBuilder, RouteNextHopBuilder};
@@ -102,6 +103,13 @@ struct Args {
     /// and drop its routes; it is retried after the IdleHoldTime, which doubles each time.
     #[arg(long, value_name = "N")]
     max_prefix: Option<u32>,
+    /// Stream BMP (RFC 7854, Loc-RIB per RFC 9069) to a station at HOST:PORT: peer up/down,
+    /// every received UPDATE (pre-policy Adj-RIB-In), Loc-RIB changes, statistics.
+    #[arg(long, value_name = "HOST:PORT")]
+    bmp: Option<SocketAddr>,
+    /// Seconds between BMP Statistics Reports.
+    #[arg(long, default_value_t = 30)]
+    bmp_stats_interval: u64,
 }
 
 fn route_json(r: &RouteView, kind: &str) -> serde_json::Value {
@@ -228,7 +236,10 @@ fn emit(rib: &Rib, deltas: Vec<Delta>, fib: bool) -> Vec<FibChange> {
 }
 
 /// Emits the deltas and applies their FIB changes when there is a netlink connection.
-async fn publish(rib: &Rib, deltas: Vec<Delta>, fib: Option<&Handle>) {
+async fn publish(rib: &Rib, deltas: Vec<Delta>, fib: Option<&Handle>, bmp: Option<&mut BmpExport>) {
+    if let Some(b) = bmp {
+        b.loc_rib(rib, &deltas).await;
+    }
     let changes = emit(rib, deltas, fib.is_some());
     if let Some(h) = fib {
         install(h, changes).await;
@@ -277,6 +288,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (tx, mut rx) = mpsc::channel::<(PeerId, PeerEvent)>(1024);
     let mut handles: HashMap<PeerId, PeerHandle> = HashMap::new();
+    // Each peer's session config: BMP's Peer Up carries the OPEN it produces.
+    let mut session_configs: HashMap<PeerId, bgp_fsm::SessionConfig> = HashMap::new();
+    let mut bmp = args.bmp.map(|station| {
+        BmpExport::new(
+            station,
+            args.local_as,
+            args.router_id,
+            &args.router_id.to_string(),
+        )
+    });
+    let mut bmp_resyncs = bmp.as_ref().map(|b| b.exporter().resyncs());
+    let mut bmp_stats = tokio::time::interval(Duration::from_secs(args.bmp_stats_interval.max(1)));
     for (i, addr) in args.peers.iter().enumerate() {
         let peer_as = if args.peer_as.len() == 1 {
             args.peer_as[0]
@@ -307,6 +330,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 families: Vec::new(),
             });
         }
+        session_configs.insert(id, pc.session_config());
         let h = spawn_peer(pc, listener.as_ref());
         let Some(mut ev) = h.take_events() else {
             continue;
@@ -334,7 +358,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = tick.tick() => {
                 rib.tick(start.elapsed().as_secs());
                 let deltas = rib.drain_deltas();
-                publish(&rib, deltas, fib.as_ref()).await;
+                publish(&rib, deltas, fib.as_ref(), bmp.as_mut()).await;
+                continue;
+            }
+            Some(Ok(())) = async {
+                match bmp_resyncs.as_mut() {
+                    Some(r) => Some(r.changed().await),
+                    None => None,
+                }
+            } => {
+                if let Some(b) = bmp.as_mut() {
+                    b.resync(&rib).await;
+                }
+                continue;
+            }
+            _ = bmp_stats.tick(), if bmp.is_some() => {
+                if let Some(b) = bmp.as_mut() {
+                    b.stats(&rib).await;
+                }
                 continue;
             }
             _ = tokio::signal::ctrl_c() => break,
@@ -360,6 +401,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     info.router_id = n.peer_router_id;
                     let _ = rib.set_peer_info(id, info);
                 }
+                if let (Some(b), Some(sc), Some((local, remote))) = (
+                    bmp.as_mut(),
+                    session_configs.get(&id),
+                    handles.get(&id).and_then(|h| h.connection()),
+                ) {
+                    b.peer_up(id, sc, &n, local, remote).await;
+                }
                 println!(
                     "{}",
                     json!({"type": "session", "peer": addr, "state": "established",
@@ -374,6 +422,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     DownReason::ConnectionFailed | DownReason::HoldTimerExpired
                 );
                 let restart = gr.get(&id).copied().filter(|_| helper);
+                if let Some(b) = bmp.as_mut() {
+                    b.peer_down(id, &reason).await;
+                }
                 match restart {
                     Some(t) => rib.peer_restarting(id, start.elapsed().as_secs(), t),
                     None => rib.peer_down(id),
@@ -387,6 +438,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Already read before our Cease went out: dropped with the session.
             PeerEvent::Update { .. } if over_limit.contains(&id) => {}
             PeerEvent::Update { update, verdict } => {
+                if let Some(b) = bmp.as_mut() {
+                    b.pre_policy(id, &update).await;
+                }
                 match rib.apply_decoded(id, &update, &verdict) {
                     Ok(sum) => {
                         for af in sum.end_of_rib {
@@ -421,7 +475,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let deltas = rib.drain_deltas();
-        publish(&rib, deltas, fib.as_ref()).await;
+        publish(&rib, deltas, fib.as_ref(), bmp.as_mut()).await;
     }
     if let Some(h) = &fib {
         let changes: Vec<FibChange> = rib

@@ -178,12 +178,16 @@ async fn run(
     let initiation = Message::initiation(&cfg.sys_name, &cfg.sys_descr);
     loop {
         // Not connected: try to connect, discarding (but tracking) what arrives meanwhile.
-        let sock = tokio::select! {
-            c = TcpStream::connect(cfg.station) => c,
-            m = rx.recv() => match m {
-                Some(m) => { discard(&mut up, &m, &shared); continue; }
-                None => return,
-            },
+        let connect = TcpStream::connect(cfg.station);
+        tokio::pin!(connect);
+        let sock = loop {
+            tokio::select! {
+                c = &mut connect => break c,
+                m = rx.recv() => match m {
+                    Some(m) => discard(&mut up, &m, &shared),
+                    None => return,
+                },
+            }
         };
         let sock = match sock {
             Ok(s) => s,

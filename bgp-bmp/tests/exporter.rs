@@ -67,6 +67,12 @@ async fn initiation_order_and_resync_after_reconnect() {
     cfg.min_backoff = Duration::from_millis(50);
     cfg.max_backoff = Duration::from_millis(200);
     let ex = Exporter::spawn(cfg);
+    // Queued before the connect completes: tracked, not a reason to abandon the connect.
+    assert!(ex.try_send(peer_up(9)));
+    assert!(ex.try_send(Message::PeerDown {
+        peer: peer(9),
+        reason: PeerDownReason::PeerDeconfigured,
+    }));
     let mut resyncs = ex.resyncs();
     let (s, _) = l.accept().await.unwrap();
     let mut f = FramedRead::new(s, BmpCodec::default());
