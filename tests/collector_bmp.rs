@@ -1,8 +1,8 @@
 //! `collector --bmp` streams BMP to pmacct's `pmbmpd`, an independent BMP collector, in network
 //! namespaces: GoBGP feeds routes over a real eBGP session; pmbmpd's own JSON log must show our
-//! Initiation, the peer up, the routes with their attributes in the pre-policy Adj-RIB-In,
-//! statistics, a withdrawal, and the peer down. tshark decodes the same BMP session without a
-//! malformed packet and shows the Loc-RIB (RFC 9069) messages, which pmacct 1.7.7 ignores.
+//! Initiation, the peer up, the routes with their attributes in the pre-policy Adj-RIB-In and
+//! in the Loc-RIB (RFC 9069), statistics, withdrawals, and the peer down. tshark decodes the
+//! same BMP session, Loc-RIB included, without a malformed packet.
 //!
 //! ```text
 //!  GoBGP AS 65002 ── 10.0.0.0/24 ── collector AS 65001 ── 10.0.1.0/24 ── pmbmpd
@@ -122,7 +122,8 @@ fn collector_bmp_to_pmbmpd() {
                 l["bmp_msg_type"] == "route_monitor"
                     && l["ip_prefix"] == prefix
                     && l["log_type"] != "withdraw"
-                    && (l["is_loc"] == true) == loc
+                    // pmbmpd marks Loc-RIB routes (RFC 9069) with "is_loc": 1.
+                    && (l["is_loc"] == 1) == loc
             })
             .cloned()
     };
@@ -133,6 +134,7 @@ fn collector_bmp_to_pmbmpd() {
                 l["bmp_msg_type"] == "peer_up" && l["peer_ip"] == "10.0.0.2"
             })
             && route_of(&ls, "203.0.113.0/24", false).is_some()
+            && route_of(&ls, "203.0.113.0/24", true).is_some()
             && route_of(&ls, "198.51.100.0/24", false).is_some()
             && has(&ls, |l| l["bmp_msg_type"] == "stats")
     });
@@ -157,8 +159,13 @@ fn collector_bmp_to_pmbmpd() {
     assert_eq!(r["comms"], "65002:7", "{r}");
     assert_eq!(r["med"], 42, "{r}");
     assert_eq!(r["origin"], "i", "{r}");
+    // The Loc-RIB copy: the best path, with the same attributes.
+    let loc = route_of(&ls, "203.0.113.0/24", true).unwrap();
+    assert_eq!(loc["as_path"], "65002", "{loc}");
+    assert_eq!(loc["bgp_nexthop"], "10.0.0.2", "{loc}");
+    assert_eq!(loc["comms"], "65002:7", "{loc}");
 
-    // A withdrawal reaches pmbmpd.
+    // A withdrawal reaches pmbmpd in both views.
     gb.del_route("198.51.100.0/24").unwrap();
     let ok = wait_until(Duration::from_secs(10), || {
         pm_lines(&log)
@@ -169,7 +176,7 @@ fn collector_bmp_to_pmbmpd() {
                     && l["log_type"] == "withdraw"
             })
             .count()
-            >= 1
+            >= 2
     });
     assert!(
         ok,
@@ -209,8 +216,8 @@ fn collector_bmp_to_pmbmpd() {
     for t in ["0", "1", "2", "3", "4"] {
         assert!(all.contains(&t), "tshark saw BMP types {all:?}");
     }
-    // pmacct 1.7.7 (Debian 12) logs nothing for the Loc-RIB instance peer (type 3, RFC 9069),
-    // so tshark checks it: its Peer Up with the table name, then the route and its withdrawal.
+    // tshark reads the Loc-RIB instance (peer type 3, RFC 9069) too: its Peer Up with the
+    // table name, then the route and its withdrawal.
     let loc = cap
         .tshark(&[
             "-d",
