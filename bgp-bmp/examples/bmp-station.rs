@@ -14,7 +14,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use bgp_bmp::{BmpCodec, Event, PeerHeader, PeerType, StatValue, Station};
+use bgp_bmp::{BmpFrames, Event, PeerHeader, PeerType, StatValue, Station};
 use bgp_wire::PathAttribute;
 use clap::Parser;
 use futures::StreamExt;
@@ -51,13 +51,19 @@ async fn main() -> std::io::Result<()> {
 
 async fn session(sock: tokio::net::TcpStream, router: SocketAddr, out: Out) {
     let router = router.to_string();
-    let mut frames = FramedRead::new(sock, BmpCodec::default());
+    // Frames first, then decoding: a message we cannot read is reported and skipped, the
+    // session goes on.
+    let mut frames = FramedRead::new(sock, BmpFrames::default());
     let mut station = Station::default();
     emit(&out, &json!({"type": "connected", "router": router}));
     flush(&out);
     while let Some(item) = frames.next().await {
-        match item {
-            Ok(msg) => match station.handle(msg) {
+        match item.map(bgp_bmp::decode) {
+            Ok(Err(e)) => emit(
+                &out,
+                &json!({"type": "error", "router": router, "error": e.to_string()}),
+            ),
+            Ok(Ok(msg)) => match station.handle(msg) {
                 Ok(ev) => emit(&out, &event_json(&router, ev)),
                 Err(e) => emit(
                     &out,

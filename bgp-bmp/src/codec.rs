@@ -497,6 +497,41 @@ impl tokio_util::codec::Decoder for BmpCodec {
     }
 }
 
+/// A tokio-util `Decoder` that cuts a byte stream into whole BMP messages without decoding
+/// them (feature `codec`): the common header's version and length are checked, so a message
+/// that later fails to decode (an unknown type, a malformed body) costs that message only and
+/// the stream stays in step. A station uses it to carry on past what it cannot read.
+#[cfg(feature = "codec")]
+#[derive(Debug, Clone)]
+pub struct BmpFrames {
+    max_len: usize,
+}
+
+#[cfg(feature = "codec")]
+impl Default for BmpFrames {
+    fn default() -> Self {
+        BmpFrames {
+            max_len: DEFAULT_MAX_MESSAGE_LEN,
+        }
+    }
+}
+
+#[cfg(feature = "codec")]
+impl tokio_util::codec::Decoder for BmpFrames {
+    type Item = Bytes;
+    type Error = CodecError;
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        let Some(len) = peek_len(src, self.max_len)? else {
+            return Ok(None);
+        };
+        if src.len() < len {
+            src.reserve(len - src.len());
+            return Ok(None);
+        }
+        Ok(Some(src.split_to(len).freeze()))
+    }
+}
+
 #[cfg(feature = "codec")]
 impl tokio_util::codec::Encoder<Message> for BmpCodec {
     type Error = CodecError;

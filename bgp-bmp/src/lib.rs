@@ -73,7 +73,7 @@ pub mod message;
 mod station;
 
 #[cfg(feature = "codec")]
-pub use codec::{BmpCodec, CodecError};
+pub use codec::{BmpCodec, BmpFrames, CodecError};
 pub use codec::{DecodeError, EncodeError, decode, encode, encode_into, peek_len};
 #[cfg(feature = "tokio")]
 pub use exporter::{Exporter, ExporterConfig, ExporterStats};

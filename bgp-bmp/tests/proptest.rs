@@ -263,3 +263,23 @@ fn loc_rib_f_flag_is_not_read_as_ipv6() {
     );
     assert!(!back.peer().unwrap().is_post_policy());
 }
+
+#[test]
+fn frames_keep_the_stream_in_step_past_an_unreadable_message() {
+    use tokio_util::codec::Decoder;
+    let good = encode(&Message::initiation("r", "d")).unwrap();
+    // A well-framed message of an unassigned type (9).
+    let unknown = [3u8, 0, 0, 0, 8, 9, 0xaa, 0xbb];
+    let mut buf = BytesMut::new();
+    buf.extend_from_slice(&good);
+    buf.extend_from_slice(&unknown);
+    buf.extend_from_slice(&good);
+    let mut frames = bgp_bmp::BmpFrames::default();
+    let mut out = Vec::new();
+    while let Some(f) = frames.decode(&mut buf).unwrap() {
+        out.push(decode(f));
+    }
+    assert_eq!(out.len(), 3);
+    assert!(out[0].is_ok() && out[2].is_ok());
+    assert_eq!(out[1], Err(bgp_bmp::DecodeError::UnknownType(9)));
+}
