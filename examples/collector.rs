@@ -238,7 +238,8 @@ fn emit(rib: &Rib, deltas: Vec<Delta>, fib: bool) -> Vec<FibChange> {
 /// Emits the deltas and applies their FIB changes when there is a netlink connection.
 async fn publish(rib: &Rib, deltas: Vec<Delta>, fib: Option<&Handle>, bmp: Option<&mut BmpExport>) {
     if let Some(b) = bmp {
-        b.loc_rib(rib, &deltas).await;
+        b.loc_rib(rib, &deltas);
+        b.flush().await;
     }
     let changes = emit(rib, deltas, fib.is_some());
     if let Some(h) = fib {
@@ -374,7 +375,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             _ = bmp_stats.tick(), if bmp.is_some() => {
                 if let Some(b) = bmp.as_mut() {
-                    b.stats(&rib).await;
+                    b.stats(&rib);
+                    b.flush().await;
                 }
                 continue;
             }
@@ -406,7 +408,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     session_configs.get(&id),
                     handles.get(&id).and_then(|h| h.connection()),
                 ) {
-                    b.peer_up(id, sc, &n, local, remote).await;
+                    b.peer_up(id, sc, &n, local, remote);
                 }
                 println!(
                     "{}",
@@ -423,7 +425,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
                 let restart = gr.get(&id).copied().filter(|_| helper);
                 if let Some(b) = bmp.as_mut() {
-                    b.peer_down(id, &reason).await;
+                    b.peer_down(id, &reason);
                 }
                 match restart {
                     Some(t) => rib.peer_restarting(id, start.elapsed().as_secs(), t),
@@ -439,7 +441,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             PeerEvent::Update { .. } if over_limit.contains(&id) => {}
             PeerEvent::Update { update, verdict } => {
                 if let Some(b) = bmp.as_mut() {
-                    b.pre_policy(id, &update).await;
+                    b.pre_policy(id, &update);
                 }
                 match rib.apply_decoded(id, &update, &verdict) {
                     Ok(sum) => {

@@ -32,6 +32,8 @@ struct PeerBmp {
 /// A BMP export of one router: per-peer headers and contexts, and the exporter task.
 pub struct BmpExport {
     ex: Exporter,
+    /// Messages made by the synchronous methods, sent by [`BmpExport::flush`].
+    pending: Vec<Message>,
     local_as: u32,
     router_id: Ipv4Addr,
     peers: HashMap<PeerId, PeerBmp>,
@@ -88,6 +90,7 @@ impl BmpExport {
         }
         BmpExport {
             ex,
+            pending: Vec::new(),
             local_as,
             router_id,
             peers: HashMap::new(),
@@ -99,9 +102,9 @@ impl BmpExport {
         &self.ex
     }
 
-    /// A session came up: `sent` is our session config (our OPEN is rebuilt from it), `n` what
+    /// A session came up (queued; see [`BmpExport::flush`]): `sent` is our session config (our OPEN is rebuilt from it), `n` what
     /// was negotiated, `local`/`remote` the TCP endpoints.
-    pub async fn peer_up(
+    pub fn peer_up(
         &mut self,
         id: PeerId,
         sent: &SessionConfig,
@@ -139,23 +142,21 @@ impl BmpExport {
                 },
             },
         );
-        self.ex
-            .send(Message::PeerUp {
-                peer: header,
-                up: Box::new(PeerUp {
-                    local_address: local.ip(),
-                    local_port: local.port(),
-                    remote_port: remote.port(),
-                    sent_open,
-                    received_open,
-                    information: Vec::new(),
-                }),
-            })
-            .await;
+        self.pending.push(Message::PeerUp {
+            peer: header,
+            up: Box::new(PeerUp {
+                local_address: local.ip(),
+                local_port: local.port(),
+                remote_port: remote.port(),
+                sent_open,
+                received_open,
+                information: Vec::new(),
+            }),
+        });
     }
 
     /// A session went down.
-    pub async fn peer_down(&mut self, id: PeerId, reason: &DownReason) {
+    pub fn peer_down(&mut self, id: PeerId, reason: &DownReason) {
         let Some(p) = self.peers.remove(&id) else {
             return;
         };
@@ -179,16 +180,14 @@ impl BmpExport {
             DownReason::UnexpectedEvent(e) => PeerDownReason::LocalNoNotification(*e as u16),
         };
         let (s, us) = now();
-        self.ex
-            .send(Message::PeerDown {
-                peer: p.header.at(s, us),
-                reason,
-            })
-            .await;
+        self.pending.push(Message::PeerDown {
+            peer: p.header.at(s, us),
+            reason,
+        });
     }
 
     /// An UPDATE received from a peer: pre-policy Adj-RIB-In Route Monitoring.
-    pub async fn pre_policy(&mut self, id: PeerId, update: &Update) {
+    pub fn pre_policy(&mut self, id: PeerId, update: &Update) {
         let Some(p) = self.peers.get(&id) else {
             return;
         };
@@ -196,21 +195,19 @@ impl BmpExport {
             return;
         };
         let (s, us) = now();
-        self.ex
-            .send(Message::RouteMonitoring {
-                peer: p.header.clone().at(s, us),
-                update: b,
-            })
-            .await;
+        self.pending.push(Message::RouteMonitoring {
+            peer: p.header.clone().at(s, us),
+            update: b,
+        });
     }
 
     /// Loc-RIB Route Monitoring (RFC 9069) for these best-path changes.
-    pub async fn loc_rib(&mut self, rib: &Rib, deltas: &[Delta]) {
+    pub fn loc_rib(&mut self, rib: &Rib, deltas: &[Delta]) {
         let prefixes: Vec<_> = deltas.iter().map(|d| d.prefix).collect();
-        self.send_loc_rib(rib, &prefixes).await;
+        self.send_loc_rib(rib, &prefixes);
     }
 
-    async fn send_loc_rib(&mut self, rib: &Rib, prefixes: &[ipnet::IpNet]) {
+    fn send_loc_rib(&mut self, rib: &Rib, prefixes: &[ipnet::IpNet]) {
         let ctx = SessionContext {
             extended_message: true,
             ..SessionContext::modern()
@@ -227,42 +224,45 @@ impl BmpExport {
             };
             for u in builder.build().unwrap_or_default() {
                 if let Some(b) = pdu(&bgp_wire::Message::Update(u), &ctx) {
-                    self.ex
-                        .send(Message::RouteMonitoring {
-                            peer: header.clone(),
-                            update: b,
-                        })
-                        .await;
+                    self.pending.push(Message::RouteMonitoring {
+                        peer: header.clone(),
+                        update: b,
+                    });
                 }
             }
         }
     }
 
     /// A Statistics Report per up peer: routes held in its Adj-RIB-In, in total and per family.
-    pub async fn stats(&mut self, rib: &Rib) {
+    pub fn stats(&mut self, rib: &Rib) {
         let (s, us) = now();
         for (id, p) in &self.peers {
             let v4 = rib.peer_path_count(*id, AfiSafi::IPV4_UNICAST) as u64;
             let v6 = rib.peer_path_count(*id, AfiSafi::IPV6_UNICAST) as u64;
-            self.ex
-                .send(Message::StatisticsReport {
-                    peer: p.header.clone().at(s, us),
-                    stats: vec![
-                        Stat {
-                            kind: stat::ADJ_RIB_IN_ROUTES,
-                            value: StatValue::Gauge(v4 + v6),
-                        },
-                        Stat {
-                            kind: stat::ADJ_RIB_IN_PER_FAMILY,
-                            value: StatValue::PerFamily(AfiSafi::IPV4_UNICAST, v4),
-                        },
-                        Stat {
-                            kind: stat::ADJ_RIB_IN_PER_FAMILY,
-                            value: StatValue::PerFamily(AfiSafi::IPV6_UNICAST, v6),
-                        },
-                    ],
-                })
-                .await;
+            self.pending.push(Message::StatisticsReport {
+                peer: p.header.clone().at(s, us),
+                stats: vec![
+                    Stat {
+                        kind: stat::ADJ_RIB_IN_ROUTES,
+                        value: StatValue::Gauge(v4 + v6),
+                    },
+                    Stat {
+                        kind: stat::ADJ_RIB_IN_PER_FAMILY,
+                        value: StatValue::PerFamily(AfiSafi::IPV4_UNICAST, v4),
+                    },
+                    Stat {
+                        kind: stat::ADJ_RIB_IN_PER_FAMILY,
+                        value: StatValue::PerFamily(AfiSafi::IPV6_UNICAST, v6),
+                    },
+                ],
+            });
+        }
+    }
+
+    /// Sends what the event methods queued, waiting while a connected station is slow.
+    pub async fn flush(&mut self) {
+        for m in std::mem::take(&mut self.pending) {
+            self.ex.send(m).await;
         }
     }
 
@@ -270,6 +270,7 @@ impl BmpExport {
     /// Adj-RIB-In Route Monitoring (the RIB keeps them after import policy; with no import
     /// policy, as the collector runs, that is what was received) and the Loc-RIB.
     pub async fn resync(&mut self, rib: &Rib) {
+        self.flush().await;
         let best = rib.best_prefixes();
         let (s, us) = now();
         for p in &best {
@@ -289,17 +290,22 @@ impl BmpExport {
                     .unwrap_or_default();
                 for u in us_ {
                     if let Some(b) = pdu(&bgp_wire::Message::Update(u), &peer.ctx) {
-                        self.ex
-                            .send(Message::RouteMonitoring {
-                                peer: peer.header.clone().at(s, us),
-                                update: b,
-                            })
-                            .await;
+                        self.pending.push(Message::RouteMonitoring {
+                            peer: peer.header.clone().at(s, us),
+                            update: b,
+                        });
                     }
                 }
             }
+            // Bounded memory for a large table: send in batches as they fill.
+            if self.pending.len() >= 1024 {
+                self.flush().await;
+            }
         }
-        self.send_loc_rib(rib, &best).await;
+        for chunk in best.chunks(1024) {
+            self.send_loc_rib(rib, chunk);
+            self.flush().await;
+        }
     }
 }
 

@@ -56,7 +56,8 @@ async fn loc_rib_peer_up_then_loc_rib_routes() {
     rib.announce(p, prefix, 0, Attrs::new("10.0.0.2".parse().unwrap()))
         .unwrap();
     let deltas = rib.drain_deltas();
-    bmp.loc_rib(&rib, &deltas).await;
+    bmp.loc_rib(&rib, &deltas);
+    bmp.flush().await;
     match st.handle(next(&mut f).await).unwrap() {
         Event::Route { peer, update, .. } => {
             assert_eq!(peer.peer_type, PeerType::LocRib);
