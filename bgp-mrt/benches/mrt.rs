@@ -1,0 +1,2 @@
+//! Placeholder until the MRT bench lands.
+fn main() {}
