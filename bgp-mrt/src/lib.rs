@@ -49,6 +49,7 @@
 #![forbid(unsafe_code)]
 
 mod decode;
+pub mod dump;
 mod encode;
 pub mod error;
 mod reader;

@@ -103,3 +103,22 @@ fn gzip_and_bzip2_are_detected() {
         assert_eq!(back, recs);
     }
 }
+
+/// Writes the fuzz seed corpus (`cargo test -p bgp-mrt --test roundtrip -- --ignored`).
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/seed-mrt_decode");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sets = [
+        ("td2", table_dump_v2(2, false)),
+        ("td2ap", table_dump_v2(2, true)),
+        ("bgp4mp", bgp4mp_log(1, false)),
+        ("bgp4mp_et", bgp4mp_log(1, true)),
+        ("td1", table_dump_v1(2)),
+    ];
+    for (name, recs) in sets {
+        std::fs::write(dir.join(name), encode_all(&recs)).unwrap();
+    }
+}
