@@ -373,61 +373,20 @@ impl MrtDecoder {
         let s = &mut self.scratch;
         s.clear();
         if s.capacity() < raw.len() + 64 {
-            s.reserve((raw.len() + 64).max(64 * 1024));
+            s.reserve((raw.len() + 64).max(256 * 1024));
         }
-        s.put_slice(&[0xff; 16]);
-        s.put_u16(0); // length, patched below
-        s.put_u8(2);
-        s.put_u16(0); // withdrawn routes length
-        s.put_u16(0); // total path attribute length, patched below
+        // Marker, length (patched below), type UPDATE, withdrawn routes length 0, total
+        // path attribute length (patched below).
+        const HEAD: [u8; 23] = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0, 0, 2, 0, 0, 0, 0,
+        ];
+        s.extend_from_slice(&HEAD);
         let astart = s.len();
-        let mut pos = 0;
-        while pos < raw.len() {
-            let flags = raw[pos];
-            let hdr = if flags & FLAG_EXTENDED_LENGTH != 0 {
-                4
-            } else {
-                3
-            };
-            if raw.len() - pos < hdr {
-                // Let bgp-wire see (and drop) the broken tail.
-                s.put_slice(&raw[pos..]);
-                break;
-            }
-            let code = raw[pos + 1];
-            let vlen = if hdr == 4 {
-                u16::from_be_bytes([raw[pos + 2], raw[pos + 3]]) as usize
-            } else {
-                raw[pos + 2] as usize
-            };
-            let vstart = pos + hdr;
-            let vend = (vstart + vlen).min(raw.len());
-            let v = &raw[vstart..vend];
-            match af {
-                Some(af)
-                    if code == type_code::MP_REACH_NLRI
-                        && v.len() > 1
-                        && v[0] as usize + 1 == v.len() =>
-                {
-                    // RFC 6396 §4.3.4 abbreviated form: expand to AFI, SAFI, next hop, reserved.
-                    let n = v.len() + 4;
-                    if n > 255 {
-                        s.put_u8(flags | FLAG_EXTENDED_LENGTH);
-                        s.put_u8(code);
-                        s.put_u16(n as u16);
-                    } else {
-                        s.put_u8(flags & !FLAG_EXTENDED_LENGTH);
-                        s.put_u8(code);
-                        s.put_u8(n as u8);
-                    }
-                    s.put_u16(af.afi.code());
-                    s.put_u8(af.safi.code());
-                    s.put_slice(v);
-                    s.put_u8(0);
-                }
-                _ => s.put_slice(&raw[pos..vend]),
-            }
-            pos = vend;
+        match af {
+            Some(af) if has_abbreviated_mp_reach(raw) => expand_mp_reach(raw, af, s),
+            // The common case: the list goes to bgp-wire as it is, in one copy.
+            _ => s.extend_from_slice(raw),
         }
         let alen = s.len() - astart;
         let total = s.len();
@@ -447,6 +406,71 @@ impl MrtDecoder {
             },
             Err(e) => Err(DecodeError::Attributes(e)),
         }
+    }
+}
+
+/// Walk attribute headers: is there an MP_REACH_NLRI in the RFC 6396 §4.3.4 short form?
+fn has_abbreviated_mp_reach(raw: &[u8]) -> bool {
+    let mut pos = 0;
+    while pos + 3 <= raw.len() {
+        let flags = raw[pos];
+        let (hdr, vlen) = if flags & FLAG_EXTENDED_LENGTH != 0 {
+            match raw.get(pos + 2..pos + 4) {
+                Some(l) => (4, u16::from_be_bytes([l[0], l[1]]) as usize),
+                None => return false,
+            }
+        } else {
+            (3, raw[pos + 2] as usize)
+        };
+        if raw[pos + 1] == type_code::MP_REACH_NLRI {
+            let v = raw.get(pos + hdr..(pos + hdr + vlen).min(raw.len())).unwrap_or(&[]);
+            return v.len() > 1 && v[0] as usize + 1 == v.len();
+        }
+        pos += hdr + vlen;
+    }
+    false
+}
+
+/// Copy an attribute list, expanding the abbreviated MP_REACH_NLRI to the full form with
+/// `af`, next hop and reserved octet.
+fn expand_mp_reach(raw: &[u8], af: AfiSafi, s: &mut BytesMut) {
+    let mut pos = 0;
+    while pos < raw.len() {
+        let flags = raw[pos];
+        let hdr = if flags & FLAG_EXTENDED_LENGTH != 0 { 4 } else { 3 };
+        if raw.len() - pos < hdr {
+            // Let bgp-wire see (and drop) the broken tail.
+            s.put_slice(&raw[pos..]);
+            break;
+        }
+        let code = raw[pos + 1];
+        let vlen = if hdr == 4 {
+            u16::from_be_bytes([raw[pos + 2], raw[pos + 3]]) as usize
+        } else {
+            raw[pos + 2] as usize
+        };
+        let vstart = pos + hdr;
+        let vend = (vstart + vlen).min(raw.len());
+        let v = &raw[vstart..vend];
+        if code == type_code::MP_REACH_NLRI && v.len() > 1 && v[0] as usize + 1 == v.len() {
+            let n = v.len() + 4;
+            if n > 255 {
+                s.put_u8(flags | FLAG_EXTENDED_LENGTH);
+                s.put_u8(code);
+                s.put_u16(n as u16);
+            } else {
+                s.put_u8(flags & !FLAG_EXTENDED_LENGTH);
+                s.put_u8(code);
+                s.put_u8(n as u8);
+            }
+            s.put_u16(af.afi.code());
+            s.put_u8(af.safi.code());
+            s.put_slice(v);
+            s.put_u8(0);
+        } else {
+            s.put_slice(&raw[pos..vend]);
+        }
+        pos = vend;
     }
 }
 
