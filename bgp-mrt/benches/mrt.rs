@@ -384,7 +384,9 @@ fn mrt(c: &mut Criterion) {
         );
     }
     if let Ok(v) = std::env::var("MRT_BENCH")
-        && let Some(i) = v.strip_prefix("profile:").and_then(|i| i.parse::<usize>().ok())
+        && let Some(i) = v
+            .strip_prefix("profile:")
+            .and_then(|i| i.parse::<usize>().ok())
     {
         // One parser alone, for perf.
         for _ in 0..5 {

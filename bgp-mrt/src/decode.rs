@@ -388,6 +388,7 @@ impl MrtDecoder {
             // The common case: the list goes to bgp-wire as it is, in one copy.
             _ => s.extend_from_slice(raw),
         }
+        fix_flags(&mut s[astart..]);
         let alen = s.len() - astart;
         let total = s.len();
         if total > 65535 {
@@ -409,6 +410,38 @@ impl MrtDecoder {
     }
 }
 
+/// Archives record attributes as the producer stored them, and producers differ on the
+/// flags (BIRD 2.0 writes NEXT_HOP and LOCAL_PREF with no Transitive bit in its
+/// TABLE_DUMP_V2 entries). The flag check of RFC 7606 serves session error handling, not
+/// reading archives: set the Optional/Transitive bits of known types to their expected
+/// values so bgp-wire decodes them.
+fn fix_flags(list: &mut [u8]) {
+    use bgp_wire::attr::{FLAG_OPTIONAL as O, FLAG_TRANSITIVE as T};
+    let mut pos = 0;
+    while pos + 3 <= list.len() {
+        let flags = list[pos];
+        let code = list[pos + 1];
+        let (hdr, vlen) = if flags & FLAG_EXTENDED_LENGTH != 0 {
+            match list.get(pos + 2..pos + 4) {
+                Some(l) => (4, u16::from_be_bytes([l[0], l[1]]) as usize),
+                None => return,
+            }
+        } else {
+            (3, list[pos + 2] as usize)
+        };
+        let want = match code {
+            1 | 2 | 3 | 5 | 6 => Some(T),
+            4 | 9 | 10 | 14 | 15 => Some(O),
+            7 | 8 | 16 | 17 | 18 | 25 | 32 | 35 => Some(O | T),
+            _ => None,
+        };
+        if let Some(w) = want {
+            list[pos] = (flags & !(O | T)) | w;
+        }
+        pos += hdr + vlen;
+    }
+}
+
 /// Walk attribute headers: is there an MP_REACH_NLRI in the RFC 6396 §4.3.4 short form?
 fn has_abbreviated_mp_reach(raw: &[u8]) -> bool {
     let mut pos = 0;
@@ -423,7 +456,9 @@ fn has_abbreviated_mp_reach(raw: &[u8]) -> bool {
             (3, raw[pos + 2] as usize)
         };
         if raw[pos + 1] == type_code::MP_REACH_NLRI {
-            let v = raw.get(pos + hdr..(pos + hdr + vlen).min(raw.len())).unwrap_or(&[]);
+            let v = raw
+                .get(pos + hdr..(pos + hdr + vlen).min(raw.len()))
+                .unwrap_or(&[]);
             return v.len() > 1 && v[0] as usize + 1 == v.len();
         }
         pos += hdr + vlen;
@@ -437,7 +472,11 @@ fn expand_mp_reach(raw: &[u8], af: AfiSafi, s: &mut BytesMut) {
     let mut pos = 0;
     while pos < raw.len() {
         let flags = raw[pos];
-        let hdr = if flags & FLAG_EXTENDED_LENGTH != 0 { 4 } else { 3 };
+        let hdr = if flags & FLAG_EXTENDED_LENGTH != 0 {
+            4
+        } else {
+            3
+        };
         if raw.len() - pos < hdr {
             // Let bgp-wire see (and drop) the broken tail.
             s.put_slice(&raw[pos..]);
