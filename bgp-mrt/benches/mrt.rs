@@ -389,7 +389,7 @@ fn mrt(c: &mut Criterion) {
             .and_then(|i| i.parse::<usize>().ok())
     {
         // One parser alone, for perf.
-        for _ in 0..5 {
+        for _ in 0..20 {
             black_box(run(i, &inputs[0]));
         }
         return;

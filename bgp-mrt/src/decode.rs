@@ -373,7 +373,7 @@ impl MrtDecoder {
         let s = &mut self.scratch;
         s.clear();
         if s.capacity() < raw.len() + 64 {
-            s.reserve((raw.len() + 64).max(256 * 1024));
+            s.reserve((raw.len() + 64).max(64 * 1024));
         }
         // Marker, length (patched below), type UPDATE, withdrawn routes length 0, total
         // path attribute length (patched below).

@@ -60,6 +60,8 @@ pub struct MrtReader<R> {
     done: bool,
     max_len: u32,
     decoder: MrtDecoder,
+    /// Read size: starts small (short inputs stay cheap) and doubles up to `CHUNK`.
+    chunk: usize,
 }
 
 impl<R> std::fmt::Debug for MrtReader<R> {
@@ -94,6 +96,7 @@ impl<R: Read> MrtReader<R> {
             done: false,
             max_len: DEFAULT_MAX_RECORD_LEN,
             decoder: MrtDecoder::new(),
+            chunk: 4096,
         }
     }
 
@@ -111,7 +114,8 @@ impl<R: Read> MrtReader<R> {
     /// Read until `buf` holds `n` octets or the stream ends.
     fn fill(&mut self, n: usize) -> std::io::Result<()> {
         while self.buf.len() < n && !self.eof {
-            let want = (n - self.buf.len()).max(CHUNK);
+            let want = (n - self.buf.len()).max(self.chunk);
+            self.chunk = (self.chunk * 2).min(CHUNK);
             let old = self.buf.len();
             self.buf.reserve(want);
             self.buf.resize(old + want, 0);
