@@ -31,6 +31,45 @@ fn wait<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T
     }
 }
 
+/// Our `bgpdump -m` text of a daemon's file equals bgpdump's own, line for line.
+fn same_as_bgpdump(live: &std::path::Path) {
+    // The daemons keep appending: compare on a copy.
+    let copy = live.with_extension("copy");
+    std::fs::copy(live, &copy).unwrap();
+    let p = copy.as_path();
+    let Ok(o) = std::process::Command::new("bgpdump")
+        .arg("-m")
+        .arg(p)
+        .output()
+    else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "bgpdump not installed (CI=true)"
+        );
+        return;
+    };
+    let theirs: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut f = bgp_mrt::text::BgpdumpFormat::new();
+    let ours: Vec<String> = MrtReader::open(p)
+        .unwrap()
+        .flat_map(|r| f.lines(&r.unwrap()))
+        .collect();
+    assert!(
+        !theirs.is_empty(),
+        "bgpdump printed nothing for {}",
+        p.display()
+    );
+    assert_eq!(
+        ours,
+        theirs,
+        "our -m text differs from bgpdump's on {}",
+        p.display()
+    );
+}
+
 /// What one path looks like, from our decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Path4 {
@@ -196,6 +235,7 @@ fn frr_writes_mrt_we_read() {
         got.insert(x.prefix.to_string(), summarize(&x.entries[0].attributes));
     }
     assert_eq!(got, want, "FRR routes-mrt dump");
+    same_as_bgpdump(&rib);
 
     // The BGP4MP log: Established, OPEN/KEEPALIVE and the UPDATEs with every route.
     drop(gb);
@@ -251,6 +291,7 @@ fn frr_writes_mrt_we_read() {
     assert!(established, "no state change to Established in the log");
     assert!(opens >= 1, "no OPEN in the log");
     assert_eq!(announced, want, "routes in FRR's BGP4MP log");
+    same_as_bgpdump(&all);
 }
 
 /// BIRD 2: `protocol mrt` (periodic TABLE_DUMP_V2 of master4) and `mrtdump` (BGP4MP
@@ -351,6 +392,7 @@ fn bird_writes_mrt_we_read() {
         }
     }
     assert_eq!(got, want, "BIRD table dump");
+    same_as_bgpdump(&rib);
 
     let recs = wait(
         "the UPDATEs in BIRD's mrtdump",
@@ -396,5 +438,6 @@ fn bird_writes_mrt_we_read() {
     }
     assert!(established, "no state change to Established in BIRD's log");
     assert_eq!(announced, want, "routes in BIRD's BGP4MP log");
+    same_as_bgpdump(&all);
     let _ = std::fs::remove_dir_all(&dir);
 }
