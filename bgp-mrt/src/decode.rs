@@ -555,3 +555,51 @@ fn peer_index_table(body: &Bytes) -> Result<PeerIndexTable, DecodeError> {
 pub fn decode_record(data: &Bytes) -> Result<(MrtRecord, usize), DecodeError> {
     MrtDecoder::new().decode(data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_wire::attr::MpNextHop;
+
+    #[test]
+    fn archive_flags_are_normalised() {
+        // BIRD 2.0 style: NEXT_HOP and LOCAL_PREF with flags 0.
+        let raw = [0x40, 1, 1, 0, 0, 3, 4, 10, 9, 0, 2, 0, 5, 4, 0, 0, 0, 100];
+        let a = MrtDecoder::new().attributes(&raw, true, None).unwrap();
+        assert_eq!(
+            a,
+            vec![
+                PathAttribute::Origin(bgp_wire::attr::Origin::Igp),
+                PathAttribute::NextHop("10.9.0.2".parse().unwrap()),
+                PathAttribute::LocalPref(100),
+            ]
+        );
+    }
+
+    #[test]
+    fn mp_reach_in_short_and_full_form() {
+        let g: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let mut short = vec![0x80, 14, 17, 16];
+        short.extend_from_slice(&g.octets());
+        // The full form, as some producers write it: AFI, SAFI, length, next hop, reserved.
+        let mut full = vec![0x80, 14, 21, 0, 2, 1, 16];
+        full.extend_from_slice(&g.octets());
+        full.push(0);
+        for raw in [short, full] {
+            let a = MrtDecoder::new()
+                .attributes(&raw, true, Some(AfiSafi::IPV6_UNICAST))
+                .unwrap();
+            let [PathAttribute::MpReachNlri(r)] = &a[..] else {
+                panic!("{a:?}")
+            };
+            assert_eq!(r.af, AfiSafi::IPV6_UNICAST);
+            assert_eq!(
+                r.next_hop,
+                MpNextHop::V6 {
+                    global: g,
+                    link_local: None
+                }
+            );
+        }
+    }
+}
