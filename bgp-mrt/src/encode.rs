@@ -126,15 +126,38 @@ fn put_peer_index(p: &PeerIndexTable, dst: &mut BytesMut) -> Result<(), E> {
     Ok(())
 }
 
-/// Put an attribute list in the RIB-entry form: MP_REACH_NLRI abbreviated to next-hop
-/// length and next hop (RFC 6396 §4.3.4), everything else as bgp-wire encodes it.
+/// Put an attribute list in the RIB-entry form: an MP_REACH_NLRI of the record's family `af`
+/// with no NLRI is abbreviated to next-hop length and next hop (RFC 6396 §4.3.4), anything
+/// else is written as bgp-wire encodes it. A full-form MP_REACH_NLRI whose octets would read
+/// as the abbreviated form is refused (it could not be decoded back).
 pub fn put_rib_attributes(
     attrs: &[PathAttribute],
     ctx: &SessionContext,
+    af: Option<bgp_wire::AfiSafi>,
     dst: &mut BytesMut,
 ) -> Result<(), E> {
     for a in attrs {
         if let PathAttribute::MpReachNlri(r) = a {
+            let short = Some(r.af) == af
+                && r.nlri.is_empty()
+                && !matches!(&r.next_hop, MpNextHop::Raw(b) if b.is_empty());
+            if !short {
+                let at = dst.len();
+                put_attribute(a, ctx, dst)?;
+                let hdr = if dst[at] & bgp_wire::attr::FLAG_EXTENDED_LENGTH != 0 {
+                    4
+                } else {
+                    3
+                };
+                let v = &dst[at + hdr..];
+                if v.len() > 1 && v[0] as usize + 1 == v.len() {
+                    dst.truncate(at);
+                    return Err(E::Inconsistent(
+                        "MP_REACH_NLRI would read as the abbreviated form",
+                    ));
+                }
+                continue;
+            }
             let nh: Vec<u8> = match &r.next_hop {
                 MpNextHop::V4(a) => a.octets().to_vec(),
                 MpNextHop::V6 { global, link_local } => {
@@ -162,18 +185,27 @@ pub fn put_rib_attributes(
 fn put_attr_block(
     attrs: &[PathAttribute],
     ctx: &SessionContext,
+    af: bgp_wire::AfiSafi,
     dst: &mut BytesMut,
 ) -> Result<(), E> {
     let at = dst.len();
     dst.put_u16(0);
-    put_rib_attributes(attrs, ctx, dst)?;
+    put_rib_attributes(attrs, ctx, Some(af), dst)?;
     let n = u16::try_from(dst.len() - at - 2).map_err(|_| E::TooLong("attribute list"))?;
     dst[at..at + 2].copy_from_slice(&n.to_be_bytes());
     Ok(())
 }
 
 fn put_rib(x: &RibRecord, dst: &mut BytesMut) -> Result<(), E> {
-    let (afi, _, add_path) = rib_kind(x.subtype).ok_or(E::Inconsistent("RIB subtype"))?;
+    let (afi, multicast, add_path) = rib_kind(x.subtype).ok_or(E::Inconsistent("RIB subtype"))?;
+    let af = bgp_wire::AfiSafi::new(
+        afi,
+        if multicast {
+            bgp_wire::Safi::Multicast
+        } else {
+            bgp_wire::Safi::Unicast
+        },
+    );
     if (afi == bgp_wire::Afi::Ipv4) != x.prefix.addr().is_ipv4() {
         return Err(E::Inconsistent("prefix family differs from the subtype"));
     }
@@ -188,7 +220,7 @@ fn put_rib(x: &RibRecord, dst: &mut BytesMut) -> Result<(), E> {
         if add_path {
             dst.put_u32(e.path_id);
         }
-        put_attr_block(&e.attributes, &c, dst)?;
+        put_attr_block(&e.attributes, &c, af, dst)?;
     }
     Ok(())
 }
@@ -237,5 +269,11 @@ fn put_table_dump(x: &TableDump, dst: &mut BytesMut) -> Result<(), E> {
     dst.put_u32(x.originated);
     put_addr(x.peer_addr, dst);
     dst.put_u16(x.peer_as);
-    put_attr_block(&x.attributes, &ctx(false, false), dst)
+    let afi = if x.prefix.addr().is_ipv4() {
+        bgp_wire::Afi::Ipv4
+    } else {
+        bgp_wire::Afi::Ipv6
+    };
+    let af = bgp_wire::AfiSafi::new(afi, bgp_wire::Safi::Unicast);
+    put_attr_block(&x.attributes, &ctx(false, false), af, dst)
 }
