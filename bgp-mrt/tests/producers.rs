@@ -1,6 +1,11 @@
 //! Independent producers: real daemons in network namespaces (testlab) write MRT from real
 //! sessions; we read every record and check prefixes, paths and attributes against what the
 //! daemons report in their JSON.
+//!
+//! GoBGP 3.10 is not a producer here: `gobgp mrt` has only `inject` (no one-shot dump), and
+//! its `[[mrt-dump]]` clamps every interval to 60 s ("use minimum mrt rotation interval");
+//! within a test's time the table file stayed empty and the updates file was never
+//! created. GoBGP serves as the announcer that feeds FRR and BIRD instead.
 mod common;
 
 use std::collections::BTreeMap;
