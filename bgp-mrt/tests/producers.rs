@@ -2,10 +2,10 @@
 //! sessions; we read every record and check prefixes, paths and attributes against what the
 //! daemons report in their JSON.
 //!
-//! GoBGP 3.10 is not a producer here: `gobgp mrt` has only `inject` (no one-shot dump), and
-//! its `[[mrt-dump]]` clamps every interval to 60 s ("use minimum mrt rotation interval");
-//! within a test's time the table file stayed empty and the updates file was never
-//! created. GoBGP serves as the announcer that feeds FRR and BIRD instead.
+//! GoBGP 3.10 writes its update log (`[[mrt-dump]]` type `updates`) as messages arrive; its
+//! table dumps are clamped to a 60 s interval ("use minimum mrt rotation interval") and
+//! `gobgp mrt` has no one-shot dump, so its TABLE_DUMP_V2 output is not tested here. Its file
+//! names go through Go's time.Format: a path with digits is rewritten, silently.
 mod common;
 
 use std::collections::BTreeMap;
@@ -444,5 +444,87 @@ fn bird_writes_mrt_we_read() {
     assert!(established, "no state change to Established in BIRD's log");
     assert_eq!(announced, want, "routes in BIRD's BGP4MP log");
     same_as_bgpdump(&all);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// GoBGP: a collector gobgpd (AS 65000) with an `updates` `[[mrt-dump]]` learns the ROUTES
+/// from an announcing gobgpd; every record of its BGP4MP log is read and the routes match
+/// both what was announced and the collector's `gobgp -j global rib`.
+#[test]
+fn gobgp_writes_update_log_we_read() {
+    if !testlab::require_root_and(&["gobgpd", "gobgp"]) {
+        return;
+    }
+    // GoBGP passes the file name through Go's time.Format: digits in the path (a PID) are
+    // layout tokens and would be replaced by the date, so the directory name has none.
+    let tag: String = std::process::id()
+        .to_string()
+        .bytes()
+        .map(|d| (b'a' + d - b'0') as char)
+        .collect();
+    let dir = std::env::temp_dir().join(format!("bgp-mrt-gobgp-{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = Netns::new("mrtga").unwrap();
+    let b = Netns::new("mrtgb").unwrap();
+    let _veth = Veth::new(&a, "eth0", &b, "eth0").unwrap();
+    a.add_addr("eth0", "10.9.0.1/24").unwrap();
+    b.add_addr("eth0", "10.9.0.2/24").unwrap();
+    let upd = dir.join("updates.mrt");
+    let conf_a = format!(
+        "[global.config]\n  as = 65000\n  router-id = \"10.9.0.1\"\n\n[[neighbors]]\n  \
+         [neighbors.config]\n    neighbor-address = \"10.9.0.2\"\n    peer-as = 65001\n\n\
+         [[mrt-dump]]\n  [mrt-dump.config]\n    dump-type = \"updates\"\n    file-name = \"{}\"\n",
+        upd.display()
+    );
+    let ga = Gobgp::start(&a, &conf_a).unwrap();
+    let _gb = announcer(&b, "10.9.0.1", 65000);
+    ga.wait_established("10.9.0.2", Duration::from_secs(30))
+        .unwrap();
+    let want = expected(65001, "10.9.0.2");
+    let rib = wait("routes at the collector", Duration::from_secs(20), || {
+        let rib = ga.rib_json("ipv4").ok()?;
+        (rib.as_object()?.len() == want.len()).then_some(rib)
+    });
+    for (p, w) in &want {
+        let attrs = rib[p.as_str()][0]["attrs"].as_array().unwrap();
+        let path: Vec<String> =
+            attrs.iter().find(|a| a["type"] == 2).unwrap()["as_paths"][0]["asns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
+        assert_eq!(path.join(" "), w.as_path, "gobgp JSON path of {p}");
+    }
+    let announced = wait(
+        "the routes in GoBGP's update log",
+        Duration::from_secs(10),
+        || {
+            let recs: Vec<MrtRecord> =
+                MrtReader::open(&upd).ok()?.collect::<Result<_, _>>().ok()?;
+            let mut announced = BTreeMap::new();
+            for r in &recs {
+                let MrtBody::Bgp4mp(m) = &r.body else {
+                    panic!("unexpected record: {r:?}")
+                };
+                assert_eq!(
+                    (m.peer_addr.to_string(), m.peer_as),
+                    ("10.9.0.2".to_string(), 65001)
+                );
+                if let Bgp4mpBody::Message(msg) = &m.body
+                    && let Message::Update(u) = msg.as_ref()
+                {
+                    for n in &u.nlri {
+                        announced.insert(n.prefix.to_string(), summarize(&u.attributes));
+                    }
+                }
+            }
+            (announced.len() == want.len()).then_some(announced)
+        },
+    );
+    assert_eq!(announced, want, "routes in GoBGP's BGP4MP log");
+    same_as_bgpdump(&upd);
+    drop(ga);
     let _ = std::fs::remove_dir_all(&dir);
 }
