@@ -9,6 +9,8 @@ for pair in frr:/usr/lib/frr/bgpd bird2:/usr/sbin/bird gobgpd:/usr/bin/gobgpd ex
   pkg=${pair%%:*}; bin=${pair#*:}
   [ -x "$bin" ] || need+=("$pkg")
 done
+# bgp-mrt: bgpdump is the independent MRT decoder of bgp-mrt/tests/bgpdump.rs.
+[ -x /usr/bin/bgpdump ] || need+=(bgpdump)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
