@@ -9,12 +9,18 @@
 //! Adj-RIB-Out (RFC 8671) or Loc-RIB (RFC 9069), the announced and withdrawn prefixes with
 //! their families and the path attributes, decoded with the peer's own session context.
 //! Output goes through one buffered writer, flushed after each batch read from a socket.
+//!
+//! With `--mrt FILE`, the station also writes what the routers received from their peers as an
+//! MRT update log (RFC 6396 BGP4MP_ET: each pre-policy Adj-RIB-In UPDATE as MESSAGE_AS4, peer
+//! up and down as STATE_CHANGE_AS4), which `bgpdump` and other MRT readers take as they take
+//! a route collector's archive.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bgp_bmp::{BmpFrames, Event, PeerHeader, PeerType, StatValue, Station};
+use bgp_mrt::writer::{SessionId, UpdateLog, state};
 use bgp_wire::PathAttribute;
 use clap::Parser;
 use futures::StreamExt;
@@ -28,6 +34,21 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "[::]:11019")]
     listen: SocketAddr,
+    /// Also write the routers' received UPDATEs and peer state changes to this MRT file.
+    #[arg(long, value_name = "FILE")]
+    mrt: Option<std::path::PathBuf>,
+}
+
+type Mrt = Arc<Mutex<UpdateLog<std::io::BufWriter<std::fs::File>>>>;
+
+/// What an MRT record needs to know of a monitored session.
+fn session_id(peer: &PeerHeader, local_as: u32, local: std::net::IpAddr) -> SessionId {
+    SessionId {
+        peer_as: peer.asn,
+        local_as,
+        peer_addr: peer.address,
+        local_addr: local,
+    }
 }
 
 type Out = Arc<Mutex<std::io::BufWriter<std::io::Stdout>>>;
@@ -37,6 +58,14 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let listener = TcpListener::bind(args.listen).await?;
     let out: Out = Arc::new(Mutex::new(std::io::BufWriter::new(std::io::stdout())));
+    let mrt: Option<Mrt> = match &args.mrt {
+        Some(p) => {
+            let mut log = UpdateLog::new(std::io::BufWriter::new(std::fs::File::create(p)?));
+            log.extended_time = true;
+            Some(Arc::new(Mutex::new(log)))
+        }
+        None => None,
+    };
     emit(
         &out,
         &json!({"type": "listening", "address": args.listen.to_string()}),
@@ -45,11 +74,74 @@ async fn main() -> std::io::Result<()> {
     loop {
         let (sock, router) = listener.accept().await?;
         let out = out.clone();
-        tokio::spawn(async move { session(sock, router, out).await });
+        let mrt = mrt.clone();
+        tokio::spawn(async move { session(sock, router, out, mrt).await });
     }
 }
 
-async fn session(sock: tokio::net::TcpStream, router: SocketAddr, out: Out) {
+/// Writes an event to the MRT log: pre-policy Adj-RIB-In UPDATEs and session state changes.
+fn log_mrt(
+    mrt: &Mrt,
+    sessions: &mut std::collections::HashMap<bgp_bmp::PeerKey, (SessionId, bool)>,
+    ev: &Event,
+) {
+    let mut log = mrt.lock().unwrap_or_else(|e| e.into_inner());
+    let r = match ev {
+        Event::PeerUp {
+            peer,
+            local_address,
+            sent_open,
+            received_open,
+            ..
+        } if peer.peer_type != PeerType::LocRib => {
+            let id = session_id(peer, sent_open.asn(), *local_address);
+            let ctx = bgp_wire::SessionContext::negotiate(sent_open, received_open);
+            let add_path = !ctx.add_path_receive.is_empty();
+            sessions.insert(peer.key(), (id, add_path));
+            log.state_change(
+                peer.timestamp_secs,
+                peer.timestamp_micros,
+                &id,
+                state::OPEN_CONFIRM,
+                state::ESTABLISHED,
+            )
+        }
+        Event::PeerDown { peer, .. } => match sessions.remove(&peer.key()) {
+            Some((id, _)) => log.state_change(
+                peer.timestamp_secs,
+                peer.timestamp_micros,
+                &id,
+                state::ESTABLISHED,
+                state::IDLE,
+            ),
+            None => Ok(()),
+        },
+        Event::Route { peer, update, .. }
+            if peer.peer_type != PeerType::LocRib
+                && !peer.is_post_policy()
+                && !peer.is_adj_rib_out() =>
+        {
+            match sessions.get(&peer.key()) {
+                Some((id, add_path)) => log.message(
+                    peer.timestamp_secs,
+                    peer.timestamp_micros,
+                    id,
+                    &update.message,
+                    *add_path,
+                    false,
+                ),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    };
+    if r.is_ok() {
+        let _ = log.flush();
+    }
+}
+
+async fn session(sock: tokio::net::TcpStream, router: SocketAddr, out: Out, mrt: Option<Mrt>) {
+    let mut sessions = std::collections::HashMap::new();
     let router = router.to_string();
     // Frames first, then decoding: a message we cannot read is reported and skipped, the
     // session goes on.
@@ -64,7 +156,12 @@ async fn session(sock: tokio::net::TcpStream, router: SocketAddr, out: Out) {
                 &json!({"type": "error", "router": router, "error": e.to_string()}),
             ),
             Ok(Ok(msg)) => match station.handle(msg) {
-                Ok(ev) => emit(&out, &event_json(&router, ev)),
+                Ok(ev) => {
+                    if let Some(m) = &mrt {
+                        log_mrt(m, &mut sessions, &ev);
+                    }
+                    emit(&out, &event_json(&router, ev))
+                }
                 Err(e) => emit(
                     &out,
                     &json!({"type": "error", "router": router, "error": e.to_string()}),

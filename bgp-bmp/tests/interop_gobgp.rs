@@ -71,7 +71,7 @@ fn withdrawn(ls: &[Value], prefix: &str) -> bool {
 
 #[test]
 fn gobgp_bmp_reports_a_live_session_to_our_station() {
-    if !require_root_and(&["gobgpd", "gobgp"]) {
+    if !require_root_and(&["gobgpd", "gobgp", "bgpdump"]) {
         return;
     }
     let rt = Netns::new("gbrt").unwrap();
@@ -82,10 +82,17 @@ fn gobgp_bmp_reports_a_live_session_to_our_station() {
 
     let dir = testlab::TempDir::new("bmpgb").unwrap();
     let log = dir.path().join("station.jsonl");
+    let mrt = dir.path().join("updates.mrt");
     let bin = station_bin();
     let _station = mon
         .spawn_args(
-            &[bin.to_str().unwrap(), "--listen", "10.0.1.2:11019"],
+            &[
+                bin.to_str().unwrap(),
+                "--listen",
+                "10.0.1.2:11019",
+                "--mrt",
+                mrt.to_str().unwrap(),
+            ],
             Some(&log),
         )
         .unwrap();
@@ -191,4 +198,36 @@ fn gobgp_bmp_reports_a_live_session_to_our_station() {
         "no peer down:\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
+
+    // The station's MRT update log, read by bgpdump (an independent MRT reader): the session
+    // coming up and going down, the announcements with their attributes, the withdrawal.
+    let out = std::process::Command::new("bgpdump")
+        .arg("-m")
+        .arg(&mrt)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let fields: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
+    let announced = fields
+        .iter()
+        .find(|f| f.len() > 11 && f[2] == "A" && f[5] == "203.0.113.0/24")
+        .unwrap_or_else(|| panic!("no announcement in bgpdump output:\n{text}"));
+    assert_eq!(announced[0], "BGP4MP_ET", "{text}");
+    assert_eq!(&announced[3..5], ["10.0.0.2", "65002"], "{text}");
+    assert_eq!(announced[6], "65002", "{text}");
+    assert_eq!(announced[7], "IGP", "{text}");
+    assert_eq!(announced[8], "10.0.0.2", "{text}");
+    assert_eq!(announced[10], "42", "{text}");
+    assert_eq!(announced[11], "65002:7", "{text}");
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.len() > 5 && f[2] == "W" && f[5] == "198.51.100.0/24"),
+        "no withdrawal in bgpdump output:\n{text}"
+    );
+    let states: Vec<&Vec<&str>> = fields
+        .iter()
+        .filter(|f| f.len() > 2 && f[2] == "STATE")
+        .collect();
+    assert!(states.len() >= 2, "no state changes:\n{text}");
 }
