@@ -5,10 +5,12 @@ set -euo pipefail
 need=()
 for pair in frr:/usr/lib/frr/bgpd bird2:/usr/sbin/bird gobgpd:/usr/bin/gobgpd exabgp:/usr/sbin/exabgp \
             tshark:/usr/bin/tshark iproute2:/usr/sbin/ip curl:/usr/bin/curl jq:/usr/bin/jq \
-            tcpdump:/usr/bin/tcpdump python3:/usr/bin/python3; do
+            tcpdump:/usr/bin/tcpdump python3:/usr/bin/python3 pmacct:/usr/sbin/pmbmpd; do
   pkg=${pair%%:*}; bin=${pair#*:}
   [ -x "$bin" ] || need+=("$pkg")
 done
+# bgp-mrt: bgpdump is the independent MRT decoder of bgp-mrt/tests/bgpdump.rs.
+[ -x /usr/bin/bgpdump ] || need+=(bgpdump)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -71,6 +71,17 @@ impl Frr {
 
     /// Starts zebra (with `zebra_conf`) and bgpd (with `bgpd_conf`) in `ns`.
     pub fn start_with(ns: &Netns, bgpd_conf: &str, zebra_conf: &str) -> Result<Self> {
+        Self::start_with_args(ns, bgpd_conf, zebra_conf, &[])
+    }
+
+    /// Like [`Frr::start_with`], passing `bgpd_args` to bgpd as well (e.g. `["-M", "bmp"]` to
+    /// load the BMP module).
+    pub fn start_with_args(
+        ns: &Netns,
+        bgpd_conf: &str,
+        zebra_conf: &str,
+        bgpd_args: &[&str],
+    ) -> Result<Self> {
         let name = unique_name("frr");
         let dir = TempDir::new("frr")?;
         let d = dir.path();
@@ -90,7 +101,7 @@ impl Frr {
             bgpd: 0,
             dir,
         };
-        frr.zebra = frr.spawn_daemon(ZEBRA, "zebra")?;
+        frr.zebra = frr.spawn_daemon(ZEBRA, "zebra", &[])?;
         let zsock = rundir.join("zserv.api");
         if !wait_until(Duration::from_secs(10), || zsock.exists()) {
             return Err(Error::msg(format!(
@@ -99,7 +110,7 @@ impl Frr {
                 tail(&frr.log_path("zebra"), 20)
             )));
         }
-        frr.bgpd = frr.spawn_daemon(BGPD, "bgpd")?;
+        frr.bgpd = frr.spawn_daemon(BGPD, "bgpd", bgpd_args)?;
         let ok = wait_until(Duration::from_secs(10), || {
             frr.procs.is_running(frr.bgpd)
                 && frr
@@ -128,7 +139,7 @@ impl Frr {
         Path::new("/var/run/frr").join(name)
     }
 
-    fn spawn_daemon(&self, bin: &str, daemon: &str) -> Result<u32> {
+    fn spawn_daemon(&self, bin: &str, daemon: &str, extra: &[&str]) -> Result<u32> {
         let d = self.dir.path();
         let mut cmd = self.ns.command(bin);
         cmd.arg("-N")
@@ -138,6 +149,7 @@ impl Frr {
             .args(["-P", "0", "-u", "frr", "-g", "frr"])
             .arg("--log")
             .arg(format!("file:{}", self.log_path(daemon).display()))
+            .args(extra)
             .stdin(std::process::Stdio::null());
         let out = std::fs::OpenOptions::new()
             .create(true)
