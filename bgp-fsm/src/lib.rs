@@ -61,6 +61,7 @@ pub mod collision;
 pub mod config;
 pub mod fsm;
 pub mod negotiate;
+pub mod peer;
 mod timer;
 
 #[cfg(feature = "tokio")]
@@ -72,3 +73,4 @@ pub use fsm::{
     Action, DownReason, Event, Fsm, FsmError, State, shutdown_message, shutdown_notification,
 };
 pub use negotiate::{Negotiated, build_open, validate_open};
+pub use peer::{ConnId, IoAction, Limits, Peer, PeerError, PeerEvent};

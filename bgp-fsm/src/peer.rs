@@ -1,0 +1,920 @@
+//! A whole BGP peer, sans-I/O: framing, the negotiated context, the collision between two
+//! connections, the send hold timer and flow control, in the manner of quinn-proto's
+//! `Connection`.
+//!
+//! A [`Peer`] owns one [`Fsm`] per TCP connection (at most two: the session's connection and,
+//! during a collision, a second incoming one). Whoever runs it (the tokio [`crate::driver`], a
+//! simulator, a fuzzer, a test) moves bytes and time:
+//!
+//! - in: [`Peer::handle_connected`] / [`Peer::handle_accepted`] (a TCP connection is up and
+//!   gets a [`ConnId`]), [`Peer::handle_input`] (bytes read), [`Peer::handle_transmitted`]
+//!   (bytes written), [`Peer::handle_closed`], [`Peer::handle_timeout`], and the calls of the
+//!   application ([`Peer::send_update`], [`Peer::shutdown`], ...);
+//! - out: [`Peer::poll_transmit`] (bytes to write on a connection), [`Peer::poll_io`]
+//!   ([`IoAction`]: connect, close), [`Peer::poll_event`] ([`PeerEvent`] for the application)
+//!   and [`Peer::poll_timeout`].
+//!
+//! Drain `poll_transmit` before `poll_io`: the bytes for a connection (e.g. a NOTIFICATION)
+//! come out before the action that closes it.
+//!
+//! Framing uses bgp-wire's header checks ([`bgp_wire::frame_len`]) and decodes with the
+//! negotiated [`SessionContext`], borrowed from the state machine (never cloned per message).
+//!
+//! Flow control ([`Limits`]): while [`Limits::events`] events wait in [`Peer::poll_event`],
+//! received messages are held back undecoded (at most [`Limits::held_input`] octets) except
+//! KEEPALIVEs, which are still processed, and every held message still restarts the HoldTimer;
+//! beyond that [`Peer::wants_read`] turns false and TCP pushes back. UPDATEs are refused
+//! ([`PeerError::Backpressure`]) while [`Limits::send_buffer`] octets wait to be written
+//! ([`Peer::send_capacity`]); KEEPALIVEs, NOTIFICATIONs and ROUTE-REFRESHes are never refused.
+//!
+//! Send hold timer (RFC 9687): in Established, when output waits and the connection makes no
+//! write progress for the SendHoldTime (the larger of [`Limits::send_hold_time`] and twice the
+//! negotiated hold time), the session ends with NOTIFICATION 8 (Send Hold Timer Expired)
+//! through AutomaticStop, and the connection closes.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use bgp_wire::{
+    AfiSafi, EncodeError, Message, Notification, RouteRefresh, SessionContext, Update,
+    UpdateVerdict,
+};
+use bytes::{Bytes, BytesMut};
+
+use crate::collision::{self, Direction, Keep};
+use crate::config::SessionConfig;
+use crate::fsm::{Action, DownReason, Event, Fsm, FsmError, State};
+use crate::negotiate::Negotiated;
+use crate::timer::Timer;
+
+/// NOTIFICATION error code 8, Send Hold Timer Expired (RFC 9687).
+pub const SEND_HOLD_TIMER_EXPIRED: u8 = 8;
+/// The smallest SendHoldTime RFC 9687 suggests: 8 minutes.
+pub const DEFAULT_SEND_HOLD_TIME: Duration = Duration::from_secs(480);
+/// Default of [`Limits::events`].
+pub const DEFAULT_EVENT_LIMIT: usize = 64;
+/// Default of [`Limits::send_buffer`].
+pub const DEFAULT_SEND_BUFFER: usize = 64 * 1024;
+/// Default of [`Limits::held_input`].
+pub const DEFAULT_HELD_INPUT: usize = 64 * 1024;
+
+/// One TCP connection of a [`Peer`], numbered by the peer in the order they come up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(u64);
+
+impl ConnId {
+    /// The number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conn#{}", self.0)
+    }
+}
+
+/// Something that happened to a peer, for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// The session state changed.
+    StateChanged {
+        /// Old state.
+        from: State,
+        /// New state.
+        to: State,
+    },
+    /// The session is Established with these parameters (replay routes now).
+    Established(Box<Negotiated>),
+    /// The session left Established.
+    Down {
+        /// Why.
+        reason: DownReason,
+    },
+    /// An UPDATE from the peer with its RFC 7606 verdict: a treat-as-withdraw verdict lists the
+    /// routes to withdraw in `verdict.treat_as_withdraw`; attribute-discard problems name the
+    /// attributes to ignore. A session-reset verdict never arrives here (the session resets).
+    Update {
+        /// The UPDATE.
+        update: Box<Update>,
+        /// Its verdict.
+        verdict: UpdateVerdict,
+    },
+    /// We sent this NOTIFICATION.
+    NotificationSent(Notification),
+    /// The peer sent this NOTIFICATION.
+    NotificationReceived(Notification),
+    /// The peer asked for a route refresh.
+    RouteRefresh(RouteRefresh),
+}
+
+/// What the runner must do with sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoAction {
+    /// Open a TCP connection to the peer; report [`Peer::handle_connected`] or
+    /// [`Peer::handle_connect_failed`].
+    Connect,
+    /// Abandon a connection attempt in progress (another connection took its place).
+    CancelConnect,
+    /// Write what [`Peer::poll_transmit`] gave for this connection (within a short time), then
+    /// close it. The peer forgets the connection.
+    Close(ConnId),
+}
+
+/// Flow-control and timer limits of a [`Peer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Undelivered events above which received messages (other than KEEPALIVE) are held back.
+    pub events: usize,
+    /// Octets waiting to be written above which UPDATEs are refused.
+    pub send_buffer: usize,
+    /// Octets of received messages held back before [`Peer::wants_read`] turns false.
+    pub held_input: usize,
+    /// Lower bound of the SendHoldTime (RFC 9687); the effective one is the larger of this and
+    /// twice the negotiated hold time.
+    pub send_hold_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            events: DEFAULT_EVENT_LIMIT,
+            send_buffer: DEFAULT_SEND_BUFFER,
+            held_input: DEFAULT_HELD_INPUT,
+            send_hold_time: DEFAULT_SEND_HOLD_TIME,
+        }
+    }
+}
+
+/// Errors of the application calls of a [`Peer`].
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// The session is not Established.
+    #[error("session is not established (state {0})")]
+    NotEstablished(State),
+    /// The peer did not negotiate what the call needs.
+    #[error(transparent)]
+    Fsm(FsmError),
+    /// The message cannot be encoded for this session.
+    #[error("cannot encode: {0}")]
+    Encode(#[from] EncodeError),
+    /// The send buffer is full; retry once [`Peer::send_capacity`] is positive.
+    #[error("send buffer full ({0} octets wait)")]
+    Backpressure(usize),
+}
+
+impl From<FsmError> for PeerError {
+    fn from(e: FsmError) -> Self {
+        match e {
+            FsmError::NotEstablished(s) => PeerError::NotEstablished(s),
+            e => PeerError::Fsm(e),
+        }
+    }
+}
+
+/// A received item held back by flow control.
+#[derive(Debug)]
+enum Held {
+    Frame(Bytes),
+    Event(Box<Event>),
+}
+
+/// One connection with its state machine and buffers.
+#[derive(Debug)]
+struct Conn {
+    fsm: Fsm,
+    id: Option<ConnId>,
+    dir: Direction,
+    rbuf: BytesMut,
+    out: BytesMut,
+    in_flight: usize,
+    held: VecDeque<Held>,
+    held_bytes: usize,
+    eof: bool,
+    send_hold: Timer,
+}
+
+impl Conn {
+    fn new(fsm: Fsm, dir: Direction) -> Self {
+        Conn {
+            fsm,
+            id: None,
+            dir,
+            rbuf: BytesMut::new(),
+            out: BytesMut::new(),
+            in_flight: 0,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            eof: false,
+            send_hold: Timer::default(),
+        }
+    }
+
+    /// Forget the transport: buffers go, and the unsent output is returned.
+    fn detach(&mut self) -> (Option<ConnId>, BytesMut) {
+        self.rbuf = BytesMut::new();
+        self.held = VecDeque::new();
+        self.held_bytes = 0;
+        self.eof = false;
+        self.in_flight = 0;
+        self.send_hold.stop();
+        (self.id.take(), std::mem::take(&mut self.out))
+    }
+
+    fn buffered(&self) -> usize {
+        self.out.len() + self.in_flight
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Primary,
+    Secondary,
+}
+
+#[derive(PartialEq, Eq)]
+enum Collision {
+    None,
+    SecondaryDropped,
+    Promoted,
+}
+
+/// One BGP peer, sans-I/O. See the [module docs](self).
+#[derive(Debug)]
+pub struct Peer {
+    primary: Conn,
+    secondary: Option<Box<Conn>>,
+    next_id: u64,
+    default_ctx: SessionContext,
+    limits: Limits,
+    events: VecDeque<PeerEvent>,
+    io: VecDeque<IoAction>,
+    retired: VecDeque<(ConnId, Bytes)>,
+    encode_error: Option<EncodeError>,
+}
+
+enum Cut {
+    Incomplete,
+    Frame(Bytes),
+    Error(Event),
+}
+
+/// Cut the next message off the read buffer (bgp-wire's header checks).
+fn cut(rbuf: &mut BytesMut, ctx: &SessionContext) -> Cut {
+    let len = match bgp_wire::frame_len(rbuf, ctx) {
+        Ok(None) => return Cut::Incomplete,
+        Ok(Some(len)) => len,
+        Err(e) => {
+            // Header errors (1/1, 1/2, 1/3): nothing after this can be framed.
+            rbuf.clear();
+            return Cut::Error(Event::from_decode_error(&e));
+        }
+    };
+    if rbuf.len() < len {
+        rbuf.reserve(len - rbuf.len());
+        return Cut::Incomplete;
+    }
+    Cut::Frame(rbuf.split_to(len).freeze())
+}
+
+fn decode(frame: Bytes, ctx: &SessionContext) -> Event {
+    match bgp_wire::decode_message(frame, ctx) {
+        Ok(d) => Event::from_message(d.message, d.verdict),
+        Err(e) => Event::from_decode_error(&e),
+    }
+}
+
+/// A whole KEEPALIVE: header only, type 4.
+fn is_keepalive(frame: &[u8]) -> bool {
+    frame.len() == bgp_wire::HEADER_LEN && frame.get(18) == Some(&4)
+}
+
+impl Peer {
+    /// A peer that has not started yet (call [`Peer::start`]).
+    pub fn new(config: SessionConfig, limits: Limits) -> Self {
+        Peer {
+            primary: Conn::new(Fsm::new(config), Direction::Outgoing),
+            secondary: None,
+            next_id: 0,
+            default_ctx: SessionContext::default(),
+            limits,
+            events: VecDeque::new(),
+            io: VecDeque::new(),
+            retired: VecDeque::new(),
+            encode_error: None,
+        }
+    }
+
+    /// ManualStart, or ManualStartPassive with [`SessionConfig::passive`].
+    pub fn start(&mut self, now: Duration) {
+        let ev = if self.primary.fsm.config().passive {
+            Event::ManualStartPassive
+        } else {
+            Event::ManualStart
+        };
+        self.primary.fsm.handle_event(now, ev);
+        self.apply(now, Which::Primary);
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        self.primary.fsm.config()
+    }
+
+    /// The session's state machine (the one a collision left standing).
+    pub fn fsm(&self) -> &Fsm {
+        &self.primary.fsm
+    }
+
+    /// The session state.
+    pub fn state(&self) -> State {
+        self.primary.fsm.state()
+    }
+
+    /// The negotiated parameters once the OPENs are exchanged.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.primary.fsm.negotiated()
+    }
+
+    /// The connection that carries the session, if any.
+    pub fn session_conn(&self) -> Option<ConnId> {
+        self.primary.id
+    }
+
+    /// The direction of the session's connection.
+    pub fn session_direction(&self) -> Direction {
+        self.primary.dir
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn new_id(&mut self) -> ConnId {
+        self.next_id = self.next_id.wrapping_add(1);
+        ConnId(self.next_id)
+    }
+
+    fn which(&self, id: ConnId) -> Option<Which> {
+        if self.primary.id == Some(id) {
+            Some(Which::Primary)
+        } else if self.secondary.as_ref().is_some_and(|s| s.id == Some(id)) {
+            Some(Which::Secondary)
+        } else {
+            None
+        }
+    }
+
+    fn conn(&mut self, which: Which) -> Option<&mut Conn> {
+        match which {
+            Which::Primary => Some(&mut self.primary),
+            Which::Secondary => self.secondary.as_deref_mut(),
+        }
+    }
+
+    /// Our outgoing connection is up.
+    ///
+    /// `None` when the peer no longer wants it (another connection took its place): close it.
+    pub fn handle_connected(&mut self, now: Duration) -> Option<ConnId> {
+        if self.primary.id.is_some() {
+            return None;
+        }
+        let id = self.new_id();
+        self.primary.id = Some(id);
+        self.primary.dir = Direction::Outgoing;
+        self.primary.fsm.handle_event(now, Event::TcpCrAcked);
+        self.apply(now, Which::Primary);
+        self.after(now);
+        Some(id)
+    }
+
+    /// Our connection attempt failed.
+    pub fn handle_connect_failed(&mut self, now: Duration) {
+        self.primary
+            .fsm
+            .handle_event(now, Event::TcpConnectionFails);
+        self.apply(now, Which::Primary);
+        self.after(now);
+    }
+
+    /// The peer connected to us. The connection may be closed at once ([`IoAction::Close`],
+    /// after a Cease 6/7 when a session is Established).
+    pub fn handle_accepted(&mut self, now: Duration) -> ConnId {
+        let id = self.new_id();
+        match self.primary.fsm.state() {
+            State::Idle => {
+                if self.primary.fsm.automatic_start_enabled() {
+                    // The peer is faster than our IdleHoldTimer: start passively on its connection.
+                    self.primary
+                        .fsm
+                        .handle_event(now, Event::AutomaticStartPassive);
+                    self.apply(now, Which::Primary);
+                    self.take_as_primary(now, id);
+                } else {
+                    self.io.push_back(IoAction::Close(id));
+                }
+            }
+            State::Connect | State::Active => self.take_as_primary(now, id),
+            State::OpenSent | State::OpenConfirm if self.secondary.is_none() => {
+                let mut fsm = Fsm::new(self.primary.fsm.config().clone());
+                fsm.handle_event(now, Event::ManualStartPassive);
+                fsm.handle_event(now, Event::TcpConnectionConfirmed);
+                let mut conn = Conn::new(fsm, Direction::Incoming);
+                conn.id = Some(id);
+                self.secondary = Some(Box::new(conn));
+                self.apply(now, Which::Secondary);
+            }
+            _ => {
+                // Established (or a collision already being resolved): refuse with Cease 6/7.
+                let n = Notification::new(
+                    bgp_wire::error::codes::CEASE,
+                    bgp_wire::error::codes::CONNECTION_COLLISION_RESOLUTION,
+                );
+                let mut out = BytesMut::new();
+                let _ = bgp_wire::encode_message(
+                    &Message::Notification(n),
+                    &self.default_ctx,
+                    &mut out,
+                );
+                self.retired.push_back((id, out.freeze()));
+                self.io.push_back(IoAction::Close(id));
+            }
+        }
+        self.after(now);
+        id
+    }
+
+    fn take_as_primary(&mut self, now: Duration, id: ConnId) {
+        self.io.push_back(IoAction::CancelConnect);
+        let (old, out) = self.primary.detach();
+        if let Some(old) = old {
+            self.retire(old, out);
+        }
+        self.primary.id = Some(id);
+        self.primary.dir = Direction::Incoming;
+        self.primary
+            .fsm
+            .handle_event(now, Event::TcpConnectionConfirmed);
+        self.apply(now, Which::Primary);
+    }
+
+    fn retire(&mut self, id: ConnId, out: BytesMut) {
+        if !out.is_empty() {
+            self.retired.push_back((id, out.freeze()));
+        }
+        self.io.push_back(IoAction::Close(id));
+    }
+
+    /// Bytes read from a connection. Unknown connections are ignored.
+    pub fn handle_input(&mut self, now: Duration, conn: ConnId, bytes: &[u8]) {
+        let Some(which) = self.which(conn) else {
+            return;
+        };
+        if let Some(c) = self.conn(which)
+            && !c.eof
+        {
+            c.rbuf.extend_from_slice(bytes);
+        }
+        self.process(now, which);
+        self.after(now);
+    }
+
+    /// The connection ended (end of stream or an error). Messages read before it are still
+    /// processed first.
+    pub fn handle_closed(&mut self, now: Duration, conn: ConnId) {
+        let Some(which) = self.which(conn) else {
+            return;
+        };
+        if let Some(c) = self.conn(which) {
+            c.eof = true;
+        }
+        self.process(now, which);
+        self.after(now);
+    }
+
+    /// `n` octets of what [`Peer::poll_transmit`] gave for `conn` have been written.
+    pub fn handle_transmitted(&mut self, now: Duration, conn: ConnId, n: usize) {
+        let Some(which) = self.which(conn) else {
+            return;
+        };
+        let min = self.limits.send_hold_time;
+        if let Some(c) = self.conn(which) {
+            c.in_flight = c.in_flight.saturating_sub(n);
+            if n > 0 {
+                c.send_hold.stop();
+            }
+            update_send_hold(c, now, min);
+        }
+    }
+
+    /// Process input that flow control held back, now that events were taken.
+    pub fn resume(&mut self, now: Duration) {
+        self.process(now, Which::Primary);
+        if self.secondary.is_some() {
+            self.process(now, Which::Secondary);
+        }
+        self.after(now);
+    }
+
+    /// Fire what expired at `now`: the state machines' timers and the send hold timer.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        for which in [Which::Primary, Which::Secondary] {
+            let Some(c) = self.conn(which) else { continue };
+            c.fsm.handle_timeout(now);
+            if c.send_hold.expired(now) {
+                c.send_hold.stop();
+                c.fsm
+                    .automatic_stop_with(now, Notification::new(SEND_HOLD_TIMER_EXPIRED, 0));
+            }
+            self.apply(now, which);
+        }
+        self.resume(now);
+    }
+
+    /// When [`Peer::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let conns = std::iter::once(&self.primary).chain(self.secondary.as_deref());
+        conns
+            .flat_map(|c| [c.fsm.poll_timeout(), c.send_hold.deadline()])
+            .flatten()
+            .min()
+    }
+
+    /// The next bytes to write on a connection. They count as waiting (for flow control and
+    /// the send hold timer) until reported with [`Peer::handle_transmitted`].
+    pub fn poll_transmit(&mut self) -> Option<(ConnId, Bytes)> {
+        if let Some(r) = self.retired.pop_front() {
+            return Some(r);
+        }
+        if self.retired.capacity() > 0 {
+            self.retired = VecDeque::new();
+        }
+        for which in [Which::Primary, Which::Secondary] {
+            let Some(c) = self.conn(which) else { continue };
+            if let Some(id) = c.id
+                && !c.out.is_empty()
+            {
+                let b = std::mem::take(&mut c.out).freeze();
+                c.in_flight += b.len();
+                return Some((id, b));
+            }
+        }
+        None
+    }
+
+    /// The next socket action.
+    pub fn poll_io(&mut self) -> Option<IoAction> {
+        let a = self.io.pop_front();
+        if a.is_none() && self.io.capacity() > 0 {
+            self.io = VecDeque::new();
+        }
+        a
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<PeerEvent> {
+        let e = self.events.pop_front();
+        if e.is_none() && self.events.capacity() > 0 {
+            // An idle peer keeps no event buffer.
+            self.events = VecDeque::new();
+        }
+        e
+    }
+
+    /// Events waiting in [`Peer::poll_event`].
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the runner should read from `conn` (false while flow control holds input back
+    /// or after the connection ended).
+    pub fn wants_read(&self, conn: ConnId) -> bool {
+        let c = if self.primary.id == Some(conn) {
+            &self.primary
+        } else {
+            match self.secondary.as_deref() {
+                Some(s) if s.id == Some(conn) => s,
+                _ => return false,
+            }
+        };
+        !c.eof && c.rbuf.len() < self.limits.held_input
+    }
+
+    /// Octets of UPDATEs the session accepts now (0: [`Peer::send_update`] refuses).
+    pub fn send_capacity(&self) -> usize {
+        self.limits
+            .send_buffer
+            .saturating_sub(self.primary.buffered())
+    }
+
+    /// Octets waiting to be written on the session's connection.
+    pub fn send_buffered(&self) -> usize {
+        self.primary.buffered()
+    }
+
+    /// Send an UPDATE (Established only; refused while the send buffer is full).
+    pub fn send_update(&mut self, now: Duration, update: Update) -> Result<(), PeerError> {
+        let state = self.primary.fsm.state();
+        if state != State::Established {
+            return Err(PeerError::NotEstablished(state));
+        }
+        if self.send_capacity() == 0 {
+            return Err(PeerError::Backpressure(self.primary.buffered()));
+        }
+        let r = self.primary.fsm.send_update(now, update);
+        self.apply(now, Which::Primary);
+        self.after(now);
+        r?;
+        match self.encode_error.take() {
+            Some(e) => Err(PeerError::Encode(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Ask the peer to resend a family (needs Route Refresh negotiated).
+    pub fn send_route_refresh(&mut self, now: Duration, af: AfiSafi) -> Result<(), PeerError> {
+        let r = self.primary.fsm.send_route_refresh(now, af);
+        self.apply(now, Which::Primary);
+        self.after(now);
+        Ok(r?)
+    }
+
+    /// ManualStop with Cease 6/2 and an RFC 9003 shutdown communication, on every connection.
+    pub fn shutdown(&mut self, now: Duration, message: Option<&str>) {
+        self.primary.fsm.shutdown(now, message);
+        self.apply(now, Which::Primary);
+        if let Some(s) = self.secondary.as_mut() {
+            s.fsm.shutdown(now, message);
+            self.apply(now, Which::Secondary);
+        }
+        if let Some(mut s) = self.secondary.take()
+            && let (Some(id), out) = s.detach()
+        {
+            self.retire(id, out);
+        }
+    }
+
+    /// AutomaticStop with this Cease on every connection (see
+    /// [`crate::driver::PeerHandle::automatic_stop`]).
+    pub fn automatic_stop(&mut self, now: Duration, cease: Notification) {
+        self.primary.fsm.automatic_stop_with(now, cease.clone());
+        self.apply(now, Which::Primary);
+        if let Some(s) = self.secondary.as_mut() {
+            s.fsm.automatic_stop_with(now, cease);
+            self.apply(now, Which::Secondary);
+        }
+        self.after(now);
+    }
+
+    /// After every input: a collision may be decidable now.
+    fn after(&mut self, now: Duration) {
+        let _ = self.check_collision(now);
+    }
+
+    /// Feed one connection's input to its state machine, in order, as far as flow control
+    /// allows. Each round consumes a held item or bytes of the read buffer, or returns.
+    fn process(&mut self, now: Duration, which: Which) {
+        let mut which = which;
+        loop {
+            let room = self.events.len() < self.limits.events;
+            let held_limit = self.limits.held_input;
+            let default_ctx = &self.default_ctx;
+            let c = match which {
+                Which::Primary => &mut self.primary,
+                Which::Secondary => match self.secondary.as_deref_mut() {
+                    Some(s) => s,
+                    None => return,
+                },
+            };
+            if c.id.is_none() {
+                return;
+            }
+            let ctx = c.fsm.negotiated().map_or(default_ctx, |n| &n.context);
+            let held = if room { c.held.pop_front() } else { None };
+            let event = match held {
+                Some(Held::Frame(f)) => {
+                    c.held_bytes = c.held_bytes.saturating_sub(f.len());
+                    decode(f, ctx)
+                }
+                Some(Held::Event(e)) => *e,
+                None => {
+                    let backed = !room || !c.held.is_empty();
+                    let established = c.fsm.state() == State::Established;
+                    if backed && (!established || c.held_bytes >= held_limit) {
+                        return;
+                    }
+                    match cut(&mut c.rbuf, ctx) {
+                        Cut::Incomplete => {
+                            if c.rbuf.is_empty() {
+                                // Idle sessions keep no read buffer.
+                                c.rbuf = BytesMut::new();
+                            }
+                            if c.eof && !backed {
+                                c.eof = false;
+                                let _ = c.detach();
+                                Event::TcpConnectionFails
+                            } else {
+                                return;
+                            }
+                        }
+                        Cut::Error(e) if backed => {
+                            c.held.push_back(Held::Event(Box::new(e)));
+                            continue;
+                        }
+                        Cut::Error(e) => e,
+                        Cut::Frame(f) if backed => {
+                            if is_keepalive(&f) {
+                                Event::KeepAliveMsg
+                            } else {
+                                c.fsm.message_arrived(now);
+                                c.held_bytes += f.len();
+                                c.held.push_back(Held::Frame(f));
+                                continue;
+                            }
+                        }
+                        Cut::Frame(f) => decode(f, ctx),
+                    }
+                }
+            };
+            c.fsm.handle_event(now, event);
+            self.apply(now, which);
+            // Resolve a collision as soon as an OPEN is in, before a KEEPALIVE that may follow
+            // in the same read takes the connection to Established.
+            if self.secondary.is_some() {
+                match self.check_collision(now) {
+                    Collision::Promoted => which = Which::Primary,
+                    Collision::SecondaryDropped if which == Which::Secondary => return,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Carry out a state machine's actions.
+    fn apply(&mut self, now: Duration, which: Which) {
+        let min_send_hold = self.limits.send_hold_time;
+        loop {
+            let default_ctx = &self.default_ctx;
+            let c = match which {
+                Which::Primary => &mut self.primary,
+                Which::Secondary => match self.secondary.as_deref_mut() {
+                    Some(s) => s,
+                    None => return,
+                },
+            };
+            let Some(action) = c.fsm.poll_action() else {
+                update_send_hold(c, now, min_send_hold);
+                break;
+            };
+            match action {
+                Action::Connect if which == Which::Primary => self.io.push_back(IoAction::Connect),
+                Action::Connect => {}
+                Action::CloseConnection => {
+                    let (id, out) = c.detach();
+                    if which == Which::Primary {
+                        self.io.push_back(IoAction::CancelConnect);
+                    }
+                    if let Some(id) = id {
+                        self.retire(id, out);
+                    }
+                }
+                Action::Send(msg) => {
+                    if c.id.is_some() {
+                        let ctx = c.fsm.negotiated().map_or(default_ctx, |n| &n.context);
+                        if let Err(e) = bgp_wire::encode_message(&msg, ctx, &mut c.out) {
+                            self.encode_error = Some(e);
+                        }
+                    }
+                    if let (Which::Primary, Message::Notification(n)) = (which, msg) {
+                        self.events.push_back(PeerEvent::NotificationSent(n));
+                    }
+                }
+                other if which == Which::Primary => self.publish(other),
+                _ => {}
+            }
+        }
+        // A secondary connection that fell back is simply dropped.
+        let drop_secondary = which == Which::Secondary
+            && self
+                .secondary
+                .as_ref()
+                .is_some_and(|s| s.id.is_none() || s.fsm.state() == State::Idle);
+        if drop_secondary
+            && let Some(mut s) = self.secondary.take()
+            && let (Some(id), out) = s.detach()
+        {
+            self.retire(id, out);
+        }
+    }
+
+    fn publish(&mut self, action: Action) {
+        let ev = match action {
+            Action::StateChanged { from, to } => PeerEvent::StateChanged { from, to },
+            Action::SessionUp(n) => PeerEvent::Established(n),
+            Action::SessionDown(reason) => PeerEvent::Down { reason },
+            Action::Update { update, verdict } => PeerEvent::Update {
+                update: Box::new(update),
+                verdict,
+            },
+            Action::RouteRefresh(r) => PeerEvent::RouteRefresh(r),
+            Action::NotificationReceived(n) => PeerEvent::NotificationReceived(n),
+            Action::Connect | Action::CloseConnection | Action::Send(_) => return,
+        };
+        self.events.push_back(ev);
+    }
+
+    /// Resolve a collision between the session's connection and a second (incoming) one
+    /// (RFC 4271 §6.8).
+    fn check_collision(&mut self, now: Duration) -> Collision {
+        let Some(sec) = self.secondary.as_ref() else {
+            return Collision::None;
+        };
+        let pstate = self.primary.fsm.state();
+        if pstate < State::OpenSent {
+            // The primary fell back: the secondary connection carries on as the session.
+            self.promote_secondary();
+            return Collision::Promoted;
+        }
+        let Some(remote_id) = sec.fsm.remote_id().or(self.primary.fsm.remote_id()) else {
+            if pstate == State::Established {
+                self.dump(now, Which::Secondary);
+                return Collision::SecondaryDropped;
+            }
+            return Collision::None;
+        };
+        let cfg = self.primary.fsm.config();
+        let keep = collision::resolve(
+            pstate,
+            self.primary.dir,
+            cfg.router_id,
+            cfg.local_as,
+            remote_id,
+            cfg.peer_as,
+        );
+        match keep {
+            Some(Keep::Existing) => {
+                self.dump(now, Which::Secondary);
+                Collision::SecondaryDropped
+            }
+            Some(Keep::New) => {
+                self.dump(now, Which::Primary);
+                self.promote_secondary();
+                Collision::Promoted
+            }
+            None => Collision::None,
+        }
+    }
+
+    /// Cease 6/7 on one connection and close it; only its messages go out (the session
+    /// continues on the other connection).
+    fn dump(&mut self, now: Duration, which: Which) {
+        let mut sec = None;
+        let c = match which {
+            Which::Primary => &mut self.primary,
+            Which::Secondary => match self.secondary.take() {
+                Some(s) => sec.insert(s),
+                None => return,
+            },
+        };
+        c.fsm.handle_event(now, Event::OpenCollisionDump);
+        while let Some(a) = c.fsm.poll_action() {
+            if let (Action::Send(m), Some(_)) = (&a, c.id) {
+                let _ = bgp_wire::encode_message(m, &self.default_ctx, &mut c.out);
+            }
+        }
+        if let (Some(id), out) = c.detach() {
+            self.retire(id, out);
+        }
+    }
+
+    fn promote_secondary(&mut self) {
+        let Some(sec) = self.secondary.take() else {
+            return;
+        };
+        let from = self.primary.fsm.state();
+        if let (Some(id), out) = self.primary.detach() {
+            self.retire(id, out);
+        }
+        self.io.push_back(IoAction::CancelConnect);
+        self.primary = *sec;
+        let to = self.primary.fsm.state();
+        if from != to {
+            self.events.push_back(PeerEvent::StateChanged { from, to });
+        }
+    }
+}
+
+/// Run the send hold timer while output waits in Established; stop it otherwise.
+fn update_send_hold(c: &mut Conn, now: Duration, min: Duration) {
+    if c.fsm.state() != State::Established || c.buffered() == 0 || c.id.is_none() {
+        c.send_hold.stop();
+    } else if !c.send_hold.running() {
+        let hold = c.fsm.negotiated().map_or(Duration::ZERO, |n| {
+            Duration::from_secs(u64::from(n.hold_time))
+        });
+        c.send_hold.start(now, min.max(hold.saturating_mul(2)));
+    }
+}
