@@ -59,6 +59,16 @@ pub const DEFAULT_SEND_BUFFER: usize = 64 * 1024;
 /// Default of [`Limits::held_input`].
 pub const DEFAULT_HELD_INPUT: usize = 64 * 1024;
 
+/// The context before OPENs are exchanged (equal to `SessionContext::default()`), shared by
+/// every peer instead of one copy each.
+static DEFAULT_CTX: SessionContext = SessionContext {
+    four_octet_as: false,
+    add_path_receive: Vec::new(),
+    add_path_send: Vec::new(),
+    extended_message: false,
+    extended_next_hop: Vec::new(),
+};
+
 /// One TCP connection of a [`Peer`], numbered by the peer in the order they come up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(u64);
@@ -247,7 +257,6 @@ pub struct Peer {
     primary: Conn,
     secondary: Option<Box<Conn>>,
     next_id: u64,
-    default_ctx: SessionContext,
     limits: Limits,
     events: VecDeque<PeerEvent>,
     io: VecDeque<IoAction>,
@@ -298,7 +307,6 @@ impl Peer {
             primary: Conn::new(Fsm::new(config), Direction::Outgoing),
             secondary: None,
             next_id: 0,
-            default_ctx: SessionContext::default(),
             limits,
             events: VecDeque::new(),
             io: VecDeque::new(),
@@ -434,11 +442,7 @@ impl Peer {
                     bgp_wire::error::codes::CONNECTION_COLLISION_RESOLUTION,
                 );
                 let mut out = BytesMut::new();
-                let _ = bgp_wire::encode_message(
-                    &Message::Notification(n),
-                    &self.default_ctx,
-                    &mut out,
-                );
+                let _ = bgp_wire::encode_message(&Message::Notification(n), &DEFAULT_CTX, &mut out);
                 self.retired.push_back((id, out.freeze()));
                 self.io.push_back(IoAction::Close(id));
             }
@@ -681,7 +685,7 @@ impl Peer {
         loop {
             let room = self.events.len() < self.limits.events;
             let held_limit = self.limits.held_input;
-            let default_ctx = &self.default_ctx;
+            let default_ctx = &DEFAULT_CTX;
             let c = match which {
                 Which::Primary => &mut self.primary,
                 Which::Secondary => match self.secondary.as_deref_mut() {
@@ -757,7 +761,7 @@ impl Peer {
     fn apply(&mut self, now: Duration, which: Which) {
         let min_send_hold = self.limits.send_hold_time;
         loop {
-            let default_ctx = &self.default_ctx;
+            let default_ctx = &DEFAULT_CTX;
             let c = match which {
                 Which::Primary => &mut self.primary,
                 Which::Secondary => match self.secondary.as_deref_mut() {
@@ -882,7 +886,7 @@ impl Peer {
         c.fsm.handle_event(now, Event::OpenCollisionDump);
         while let Some(a) = c.fsm.poll_action() {
             if let (Action::Send(m), Some(_)) = (&a, c.id) {
-                let _ = bgp_wire::encode_message(m, &self.default_ctx, &mut c.out);
+                let _ = bgp_wire::encode_message(m, &DEFAULT_CTX, &mut c.out);
             }
         }
         if let (Some(id), out) = c.detach() {

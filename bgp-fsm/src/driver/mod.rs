@@ -1,8 +1,9 @@
-//! The tokio driver: runs one [`Fsm`] per peer over TCP (feature `tokio`).
+//! The tokio driver: a socket pump that runs one sans-I/O [`Peer`] over TCP (feature `tokio`).
 //!
 //! [`spawn_peer`] starts a task that connects out (unless passive) and/or takes the peer's
-//! incoming connections from a shared [`Listener`], reads and writes BGP messages with
-//! bgp-wire, feeds the state machine and carries out what it says. The returned
+//! incoming connections from a shared [`Listener`], moves the bytes it reads and the time into
+//! the [`Peer`] (which frames, decodes, runs the state machines and resolves collisions), and
+//! writes, connects and closes as the peer says. The returned
 //! [`PeerHandle`] sends UPDATEs and ROUTE-REFRESHes, reports the state through a
 //! [`tokio::sync::watch`] channel and every event through a lossless bounded channel
 //! ([`PeerHandle::take_events`]).
@@ -448,7 +449,8 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
     let driver = Driver {
         epoch: Instant::now(),
         peer: Peer::new(config.session_config(), limits),
-        conns: [None, None, None],
+        conns: [None, None],
+        spare: None,
         connecting: None,
         cmd_rx,
         incoming,
@@ -487,9 +489,10 @@ struct Driver {
     cfg: PeerConfig,
     epoch: Instant,
     peer: Peer,
-    /// The session's connection, during a collision a second one, and for a moment a third
-    /// one that the peer is replacing or refusing.
-    conns: [Option<Conn>; 3],
+    /// The session's connection and, during a collision, a second one.
+    conns: [Option<Conn>; 2],
+    /// For a moment, a third connection that the peer is replacing or refusing.
+    spare: Option<Conn>,
     connecting: Option<Connecting>,
     cmd_rx: mpsc::Receiver<Command>,
     incoming: Option<mpsc::Receiver<TcpStream>>,
@@ -634,19 +637,41 @@ impl Driver {
         self.epoch.elapsed()
     }
 
-    fn slot_of(&self, id: ConnId) -> Option<usize> {
-        self.conns
-            .iter()
-            .position(|c| c.as_ref().is_some_and(|c| c.id == id))
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        let [a, b] = &mut self.conns;
+        [a, b, &mut self.spare]
+            .into_iter()
+            .find_map(|c| c.as_mut().filter(|c| c.id == id))
+    }
+
+    fn take_conn(&mut self, id: ConnId) -> Option<Conn> {
+        let [a, b] = &mut self.conns;
+        [a, b, &mut self.spare]
+            .into_iter()
+            .find(|c| c.as_ref().is_some_and(|c| c.id == id))
+            .and_then(Option::take)
+    }
+
+    /// Give a connection that arrived while both slots were taken a slot, now that the peer
+    /// replaced or refused one.
+    fn settle_spare(&mut self, now: Duration) {
+        let Some(c) = self.spare.take() else { return };
+        match self.conns.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(c),
+            None => {
+                // Not expected: the peer keeps at most two connections.
+                let id = c.id;
+                spawn_close(c);
+                self.peer.handle_closed(now, id);
+            }
+        }
     }
 
     /// Carry out what the peer produced: bytes to sockets, socket actions, events to the
     /// channel, and the state to the watch.
     fn drain(&mut self) {
         while let Some((id, bytes)) = self.peer.poll_transmit() {
-            if let Some(i) = self.slot_of(id)
-                && let Some(c) = self.conns[i].as_mut()
-            {
+            if let Some(c) = self.conn_mut(id) {
                 c.wbuf.extend_from_slice(&bytes);
             }
         }
@@ -657,7 +682,7 @@ impl Driver {
                 }
                 IoAction::CancelConnect => self.connecting = None,
                 IoAction::Close(id) => {
-                    if let Some(c) = self.slot_of(id).and_then(|i| self.conns[i].take()) {
+                    if let Some(c) = self.take_conn(id) {
                         let task = tokio::spawn(close(c));
                         if self.finished {
                             self.closing.push(task);
@@ -665,6 +690,10 @@ impl Driver {
                     }
                 }
             }
+        }
+        if self.spare.is_some() {
+            let now = self.now();
+            self.settle_spare(now);
         }
         self.flush_events();
         let st = self.peer.state();
@@ -678,8 +707,7 @@ impl Driver {
             let addrs = if st == State::Established {
                 self.peer
                     .session_conn()
-                    .and_then(|id| self.slot_of(id))
-                    .and_then(|i| self.conns[i].as_ref())
+                    .and_then(|id| self.conns.iter().flatten().find(|c| c.id == id))
                     .and_then(|c| Some((c.stream.local_addr().ok()?, c.stream.peer_addr().ok()?)))
             } else {
                 None
@@ -730,11 +758,10 @@ impl Driver {
                 held,
                 ..
             } = &mut self;
-            let [c0, c1, c2] = conns;
+            let [c0, c1] = conns;
             let wake = tokio::select! {
                 io = conn_io(c0.as_mut(), peer) => Wake::Conn(0, io),
                 io = conn_io(c1.as_mut(), peer) => Wake::Conn(1, io),
-                io = conn_io(c2.as_mut(), peer) => Wake::Conn(2, io),
                 r = maybe_connect(connecting) => Wake::Connected(r),
                 c = cmd_rx.recv(), if write_ok => Wake::Cmd(c),
                 s = maybe_incoming(incoming) => Wake::Incoming(s),
@@ -801,13 +828,13 @@ impl Driver {
         // Keep the events: they are delivered after the loop.
         let held = self.held.take();
         while let Some((id, bytes)) = self.peer.poll_transmit() {
-            if let Some(c) = self.slot_of(id).and_then(|i| self.conns[i].as_mut()) {
+            if let Some(c) = self.conn_mut(id) {
                 c.wbuf.extend_from_slice(&bytes);
             }
         }
         while let Some(a) = self.peer.poll_io() {
             if let IoAction::Close(id) = a
-                && let Some(c) = self.slot_of(id).and_then(|i| self.conns[i].take())
+                && let Some(c) = self.take_conn(id)
             {
                 self.closing.push(tokio::spawn(close(c)));
             }
@@ -817,7 +844,8 @@ impl Driver {
         if let Ok(mut g) = self.conn_info.lock() {
             *g = None;
         }
-        self.conns = [None, None, None];
+        self.conns = [None, None];
+        self.spare = None;
         self.connecting = None;
         // The Ceases are flushed before the caller hears that we stopped.
         for task in self.closing.drain(..) {
@@ -858,7 +886,7 @@ impl Driver {
             Ok(stream) => {
                 tracing::debug!("connected to {}", self.cfg.peer_addr);
                 if let Some(id) = self.peer.handle_connected(now) {
-                    self.insert(id, stream, now);
+                    self.insert(id, stream);
                 }
                 // Else an incoming connection was taken meanwhile: drop this one.
             }
@@ -869,7 +897,7 @@ impl Driver {
         }
     }
 
-    fn insert(&mut self, id: ConnId, stream: TcpStream, now: Duration) {
+    fn insert(&mut self, id: ConnId, stream: TcpStream) {
         let conn = Conn {
             id,
             stream,
@@ -877,12 +905,9 @@ impl Driver {
         };
         match self.conns.iter_mut().find(|c| c.is_none()) {
             Some(slot) => *slot = Some(conn),
-            None => {
-                // The peer keeps at most two connections, and a third one only until the
-                // drain that follows (it replaces or refuses one).
-                spawn_close(conn);
-                self.peer.handle_closed(now, id);
-            }
+            // A third connection waits outside the select until the drain that follows, where
+            // the peer replaces or refuses one.
+            None => self.spare = Some(conn),
         }
     }
 
@@ -893,7 +918,7 @@ impl Driver {
         }
         let _ = stream.set_nodelay(true);
         let id = self.peer.handle_accepted(now);
-        self.insert(id, stream, now);
+        self.insert(id, stream);
     }
 
     fn on_io(&mut self, i: usize, io: Io, now: Duration) {
