@@ -35,27 +35,26 @@
 //! # Ok(()) }
 //! ```
 
+mod config;
+mod handle;
+mod listener;
 mod sockopt;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bgp_wire::message::AddPathMode;
-use bgp_wire::{Afi, AfiSafi, Capability, Notification, Update};
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::config::{GracefulRestartConfig, SessionConfig};
-use crate::fsm::{FsmError, State};
+use crate::fsm::State;
 use crate::peer::{ConnId, IoAction, Limits, Peer, PeerError};
 
 /// Capacity of the event channel of [`PeerHandle::take_events`].
@@ -69,354 +68,13 @@ const READ_CHUNK: usize = 16 * 1024;
 /// How long a closing connection may take to flush its last messages (e.g. a NOTIFICATION).
 const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Configuration of one peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerConfig {
-    /// Our AS.
-    pub local_as: u32,
-    /// The peer's AS (equal to `local_as` for iBGP).
-    pub peer_as: u32,
-    /// Our BGP Identifier.
-    pub router_id: Ipv4Addr,
-    /// The peer's address.
-    pub peer_addr: IpAddr,
-    /// The peer's TCP port. Default 179.
-    pub peer_port: u16,
-    /// Source address of outgoing connections.
-    pub local_addr: Option<IpAddr>,
-    /// Hold time we propose. Default 90 s.
-    pub hold_time: u16,
-    /// Keepalive interval; default a third of the negotiated hold time.
-    pub keepalive: Option<u16>,
-    /// ConnectRetryTime. Default 120 s (RFC 4271); jittered 0.75-1.0.
-    pub connect_retry: Duration,
-    /// Never connect out; wait for the peer.
-    pub passive: bool,
-    /// TCP MD5 signature password (RFC 2385), at most 80 octets.
-    pub md5_password: Option<String>,
-    /// TTL (IPv6 hop limit) of our packets. `None`: 1 for eBGP, so a single-hop eBGP session
-    /// never reaches past the directly connected peer (as FRR, BIRD and GoBGP default to), and
-    /// the system default for iBGP. Set it for eBGP multihop. Ignored with GTSM.
-    pub ttl: Option<u8>,
-    /// GTSM (RFC 5082): send with TTL 255 and drop packets that arrive with TTL below 254.
-    pub gtsm: bool,
-    /// Families to negotiate. Default IPv4 unicast.
-    pub families: Vec<AfiSafi>,
-    /// Extended next-hop tuples (RFC 8950).
-    pub extended_next_hop: Vec<(AfiSafi, Afi)>,
-    /// ADD-PATH modes (RFC 7911).
-    pub add_path: Vec<(AfiSafi, AddPathMode)>,
-    /// DelayOpenTime, if DelayOpen is wanted.
-    pub delay_open: Option<Duration>,
-    /// Base IdleHoldTime before an automatic reconnect, doubled after each consecutive failure
-    /// up to 120 s (peer oscillation damping). `None`: 1 s.
-    pub idle_hold: Option<Duration>,
-    /// Advertise Route Refresh. Default true.
-    pub route_refresh: bool,
-    /// Advertise Enhanced Route Refresh. Default false.
-    pub enhanced_route_refresh: bool,
-    /// Advertise Extended Message. Default false.
-    pub extended_message: bool,
-    /// Graceful Restart to advertise.
-    pub graceful_restart: Option<GracefulRestartConfig>,
-    /// Capabilities the peer must advertise (else 2/7).
-    pub required_capabilities: Vec<Capability>,
-}
-
-impl PeerConfig {
-    /// A peer with defaults: port 179, hold 90 s, ConnectRetry 120 s, active, IPv4 unicast,
-    /// Route Refresh.
-    pub fn new(local_as: u32, peer_as: u32, router_id: Ipv4Addr, peer_addr: IpAddr) -> Self {
-        PeerConfig {
-            local_as,
-            peer_as,
-            router_id,
-            peer_addr,
-            peer_port: 179,
-            local_addr: None,
-            hold_time: 90,
-            keepalive: None,
-            connect_retry: Duration::from_secs(120),
-            passive: false,
-            md5_password: None,
-            ttl: None,
-            gtsm: false,
-            families: vec![AfiSafi::IPV4_UNICAST],
-            extended_next_hop: Vec::new(),
-            add_path: Vec::new(),
-            delay_open: None,
-            idle_hold: None,
-            route_refresh: true,
-            enhanced_route_refresh: false,
-            extended_message: false,
-            graceful_restart: None,
-            required_capabilities: Vec::new(),
-        }
-    }
-
-    /// The state machine's view of this configuration.
-    pub fn session_config(&self) -> SessionConfig {
-        let mut s = SessionConfig::new(self.local_as, self.peer_as, self.router_id);
-        s.hold_time = self.hold_time;
-        s.keepalive = self.keepalive;
-        s.connect_retry = self.connect_retry;
-        s.passive = self.passive;
-        s.delay_open = self.delay_open;
-        if let Some(d) = self.idle_hold {
-            s.idle_hold_time = d;
-        }
-        s.families = self.families.clone();
-        s.extended_next_hop = self.extended_next_hop.clone();
-        s.add_path = self.add_path.clone();
-        s.route_refresh = self.route_refresh;
-        s.enhanced_route_refresh = self.enhanced_route_refresh;
-        s.extended_message = self.extended_message;
-        s.graceful_restart = self.graceful_restart.clone();
-        s.required_capabilities = self.required_capabilities.clone();
-        // Distinct peers get distinct jitter sequences.
-        let mut seed = u64::from(u32::from(self.router_id)) << 32;
-        match self.peer_addr {
-            IpAddr::V4(a) => seed ^= u64::from(u32::from(a)),
-            IpAddr::V6(a) => seed ^= (u128::from(a) as u64) ^ ((u128::from(a) >> 64) as u64),
-        }
-        s.jitter_seed = seed ^ u64::from(self.peer_port);
-        s
-    }
-}
+pub use config::PeerConfig;
+use handle::Command;
+pub use handle::{DriverError, PeerHandle};
+pub use listener::Listener;
 
 /// Something that happened to a peer (the sans-I/O [`crate::peer::PeerEvent`]).
 pub use crate::peer::PeerEvent;
-
-/// Errors of the driver API.
-#[derive(Debug, thiserror::Error)]
-pub enum DriverError {
-    /// The session is not Established.
-    #[error("session is not established (state {0})")]
-    NotEstablished(State),
-    /// The peer did not negotiate what the call needs.
-    #[error(transparent)]
-    Fsm(#[from] FsmError),
-    /// The message cannot be encoded for this session.
-    #[error("cannot encode: {0}")]
-    Encode(#[from] bgp_wire::EncodeError),
-    /// The driver task has stopped.
-    #[error("the peer task has stopped")]
-    Stopped,
-    /// A socket error.
-    #[error("i/o: {0}")]
-    Io(#[from] io::Error),
-}
-
-enum Command {
-    Update(Box<Update>, oneshot::Sender<Result<(), DriverError>>),
-    RouteRefresh(AfiSafi, oneshot::Sender<Result<(), DriverError>>),
-    Shutdown(Option<String>, oneshot::Sender<()>),
-    AutomaticStop(Notification, oneshot::Sender<()>),
-}
-
-/// The caller's side of a running peer. Clones control the same peer.
-#[derive(Debug, Clone)]
-pub struct PeerHandle {
-    cmd: mpsc::Sender<Command>,
-    state: watch::Receiver<State>,
-    conn: Arc<Mutex<Option<(SocketAddr, SocketAddr)>>>,
-    taken: Arc<AtomicBool>,
-    events: Arc<Mutex<Option<mpsc::Receiver<PeerEvent>>>>,
-    peer: IpAddr,
-}
-
-impl PeerHandle {
-    /// The peer's address.
-    pub fn peer_addr(&self) -> IpAddr {
-        self.peer
-    }
-    /// The current state.
-    pub fn state(&self) -> State {
-        *self.state.borrow()
-    }
-    /// The (local, remote) socket addresses of the Established session's TCP connection
-    /// (e.g. to use our local address as next hop), `None` when not Established.
-    pub fn connection(&self) -> Option<(SocketAddr, SocketAddr)> {
-        self.conn.lock().ok().and_then(|g| *g)
-    }
-    /// A receiver of the state, to await changes (`changed()`, `wait_for(..)`).
-    pub fn watch_state(&self) -> watch::Receiver<State> {
-        self.state.clone()
-    }
-    /// Every event, in order, lossless once taken. Only the first call gets it. Until it is
-    /// taken, the first [`EVENT_CAPACITY`] events are kept and later ones dropped; once taken,
-    /// the receiver must be drained (see the module docs on flow control).
-    pub fn take_events(&self) -> Option<mpsc::Receiver<PeerEvent>> {
-        let rx = self.events.lock().ok().and_then(|mut g| g.take());
-        if rx.is_some() {
-            self.taken.store(true, Ordering::Relaxed);
-        }
-        rx
-    }
-    /// Wait until the session is Established, up to `timeout`. True when it is.
-    pub async fn wait_established(&self, timeout: Duration) -> bool {
-        let mut rx = self.state.clone();
-        tokio::time::timeout(timeout, rx.wait_for(|s| *s == State::Established))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
-    /// Queue an UPDATE (errors when not Established). Waits while the write queue is full.
-    pub async fn send_update(&self, update: Update) -> Result<(), DriverError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::Update(Box::new(update), tx))
-            .await
-            .map_err(|_| DriverError::Stopped)?;
-        rx.await.map_err(|_| DriverError::Stopped)?
-    }
-    /// Ask the peer to resend a family (needs Route Refresh negotiated).
-    pub async fn route_refresh(&self, af: AfiSafi) -> Result<(), DriverError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::RouteRefresh(af, tx))
-            .await
-            .map_err(|_| DriverError::Stopped)?;
-        rx.await.map_err(|_| DriverError::Stopped)?
-    }
-    /// End the current session with this Cease and keep the peer: AutomaticStop (RFC 4271
-    /// Event 8), e.g. Cease 6/1 when the peer sent more prefixes than allowed (RFC 4486). The
-    /// NOTIFICATION is sent if a session is open, the connection closed, the session goes
-    /// Idle, and the peer reconnects after its IdleHoldTime, which doubles with each
-    /// consecutive stop or failure (up to 120 s), so a peer that keeps breaking the limit is
-    /// retried ever more slowly. Use [`PeerHandle::shutdown`] to stop for good.
-    pub async fn automatic_stop(&self, cease: Notification) -> Result<(), DriverError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::AutomaticStop(cease, tx))
-            .await
-            .map_err(|_| DriverError::Stopped)?;
-        rx.await.map_err(|_| DriverError::Stopped)
-    }
-    /// Stop the peer: Cease 6/2 with the RFC 9003 shutdown communication when a session
-    /// exists, flush, close, end the task.
-    pub async fn shutdown(self, message: Option<String>) -> Result<(), DriverError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::Shutdown(message, tx))
-            .await
-            .map_err(|_| DriverError::Stopped)?;
-        rx.await.map_err(|_| DriverError::Stopped)
-    }
-}
-
-type Peers = Mutex<HashMap<IpAddr, mpsc::Sender<TcpStream>>>;
-
-/// A listening socket shared by many peers: each accepted connection goes to the peer whose
-/// address matches its source address; connections from unknown addresses are closed.
-#[derive(Debug, Clone)]
-pub struct Listener {
-    inner: Arc<ListenerInner>,
-}
-
-#[derive(Debug)]
-struct ListenerInner {
-    socket: Arc<TcpListener>,
-    local: SocketAddr,
-    peers: Arc<Peers>,
-    task: tokio::task::AbortHandle,
-}
-
-impl Drop for ListenerInner {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-impl Listener {
-    /// Listen on an address (e.g. `0.0.0.0:179` or `[::]:179`).
-    pub async fn bind(addr: SocketAddr) -> io::Result<Listener> {
-        let socket = Arc::new(TcpListener::bind(addr).await?);
-        let local = socket.local_addr()?;
-        // Accepted connections answer with TTL 255 from their very first segment, so GTSM
-        // peers (which drop anything below 254) accept our SYN-ACK; a higher TTL than needed
-        // is harmless for the others.
-        let sref = socket2::SockRef::from(&*socket);
-        if local.is_ipv6() {
-            let _ = sref.set_unicast_hops_v6(255);
-        } else {
-            let _ = sref.set_ttl(255);
-        }
-        let peers: Arc<Peers> = Arc::new(Mutex::new(HashMap::new()));
-        let weak = Arc::downgrade(&peers);
-        let task = tokio::spawn(accept_loop(socket.clone(), weak)).abort_handle();
-        Ok(Listener {
-            inner: Arc::new(ListenerInner {
-                socket,
-                local,
-                peers,
-                task,
-            }),
-        })
-    }
-
-    /// The bound address (with the actual port when bound to port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.inner.local
-    }
-
-    fn register(&self, peer: IpAddr, md5: Option<&str>) -> io::Result<mpsc::Receiver<TcpStream>> {
-        if let Some(key) = md5 {
-            sockopt::set_md5(
-                &*self.inner.socket,
-                self.inner.local.is_ipv6(),
-                peer,
-                key.as_bytes(),
-            )?;
-        }
-        let (tx, rx) = mpsc::channel(2);
-        if let Ok(mut m) = self.inner.peers.lock() {
-            m.insert(canonical(peer), tx);
-        }
-        Ok(rx)
-    }
-
-    fn unregister(&self, peer: IpAddr, had_md5: bool) {
-        if let Ok(mut m) = self.inner.peers.lock() {
-            m.remove(&canonical(peer));
-        }
-        if had_md5 {
-            let _ = sockopt::set_md5(&*self.inner.socket, self.inner.local.is_ipv6(), peer, &[]);
-        }
-    }
-}
-
-async fn accept_loop(socket: Arc<TcpListener>, peers: Weak<Peers>) {
-    loop {
-        let (stream, from) = match socket.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Some(peers) = peers.upgrade() else { return };
-        let tx = peers
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&canonical(from.ip())).cloned());
-        match tx {
-            Some(tx) => {
-                if tx.try_send(stream).is_err() {
-                    tracing::debug!("peer {from} busy; incoming connection dropped");
-                }
-            }
-            None => tracing::debug!("connection from unconfigured {from} refused"),
-        }
-    }
-}
 
 /// Start a peer; it runs until [`PeerHandle::shutdown`] or until every handle is dropped.
 ///
