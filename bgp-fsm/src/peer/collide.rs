@@ -72,7 +72,7 @@ impl Peer {
         c.fsm.handle_event(now, Event::OpenCollisionDump);
         while let Some(a) = c.fsm.poll_action() {
             if let (Action::Send(m), Some(_)) = (&a, c.id) {
-                let _ = bgp_wire::encode_message(m, &DEFAULT_CTX, &mut c.out);
+                let _ = bgp_wire::encode_message(m, &DEFAULT_CTX, &mut c.ctrl);
             }
         }
         if let (Some(id), out) = c.detach() {

@@ -38,7 +38,10 @@ pub(super) struct Conn {
     pub(super) id: Option<ConnId>,
     pub(super) dir: Direction,
     pub(super) rbuf: BytesMut,
-    pub(super) out: BytesMut,
+    /// KEEPALIVE, NOTIFICATION and OPEN: handed out before queued data.
+    pub(super) ctrl: BytesMut,
+    /// UPDATE and ROUTE-REFRESH (whose BoRR/EoRR markers must stay in order with UPDATEs).
+    pub(super) data: BytesMut,
     pub(super) in_flight: usize,
     pub(super) held: VecDeque<Held>,
     pub(super) held_bytes: usize,
@@ -53,7 +56,8 @@ impl Conn {
             id: None,
             dir,
             rbuf: BytesMut::new(),
-            out: BytesMut::new(),
+            ctrl: BytesMut::new(),
+            data: BytesMut::new(),
             in_flight: 0,
             held: VecDeque::new(),
             held_bytes: 0,
@@ -70,11 +74,16 @@ impl Conn {
         self.eof = false;
         self.in_flight = 0;
         self.send_hold.stop();
-        (self.id.take(), std::mem::take(&mut self.out))
+        // Queued data goes before the control messages, so a last NOTIFICATION follows the
+        // UPDATEs sent before it, as the state machine sent them.
+        let mut out = std::mem::take(&mut self.data);
+        out.extend_from_slice(&self.ctrl);
+        self.ctrl = BytesMut::new();
+        (self.id.take(), out)
     }
 
     pub(super) fn buffered(&self) -> usize {
-        self.out.len() + self.in_flight
+        self.ctrl.len() + self.data.len() + self.in_flight
     }
 }
 
@@ -231,7 +240,11 @@ impl Peer {
                 Action::Send(msg) => {
                     if c.id.is_some() {
                         let ctx = c.fsm.negotiated().map_or(default_ctx, |n| &n.context);
-                        if let Err(e) = bgp_wire::encode_message(&msg, ctx, &mut c.out) {
+                        let buf = match msg {
+                            Message::Update(_) | Message::RouteRefresh(_) => &mut c.data,
+                            _ => &mut c.ctrl,
+                        };
+                        if let Err(e) = bgp_wire::encode_message(&msg, ctx, buf) {
                             self.encode_error = Some(e);
                         }
                     }

@@ -26,6 +26,8 @@
 //! beyond that [`Peer::wants_read`] turns false and TCP pushes back. UPDATEs are refused
 //! ([`PeerError::Backpressure`]) while [`Limits::send_buffer`] octets wait to be written
 //! ([`Peer::send_capacity`]); KEEPALIVEs, NOTIFICATIONs and ROUTE-REFRESHes are never refused.
+//! Only [`TRANSMIT_WINDOW`] octets of UPDATEs are handed out unwritten at a time; KEEPALIVEs and
+//! NOTIFICATIONs go ahead of the UPDATEs still queued in the peer.
 //!
 //! Send hold timer (RFC 9687): in Established, when output waits and the connection makes no
 //! write progress for the SendHoldTime (the larger of [`Limits::send_hold_time`] and twice the
@@ -48,6 +50,9 @@ use crate::negotiate::Negotiated;
 pub const SEND_HOLD_TIMER_EXPIRED: u8 = 8;
 /// The smallest SendHoldTime RFC 9687 suggests: 8 minutes.
 pub const DEFAULT_SEND_HOLD_TIME: Duration = Duration::from_secs(480);
+/// Octets handed out by [`Peer::poll_transmit`] and not yet written, above which queued
+/// UPDATEs stay in the peer (so a KEEPALIVE or NOTIFICATION can still go ahead of them).
+pub const TRANSMIT_WINDOW: usize = 16 * 1024;
 /// Default of [`Limits::events`].
 pub const DEFAULT_EVENT_LIMIT: usize = 64;
 /// Default of [`Limits::send_buffer`].
@@ -435,8 +440,11 @@ impl Peer {
             .min()
     }
 
-    /// The next bytes to write on a connection. They count as waiting (for flow control and
-    /// the send hold timer) until reported with [`Peer::handle_transmitted`].
+    /// The next bytes to write on a connection: always whole messages. They count as waiting
+    /// (for flow control and the send hold timer) until reported with
+    /// [`Peer::handle_transmitted`]. KEEPALIVEs and NOTIFICATIONs come out at once; UPDATEs
+    /// while less than [`TRANSMIT_WINDOW`] octets are unwritten, so control messages are never
+    /// queued behind more data than that.
     pub fn poll_transmit(&mut self) -> Option<(ConnId, Bytes)> {
         if let Some(r) = self.retired.pop_front() {
             return Some(r);
@@ -446,13 +454,17 @@ impl Peer {
         }
         for which in [Which::Primary, Which::Secondary] {
             let Some(c) = self.conn(which) else { continue };
-            if let Some(id) = c.id
-                && !c.out.is_empty()
-            {
-                let b = std::mem::take(&mut c.out).freeze();
-                c.in_flight += b.len();
-                return Some((id, b));
-            }
+            let Some(id) = c.id else { continue };
+            let buf = if !c.ctrl.is_empty() {
+                &mut c.ctrl
+            } else if !c.data.is_empty() && c.in_flight < TRANSMIT_WINDOW {
+                &mut c.data
+            } else {
+                continue;
+            };
+            let b = std::mem::take(buf).freeze();
+            c.in_flight += b.len();
+            return Some((id, b));
         }
         None
     }
