@@ -353,7 +353,8 @@ impl Driver {
             let now = self.now();
             self.settle_spare(now);
         }
-        self.flush_events();
+        // The state and the connection addresses first: whoever gets the Established event
+        // finds them already set.
         let st = self.peer.state();
         let changed = self.state.send_if_modified(|s| {
             let changed = *s != st;
@@ -374,6 +375,7 @@ impl Driver {
                 *g = addrs;
             }
         }
+        self.flush_events();
     }
 
     fn flush_events(&mut self) {
