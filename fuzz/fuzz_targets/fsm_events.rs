@@ -25,7 +25,10 @@ enum Op {
     /// The peer connected to us.
     Accept,
     /// Raw bytes received on a connection.
-    Bytes { conn: u8, data: Vec<u8> },
+    Bytes {
+        conn: u8,
+        data: Vec<u8>,
+    },
     /// A well-formed OPEN of the peer with some fields chosen, split at `cut`.
     Open {
         conn: u8,
@@ -35,11 +38,22 @@ enum Op {
         good_as: bool,
         cut: u8,
     },
-    Keepalive { conn: u8 },
-    Notif { conn: u8, code: u8, subcode: u8 },
-    Closed { conn: u8 },
+    Keepalive {
+        conn: u8,
+    },
+    Notif {
+        conn: u8,
+        code: u8,
+        subcode: u8,
+    },
+    Closed {
+        conn: u8,
+    },
     /// The socket took `n` octets of what was handed out.
-    Transmitted { conn: u8, n: u16 },
+    Transmitted {
+        conn: u8,
+        n: u16,
+    },
     Wait(u32),
     SendUpdate,
     RouteRefresh,
@@ -121,8 +135,7 @@ fuzz_target!(|input: Input| {
                 cut,
             } => {
                 if let Some(c) = pick(conn, &conns) {
-                    let mut o =
-                        build_open(&SessionConfig::new(65002, 65001, Ipv4Addr::from(id)));
+                    let mut o = build_open(&SessionConfig::new(65002, 65001, Ipv4Addr::from(id)));
                     o.hold_time = hold;
                     if !good_as {
                         o.my_as = my_as;
