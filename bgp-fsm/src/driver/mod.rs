@@ -3,21 +3,24 @@
 //! [`spawn_peer`] starts a task that connects out (unless passive) and/or takes the peer's
 //! incoming connections from a shared [`Listener`], moves the bytes it reads and the time into
 //! the [`Peer`] (which frames, decodes, runs the state machines and resolves collisions), and
-//! writes, connects and closes as the peer says. The returned
-//! [`PeerHandle`] sends UPDATEs and ROUTE-REFRESHes, reports the state through a
-//! [`tokio::sync::watch`] channel and every event through a lossless bounded channel
-//! ([`PeerHandle::take_events`]).
+//! writes, connects and closes as the peer says. The returned [`PeerHandle`] sends UPDATEs and
+//! ROUTE-REFRESHes, reports the state through a [`tokio::sync::watch`] channel and every event
+//! through a lossless bounded channel ([`PeerHandle::take_events`]).
 //!
 //! Flow control: the event channel holds [`EVENT_CAPACITY`] events. Once the receiver has
-//! been taken, a full channel makes the driver stop reading from the peer (TCP pushes back), so
-//! the consumer must keep draining it; before it is taken, surplus events are dropped.
-//! Outgoing UPDATEs are accepted while at most [`WRITE_QUEUE_LIMIT`] octets wait for the socket;
-//! beyond that [`PeerHandle::send_update`] waits (backpressure).
+//! been taken, a full channel leaves further events in the [`Peer`]; when [`EVENT_CAPACITY`]
+//! wait there too, the peer holds received messages back undecoded (64 KiB; KEEPALIVEs are
+//! still processed and every message still feeds the hold timer), then stops asking for reads
+//! and TCP pushes back. So the consumer must keep draining the channel; before it is taken,
+//! surplus events are dropped. Outgoing UPDATEs are accepted while at most
+//! [`WRITE_QUEUE_LIMIT`] octets wait for the socket; beyond that [`PeerHandle::send_update`]
+//! waits (backpressure). A peer that reads nothing for the RFC 9687 SendHoldTime (8 minutes or
+//! twice the hold time) loses the session with NOTIFICATION 8.
 //!
-//! Collisions (RFC 4271 §6.8): an incoming connection that arrives while the session is in
-//! OpenSent or OpenConfirm gets its own state machine; as soon as the peer's BGP Identifier is
-//! known, [`crate::collision::resolve`] picks the survivor and the other one sends Cease 6/7.
-//! A connection arriving while Established is refused with Cease 6/7.
+//! Collisions (RFC 4271 §6.8) are the [`Peer`]'s: an incoming connection that arrives while the
+//! session is in OpenSent or OpenConfirm gets its own state machine; as soon as the peer's BGP
+//! Identifier is known, [`crate::collision::resolve`] picks the survivor and the other one
+//! sends Cease 6/7. A connection arriving while Established is refused with Cease 6/7.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

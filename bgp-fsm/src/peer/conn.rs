@@ -298,3 +298,55 @@ pub(super) fn update_send_hold(c: &mut Conn, now: Duration, min: Duration) {
         c.send_hold.start(now, min.max(hold.saturating_mul(2)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keepalive() -> Vec<u8> {
+        let mut b = BytesMut::new();
+        bgp_wire::encode_message(&Message::Keepalive, &DEFAULT_CTX, &mut b).unwrap();
+        b.to_vec()
+    }
+
+    #[test]
+    fn cut_waits_for_whole_messages_and_keeps_the_rest() {
+        let ka = keepalive();
+        let mut rbuf = BytesMut::new();
+        for (i, b) in ka.iter().enumerate() {
+            assert!(
+                matches!(cut(&mut rbuf, &DEFAULT_CTX), Cut::Incomplete),
+                "{i}"
+            );
+            rbuf.extend_from_slice(&[*b]);
+        }
+        rbuf.extend_from_slice(&ka[..5]);
+        match cut(&mut rbuf, &DEFAULT_CTX) {
+            Cut::Frame(f) => {
+                assert_eq!(&f[..], &ka[..]);
+                assert!(is_keepalive(&f));
+            }
+            _ => panic!("a whole KEEPALIVE"),
+        }
+        assert_eq!(&rbuf[..], &ka[..5]);
+    }
+
+    #[test]
+    fn header_errors_clear_the_buffer() {
+        let mut rbuf = BytesMut::from(&[0u8; 40][..]);
+        match cut(&mut rbuf, &DEFAULT_CTX) {
+            Cut::Error(Event::BgpHeaderErr(n)) => assert_eq!((n.code, n.subcode), (1, 1)),
+            _ => panic!("1/1 expected"),
+        }
+        assert!(rbuf.is_empty());
+    }
+
+    #[test]
+    fn only_a_bare_keepalive_is_one() {
+        let mut ka = keepalive();
+        assert!(is_keepalive(&ka));
+        ka[18] = 2;
+        assert!(!is_keepalive(&ka));
+        assert!(!is_keepalive(&ka[..18]));
+    }
+}
