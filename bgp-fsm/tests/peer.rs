@@ -605,8 +605,10 @@ fn throttled_application_still_reads_keepalives() {
     net.run_for(Duration::from_secs(4 * 3600));
     assert_eq!(net.p[1].state(), State::Established);
     assert_eq!(net.p[1].pending_events(), 4);
+    assert!(net.p[1].has_held_input());
     net.drain_events[1] = true;
     net.settle();
+    assert!(!net.p[1].has_held_input());
     let got: Vec<_> = net.events[1]
         .iter()
         .filter_map(|(_, e)| match e {

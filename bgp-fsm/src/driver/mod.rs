@@ -331,6 +331,19 @@ impl Driver {
     /// Carry out what the peer produced: bytes to sockets, socket actions, events to the
     /// channel, and the state to the watch.
     fn drain(&mut self) {
+        // Each round hands events to the channel; input held back for want of room is then
+        // resumed, until the channel is full or nothing waits (bounded for fairness).
+        for _ in 0..64 {
+            self.drain_once();
+            if self.held.is_some() || self.finished || !self.peer.has_held_input() {
+                return;
+            }
+            let now = self.now();
+            self.peer.resume(now);
+        }
+    }
+
+    fn drain_once(&mut self) {
         while let Some((id, bytes)) = self.peer.poll_transmit() {
             if let Some(c) = self.conn_mut(id) {
                 c.wbuf.extend_from_slice(&bytes);

@@ -82,6 +82,22 @@ impl Conn {
         (self.id.take(), out)
     }
 
+    /// Held messages, a pending end of stream, or a whole message (or a header error) in the
+    /// read buffer.
+    pub(super) fn has_input(&self) -> bool {
+        if self.id.is_none() {
+            return false;
+        }
+        let ctx = self.fsm.negotiated().map_or(&DEFAULT_CTX, |n| &n.context);
+        !self.held.is_empty()
+            || self.eof
+            || match bgp_wire::frame_len(&self.rbuf, ctx) {
+                Ok(Some(len)) => len <= self.rbuf.len(),
+                Ok(None) => false,
+                Err(_) => true,
+            }
+    }
+
     pub(super) fn buffered(&self) -> usize {
         self.ctrl.len() + self.data.len() + self.in_flight
     }

@@ -493,6 +493,14 @@ impl Peer {
         self.events.len()
     }
 
+    /// Whether received input waits for room among the events: call [`Peer::resume`] once
+    /// events were taken.
+    pub fn has_held_input(&self) -> bool {
+        std::iter::once(&self.primary)
+            .chain(self.secondary.as_deref())
+            .any(Conn::has_input)
+    }
+
     /// Whether the runner should read from `conn` (false while flow control holds input back
     /// or after the connection ended).
     pub fn wants_read(&self, conn: ConnId) -> bool {
