@@ -66,7 +66,7 @@ async fn bursty_consumer_gets_every_update_without_stalls() {
             next += 1;
         }
         seen += 1;
-        if seen % 200 == 0 {
+        if seen.is_multiple_of(200) {
             // The application is busy: the channel and the peer's queue fill up.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
