@@ -482,6 +482,14 @@ impl Fsm {
         self.stop_notification = None;
     }
 
+    /// A message arrived in Established whose processing is held back (flow control): it
+    /// proves the peer alive, so the HoldTimer restarts as the message itself would (§8.2.2).
+    pub(crate) fn message_arrived(&mut self, now: Duration) {
+        if self.state == State::Established {
+            self.restart_hold(now);
+        }
+    }
+
     /// Send an UPDATE (Established only); restarts the KeepaliveTimer.
     pub fn send_update(&mut self, now: Duration, update: Update) -> Result<(), FsmError> {
         if self.state != State::Established {

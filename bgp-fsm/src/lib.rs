@@ -2,7 +2,9 @@
 //!
 //! The RFC 4271 §8 BGP session state machine, sans-I/O: no clock, no sockets. Time is an
 //! input ([`std::time::Duration`] since an epoch the caller chooses), and every output is an
-//! [`Action`] the caller carries out. With the `tokio` feature, [`driver`] runs it over TCP.
+//! [`Action`] the caller carries out. [`Peer`] runs the machines of one peer's connections
+//! together with framing, collisions and flow control, still sans-I/O. With the `tokio`
+//! feature, [`driver`] pumps a [`Peer`] over TCP.
 //!
 //! ```
 //! use std::net::Ipv4Addr;
@@ -29,11 +31,61 @@
 //! assert_eq!(fsm.state(), State::Idle);
 //! ```
 //!
+//! ## A whole peer, driven by hand
+//!
+//! [`Peer`] wraps the machines of one peer's connections with everything else that needs no
+//! socket: framing, the negotiated context, collisions, the send hold timer and flow control.
+//! Bytes and time go in, bytes, socket actions and events come out; here two peers are wired
+//! together by hand (the [`driver`] does the same with TCP sockets).
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use std::time::Duration;
+//! use bgp_fsm::{IoAction, Limits, Peer, PeerEvent, SessionConfig, State};
+//!
+//! let mut a = Peer::new(SessionConfig::new(65001, 65002, Ipv4Addr::new(10, 0, 0, 1)), Limits::default());
+//! let mut cfg_b = SessionConfig::new(65002, 65001, Ipv4Addr::new(10, 0, 0, 2));
+//! cfg_b.passive = true;
+//! let mut b = Peer::new(cfg_b, Limits::default());
+//! let now = Duration::ZERO;
+//! a.start(now);
+//! b.start(now);
+//! // A wants a TCP connection; say it came up and B accepted it.
+//! assert_eq!(a.poll_io(), Some(IoAction::Connect));
+//! let ca = a.handle_connected(now).unwrap();
+//! let cb = b.handle_accepted(now);
+//! // Carry bytes both ways until both sides are quiet: OPENs, then KEEPALIVEs.
+//! loop {
+//!     let mut moved = false;
+//!     while let Some((_, bytes)) = a.poll_transmit() {
+//!         a.handle_transmitted(now, ca, bytes.len()); // the socket took them
+//!         b.handle_input(now, cb, &bytes);
+//!         moved = true;
+//!     }
+//!     while let Some((_, bytes)) = b.poll_transmit() {
+//!         b.handle_transmitted(now, cb, bytes.len());
+//!         a.handle_input(now, ca, &bytes);
+//!         moved = true;
+//!     }
+//!     if !moved {
+//!         break;
+//!     }
+//! }
+//! assert_eq!(a.state(), State::Established);
+//! assert_eq!(b.state(), State::Established);
+//! assert!(std::iter::from_fn(|| a.poll_event()).any(|e| matches!(e, PeerEvent::Established(_))));
+//! // Time is an input too: at the deadline the next KEEPALIVE (19 octets) is due.
+//! let t = a.poll_timeout().unwrap();
+//! a.handle_timeout(t);
+//! let (conn, keepalive) = a.poll_transmit().unwrap();
+//! assert_eq!((conn, keepalive.len()), (ca, 19));
+//! ```
+//!
 //! ## Model and choices
 //!
 //! - One [`Fsm`] per TCP connection. Connection collisions (§6.8) are resolved outside the
-//!   machine by [`collision::resolve`]; the loser gets [`Event::OpenCollisionDump`] (Cease
-//!   6/7). A connection already Established always wins (CollisionDetectEstablishedState is
+//!   machine (by [`Peer`], with [`collision::resolve`]); the loser gets
+//!   [`Event::OpenCollisionDump`] (Cease 6/7). A connection already Established always wins (CollisionDetectEstablishedState is
 //!   not implemented). Consequently an OPEN received in OpenConfirm or Established on the same
 //!   connection is an unexpected event: FSM Error 5/2 or 5/3 (RFC 6608).
 //! - `Event::BgpOpen` stands for Events 19 and 20: the machine validates the OPEN (§6.2) and
@@ -61,6 +113,7 @@ pub mod collision;
 pub mod config;
 pub mod fsm;
 pub mod negotiate;
+pub mod peer;
 mod timer;
 
 #[cfg(feature = "tokio")]
@@ -72,3 +125,4 @@ pub use fsm::{
     Action, DownReason, Event, Fsm, FsmError, State, shutdown_message, shutdown_notification,
 };
 pub use negotiate::{Negotiated, build_open, validate_open};
+pub use peer::{ConnId, IoAction, Limits, Peer, PeerError, PeerEvent};

@@ -1,22 +1,26 @@
-//! The tokio driver: runs one [`Fsm`] per peer over TCP (feature `tokio`).
+//! The tokio driver: a socket pump that runs one sans-I/O [`Peer`] over TCP (feature `tokio`).
 //!
 //! [`spawn_peer`] starts a task that connects out (unless passive) and/or takes the peer's
-//! incoming connections from a shared [`Listener`], reads and writes BGP messages with
-//! bgp-wire, feeds the state machine and carries out what it says. The returned
-//! [`PeerHandle`] sends UPDATEs and ROUTE-REFRESHes, reports the state through a
-//! [`tokio::sync::watch`] channel and every event through a lossless bounded channel
-//! ([`PeerHandle::take_events`]).
+//! incoming connections from a shared [`Listener`], moves the bytes it reads and the time into
+//! the [`Peer`] (which frames, decodes, runs the state machines and resolves collisions), and
+//! writes, connects and closes as the peer says. The returned [`PeerHandle`] sends UPDATEs and
+//! ROUTE-REFRESHes, reports the state through a [`tokio::sync::watch`] channel and every event
+//! through a lossless bounded channel ([`PeerHandle::take_events`]).
 //!
 //! Flow control: the event channel holds [`EVENT_CAPACITY`] events. Once the receiver has
-//! been taken, a full channel makes the driver stop reading from the peer (TCP pushes back), so
-//! the consumer must keep draining it; before it is taken, surplus events are dropped.
-//! Outgoing UPDATEs are accepted while at most [`WRITE_QUEUE_LIMIT`] octets wait for the socket;
-//! beyond that [`PeerHandle::send_update`] waits (backpressure).
+//! been taken, a full channel leaves further events in the [`Peer`]; when [`EVENT_CAPACITY`]
+//! wait there too, the peer holds received messages back undecoded (64 KiB; KEEPALIVEs are
+//! still processed and every message still feeds the hold timer), then stops asking for reads
+//! and TCP pushes back. So the consumer must keep draining the channel; before it is taken,
+//! surplus events are dropped. Outgoing UPDATEs are accepted while at most
+//! [`WRITE_QUEUE_LIMIT`] octets wait for the socket; beyond that [`PeerHandle::send_update`]
+//! waits (backpressure). A peer that reads nothing for the RFC 9687 SendHoldTime (8 minutes or
+//! twice the hold time) loses the session with NOTIFICATION 8.
 //!
-//! Collisions (RFC 4271 §6.8): an incoming connection that arrives while the session is in
-//! OpenSent or OpenConfirm gets its own state machine; as soon as the peer's BGP Identifier is
-//! known, [`crate::collision::resolve`] picks the survivor and the other one sends Cease 6/7.
-//! A connection arriving while Established is refused with Cease 6/7.
+//! Collisions (RFC 4271 §6.8) are the [`Peer`]'s: an incoming connection that arrives while the
+//! session is in OpenSent or OpenConfirm gets its own state machine; as soon as the peer's BGP
+//! Identifier is known, [`crate::collision::resolve`] picks the survivor and the other one
+//! sends Cease 6/7. A connection arriving while Established is refused with Cease 6/7.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -34,32 +38,27 @@
 //! # Ok(()) }
 //! ```
 
+mod config;
+mod handle;
+mod listener;
 mod sockopt;
 
-use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bgp_wire::message::AddPathMode;
-use bgp_wire::{
-    Afi, AfiSafi, Capability, Message, Notification, RouteRefresh, SessionContext, Update,
-    UpdateVerdict,
-};
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::collision::{self, Direction, Keep};
-use crate::config::{GracefulRestartConfig, SessionConfig};
-use crate::fsm::{Action, DownReason, Event, Fsm, FsmError, State};
-use crate::negotiate::Negotiated;
+use crate::fsm::State;
+use crate::peer::{ConnId, IoAction, Limits, Peer, PeerError};
 
 /// Capacity of the event channel of [`PeerHandle::take_events`].
 pub const EVENT_CAPACITY: usize = 64;
@@ -67,390 +66,18 @@ pub const EVENT_CAPACITY: usize = 64;
 pub const WRITE_QUEUE_LIMIT: usize = 64 * 1024;
 /// How long a stopping peer tries to hand its last events to a full channel.
 const FINAL_EVENTS_TIMEOUT: Duration = Duration::from_secs(1);
-/// Read buffer growth step.
-const READ_CHUNK: usize = 4096;
+/// Octets read from a socket per wake-up (a stack buffer; the peer keeps what it needs).
+const READ_CHUNK: usize = 16 * 1024;
 /// How long a closing connection may take to flush its last messages (e.g. a NOTIFICATION).
 const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Configuration of one peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerConfig {
-    /// Our AS.
-    pub local_as: u32,
-    /// The peer's AS (equal to `local_as` for iBGP).
-    pub peer_as: u32,
-    /// Our BGP Identifier.
-    pub router_id: Ipv4Addr,
-    /// The peer's address.
-    pub peer_addr: IpAddr,
-    /// The peer's TCP port. Default 179.
-    pub peer_port: u16,
-    /// Source address of outgoing connections.
-    pub local_addr: Option<IpAddr>,
-    /// Hold time we propose. Default 90 s.
-    pub hold_time: u16,
-    /// Keepalive interval; default a third of the negotiated hold time.
-    pub keepalive: Option<u16>,
-    /// ConnectRetryTime. Default 120 s (RFC 4271); jittered 0.75-1.0.
-    pub connect_retry: Duration,
-    /// Never connect out; wait for the peer.
-    pub passive: bool,
-    /// TCP MD5 signature password (RFC 2385), at most 80 octets.
-    pub md5_password: Option<String>,
-    /// TTL (IPv6 hop limit) of our packets. `None`: 1 for eBGP, so a single-hop eBGP session
-    /// never reaches past the directly connected peer (as FRR, BIRD and GoBGP default to), and
-    /// the system default for iBGP. Set it for eBGP multihop. Ignored with GTSM.
-    pub ttl: Option<u8>,
-    /// GTSM (RFC 5082): send with TTL 255 and drop packets that arrive with TTL below 254.
-    pub gtsm: bool,
-    /// Families to negotiate. Default IPv4 unicast.
-    pub families: Vec<AfiSafi>,
-    /// Extended next-hop tuples (RFC 8950).
-    pub extended_next_hop: Vec<(AfiSafi, Afi)>,
-    /// ADD-PATH modes (RFC 7911).
-    pub add_path: Vec<(AfiSafi, AddPathMode)>,
-    /// DelayOpenTime, if DelayOpen is wanted.
-    pub delay_open: Option<Duration>,
-    /// Base IdleHoldTime before an automatic reconnect, doubled after each consecutive failure
-    /// up to 120 s (peer oscillation damping). `None`: 1 s.
-    pub idle_hold: Option<Duration>,
-    /// Advertise Route Refresh. Default true.
-    pub route_refresh: bool,
-    /// Advertise Enhanced Route Refresh. Default false.
-    pub enhanced_route_refresh: bool,
-    /// Advertise Extended Message. Default false.
-    pub extended_message: bool,
-    /// Graceful Restart to advertise.
-    pub graceful_restart: Option<GracefulRestartConfig>,
-    /// Capabilities the peer must advertise (else 2/7).
-    pub required_capabilities: Vec<Capability>,
-}
+pub use config::PeerConfig;
+use handle::Command;
+pub use handle::{DriverError, PeerHandle};
+pub use listener::Listener;
 
-impl PeerConfig {
-    /// A peer with defaults: port 179, hold 90 s, ConnectRetry 120 s, active, IPv4 unicast,
-    /// Route Refresh.
-    pub fn new(local_as: u32, peer_as: u32, router_id: Ipv4Addr, peer_addr: IpAddr) -> Self {
-        PeerConfig {
-            local_as,
-            peer_as,
-            router_id,
-            peer_addr,
-            peer_port: 179,
-            local_addr: None,
-            hold_time: 90,
-            keepalive: None,
-            connect_retry: Duration::from_secs(120),
-            passive: false,
-            md5_password: None,
-            ttl: None,
-            gtsm: false,
-            families: vec![AfiSafi::IPV4_UNICAST],
-            extended_next_hop: Vec::new(),
-            add_path: Vec::new(),
-            delay_open: None,
-            idle_hold: None,
-            route_refresh: true,
-            enhanced_route_refresh: false,
-            extended_message: false,
-            graceful_restart: None,
-            required_capabilities: Vec::new(),
-        }
-    }
-
-    /// The state machine's view of this configuration.
-    pub fn session_config(&self) -> SessionConfig {
-        let mut s = SessionConfig::new(self.local_as, self.peer_as, self.router_id);
-        s.hold_time = self.hold_time;
-        s.keepalive = self.keepalive;
-        s.connect_retry = self.connect_retry;
-        s.passive = self.passive;
-        s.delay_open = self.delay_open;
-        if let Some(d) = self.idle_hold {
-            s.idle_hold_time = d;
-        }
-        s.families = self.families.clone();
-        s.extended_next_hop = self.extended_next_hop.clone();
-        s.add_path = self.add_path.clone();
-        s.route_refresh = self.route_refresh;
-        s.enhanced_route_refresh = self.enhanced_route_refresh;
-        s.extended_message = self.extended_message;
-        s.graceful_restart = self.graceful_restart.clone();
-        s.required_capabilities = self.required_capabilities.clone();
-        // Distinct peers get distinct jitter sequences.
-        let mut seed = u64::from(u32::from(self.router_id)) << 32;
-        match self.peer_addr {
-            IpAddr::V4(a) => seed ^= u64::from(u32::from(a)),
-            IpAddr::V6(a) => seed ^= (u128::from(a) as u64) ^ ((u128::from(a) >> 64) as u64),
-        }
-        s.jitter_seed = seed ^ u64::from(self.peer_port);
-        s
-    }
-}
-
-/// Something that happened to a peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PeerEvent {
-    /// The session state changed.
-    StateChanged {
-        /// Old state.
-        from: State,
-        /// New state.
-        to: State,
-    },
-    /// The session is Established with these parameters (replay routes now).
-    Established(Box<Negotiated>),
-    /// The session left Established.
-    Down {
-        /// Why.
-        reason: DownReason,
-    },
-    /// An UPDATE from the peer with its RFC 7606 verdict: a treat-as-withdraw verdict lists the
-    /// routes to withdraw in `verdict.treat_as_withdraw`; attribute-discard problems name the
-    /// attributes to ignore. A session-reset verdict never arrives here (the session resets).
-    Update {
-        /// The UPDATE.
-        update: Box<Update>,
-        /// Its verdict.
-        verdict: UpdateVerdict,
-    },
-    /// We sent this NOTIFICATION.
-    NotificationSent(Notification),
-    /// The peer sent this NOTIFICATION.
-    NotificationReceived(Notification),
-    /// The peer asked for a route refresh.
-    RouteRefresh(RouteRefresh),
-}
-
-/// Errors of the driver API.
-#[derive(Debug, thiserror::Error)]
-pub enum DriverError {
-    /// The session is not Established.
-    #[error("session is not established (state {0})")]
-    NotEstablished(State),
-    /// The peer did not negotiate what the call needs.
-    #[error(transparent)]
-    Fsm(#[from] FsmError),
-    /// The message cannot be encoded for this session.
-    #[error("cannot encode: {0}")]
-    Encode(#[from] bgp_wire::EncodeError),
-    /// The driver task has stopped.
-    #[error("the peer task has stopped")]
-    Stopped,
-    /// A socket error.
-    #[error("i/o: {0}")]
-    Io(#[from] io::Error),
-}
-
-enum Command {
-    Update(Box<Update>, oneshot::Sender<Result<(), DriverError>>),
-    RouteRefresh(AfiSafi, oneshot::Sender<Result<(), DriverError>>),
-    Shutdown(Option<String>, oneshot::Sender<()>),
-    AutomaticStop(Notification, oneshot::Sender<()>),
-}
-
-/// The caller's side of a running peer. Clones control the same peer.
-#[derive(Debug, Clone)]
-pub struct PeerHandle {
-    cmd: mpsc::Sender<Command>,
-    state: watch::Receiver<State>,
-    conn: Arc<Mutex<Option<(SocketAddr, SocketAddr)>>>,
-    taken: Arc<AtomicBool>,
-    events: Arc<Mutex<Option<mpsc::Receiver<PeerEvent>>>>,
-    peer: IpAddr,
-}
-
-impl PeerHandle {
-    /// The peer's address.
-    pub fn peer_addr(&self) -> IpAddr {
-        self.peer
-    }
-    /// The current state.
-    pub fn state(&self) -> State {
-        *self.state.borrow()
-    }
-    /// The (local, remote) socket addresses of the Established session's TCP connection
-    /// (e.g. to use our local address as next hop), `None` when not Established.
-    pub fn connection(&self) -> Option<(SocketAddr, SocketAddr)> {
-        self.conn.lock().ok().and_then(|g| *g)
-    }
-    /// A receiver of the state, to await changes (`changed()`, `wait_for(..)`).
-    pub fn watch_state(&self) -> watch::Receiver<State> {
-        self.state.clone()
-    }
-    /// Every event, in order, lossless once taken. Only the first call gets it. Until it is
-    /// taken, the first [`EVENT_CAPACITY`] events are kept and later ones dropped; once taken,
-    /// the receiver must be drained (see the module docs on flow control).
-    pub fn take_events(&self) -> Option<mpsc::Receiver<PeerEvent>> {
-        let rx = self.events.lock().ok().and_then(|mut g| g.take());
-        if rx.is_some() {
-            self.taken.store(true, Ordering::Relaxed);
-        }
-        rx
-    }
-    /// Wait until the session is Established, up to `timeout`. True when it is.
-    pub async fn wait_established(&self, timeout: Duration) -> bool {
-        let mut rx = self.state.clone();
-        tokio::time::timeout(timeout, rx.wait_for(|s| *s == State::Established))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
-    /// Queue an UPDATE (errors when not Established). Waits while the write queue is full.
-    pub async fn send_update(&self, update: Update) -> Result<(), DriverError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::Update(Box::new(update), tx))
-            .await
-            .map_err(|_| DriverError::Stopped)?;
-        rx.await.map_err(|_| DriverError::Stopped)?
-    }
-    /// Ask the peer to resend a family (needs Route Refresh negotiated).
-    pub async fn route_refresh(&self, af: AfiSafi) -> Result<(), DriverError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::RouteRefresh(af, tx))
-            .await
-            .map_err(|_| DriverError::Stopped)?;
-        rx.await.map_err(|_| DriverError::Stopped)?
-    }
-    /// End the current session with this Cease and keep the peer: AutomaticStop (RFC 4271
-    /// Event 8), e.g. Cease 6/1 when the peer sent more prefixes than allowed (RFC 4486). The
-    /// NOTIFICATION is sent if a session is open, the connection closed, the session goes
-    /// Idle, and the peer reconnects after its IdleHoldTime, which doubles with each
-    /// consecutive stop or failure (up to 120 s), so a peer that keeps breaking the limit is
-    /// retried ever more slowly. Use [`PeerHandle::shutdown`] to stop for good.
-    pub async fn automatic_stop(&self, cease: Notification) -> Result<(), DriverError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::AutomaticStop(cease, tx))
-            .await
-            .map_err(|_| DriverError::Stopped)?;
-        rx.await.map_err(|_| DriverError::Stopped)
-    }
-    /// Stop the peer: Cease 6/2 with the RFC 9003 shutdown communication when a session
-    /// exists, flush, close, end the task.
-    pub async fn shutdown(self, message: Option<String>) -> Result<(), DriverError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::Shutdown(message, tx))
-            .await
-            .map_err(|_| DriverError::Stopped)?;
-        rx.await.map_err(|_| DriverError::Stopped)
-    }
-}
-
-type Peers = Mutex<HashMap<IpAddr, mpsc::Sender<TcpStream>>>;
-
-/// A listening socket shared by many peers: each accepted connection goes to the peer whose
-/// address matches its source address; connections from unknown addresses are closed.
-#[derive(Debug, Clone)]
-pub struct Listener {
-    inner: Arc<ListenerInner>,
-}
-
-#[derive(Debug)]
-struct ListenerInner {
-    socket: Arc<TcpListener>,
-    local: SocketAddr,
-    peers: Arc<Peers>,
-    task: tokio::task::AbortHandle,
-}
-
-impl Drop for ListenerInner {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-impl Listener {
-    /// Listen on an address (e.g. `0.0.0.0:179` or `[::]:179`).
-    pub async fn bind(addr: SocketAddr) -> io::Result<Listener> {
-        let socket = Arc::new(TcpListener::bind(addr).await?);
-        let local = socket.local_addr()?;
-        // Accepted connections answer with TTL 255 from their very first segment, so GTSM
-        // peers (which drop anything below 254) accept our SYN-ACK; a higher TTL than needed
-        // is harmless for the others.
-        let sref = socket2::SockRef::from(&*socket);
-        if local.is_ipv6() {
-            let _ = sref.set_unicast_hops_v6(255);
-        } else {
-            let _ = sref.set_ttl(255);
-        }
-        let peers: Arc<Peers> = Arc::new(Mutex::new(HashMap::new()));
-        let weak = Arc::downgrade(&peers);
-        let task = tokio::spawn(accept_loop(socket.clone(), weak)).abort_handle();
-        Ok(Listener {
-            inner: Arc::new(ListenerInner {
-                socket,
-                local,
-                peers,
-                task,
-            }),
-        })
-    }
-
-    /// The bound address (with the actual port when bound to port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.inner.local
-    }
-
-    fn register(&self, peer: IpAddr, md5: Option<&str>) -> io::Result<mpsc::Receiver<TcpStream>> {
-        if let Some(key) = md5 {
-            sockopt::set_md5(
-                &*self.inner.socket,
-                self.inner.local.is_ipv6(),
-                peer,
-                key.as_bytes(),
-            )?;
-        }
-        let (tx, rx) = mpsc::channel(2);
-        if let Ok(mut m) = self.inner.peers.lock() {
-            m.insert(canonical(peer), tx);
-        }
-        Ok(rx)
-    }
-
-    fn unregister(&self, peer: IpAddr, had_md5: bool) {
-        if let Ok(mut m) = self.inner.peers.lock() {
-            m.remove(&canonical(peer));
-        }
-        if had_md5 {
-            let _ = sockopt::set_md5(&*self.inner.socket, self.inner.local.is_ipv6(), peer, &[]);
-        }
-    }
-}
-
-async fn accept_loop(socket: Arc<TcpListener>, peers: Weak<Peers>) {
-    loop {
-        let (stream, from) = match socket.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Some(peers) = peers.upgrade() else { return };
-        let tx = peers
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&canonical(from.ip())).cloned());
-        match tx {
-            Some(tx) => {
-                if tx.try_send(stream).is_err() {
-                    tracing::debug!("peer {from} busy; incoming connection dropped");
-                }
-            }
-            None => tracing::debug!("connection from unconfigured {from} refused"),
-        }
-    }
-}
+/// Something that happened to a peer (the sans-I/O [`crate::peer::PeerEvent`]).
+pub use crate::peer::PeerEvent;
 
 /// Start a peer; it runs until [`PeerHandle::shutdown`] or until every handle is dropped.
 ///
@@ -475,25 +102,25 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
                 }
             },
         );
-    let scfg = config.session_config();
+    let limits = Limits {
+        events: EVENT_CAPACITY,
+        send_buffer: WRITE_QUEUE_LIMIT,
+        ..Limits::default()
+    };
     let driver = Driver {
         epoch: Instant::now(),
-        primary: Slot {
-            fsm: Fsm::new(scfg),
-            conn: None,
-            dir: Direction::Outgoing,
-        },
-        secondary: None,
+        peer: Peer::new(config.session_config(), limits),
+        conns: [None, None],
+        spare: None,
         connecting: None,
         cmd_rx,
         incoming,
         listener: listener.cloned(),
         events: ev_tx,
-        pending: VecDeque::new(),
+        held: None,
         state: state_tx,
         conn_info: conn_info.clone(),
         taken: taken.clone(),
-        encode_error: None,
         finished: false,
         closing: Vec::new(),
         cfg: config.clone(),
@@ -509,51 +136,34 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
     }
 }
 
+/// A socket of the pump with the bytes [`Peer::poll_transmit`] gave for it.
 struct Conn {
+    id: ConnId,
     stream: TcpStream,
-    rbuf: BytesMut,
     wbuf: BytesMut,
-}
-
-impl Conn {
-    fn new(stream: TcpStream) -> Self {
-        Conn {
-            stream,
-            rbuf: BytesMut::new(),
-            wbuf: BytesMut::new(),
-        }
-    }
-}
-
-struct Slot {
-    fsm: Fsm,
-    conn: Option<Conn>,
-    dir: Direction,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Which {
-    Primary,
-    Secondary,
 }
 
 type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
+/// The socket pump: moves bytes, time, commands and events between tokio and a [`Peer`].
 struct Driver {
     cfg: PeerConfig,
     epoch: Instant,
-    primary: Slot,
-    secondary: Option<Box<Slot>>,
+    peer: Peer,
+    /// The session's connection and, during a collision, a second one.
+    conns: [Option<Conn>; 2],
+    /// For a moment, a third connection that the peer is replacing or refusing.
+    spare: Option<Conn>,
     connecting: Option<Connecting>,
     cmd_rx: mpsc::Receiver<Command>,
     incoming: Option<mpsc::Receiver<TcpStream>>,
     listener: Option<Listener>,
     events: mpsc::Sender<PeerEvent>,
-    pending: VecDeque<PeerEvent>,
+    /// One event the full channel did not take yet (the rest wait in the peer).
+    held: Option<PeerEvent>,
     state: watch::Sender<State>,
     conn_info: Arc<Mutex<Option<(SocketAddr, SocketAddr)>>>,
     taken: Arc<AtomicBool>,
-    encode_error: Option<bgp_wire::EncodeError>,
     finished: bool,
     closing: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -564,8 +174,7 @@ enum Io {
 }
 
 enum Wake {
-    Primary(Io),
-    Secondary(Io),
+    Conn(usize, Io),
     Connected(io::Result<TcpStream>),
     Cmd(Option<Command>),
     Incoming(Option<TcpStream>),
@@ -573,41 +182,31 @@ enum Wake {
     Timer,
 }
 
-/// Read and write one connection; pending forever without one.
-async fn conn_io(conn: Option<&mut Conn>, read: bool) -> Io {
-    let Some(Conn { stream, wbuf, .. }) = conn else {
+/// Readiness of one connection; pending forever without one.
+async fn conn_io(conn: Option<&mut Conn>, peer: &Peer) -> Io {
+    let Some(Conn { stream, wbuf, id }) = conn else {
         return std::future::pending().await;
     };
-    // Readiness only: an idle connection holds no read buffer.
+    let read = peer.wants_read(*id);
     tokio::select! {
         r = stream.readable(), if read => Io::Read(r),
         r = stream.writable(), if !wbuf.is_empty() => Io::Write(r),
-        // Not reading (events back up) and nothing to write: wait for other wake-ups.
+        // Not reading (flow control) and nothing to write: wait for other wake-ups.
         else => std::future::pending().await,
     }
 }
 
-/// Read what is available (without waiting). `Ok(0)` is end of stream.
-fn try_read(conn: &mut Conn) -> io::Result<Option<usize>> {
-    if conn.rbuf.capacity() - conn.rbuf.len() < 1024 {
-        conn.rbuf.reserve(READ_CHUNK);
-    }
-    match conn.stream.try_read_buf(&mut conn.rbuf) {
+/// Read what is available (without waiting). `Ok(Some(0))` is end of stream.
+fn try_read(conn: &mut Conn, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    match conn.stream.try_read(buf) {
         Ok(n) => Ok(Some(n)),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-            // Readiness stays set until a read would block: this is the usual end of a burst,
-            // so give the buffer back when it holds no partial message.
-            if conn.rbuf.is_empty() {
-                conn.rbuf = BytesMut::new();
-            }
-            Ok(None)
-        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Write what the socket takes (without waiting).
-fn try_write(conn: &mut Conn) -> io::Result<()> {
+/// Write what the socket takes (without waiting); the number of octets written.
+fn try_write(conn: &mut Conn) -> io::Result<usize> {
     match conn.stream.try_write(&conn.wbuf) {
         Ok(n) => {
             conn.wbuf.advance(n);
@@ -615,9 +214,9 @@ fn try_write(conn: &mut Conn) -> io::Result<()> {
                 // Give the capacity back: idle sessions keep no write buffer.
                 conn.wbuf = BytesMut::new();
             }
-            Ok(())
+            Ok(n)
         }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
         Err(e) => Err(e),
     }
 }
@@ -699,20 +298,107 @@ impl Driver {
         self.epoch.elapsed()
     }
 
-    fn slot(&mut self, which: Which) -> Option<&mut Slot> {
-        match which {
-            Which::Primary => Some(&mut self.primary),
-            Which::Secondary => self.secondary.as_deref_mut(),
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        let [a, b] = &mut self.conns;
+        [a, b, &mut self.spare]
+            .into_iter()
+            .find_map(|c| c.as_mut().filter(|c| c.id == id))
+    }
+
+    fn take_conn(&mut self, id: ConnId) -> Option<Conn> {
+        let [a, b] = &mut self.conns;
+        [a, b, &mut self.spare]
+            .into_iter()
+            .find(|c| c.as_ref().is_some_and(|c| c.id == id))
+            .and_then(Option::take)
+    }
+
+    /// Give a connection that arrived while both slots were taken a slot, now that the peer
+    /// replaced or refused one.
+    fn settle_spare(&mut self, now: Duration) {
+        let Some(c) = self.spare.take() else { return };
+        match self.conns.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(c),
+            None => {
+                // Not expected: the peer keeps at most two connections.
+                let id = c.id;
+                spawn_close(c);
+                self.peer.handle_closed(now, id);
+            }
         }
     }
 
-    fn emit(&mut self, ev: PeerEvent) {
-        self.pending.push_back(ev);
+    /// Carry out what the peer produced: bytes to sockets, socket actions, events to the
+    /// channel, and the state to the watch.
+    fn drain(&mut self) {
+        // Each round hands events to the channel; input held back for want of room is then
+        // resumed, until the channel is full or nothing waits (bounded for fairness).
+        for _ in 0..64 {
+            self.drain_once();
+            if self.held.is_some() || self.finished || !self.peer.has_held_input() {
+                return;
+            }
+            let now = self.now();
+            self.peer.resume(now);
+        }
+    }
+
+    fn drain_once(&mut self) {
+        while let Some((id, bytes)) = self.peer.poll_transmit() {
+            if let Some(c) = self.conn_mut(id) {
+                c.wbuf.extend_from_slice(&bytes);
+            }
+        }
+        while let Some(a) = self.peer.poll_io() {
+            match a {
+                IoAction::Connect => {
+                    self.connecting = Some(Box::pin(connect(self.cfg.clone())));
+                }
+                IoAction::CancelConnect => self.connecting = None,
+                IoAction::Close(id) => {
+                    if let Some(c) = self.take_conn(id) {
+                        let task = tokio::spawn(close(c));
+                        if self.finished {
+                            self.closing.push(task);
+                        }
+                    }
+                }
+            }
+        }
+        if self.spare.is_some() {
+            let now = self.now();
+            self.settle_spare(now);
+        }
+        // The state and the connection addresses first: whoever gets the Established event
+        // finds them already set.
+        let st = self.peer.state();
+        let changed = self.state.send_if_modified(|s| {
+            let changed = *s != st;
+            *s = st;
+            changed
+        });
+        if changed {
+            tracing::debug!("peer {}: {st}", self.cfg.peer_addr);
+            let addrs = if st == State::Established {
+                self.peer
+                    .session_conn()
+                    .and_then(|id| self.conns.iter().flatten().find(|c| c.id == id))
+                    .and_then(|c| Some((c.stream.local_addr().ok()?, c.stream.peer_addr().ok()?)))
+            } else {
+                None
+            };
+            if let Ok(mut g) = self.conn_info.lock() {
+                *g = addrs;
+            }
+        }
         self.flush_events();
     }
 
     fn flush_events(&mut self) {
-        while let Some(ev) = self.pending.pop_front() {
+        loop {
+            let Some(ev) = self.held.take().or_else(|| self.peer.poll_event()) else {
+                return;
+            };
             match self.events.try_send(ev) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(ev)) => {
@@ -721,63 +407,48 @@ impl Driver {
                         // for a late taker, drop the rest, never stall the session.
                         continue;
                     }
-                    self.pending.push_front(ev);
+                    self.held = Some(ev);
                     return;
                 }
                 // Nobody listens: drop the events.
-                Err(mpsc::error::TrySendError::Closed(_)) => self.pending.clear(),
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
     }
 
     async fn run(mut self) {
         let now = self.now();
-        let start = if self.cfg.passive {
-            Event::ManualStartPassive
-        } else {
-            Event::ManualStart
-        };
-        self.primary.fsm.handle_event(now, start);
-        self.apply(Which::Primary);
+        self.peer.start(now);
+        self.drain();
         while !self.finished {
-            let deadline = [
-                self.primary.fsm.poll_timeout(),
-                self.secondary.as_ref().and_then(|s| s.fsm.poll_timeout()),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let read_ok = self.pending.len() < EVENT_CAPACITY;
-            let write_ok = self
-                .primary
-                .conn
-                .as_ref()
-                .is_none_or(|c| c.wbuf.len() < WRITE_QUEUE_LIMIT);
+            let deadline = self.peer.poll_timeout();
+            let write_ok = self.peer.send_capacity() > 0;
             let epoch = self.epoch;
             let Driver {
-                primary,
-                secondary,
+                peer,
+                conns,
                 connecting,
                 cmd_rx,
                 incoming,
                 events,
-                pending,
+                held,
                 ..
             } = &mut self;
+            let [c0, c1] = conns;
             let wake = tokio::select! {
-                io = conn_io(primary.conn.as_mut(), read_ok) => Wake::Primary(io),
-                io = conn_io(secondary.as_mut().and_then(|s| s.conn.as_mut()), read_ok) => Wake::Secondary(io),
+                io = conn_io(c0.as_mut(), peer) => Wake::Conn(0, io),
+                io = conn_io(c1.as_mut(), peer) => Wake::Conn(1, io),
                 r = maybe_connect(connecting) => Wake::Connected(r),
                 c = cmd_rx.recv(), if write_ok => Wake::Cmd(c),
                 s = maybe_incoming(incoming) => Wake::Incoming(s),
-                p = events.reserve(), if !pending.is_empty() => {
+                p = events.reserve(), if held.is_some() => {
                     match p {
                         Ok(permit) => {
-                            if let Some(ev) = pending.pop_front() {
+                            if let Some(ev) = held.take() {
                                 permit.send(ev);
                             }
                         }
-                        Err(_) => pending.clear(),
+                        Err(_) => *held = None,
                     }
                     Wake::Permit
                 }
@@ -788,35 +459,33 @@ impl Driver {
                     }
                 } => Wake::Timer,
             };
+            let now = self.now();
             match wake {
-                Wake::Primary(io) => self.on_io(Which::Primary, io),
-                Wake::Secondary(io) => self.on_io(Which::Secondary, io),
-                Wake::Connected(r) => self.on_connected(r),
+                Wake::Conn(i, io) => self.on_io(i, io, now),
+                Wake::Connected(r) => self.on_connected(r, now),
                 Wake::Cmd(Some(c)) => self.on_command(c).await,
                 Wake::Cmd(None) => {
                     // Every handle is gone: stop quietly-but-politely.
                     self.stop(None).await;
                 }
-                Wake::Incoming(Some(s)) => self.on_incoming(s),
+                Wake::Incoming(Some(s)) => self.on_incoming(s, now),
                 Wake::Incoming(None) => self.incoming = None,
-                Wake::Permit => self.flush_events(),
-                Wake::Timer => {
-                    let now = self.now();
-                    self.primary.fsm.handle_timeout(now);
-                    self.apply(Which::Primary);
-                    if let Some(s) = self.secondary.as_mut() {
-                        s.fsm.handle_timeout(now);
-                        self.apply(Which::Secondary);
-                    }
+                Wake::Permit => {
+                    self.flush_events();
+                    self.peer.resume(now);
                 }
+                Wake::Timer => self.peer.handle_timeout(now),
             }
-            let _ = self.check_collision();
+            self.drain();
         }
         if let Some(l) = &self.listener {
             l.unregister(self.cfg.peer_addr, self.cfg.md5_password.is_some());
         }
         // Deliver what is left (the final Down), but never hang on a receiver nobody drains.
-        let pending = std::mem::take(&mut self.pending);
+        let mut pending: Vec<PeerEvent> = self.held.take().into_iter().collect();
+        while let Some(ev) = self.peer.poll_event() {
+            pending.push(ev);
+        }
         let events = self.events.clone();
         let _ = tokio::time::timeout(FINAL_EVENTS_TIMEOUT, async move {
             for ev in pending {
@@ -831,13 +500,28 @@ impl Driver {
     async fn stop(&mut self, message: Option<String>) {
         let now = self.now();
         self.finished = true;
-        self.primary.fsm.shutdown(now, message.as_deref());
-        self.apply(Which::Primary);
-        if let Some(s) = self.secondary.as_mut() {
-            s.fsm.shutdown(now, message.as_deref());
-            self.apply(Which::Secondary);
+        self.peer.shutdown(now, message.as_deref());
+        // Keep the events: they are delivered after the loop.
+        let held = self.held.take();
+        while let Some((id, bytes)) = self.peer.poll_transmit() {
+            if let Some(c) = self.conn_mut(id) {
+                c.wbuf.extend_from_slice(&bytes);
+            }
         }
-        self.secondary = None;
+        while let Some(a) = self.peer.poll_io() {
+            if let IoAction::Close(id) = a
+                && let Some(c) = self.take_conn(id)
+            {
+                self.closing.push(tokio::spawn(close(c)));
+            }
+        }
+        self.held = held;
+        self.state.send_replace(self.peer.state());
+        if let Ok(mut g) = self.conn_info.lock() {
+            *g = None;
+        }
+        self.conns = [None, None];
+        self.spare = None;
         self.connecting = None;
         // The Ceases are flushed before the caller hears that we stopped.
         for task in self.closing.drain(..) {
@@ -849,27 +533,16 @@ impl Driver {
         let now = self.now();
         match c {
             Command::Update(u, reply) => {
-                let r = self.primary.fsm.send_update(now, *u).map_err(|e| match e {
-                    FsmError::NotEstablished(s) => DriverError::NotEstablished(s),
-                    e => DriverError::Fsm(e),
-                });
-                self.apply(Which::Primary);
-                let r = r.and_then(|()| match self.encode_error.take() {
-                    Some(e) => Err(DriverError::Encode(e)),
-                    None => Ok(()),
+                let r = self.peer.send_update(now, *u).map_err(|e| {
+                    if let PeerError::Encode(e) = &e {
+                        tracing::warn!("cannot encode message for {}: {e}", self.cfg.peer_addr);
+                    }
+                    driver_error(e)
                 });
                 let _ = reply.send(r);
             }
             Command::RouteRefresh(af, reply) => {
-                let r = self
-                    .primary
-                    .fsm
-                    .send_route_refresh(now, af)
-                    .map_err(|e| match e {
-                        FsmError::NotEstablished(s) => DriverError::NotEstablished(s),
-                        e => DriverError::Fsm(e),
-                    });
-                self.apply(Which::Primary);
+                let r = self.peer.send_route_refresh(now, af).map_err(driver_error);
                 let _ = reply.send(r);
             }
             Command::Shutdown(msg, reply) => {
@@ -877,406 +550,92 @@ impl Driver {
                 let _ = reply.send(());
             }
             Command::AutomaticStop(cease, reply) => {
-                self.primary.fsm.automatic_stop_with(now, cease.clone());
-                self.apply(Which::Primary);
-                if let Some(s) = self.secondary.as_mut() {
-                    s.fsm.automatic_stop_with(now, cease);
-                    self.apply(Which::Secondary);
-                }
+                self.peer.automatic_stop(now, cease);
                 let _ = reply.send(());
             }
         }
     }
 
-    fn on_connected(&mut self, r: io::Result<TcpStream>) {
+    fn on_connected(&mut self, r: io::Result<TcpStream>, now: Duration) {
         self.connecting = None;
-        let now = self.now();
         match r {
             Ok(stream) => {
-                if self.primary.conn.is_some() {
-                    // An incoming connection was taken meanwhile.
-                    return;
-                }
                 tracing::debug!("connected to {}", self.cfg.peer_addr);
-                self.primary.conn = Some(Conn::new(stream));
-                self.primary.dir = Direction::Outgoing;
-                self.primary.fsm.handle_event(now, Event::TcpCrAcked);
+                if let Some(id) = self.peer.handle_connected(now) {
+                    self.insert(id, stream);
+                }
+                // Else an incoming connection was taken meanwhile: drop this one.
             }
             Err(e) => {
                 tracing::debug!("connect to {} failed: {e}", self.cfg.peer_addr);
-                self.primary
-                    .fsm
-                    .handle_event(now, Event::TcpConnectionFails);
+                self.peer.handle_connect_failed(now);
             }
         }
-        self.apply(Which::Primary);
     }
 
-    fn prepare_incoming(&self, stream: &TcpStream) {
+    fn insert(&mut self, id: ConnId, stream: TcpStream) {
+        let conn = Conn {
+            id,
+            stream,
+            wbuf: BytesMut::new(),
+        };
+        match self.conns.iter_mut().find(|c| c.is_none()) {
+            Some(slot) => *slot = Some(conn),
+            // A third connection waits outside the select until the drain that follows, where
+            // the peer replaces or refuses one.
+            None => self.spare = Some(conn),
+        }
+    }
+
+    fn on_incoming(&mut self, stream: TcpStream, now: Duration) {
         let v6 = stream.local_addr().is_ok_and(|a| a.is_ipv6());
-        if let Err(e) = set_ttl(socket2::SockRef::from(stream), v6, &self.cfg) {
+        if let Err(e) = set_ttl(socket2::SockRef::from(&stream), v6, &self.cfg) {
             tracing::debug!("cannot set TTL options: {e}");
         }
         let _ = stream.set_nodelay(true);
+        let id = self.peer.handle_accepted(now);
+        self.insert(id, stream);
     }
 
-    fn on_incoming(&mut self, stream: TcpStream) {
-        let now = self.now();
-        self.prepare_incoming(&stream);
-        match self.primary.fsm.state() {
-            State::Idle => {
-                if self.primary.fsm.automatic_start_enabled() {
-                    // The peer is faster than our IdleHoldTimer: start passively on its connection.
-                    self.primary
-                        .fsm
-                        .handle_event(now, Event::AutomaticStartPassive);
-                    self.apply(Which::Primary);
-                    self.take_as_primary(stream);
-                } else {
-                    spawn_close(Conn::new(stream));
-                }
-            }
-            State::Connect | State::Active => self.take_as_primary(stream),
-            State::OpenSent | State::OpenConfirm if self.secondary.is_none() => {
-                let mut fsm = Fsm::new(self.primary.fsm.config().clone());
-                fsm.handle_event(now, Event::ManualStartPassive);
-                fsm.handle_event(now, Event::TcpConnectionConfirmed);
-                self.secondary = Some(Box::new(Slot {
-                    fsm,
-                    conn: Some(Conn::new(stream)),
-                    dir: Direction::Incoming,
-                }));
-                self.apply(Which::Secondary);
-            }
-            _ => {
-                // Established (or a collision already being resolved): refuse with Cease 6/7.
-                let mut conn = Conn::new(stream);
-                let n = Notification::new(
-                    bgp_wire::error::codes::CEASE,
-                    bgp_wire::error::codes::CONNECTION_COLLISION_RESOLUTION,
-                );
-                let _ = bgp_wire::encode_message(
-                    &Message::Notification(n),
-                    &SessionContext::default(),
-                    &mut conn.wbuf,
-                );
-                spawn_close(conn);
-            }
-        }
-    }
-
-    fn take_as_primary(&mut self, stream: TcpStream) {
-        let now = self.now();
-        self.connecting = None;
-        if let Some(old) = self.primary.conn.take() {
-            spawn_close(old);
-        }
-        self.primary.conn = Some(Conn::new(stream));
-        self.primary.dir = Direction::Incoming;
-        self.primary
-            .fsm
-            .handle_event(now, Event::TcpConnectionConfirmed);
-        self.apply(Which::Primary);
-    }
-
-    fn on_io(&mut self, which: Which, io: Io) {
-        let now = self.now();
-        match io {
-            Io::Write(Ok(())) => {
-                let r = match self.slot(which).and_then(|s| s.conn.as_mut()) {
-                    Some(c) => try_write(c),
-                    None => Ok(()),
-                };
-                if r.is_err() {
-                    self.conn_failed(which, now);
-                }
-            }
-            Io::Read(Ok(())) => {
-                let r = match self.slot(which).and_then(|s| s.conn.as_mut()) {
-                    Some(c) => try_read(c),
-                    None => Ok(None),
-                };
-                match r {
-                    Ok(None) => {}
-                    Ok(Some(0)) | Err(_) => self.conn_failed(which, now),
-                    Ok(Some(_)) => self.process_frames(which),
-                }
-            }
-            Io::Read(Err(_)) | Io::Write(Err(_)) => self.conn_failed(which, now),
-        }
-    }
-
-    fn conn_failed(&mut self, which: Which, now: Duration) {
-        if let Some(s) = self.slot(which) {
-            s.conn = None;
-            s.fsm.handle_event(now, Event::TcpConnectionFails);
-        }
-        self.apply(which);
-    }
-
-    fn process_frames(&mut self, which: Which) {
-        let mut which = which;
-        loop {
-            let now = self.now();
-            let Some(slot) = self.slot(which) else { return };
-            let ctx = slot
-                .fsm
-                .negotiated()
-                .map(|n| n.context.clone())
-                .unwrap_or_default();
-            let Some(conn) = slot.conn.as_mut() else {
-                return;
-            };
-            let event = match next_frame(&mut conn.rbuf, &ctx) {
-                Frame::Incomplete => {
-                    // Idle sessions keep no read buffer.
-                    if conn.rbuf.is_empty() {
-                        conn.rbuf = BytesMut::new();
-                    }
-                    return;
-                }
-                Frame::Event(e) => e,
-            };
-            slot.fsm.handle_event(now, event);
-            self.apply(which);
-            // Resolve a collision as soon as an OPEN is in, before a KEEPALIVE that may follow
-            // in the same read takes the connection to Established.
-            if self.secondary.is_some() {
-                match self.check_collision() {
-                    Collision::Promoted => which = Which::Primary,
-                    Collision::SecondaryDropped if which == Which::Secondary => return,
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    /// Carry out a state machine's actions.
-    fn apply(&mut self, which: Which) {
-        loop {
-            let Some(slot) = self.slot(which) else { return };
-            let Some(action) = slot.fsm.poll_action() else {
-                break;
-            };
-            match action {
-                Action::Connect if which == Which::Primary => {
-                    self.connecting = Some(Box::pin(connect(self.cfg.clone())));
-                }
-                Action::Connect => {}
-                Action::CloseConnection => {
-                    let conn = slot.conn.take();
-                    if which == Which::Primary {
-                        self.connecting = None;
-                    }
-                    if let Some(c) = conn {
-                        let task = tokio::spawn(close(c));
-                        if self.finished {
-                            self.closing.push(task);
-                        }
-                    }
-                }
-                Action::Send(msg) => {
-                    let ctx = slot
-                        .fsm
-                        .negotiated()
-                        .map(|n| n.context.clone())
-                        .unwrap_or_default();
-                    if let Some(c) = slot.conn.as_mut()
-                        && let Err(e) = bgp_wire::encode_message(&msg, &ctx, &mut c.wbuf)
-                    {
-                        tracing::warn!("cannot encode message for {}: {e}", self.cfg.peer_addr);
-                        self.encode_error = Some(e);
-                    }
-                    if let (Which::Primary, Message::Notification(n)) = (which, msg) {
-                        self.emit(PeerEvent::NotificationSent(n));
-                    }
-                }
-                other if which == Which::Primary => self.publish(other),
-                _ => {}
-            }
-        }
-        // A secondary connection that fell back is simply dropped.
-        let drop_secondary = which == Which::Secondary
-            && self
-                .secondary
-                .as_ref()
-                .is_some_and(|s| s.conn.is_none() || s.fsm.state() == State::Idle);
-        if drop_secondary && let Some(c) = self.secondary.take().and_then(|mut s| s.conn.take()) {
-            spawn_close(c);
-        }
-    }
-
-    fn publish(&mut self, action: Action) {
-        match action {
-            Action::StateChanged { from, to } => {
-                tracing::debug!("peer {}: {from} -> {to}", self.cfg.peer_addr);
-                if to == State::Established {
-                    let addrs = self.primary.conn.as_ref().and_then(|c| {
-                        Some((c.stream.local_addr().ok()?, c.stream.peer_addr().ok()?))
-                    });
-                    if let Ok(mut g) = self.conn_info.lock() {
-                        *g = addrs;
-                    }
-                }
-                self.state.send_replace(to);
-                self.emit(PeerEvent::StateChanged { from, to });
-            }
-            Action::SessionUp(n) => self.emit(PeerEvent::Established(n)),
-            Action::SessionDown(reason) => {
-                if let Ok(mut g) = self.conn_info.lock() {
-                    *g = None;
-                }
-                self.emit(PeerEvent::Down { reason });
-            }
-            Action::Update { update, verdict } => self.emit(PeerEvent::Update {
-                update: Box::new(update),
-                verdict,
-            }),
-            Action::RouteRefresh(r) => self.emit(PeerEvent::RouteRefresh(r)),
-            Action::NotificationReceived(n) => self.emit(PeerEvent::NotificationReceived(n)),
-            Action::Connect | Action::CloseConnection | Action::Send(_) => {}
-        }
-    }
-
-    /// Resolve a collision between the primary and a secondary (incoming) connection.
-    fn check_collision(&mut self) -> Collision {
-        let Some(sec) = self.secondary.as_ref() else {
-            return Collision::None;
-        };
-        let pstate = self.primary.fsm.state();
-        if pstate < State::OpenSent {
-            // The primary fell back: the secondary connection carries on as the session.
-            self.promote_secondary();
-            return Collision::Promoted;
-        }
-        let Some(remote_id) = sec.fsm.remote_id().or(self.primary.fsm.remote_id()) else {
-            if pstate == State::Established {
-                self.dump(Which::Secondary);
-                return Collision::SecondaryDropped;
-            }
-            return Collision::None;
-        };
-        let cfg = self.primary.fsm.config();
-        let keep = collision::resolve(
-            pstate,
-            self.primary.dir,
-            cfg.router_id,
-            cfg.local_as,
-            remote_id,
-            cfg.peer_as,
-        );
-        match keep {
-            Some(Keep::Existing) => {
-                self.dump(Which::Secondary);
-                Collision::SecondaryDropped
-            }
-            Some(Keep::New) => {
-                self.dump(Which::Primary);
-                self.promote_secondary();
-                Collision::Promoted
-            }
-            None => Collision::None,
-        }
-    }
-
-    fn dump(&mut self, which: Which) {
-        let now = self.now();
-        tracing::debug!(
-            "peer {}: collision, dumping {}",
-            self.cfg.peer_addr,
-            if which == Which::Primary {
-                "existing"
-            } else {
-                "new"
-            }
-        );
-        match which {
-            Which::Secondary => {
-                if let Some(mut s) = self.secondary.take() {
-                    s.fsm.handle_event(now, Event::OpenCollisionDump);
-                    let mut conn = s.conn.take();
-                    while let Some(a) = s.fsm.poll_action() {
-                        if let (Action::Send(m), Some(c)) = (&a, conn.as_mut()) {
-                            let _ = bgp_wire::encode_message(
-                                m,
-                                &SessionContext::default(),
-                                &mut c.wbuf,
-                            );
-                        }
-                    }
-                    if let Some(c) = conn {
-                        spawn_close(c);
-                    }
-                }
-            }
-            Which::Primary => {
-                // Only the messages and the close: the session continues on the other connection.
-                self.primary.fsm.handle_event(now, Event::OpenCollisionDump);
-                let mut conn = self.primary.conn.take();
-                while let Some(a) = self.primary.fsm.poll_action() {
-                    if let (Action::Send(m), Some(c)) = (&a, conn.as_mut()) {
-                        let _ =
-                            bgp_wire::encode_message(m, &SessionContext::default(), &mut c.wbuf);
-                    }
-                }
-                if let Some(c) = conn {
-                    spawn_close(c);
-                }
-            }
-        }
-    }
-
-    fn promote_secondary(&mut self) {
-        let Some(sec) = self.secondary.take() else {
+    fn on_io(&mut self, i: usize, io: Io, now: Duration) {
+        let Some(c) = self.conns.get_mut(i).and_then(Option::as_mut) else {
             return;
         };
-        let from = self.primary.fsm.state();
-        if let Some(c) = self.primary.conn.take() {
-            spawn_close(c);
-        }
-        self.connecting = None;
-        self.primary = *sec;
-        let to = self.primary.fsm.state();
-        if from != to {
-            self.state.send_replace(to);
-            self.emit(PeerEvent::StateChanged { from, to });
+        let id = c.id;
+        let failed = match io {
+            Io::Write(Ok(())) => match try_write(c) {
+                Ok(n) => {
+                    self.peer.handle_transmitted(now, id, n);
+                    false
+                }
+                Err(_) => true,
+            },
+            Io::Read(Ok(())) => {
+                let mut buf = [0u8; READ_CHUNK];
+                match try_read(c, &mut buf) {
+                    Ok(None) => false,
+                    Ok(Some(0)) | Err(_) => true,
+                    Ok(Some(n)) => {
+                        self.peer
+                            .handle_input(now, id, buf.get(..n).unwrap_or_default());
+                        false
+                    }
+                }
+            }
+            Io::Read(Err(_)) | Io::Write(Err(_)) => true,
+        };
+        if failed {
+            self.conns[i] = None;
+            self.peer.handle_closed(now, id);
         }
     }
 }
 
-#[derive(PartialEq, Eq)]
-enum Collision {
-    None,
-    SecondaryDropped,
-    Promoted,
-}
-
-enum Frame {
-    Incomplete,
-    Event(Event),
-}
-
-/// Cut the next message off the read buffer and turn it into an event.
-fn next_frame(rbuf: &mut BytesMut, ctx: &SessionContext) -> Frame {
-    let len = match bgp_wire::frame_len(rbuf, ctx) {
-        Ok(None) => return Frame::Incomplete,
-        Ok(Some(len)) => len,
-        Err(e) => {
-            // Header errors (1/1, 1/2, 1/3): nothing after this can be framed.
-            rbuf.clear();
-            return Frame::Event(Event::from_decode_error(&e));
-        }
-    };
-    if rbuf.len() < len {
-        rbuf.reserve(len - rbuf.len());
-        return Frame::Incomplete;
-    }
-    let frame = rbuf.split_to(len).freeze();
-    match bgp_wire::decode_message(frame, ctx) {
-        Ok(d) => Frame::Event(Event::from_message(d.message, d.verdict)),
-        Err(e) => {
-            rbuf.clear();
-            Frame::Event(Event::from_decode_error(&e))
-        }
+fn driver_error(e: PeerError) -> DriverError {
+    match e {
+        PeerError::NotEstablished(s) => DriverError::NotEstablished(s),
+        PeerError::Fsm(e) => DriverError::Fsm(e),
+        PeerError::Encode(e) => DriverError::Encode(e),
+        PeerError::Backpressure(_) => DriverError::Io(io::ErrorKind::WouldBlock.into()),
     }
 }

@@ -1,0 +1,130 @@
+//! [`Listener`]: one listening socket shared by many peers.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::sockopt;
+
+type Peers = Mutex<HashMap<IpAddr, mpsc::Sender<TcpStream>>>;
+
+/// A listening socket shared by many peers: each accepted connection goes to the peer whose
+/// address matches its source address; connections from unknown addresses are closed.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    inner: Arc<ListenerInner>,
+}
+
+#[derive(Debug)]
+struct ListenerInner {
+    socket: Arc<TcpListener>,
+    local: SocketAddr,
+    peers: Arc<Peers>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for ListenerInner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl Listener {
+    /// Listen on an address (e.g. `0.0.0.0:179` or `[::]:179`).
+    pub async fn bind(addr: SocketAddr) -> io::Result<Listener> {
+        let socket = Arc::new(TcpListener::bind(addr).await?);
+        let local = socket.local_addr()?;
+        // Accepted connections answer with TTL 255 from their very first segment, so GTSM
+        // peers (which drop anything below 254) accept our SYN-ACK; a higher TTL than needed
+        // is harmless for the others.
+        let sref = socket2::SockRef::from(&*socket);
+        if local.is_ipv6() {
+            let _ = sref.set_unicast_hops_v6(255);
+        } else {
+            let _ = sref.set_ttl(255);
+        }
+        let peers: Arc<Peers> = Arc::new(Mutex::new(HashMap::new()));
+        let weak = Arc::downgrade(&peers);
+        let task = tokio::spawn(accept_loop(socket.clone(), weak)).abort_handle();
+        Ok(Listener {
+            inner: Arc::new(ListenerInner {
+                socket,
+                local,
+                peers,
+                task,
+            }),
+        })
+    }
+
+    /// The bound address (with the actual port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    pub(super) fn register(
+        &self,
+        peer: IpAddr,
+        md5: Option<&str>,
+    ) -> io::Result<mpsc::Receiver<TcpStream>> {
+        if let Some(key) = md5 {
+            sockopt::set_md5(
+                &*self.inner.socket,
+                self.inner.local.is_ipv6(),
+                peer,
+                key.as_bytes(),
+            )?;
+        }
+        let (tx, rx) = mpsc::channel(2);
+        if let Ok(mut m) = self.inner.peers.lock() {
+            m.insert(canonical(peer), tx);
+        }
+        Ok(rx)
+    }
+
+    pub(super) fn unregister(&self, peer: IpAddr, had_md5: bool) {
+        if let Ok(mut m) = self.inner.peers.lock() {
+            m.remove(&canonical(peer));
+        }
+        if had_md5 {
+            let _ = sockopt::set_md5(&*self.inner.socket, self.inner.local.is_ipv6(), peer, &[]);
+        }
+    }
+}
+
+async fn accept_loop(socket: Arc<TcpListener>, peers: Weak<Peers>) {
+    loop {
+        let (stream, from) = match socket.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(peers) = peers.upgrade() else { return };
+        let tx = peers
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&canonical(from.ip())).cloned());
+        match tx {
+            Some(tx) => {
+                if tx.try_send(stream).is_err() {
+                    tracing::debug!("peer {from} busy; incoming connection dropped");
+                }
+            }
+            None => tracing::debug!("connection from unconfigured {from} refused"),
+        }
+    }
+}
