@@ -57,6 +57,9 @@
 
 pub mod packet;
 pub mod session;
+
+#[cfg(feature = "tokio")]
+pub mod driver;
 #[cfg(test)]
 mod session_tests;
 
