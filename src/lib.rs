@@ -52,6 +52,7 @@
 )]
 
 pub mod advert;
+pub mod bfd;
 pub mod config;
 pub mod driver;
 pub mod events;

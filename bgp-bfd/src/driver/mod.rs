@@ -151,6 +151,23 @@ pub struct SessionHandle {
     events: Option<mpsc::Receiver<Event>>,
 }
 
+impl std::fmt::Debug for Bfd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bfd")
+            .field("source_ports", &self.tx_ports)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("peer", &self.peer)
+            .field("local_disc", &self.disc)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SessionHandle {
     /// bfd.LocalDiscr of this session.
     pub fn local_disc(&self) -> u32 {
