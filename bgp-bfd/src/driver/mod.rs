@@ -125,6 +125,7 @@ pub struct Stats {
 enum Cmd {
     Add {
         peer: SocketAddr,
+        local: Option<IpAddr>,
         cfg: SessionConfig,
         reply: oneshot::Sender<Result<SessionHandle, DriverError>>,
     },
@@ -263,7 +264,19 @@ impl Bfd {
         peer: IpAddr,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
-        self.add_session_scoped(peer, 0, cfg).await
+        self.add_session_full(peer, 0, None, cfg).await
+    }
+
+    /// Start a session to `peer` from local address `local`: packets leave from that
+    /// address, and while the peer's Your Discriminator is still zero its packets are
+    /// matched by both addresses. Several sessions may then share a peer address.
+    pub async fn add_session_from(
+        &self,
+        peer: IpAddr,
+        local: IpAddr,
+        cfg: SessionConfig,
+    ) -> Result<SessionHandle, DriverError> {
+        self.add_session_full(peer, 0, Some(local), cfg).await
     }
 
     /// Start a session to `peer` reached through interface index `scope_id` (IPv6
@@ -274,13 +287,28 @@ impl Bfd {
         scope_id: u32,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
+        self.add_session_full(peer, scope_id, None, cfg).await
+    }
+
+    async fn add_session_full(
+        &self,
+        peer: IpAddr,
+        scope_id: u32,
+        local: Option<IpAddr>,
+        cfg: SessionConfig,
+    ) -> Result<SessionHandle, DriverError> {
         let peer = match peer {
             IpAddr::V4(a) => SocketAddr::new(IpAddr::V4(a), 0),
             IpAddr::V6(a) => SocketAddr::V6(std::net::SocketAddrV6::new(a, 0, 0, scope_id)),
         };
         let (reply, rx) = oneshot::channel();
         self.cmd
-            .send(Cmd::Add { peer, cfg, reply })
+            .send(Cmd::Add {
+                peer,
+                local,
+                cfg,
+                reply,
+            })
             .map_err(|_| DriverError::Stopped)?;
         rx.await.map_err(|_| DriverError::Stopped)?
     }
@@ -351,6 +379,7 @@ impl Sockets {
 struct Entry {
     session: Session,
     peer: SocketAddr,
+    local: Option<IpAddr>,
     info: watch::Sender<SessionInfo>,
     events: mpsc::Sender<Event>,
     scheduled: Option<Duration>,
@@ -363,7 +392,7 @@ struct Core {
     v4: Option<Sockets>,
     v6: Option<Sockets>,
     sessions: HashMap<u32, Entry>,
-    by_peer: HashMap<IpAddr, u32>,
+    by_peer: HashMap<(IpAddr, Option<IpAddr>), u32>,
     heap: BinaryHeap<Reverse<(Duration, u32)>>,
     next_disc: u32,
     stats: Arc<Stats>,
@@ -411,8 +440,13 @@ impl Core {
     fn command(&mut self, c: Cmd) {
         let now = self.now();
         match c {
-            Cmd::Add { peer, cfg, reply } => {
-                let _ = reply.send(self.add(peer, cfg, now));
+            Cmd::Add {
+                peer,
+                local,
+                cfg,
+                reply,
+            } => {
+                let _ = reply.send(self.add(peer, local, cfg, now));
             }
             Cmd::Remove(d) => self.remove(d),
             Cmd::AdminDown(d, down) => {
@@ -433,11 +467,12 @@ impl Core {
     fn add(
         &mut self,
         peer: SocketAddr,
+        local: Option<IpAddr>,
         mut cfg: SessionConfig,
         now: Duration,
     ) -> Result<SessionHandle, DriverError> {
         let cmd = self.cmd_tx.upgrade().ok_or(DriverError::Stopped)?;
-        if self.by_peer.contains_key(&peer.ip()) {
+        if self.by_peer.contains_key(&(peer.ip(), local)) {
             return Err(DriverError::Duplicate(peer.ip()));
         }
         match peer {
@@ -462,13 +497,14 @@ impl Core {
             Entry {
                 session,
                 peer,
+                local,
                 info,
                 events,
                 scheduled: None,
                 removing: false,
             },
         );
-        self.by_peer.insert(peer.ip(), disc);
+        self.by_peer.insert((peer.ip(), local), disc);
         self.service(disc, now);
         Ok(SessionHandle {
             disc,
@@ -487,7 +523,7 @@ impl Core {
             self.service(disc, now);
         }
         if let Some(e) = self.sessions.remove(&disc) {
-            self.by_peer.remove(&e.peer.ip());
+            self.by_peer.remove(&(e.peer.ip(), e.local));
         }
     }
 
@@ -499,7 +535,7 @@ impl Core {
             let Some(s) = socks else { return };
             let r =
                 s.rx.try_io(Interest::READABLE, || sys::recv_with_ttl(&s.rx, &mut buf));
-            let (n, src, ttl) = match r {
+            let got = match r {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => {
@@ -508,7 +544,7 @@ impl Core {
                 }
             };
             let now = self.now();
-            if self.accept(now, &buf[..n.min(buf.len())], src, ttl) {
+            if self.accept(now, &buf[..got.len.min(buf.len())], &got) {
                 self.stats.received.fetch_add(1, Ordering::Relaxed);
             } else {
                 self.stats.discarded.fetch_add(1, Ordering::Relaxed);
@@ -516,21 +552,23 @@ impl Core {
         }
     }
 
-    fn accept(&mut self, now: Duration, data: &[u8], src: SocketAddr, ttl: Option<u8>) -> bool {
-        if self.cfg.check_ttl && ttl != Some(255) {
+    fn accept(&mut self, now: Duration, data: &[u8], got: &sys::Received) -> bool {
+        if self.cfg.check_ttl && got.ttl != Some(255) {
             return false;
         }
         let Ok(p) = ControlPacket::decode(&Bytes::copy_from_slice(data)) else {
             return false;
         };
-        let src_ip = match src.ip() {
+        let src_ip = match got.src.ip() {
             IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
             a => a,
         };
         let disc = if p.your_disc != 0 {
+            // (RFC 5880 §6.8.6: by Your Discriminator whenever it is set.)
             p.your_disc
         } else {
-            match self.by_peer.get(&src_ip) {
+            let by_both = got.dst.and_then(|d| self.by_peer.get(&(src_ip, Some(d))));
+            match by_both.or_else(|| self.by_peer.get(&(src_ip, None))) {
                 Some(d) => *d,
                 None => return false,
             }
@@ -539,7 +577,7 @@ impl Core {
             return false;
         };
         // A packet naming our discriminator must also come from the session's peer.
-        if e.peer.ip() != src_ip {
+        if e.peer.ip() != src_ip || (e.local.is_some() && got.dst.is_some() && e.local != got.dst) {
             return false;
         }
         let ok = e.session.handle_packet(now, &p).is_ok();
@@ -580,7 +618,10 @@ impl Core {
                 SocketAddr::V4(_) => self.v4.as_ref(),
                 SocketAddr::V6(_) => self.v6.as_ref(),
             };
-            let sent = sock.map(|s| s.tx.try_send_to(&self.buf, e.peer));
+            let sent = sock.map(|s| match e.local {
+                Some(src) => sys::send_from(&s.tx, &self.buf, e.peer, src),
+                None => s.tx.try_send_to(&self.buf, e.peer),
+            });
             match sent {
                 Some(Ok(_)) => self.stats.sent.fetch_add(1, Ordering::Relaxed),
                 _ => self.stats.send_errors.fetch_add(1, Ordering::Relaxed),
