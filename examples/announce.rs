@@ -181,6 +181,29 @@ async fn main() -> ExitCode {
         // No IPv6 on this host: listen on IPv4 only.
         bound = FsmBackend::new(Some(kube_bgp::config::DEFAULT_LISTEN_V4)).await;
     }
+    // BFD: one driver (UDP 3784) for every peer that asks for it.
+    let bound = match bound {
+        Ok(b) if cfg.peers.iter().any(|p| p.bfd.is_some()) => {
+            use bgp_bfd::driver::{Bfd, DriverConfig};
+            let mut bfd = Bfd::spawn(DriverConfig::default()).await;
+            if bfd.is_err() {
+                // No IPv6 on this host.
+                let v4 = DriverConfig {
+                    ipv6: false,
+                    ..DriverConfig::default()
+                };
+                bfd = Bfd::spawn(v4).await;
+            }
+            match bfd {
+                Ok(bfd) => Ok(b.with_bfd(bfd)),
+                Err(e) => {
+                    eprintln!("announce: cannot open the BFD sockets (UDP 3784): {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        other => other,
+    };
     let backend = match bound {
         Ok(b) => Arc::new(b),
         Err(e) => {

@@ -10,7 +10,7 @@
 #
 # Usage (as root):
 #   scripts/seed-lab.sh [--speaker announce|gobgp|frr[,...]] [--compare] [--keep] [--config]
-#                       [--hold-time N] [--no-build] [--announce-bin PATH]
+#                       [--hold-time N] [--no-build] [--announce-bin PATH] [--bfd]
 #   scripts/seed-lab.sh --down        # tear down a lab left up with --keep
 #
 #   --speaker M    node speaker: announce (default: this project's examples/announce), gobgp,
@@ -23,6 +23,11 @@
 #   --hold-time N  hold time the node speakers offer (default 9; the router uses timers 3 9)
 #   --no-build     do not run cargo build; use target/release/examples/announce as it is
 #   --announce-bin PATH   use this announce binary (implies --no-build)
+#   --bfd          BFD (RFC 5880) on every session, profile 100 ms x 3: FRR's bfdd on the router
+#                  with `neighbor X bfd profile lab`; announce --bfd; an FRR node speaker runs
+#                  zebra + bfdd + bgpd (GoBGP has no BFD: --compare runs announce,frr). Adds a
+#                  link failure step (the node's veth down on the node side); a frozen FRR
+#                  speaker is its three daemons frozen together
 #
 # Exits non-zero, naming the failed step, when any check fails. Always tears down what it
 # started (processes by PID, then the kb-* namespaces it created) unless --keep.
@@ -53,10 +58,16 @@ BUILD=1
 ANNOUNCE_BIN=""
 COMPARE=0
 CONFIG_MODE=0
+BFD=0
+# BFD profile of every session (ms, ms, multiplier).
+BFD_RX=100
+BFD_TX=100
+BFD_MULT=3
+BFD_ARGS=()
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 DOWN=0
 while [ $# -gt 0 ]; do
@@ -70,11 +81,17 @@ while [ $# -gt 0 ]; do
     --hold-time) HOLD=${2:?--hold-time needs a value}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --announce-bin) ANNOUNCE_BIN=${2:?}; BUILD=0; shift 2 ;;
+    --bfd) BFD=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+if [ "$BFD" = 1 ] && [[ ",$SPEAKERS," == *,gobgp,* ]]; then
+  echo "seed-lab: --bfd: GoBGP has no BFD, leaving it out" >&2
+  SPEAKERS=$(tr ',' '\n' <<<"$SPEAKERS" | grep -vx gobgp | paste -sd,)
+fi
 IFS=, read -r -a MODES <<<"$SPEAKERS"
+[ "$BFD" = 1 ] && BFD_ARGS=(--bfd="min-rx-ms=$BFD_RX,min-tx-ms=$BFD_TX,multiplier=$BFD_MULT")
 for m in "${MODES[@]}"; do
   case "$m" in announce|gobgp|frr) ;; *) echo "unknown speaker '$m' (announce|gobgp|frr)" >&2; exit 2 ;; esac
 done
@@ -315,6 +332,9 @@ start_router() {
       printf ' neighbor %s remote-as %s\n neighbor %s timers 3 9\n neighbor %s timers connect 1\n' \
         "$ip" "$ASN" "$ip" "$ip"
     done
+    if [ "$BFD" = 1 ]; then
+      for ip in "${NODE_IP[@]}"; do printf ' neighbor %s bfd profile lab\n' "$ip"; done
+    fi
     printf ' !\n address-family ipv4 unicast\n'
     for ip in "${NODE_IP[@]}"; do printf '  neighbor %s next-hop-self\n' "$ip"; done
     printf ' exit-address-family\n!\n'
@@ -324,6 +344,15 @@ start_router() {
   spawn "$ROUTER_NS" zebra "$d/zebra.out" /usr/lib/frr/zebra -N "$ROUTER_NS" -f "$d/zebra.conf" \
     -P 0 --log "file:$d/zebra.log"
   wait_for 10 test -S "/var/run/frr/$ROUTER_NS/zserv.api" >/dev/null || fail "zebra did not start"
+  if [ "$BFD" = 1 ]; then
+    bfd_profile_conf router >"$d/bfdd.conf"
+    chown frr:frr "$d/bfdd.conf"
+    spawn "$ROUTER_NS" bfdd "$d/bfdd.out" /usr/lib/frr/bfdd -N "$ROUTER_NS" -f "$d/bfdd.conf" \
+      -P 0 --log "file:$d/bfdd.log"
+    ROUTER_BFDD=$LAST_PID
+    wait_for 10 eval 'vt -c "show bfd peers json" 2>/dev/null | jq -e . >/dev/null' >/dev/null ||
+      fail "bfdd did not answer vtysh"
+  fi
   spawn "$ROUTER_NS" bgpd "$d/bgpd.out" /usr/lib/frr/bgpd -N "$ROUTER_NS" -f "$d/bgpd.conf" \
     -P 0 --log "file:$d/bgpd.log"
   ROUTER_BGPD=$LAST_PID
@@ -332,6 +361,15 @@ start_router() {
     fail "bgpd did not answer vtysh"
   log "FRR up in ${ms} ms (bgpd pid $ROUTER_BGPD)"
 }
+
+# bfdd.conf with the lab's BFD profile `lab`.
+bfd_profile_conf() {
+  printf 'hostname %s\n!\nbfd\n profile lab\n  receive-interval %s\n  transmit-interval %s\n  detect-multiplier %s\n !\n!\n' \
+    "$1" "$BFD_RX" "$BFD_TX" "$BFD_MULT"
+}
+
+# Number of BFD peers the router's bfdd shows up.
+bfd_up_count() { vt -c "show bfd peers json" 2>/dev/null | jq '[.[] | select(.status == "up")] | length'; }
 
 # Capture the router's LAN side (BGP) when tcpdump and tshark are installed, so every message
 # of the run is checked by an independent decoder at the end.
@@ -342,7 +380,7 @@ start_capture() {
     return 0
   }
   spawn "$ROUTER_NS" tcpdump "$LABDIR/router/tcpdump.log" tcpdump -n -U --immediate-mode -Z root \
-    -s 0 -i eth0 -w "$LABDIR/router/bgp.pcap" tcp port 179
+    -s 0 -i eth0 -w "$LABDIR/router/bgp.pcap" tcp port 179 or udp port 3784
   CAP_PID=$LAST_PID
   T0=$(now_ms)
   wait_for 10 grep -q "listening on" "$LABDIR/router/tcpdump.log" >/dev/null ||
@@ -359,6 +397,9 @@ check_capture() {
   counts=$(tshark -r "$pcap" -Y bgp -T fields -e bgp.type 2>/dev/null | tr ',' '\n' |
     awk '{n[$1]++} END {printf "open=%d update=%d notification=%d keepalive=%d", n[1], n[2], n[3], n[4]}')
   echo "RESULT tshark_malformed=$bad bgp_messages: $counts"
+  if [ "$BFD" = 1 ]; then
+    echo "RESULT bfd_packets_decoded=$(tshark -r "$pcap" -Y bfd 2>/dev/null | wc -l)"
+  fi
   [ "$bad" = 0 ] || {
     tshark -r "$pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | head -n 5
     fail "tshark flags $bad captured packets as malformed or erroneous"
@@ -382,6 +423,7 @@ hold-time = $HOLD
 connect-retry = 1
 no-listen = true
 json = true
+$( [ "$BFD" = 1 ] && echo "bfd = { min-rx-ms = $BFD_RX, min-tx-ms = $BFD_TX, multiplier = $BFD_MULT }")
 
 [[pool]]
 name = "lb"
@@ -396,7 +438,7 @@ EOF
       else
         spawn "$ns" "announce-$ns" "$d/speaker.log" "$ANNOUNCE_BIN" --local-as "$ASN" \
           --router-id "$ip" --peer "$ROUTER_IP" --peer-as "$ASN" --prefix "$PREFIX" \
-          --hold-time "$HOLD" --connect-retry 1 --json --no-listen
+          --hold-time "$HOLD" --connect-retry 1 --json --no-listen "${BFD_ARGS[@]}"
       fi
       ;;
     gobgp)
@@ -433,6 +475,7 @@ router bgp $ASN
  neighbor $ROUTER_IP remote-as $ASN
  neighbor $ROUTER_IP timers $(( HOLD / 3 > 0 ? HOLD / 3 : 1 )) $HOLD
  neighbor $ROUTER_IP timers connect 1
+$( [ "$BFD" = 1 ] && echo " neighbor $ROUTER_IP bfd profile lab")
  !
  address-family ipv4 unicast
   network $PREFIX
@@ -440,9 +483,27 @@ router bgp $ASN
 !
 EOF
       chown -R frr:frr "$d" "/var/run/frr/$ns"
+      if [ "$BFD" = 1 ]; then
+        # bgpd reaches bfdd through zebra: the node runs all three (started once per lab).
+        if [ -z "${NODE_FRR_PIDS[$i]:-}" ]; then
+          printf 'hostname %s\n!\n' "${NODE_NAME[$i]}" >"$d/zebra.conf"
+          bfd_profile_conf "${NODE_NAME[$i]}" >"$d/bfdd.conf"
+          chown -R frr:frr "$d"
+          spawn "$ns" "zebra-$ns" "$d/zebra.out" /usr/lib/frr/zebra -N "$ns" -f "$d/zebra.conf" \
+            -P 0 --log "file:$d/zebra.log"
+          local zpid=$LAST_PID k
+          for ((k = 0; k < 200; k++)); do [ -S "/var/run/frr/$ns/zserv.api" ] && break; sleep 0.02; done
+          spawn "$ns" "bfdd-$ns" "$d/bfdd.out" /usr/lib/frr/bfdd -N "$ns" -f "$d/bfdd.conf" \
+            -P 0 --log "file:$d/bfdd.log"
+          NODE_FRR_PIDS[$i]="$zpid $LAST_PID"
+        fi
+        spawn "$ns" "bgpd-$ns" "$d/speaker.out" /usr/lib/frr/bgpd -p 0 -N "$ns" \
+          -f "$d/bgpd.conf" -P 0 --log "file:$d/speaker.log"
+      else
       # bgpd alone (-Z: no zebra), not listening (-p 0), like announce --no-listen.
       spawn "$ns" "bgpd-$ns" "$d/speaker.out" /usr/lib/frr/bgpd -Z -p 0 -N "$ns" \
         -f "$d/bgpd.conf" -P 0 --log "file:$d/speaker.log"
+      fi
       ;;
   esac
   SPK_PID[$i]=$LAST_PID
@@ -500,6 +561,7 @@ run_mode() {
   R=()
   SPK_PID=()
   HTTP_PID=()
+  NODE_FRR_PIDS=()
   echo
   echo "##############################################################################"
   echo "# speaker: $mode"
@@ -552,6 +614,14 @@ run_mode() {
   hold=$(vt -c "show bgp neighbors ${NODE_IP[1]} json" | jq ".\"${NODE_IP[1]}\".bgpTimerHoldTimeMsecs")
   R[hold_ms]=$hold
   log "negotiated hold time with ${NODE_IP[1]}: $hold ms"
+  if [ "$BFD" = 1 ]; then
+    T0=$(now_ms)
+    wait_for 10 eval '[ "$(bfd_up_count)" = 6 ]' >/dev/null ||
+      { vt -c "show bfd peers brief"; fail "want 6 BFD peers up at the router, have $(bfd_up_count)"; }
+    local bj
+    bj=$(vt -c "show bfd peers json" | jq -c "[.[] | select(.peer == \"${NODE_IP[1]}\")][0] | {status, \"remote-receive-interval\", \"remote-transmit-interval\", \"remote-detect-multiplier\"}")
+    echo "RESULT bfd_peers_up=$(bfd_up_count) router_view_of_${NODE_IP[1]}=$bj"
+  fi
 
   step "client: curl http://$SVC_IP/ (ECMP over 6 nodes)"
   out=$(curl_client)
@@ -609,17 +679,29 @@ run_mode() {
   echo "RESULT kill9_to_nexthop_gone_ms=$ms kernel_nexthops=$(nh_count)"
   [ "$ms" -le $(( (HOLD + 3) * 1000 )) ] || fail "kill -9 failover took $ms ms (> hold $HOLD s + 3 s)"
 
-  step "failover 3: freeze (SIGSTOP) the speaker of ${NODE_NAME[3]}: gone after the hold time"
+  if [ "$BFD" = 1 ]; then
+    step "failover 3: freeze (SIGSTOP) the speaker of ${NODE_NAME[3]}: BFD ($BFD_TX ms x $BFD_MULT) takes the session down"
+  else
+    step "failover 3: freeze (SIGSTOP) the speaker of ${NODE_NAME[3]}: gone after the hold time"
+  fi
   T0=$(now_ms)
-  kill -STOP "${SPK_PID[3]}"
+  # An FRR speaker with BFD is three processes: freeze them together, as one process is frozen.
+  kill -STOP "${SPK_PID[3]}" ${NODE_FRR_PIDS[3]:-}
   ms=$(wait_for $(( HOLD + 10 )) nh_gone "${NODE_IP[3]}") ||
     fail "next hop ${NODE_IP[3]} still there $(( HOLD + 10 )) s after SIGSTOP"
   R[freeze_ms]=$ms
   echo "RESULT sigstop_to_nexthop_gone_ms=$ms kernel_nexthops=$(nh_count) (hold time ${HOLD} s)"
   [ "$ms" -le $(( (HOLD + 3) * 1000 )) ] || fail "hold-timer failover took $ms ms (> hold $HOLD s + 3 s)"
-  kill -KILL "${SPK_PID[3]}" 2>/dev/null
-  kill -CONT "${SPK_PID[3]}" 2>/dev/null
-  stop_pid "${SPK_PID[3]}" 1
+  if [ "$BFD" = 1 ]; then
+    local goal=$(( BFD_TX * BFD_MULT + 100 ))
+    echo "RESULT bfd_sigstop_goal_ms=$goal met=$([ "$ms" -lt "$goal" ] && echo yes || echo NO)"
+    [ "$ms" -le 1000 ] || fail "BFD failover took $ms ms (> 1000: BFD did not act)"
+  fi
+  for p in "${SPK_PID[3]}" ${NODE_FRR_PIDS[3]:-}; do
+    kill -KILL "$p" 2>/dev/null
+    kill -CONT "$p" 2>/dev/null
+    stop_pid "$p" 1
+  done
   [ "$(nh_count)" = 4 ] || fail "want 4 next hops now, have $(nh_count)"
 
   step "client still served by the 4 remaining nodes"
@@ -627,6 +709,19 @@ run_mode() {
   echo "curl -> HTTP ${out%% *}: ${out#* }"
   [ "${out%% *}" = 200 ] || fail "curl after failover returned '${out%% *}'"
   show_state
+
+  if [ "$BFD" = 1 ]; then
+    step "failover 4: link failure: the veth of ${NODE_NAME[5]} set down on the node side"
+    T0=$(now_ms)
+    ip -n "${NODE_NS[5]}" link set eth0 down
+    ms=$(wait_for $(( HOLD + 10 )) nh_gone "${NODE_IP[5]}") ||
+      fail "next hop ${NODE_IP[5]} still there $(( HOLD + 10 )) s after its link went down"
+    R[linkdown_ms]=$ms
+    local goal=$(( BFD_TX * BFD_MULT + 100 ))
+    echo "RESULT linkdown_to_nexthop_gone_ms=$ms kernel_nexthops=$(nh_count) goal_ms=$goal met=$([ "$ms" -lt "$goal" ] && echo yes || echo NO)"
+    [ "$ms" -le 1000 ] || fail "BFD failover on link down took $ms ms (> 1000: BFD did not act)"
+    [ "$(nh_count)" = 3 ] || fail "want 3 next hops now, have $(nh_count)"
+  fi
 
   step "SIGTERM all remaining speakers: time until the route is gone from the router's kernel"
   T0=$(now_ms)
@@ -689,7 +784,7 @@ done
 
 if [ "$COMPARE" = 1 ]; then
   echo
-  echo "=== comparison (ms; hold time $HOLD s; router FRR timers 3 9)"
+  echo "=== comparison (ms; hold time $HOLD s; router FRR timers 3 9$( [ "$BFD" = 1 ] && echo "; BFD $BFD_RX/$BFD_TX ms x $BFD_MULT"))"
   printf '%-40s' "measure"
   for m in "${MODES[@]}"; do printf '%12s' "$m"; done
   echo
@@ -697,7 +792,8 @@ if [ "$COMPARE" = 1 ]; then
              "start_ms:1 speaker start -> its next hop" \
              "sigterm_ms:SIGTERM -> next hop gone" \
              "kill9_ms:kill -9 -> next hop gone" \
-             "freeze_ms:SIGSTOP -> next hop gone (hold)" \
+             "freeze_ms:SIGSTOP -> next hop gone$( [ "$BFD" = 1 ] && echo ' (BFD)' || echo ' (hold)')" \
+             "linkdown_ms:node link down -> next hop gone (BFD)" \
              "withdraw_all_ms:SIGTERM all -> route gone" \
              "health_down_ms:HTTP server down -> next hop gone" \
              "health_up_ms:HTTP server up -> next hop back"; do

@@ -3,7 +3,7 @@
 # Needs root (interop tests create network namespaces). Installs missing packages first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 bash scripts/install-deps.sh
 
 step() { echo; echo "=== $* ==="; }

@@ -31,6 +31,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::advert::{DesiredSet, NextHop, RouteAttrs};
+use crate::bfd::BfdConfig;
 use crate::health::{HealthCheck, Probe};
 use crate::pool::{self, PoolError, Request};
 use crate::session::PeerSettings;
@@ -190,6 +191,18 @@ pub struct Cli {
     /// The administrative shutdown message sent to peers on exit (RFC 9003).
     #[arg(long, value_name = "TEXT")]
     pub shutdown_message: Option<String>,
+    /// BFD (RFC 5880/5881) on every peer: alone for 300 ms x 3, or
+    /// `min-rx-ms=100,min-tx-ms=100,multiplier=3`; `off` to disable. A BFD Down takes the
+    /// BGP session down at once.
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "",
+          value_parser = parse_bfd_flag)]
+    pub bfd: Option<BfdConfig>,
+}
+
+fn parse_bfd_flag(s: &str) -> Result<BfdConfig, String> {
+    let c = BfdConfig::parse_flag(s).map_err(|e| e.to_string())?;
+    BfdConfig::resolve("bfd", Some(&c), None).map_err(|e| e.to_string())?;
+    Ok(c)
 }
 
 /// The TOML file: the flags' keys plus tables.
@@ -252,6 +265,8 @@ pub struct FileConfig {
     pub graceful_shutdown_drain: Option<u64>,
     /// See [`Cli::shutdown_message`].
     pub shutdown_message: Option<String>,
+    /// See [`Cli::bfd`]: `true`, `false` or `{ min-rx-ms, min-tx-ms, multiplier }`.
+    pub bfd: Option<BfdConfig>,
     /// Peers with their own settings.
     #[serde(default)]
     pub neighbor: Vec<NeighborConfig>,
@@ -287,6 +302,8 @@ pub struct NeighborConfig {
     pub ttl: Option<u8>,
     /// Graceful Restart restart time (else the global `graceful-restart`).
     pub graceful_restart: Option<u16>,
+    /// BFD for this peer (else the global `bfd`); `false` turns it off.
+    pub bfd: Option<BfdConfig>,
 }
 
 /// A `[[pool]]` table.
@@ -535,7 +552,8 @@ impl FileConfig {
             listen,
             metrics,
             graceful_shutdown_drain,
-            shutdown_message
+            shutdown_message,
+            bfd
         );
         self.peer.extend(cli.peer.iter().cloned());
         self.prefix.extend(cli.prefix.iter().cloned());
@@ -585,6 +603,8 @@ impl FileConfig {
             .map(|s| parse_addr("source-address", s))
             .transpose()?;
 
+        let global_bfd = BfdConfig::resolve("bfd", self.bfd.as_ref(), None)?;
+
         // Peers.
         let mut peers: BTreeMap<IpAddr, PeerSettings> = BTreeMap::new();
         let base = |addr: IpAddr, port: u16, peer_as: u32| {
@@ -603,6 +623,7 @@ impl FileConfig {
             s.source_address = source;
             s.ttl = self.ttl;
             s.graceful_restart = self.graceful_restart;
+            s.bfd = global_bfd;
             s
         };
         for p in &self.peer {
@@ -647,6 +668,11 @@ impl FileConfig {
             if n.graceful_restart.is_some() {
                 s.graceful_restart = n.graceful_restart;
             }
+            s.bfd = BfdConfig::resolve(
+                &format!("neighbor.{addr}.bfd"),
+                self.bfd.as_ref(),
+                n.bfd.as_ref(),
+            )?;
             if peers.insert(addr, s).is_some() {
                 return Err(invalid("neighbor.address", &n.address, "peer listed twice"));
             }

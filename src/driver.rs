@@ -22,6 +22,7 @@ use crate::session::{
 #[derive(Debug)]
 pub struct FsmBackend {
     listener: Option<Listener>,
+    bfd: Option<bgp_bfd::driver::Bfd>,
 }
 
 impl FsmBackend {
@@ -31,7 +32,16 @@ impl FsmBackend {
             Some(a) => Some(Listener::bind(a).await?),
             None => None,
         };
-        Ok(FsmBackend { listener })
+        Ok(FsmBackend {
+            listener,
+            bfd: None,
+        })
+    }
+
+    /// Run BFD through this driver for the peers whose settings ask for it.
+    pub fn with_bfd(mut self, bfd: bgp_bfd::driver::Bfd) -> Self {
+        self.bfd = Some(bfd);
+        self
     }
 
     /// The bound listening address, if listening.
@@ -116,6 +126,22 @@ impl SessionControl for Ctl {
 impl SessionBackend for FsmBackend {
     fn start(&self, settings: &PeerSettings) -> Result<SessionIo, SessionError> {
         let handle: PeerHandle = spawn_peer(peer_config(settings), self.listener.as_ref());
+        // BFD beside the session, for as long as the peer exists (see crate::bfd).
+        let (bfd_stop, bfd_stop_rx) = tokio::sync::oneshot::channel::<()>();
+        match (&self.bfd, settings.bfd) {
+            (Some(bfd), Some(b)) => crate::bfd::spawn_for_peer(
+                bfd.clone(),
+                settings.address,
+                b,
+                handle.clone(),
+                bfd_stop_rx,
+            ),
+            (None, Some(_)) => tracing::warn!(
+                "peer {}: BFD configured but the backend has no BFD driver",
+                settings.address
+            ),
+            _ => {}
+        }
         let mut events = handle
             .take_events()
             .ok_or_else(|| SessionError::Start("driver events already taken".into()))?;
@@ -184,6 +210,8 @@ impl SessionBackend for FsmBackend {
         let gen_cmd = generation.clone();
         let peer = settings.address;
         tokio::spawn(async move {
+            // Dropped when this task ends: the BFD session goes with the peer.
+            let _bfd_stop = bfd_stop;
             while let Some(cmd) = cmd_rx.recv().await {
                 match cmd {
                     Cmd::Update(g, u) => {

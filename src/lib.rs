@@ -52,6 +52,7 @@
 )]
 
 pub mod advert;
+pub mod bfd;
 pub mod bmp;
 pub mod config;
 pub mod driver;

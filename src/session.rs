@@ -48,6 +48,8 @@ pub struct PeerSettings {
     /// the session is lost without a NOTIFICATION (a crash or kill), and the restarted
     /// speaker refreshes them and sends End-of-RIB. `None`: not advertised.
     pub graceful_restart: Option<u16>,
+    /// BFD for this peer (None: off). Its Down stops the BGP session at once.
+    pub bfd: Option<crate::bfd::BfdSettings>,
 }
 
 impl PeerSettings {
@@ -75,6 +77,7 @@ impl PeerSettings {
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
             extended_next_hop: address.is_ipv6(),
             graceful_restart: None,
+            bfd: None,
         }
     }
     /// True when both sides are in the same AS.
@@ -106,7 +109,8 @@ impl PeerSettings {
             ttl,
             families,
             extended_next_hop,
-            graceful_restart
+            graceful_restart,
+            bfd
         );
         v
     }
@@ -223,6 +227,7 @@ pub fn notification_text(n: &Notification) -> String {
         (6, 7) => "Cease/Connection Collision Resolution".to_string(),
         (6, 8) => "Cease/Out of Resources".to_string(),
         (6, 9) => "Cease/Hard Reset".to_string(),
+        (6, 10) => "Cease/BFD Down".to_string(),
         (6, _) => "Cease".to_string(),
         (7, _) => "ROUTE-REFRESH Message Error".to_string(),
         _ => "Unknown".to_string(),

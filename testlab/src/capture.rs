@@ -31,6 +31,17 @@ impl Capture {
     /// Starts `tcpdump -U -w FILE tcp` on `iface` in `ns` and waits until it listens.
     /// `bgp_port`: a TCP port other than 179 to decode as BGP in the analysis.
     pub fn start(ns: &Netns, iface: &str, bgp_port: Option<u16>) -> Result<Self> {
+        Self::start_filtered(ns, iface, bgp_port, "tcp")
+    }
+
+    /// Like [`start`](Self::start) with a tcpdump filter expression of the caller's choice,
+    /// e.g. `udp port 3784` for BFD.
+    pub fn start_filtered(
+        ns: &Netns,
+        iface: &str,
+        bgp_port: Option<u16>,
+        filter: &str,
+    ) -> Result<Self> {
         let dir = TempDir::new("cap")?;
         let pcap = dir.path().join("capture.pcap");
         let log = dir.path().join("tcpdump.log");
@@ -49,7 +60,7 @@ impl Capture {
             "-w",
         ])
         .arg(&pcap)
-        .arg("tcp")
+        .args(filter.split_whitespace())
         .stdin(std::process::Stdio::null())
         .stdout(f.try_clone()?)
         .stderr(f);

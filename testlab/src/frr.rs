@@ -11,6 +11,8 @@ use crate::proc::{GRACE, ProcSet};
 use crate::util::{TempDir, run, tail, unique_name, wait_until};
 use crate::{Error, Netns, Result};
 
+mod bfd;
+
 const ZEBRA: &str = "/usr/lib/frr/zebra";
 const BGPD: &str = "/usr/lib/frr/bgpd";
 

@@ -1,0 +1,660 @@
+//! A tokio driver for single-hop BFD over UDP (RFC 5881), IPv4 and IPv6.
+//!
+//! One task owns every session and one socket pair per address family: a receive
+//! socket on UDP 3784 shared by all sessions, and a transmit socket bound to one source
+//! port in 49152-65535 (the same port for every packet of every session, as §4 asks of
+//! each session). Packets go out with TTL / Hop Limit 255, and received packets with any
+//! other value are discarded (§5, the GTSM check). A received packet finds its session by
+//! Your Discriminator, or by source address while that is zero (§3 of RFC 5881, §6.8.6).
+//! Timers sit in one heap, so the cost per packet does not grow with the session count.
+//!
+//! ```no_run
+//! # async fn f() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use bgp_bfd::SessionConfig;
+//! use bgp_bfd::driver::{Bfd, DriverConfig};
+//!
+//! let bfd = Bfd::spawn(DriverConfig::default()).await?;
+//! let cfg = SessionConfig::new(Duration::from_millis(100), Duration::from_millis(100), 3);
+//! let session = bfd.add_session("10.0.0.2".parse().unwrap(), cfg).await.unwrap();
+//! let mut state = session.watch();
+//! state.changed().await.ok();
+//! println!("now {:?}", state.borrow().state);
+//! # Ok(()) }
+//! ```
+
+mod sys;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use thiserror::Error;
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::packet::{ControlPacket, Diag, State};
+use crate::session::{Event, Session, SessionConfig};
+
+/// The single-hop BFD Control port (RFC 5881 §4).
+pub const CONTROL_PORT: u16 = 3784;
+/// The source port range for Control packets (RFC 5881 §4).
+pub const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
+
+/// Driver settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverConfig {
+    /// Port to receive on (3784; another value only for tests).
+    pub listen_port: u16,
+    /// Port to send to (3784; another value only for tests).
+    pub peer_port: u16,
+    /// Open the IPv4 sockets.
+    pub ipv4: bool,
+    /// Open the IPv6 sockets.
+    pub ipv6: bool,
+    /// Discard packets whose TTL / Hop Limit is not 255 (RFC 5881 §5). On by default.
+    pub check_ttl: bool,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            listen_port: CONTROL_PORT,
+            peer_port: CONTROL_PORT,
+            ipv4: true,
+            ipv6: true,
+            check_ttl: true,
+        }
+    }
+}
+
+/// A snapshot of one session, published on every change of state or parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// bfd.SessionState.
+    pub state: State,
+    /// The remote state as last received.
+    pub remote_state: State,
+    /// bfd.LocalDiag.
+    pub local_diag: Diag,
+    /// bfd.LocalDiscr.
+    pub local_disc: u32,
+    /// bfd.RemoteDiscr.
+    pub remote_disc: u32,
+    /// Negotiated transmit interval (before jitter).
+    pub tx_interval: Duration,
+    /// Detection Time, once the remote side has been heard.
+    pub detection_time: Option<Duration>,
+}
+
+/// Driver errors.
+#[derive(Debug, Error)]
+pub enum DriverError {
+    /// The driver task has stopped.
+    #[error("BFD driver stopped")]
+    Stopped,
+    /// A session for this peer address already exists.
+    #[error("a BFD session for {0} already exists")]
+    Duplicate(IpAddr),
+    /// No socket for the peer's address family.
+    #[error("no {0} socket open")]
+    NoSocket(&'static str),
+}
+
+/// Counters of the driver, for tests and measurements.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Control packets sent.
+    pub sent: AtomicU64,
+    /// Control packets received and accepted by a session.
+    pub received: AtomicU64,
+    /// Received datagrams discarded (decode error, TTL, no session, session discard).
+    pub discarded: AtomicU64,
+    /// Send errors (e.g. no route while a link is down).
+    pub send_errors: AtomicU64,
+}
+
+enum Cmd {
+    Add {
+        peer: SocketAddr,
+        local: Option<IpAddr>,
+        cfg: SessionConfig,
+        reply: oneshot::Sender<Result<SessionHandle, DriverError>>,
+    },
+    Remove(u32),
+    AdminDown(u32, bool),
+    Params(u32, Duration, Duration, u8),
+}
+
+/// Handle to the driver task; cloning is cheap. The task stops when every handle (and
+/// every [`SessionHandle`]) is dropped.
+#[derive(Clone)]
+pub struct Bfd {
+    cmd: mpsc::UnboundedSender<Cmd>,
+    stats: Arc<Stats>,
+    tx_ports: (Option<u16>, Option<u16>),
+}
+
+/// Handle to one session. Dropping it removes the session (after an AdminDown packet).
+pub struct SessionHandle {
+    disc: u32,
+    peer: IpAddr,
+    cmd: mpsc::UnboundedSender<Cmd>,
+    info: watch::Receiver<SessionInfo>,
+    events: Option<mpsc::Receiver<Event>>,
+}
+
+impl std::fmt::Debug for Bfd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bfd")
+            .field("source_ports", &self.tx_ports)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("peer", &self.peer)
+            .field("local_disc", &self.disc)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionHandle {
+    /// bfd.LocalDiscr of this session.
+    pub fn local_disc(&self) -> u32 {
+        self.disc
+    }
+    /// The peer address.
+    pub fn peer(&self) -> IpAddr {
+        self.peer
+    }
+    /// The current snapshot.
+    pub fn info(&self) -> SessionInfo {
+        self.info.borrow().clone()
+    }
+    /// A receiver of snapshots (it sees the latest; use [`take_events`](Self::take_events)
+    /// to see every transition).
+    pub fn watch(&self) -> watch::Receiver<SessionInfo> {
+        self.info.clone()
+    }
+    /// Every state change and Poll Sequence end, in order (once; later calls get `None`).
+    /// The channel holds 64 events; more are dropped while nobody reads.
+    pub fn take_events(&mut self) -> Option<mpsc::Receiver<Event>> {
+        self.events.take()
+    }
+    /// Hold the session AdminDown or release it.
+    pub fn set_admin_down(&self, down: bool) {
+        let _ = self.cmd.send(Cmd::AdminDown(self.disc, down));
+    }
+    /// Change the timers (through a Poll Sequence while Up).
+    pub fn set_parameters(&self, min_tx: Duration, min_rx: Duration, mult: u8) {
+        let _ = self.cmd.send(Cmd::Params(self.disc, min_tx, min_rx, mult));
+    }
+    /// Wait until the session reaches `state` or `timeout` passes.
+    pub async fn wait_state(&self, state: State, timeout: Duration) -> bool {
+        let mut w = self.info.clone();
+        tokio::time::timeout(timeout, w.wait_for(|i| i.state == state))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+impl Drop for SessionHandle {
+    fn drop(&mut self) {
+        let _ = self.cmd.send(Cmd::Remove(self.disc));
+    }
+}
+
+impl Bfd {
+    /// Open the sockets and start the driver task.
+    pub async fn spawn(cfg: DriverConfig) -> io::Result<Bfd> {
+        let v4 = if cfg.ipv4 {
+            Some(Sockets::open(false, cfg.listen_port)?)
+        } else {
+            None
+        };
+        let v6 = if cfg.ipv6 {
+            Some(Sockets::open(true, cfg.listen_port)?)
+        } else {
+            None
+        };
+        let tx_ports = (
+            v4.as_ref().map(|s| s.tx_port),
+            v6.as_ref().map(|s| s.tx_port),
+        );
+        let (cmd, cmd_rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(Stats::default());
+        let epoch = Instant::now();
+        let seed = u64::from(std::process::id()) ^ (epoch.elapsed().as_nanos() as u64);
+        let core = Core {
+            epoch,
+            cfg,
+            v4,
+            v6,
+            sessions: HashMap::new(),
+            by_peer: HashMap::new(),
+            heap: BinaryHeap::new(),
+            next_disc: (seed as u32).wrapping_mul(2_654_435_761) | 1,
+            stats: stats.clone(),
+            cmd_tx: cmd.downgrade(),
+            buf: Vec::with_capacity(64),
+        };
+        tokio::spawn(core.run(cmd_rx));
+        Ok(Bfd {
+            cmd,
+            stats,
+            tx_ports,
+        })
+    }
+
+    /// Start a session to `peer` (single hop). For an IPv6 link-local peer use
+    /// [`add_session_scoped`](Self::add_session_scoped).
+    pub async fn add_session(
+        &self,
+        peer: IpAddr,
+        cfg: SessionConfig,
+    ) -> Result<SessionHandle, DriverError> {
+        self.add_session_full(peer, 0, None, cfg).await
+    }
+
+    /// Start a session to `peer` from local address `local`: packets leave from that
+    /// address, and while the peer's Your Discriminator is still zero its packets are
+    /// matched by both addresses. Several sessions may then share a peer address.
+    pub async fn add_session_from(
+        &self,
+        peer: IpAddr,
+        local: IpAddr,
+        cfg: SessionConfig,
+    ) -> Result<SessionHandle, DriverError> {
+        self.add_session_full(peer, 0, Some(local), cfg).await
+    }
+
+    /// Start a session to `peer` reached through interface index `scope_id` (IPv6
+    /// link-local; ignored for IPv4).
+    pub async fn add_session_scoped(
+        &self,
+        peer: IpAddr,
+        scope_id: u32,
+        cfg: SessionConfig,
+    ) -> Result<SessionHandle, DriverError> {
+        self.add_session_full(peer, scope_id, None, cfg).await
+    }
+
+    async fn add_session_full(
+        &self,
+        peer: IpAddr,
+        scope_id: u32,
+        local: Option<IpAddr>,
+        cfg: SessionConfig,
+    ) -> Result<SessionHandle, DriverError> {
+        let peer = match peer {
+            IpAddr::V4(a) => SocketAddr::new(IpAddr::V4(a), 0),
+            IpAddr::V6(a) => SocketAddr::V6(std::net::SocketAddrV6::new(a, 0, 0, scope_id)),
+        };
+        let (reply, rx) = oneshot::channel();
+        self.cmd
+            .send(Cmd::Add {
+                peer,
+                local,
+                cfg,
+                reply,
+            })
+            .map_err(|_| DriverError::Stopped)?;
+        rx.await.map_err(|_| DriverError::Stopped)?
+    }
+
+    /// The driver's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The transmit source ports (IPv4, IPv6), in 49152-65535.
+    pub fn source_ports(&self) -> (Option<u16>, Option<u16>) {
+        self.tx_ports
+    }
+}
+
+struct Sockets {
+    rx: UdpSocket,
+    tx: UdpSocket,
+    tx_port: u16,
+}
+
+impl Sockets {
+    fn open(v6: bool, listen_port: u16) -> io::Result<Sockets> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+        let any: IpAddr = if v6 {
+            Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            Ipv4Addr::UNSPECIFIED.into()
+        };
+        let rx = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        if v6 {
+            rx.set_only_v6(true)?;
+        }
+        rx.set_reuse_address(true)?;
+        rx.set_nonblocking(true)?;
+        sys::enable_recv_ttl(&rx, v6)?;
+        rx.bind(&SocketAddr::new(any, listen_port).into())?;
+        let tx = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        if v6 {
+            tx.set_only_v6(true)?;
+            tx.set_unicast_hops_v6(255)?;
+        } else {
+            tx.set_ttl(255)?;
+        }
+        tx.set_nonblocking(true)?;
+        // One source port from the RFC 5881 range, starting at a per-process offset.
+        let span = u32::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
+        let start = std::process::id() % span;
+        let mut bound = None;
+        for i in 0..span {
+            let port = SOURCE_PORTS.start() + ((start + i) % span) as u16;
+            if tx.bind(&SocketAddr::new(any, port).into()).is_ok() {
+                bound = Some(port);
+                break;
+            }
+        }
+        let tx_port = bound
+            .ok_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free BFD source port"))?;
+        Ok(Sockets {
+            rx: UdpSocket::from_std(rx.into())?,
+            tx: UdpSocket::from_std(tx.into())?,
+            tx_port,
+        })
+    }
+}
+
+struct Entry {
+    session: Session,
+    peer: SocketAddr,
+    local: Option<IpAddr>,
+    info: watch::Sender<SessionInfo>,
+    events: mpsc::Sender<Event>,
+    scheduled: Option<Duration>,
+    removing: bool,
+}
+
+struct Core {
+    epoch: Instant,
+    cfg: DriverConfig,
+    v4: Option<Sockets>,
+    v6: Option<Sockets>,
+    sessions: HashMap<u32, Entry>,
+    by_peer: HashMap<(IpAddr, Option<IpAddr>), u32>,
+    heap: BinaryHeap<Reverse<(Duration, u32)>>,
+    next_disc: u32,
+    stats: Arc<Stats>,
+    cmd_tx: mpsc::WeakUnboundedSender<Cmd>,
+    buf: Vec<u8>,
+}
+
+async fn readable(s: &Option<Sockets>) -> io::Result<()> {
+    match s {
+        Some(s) => s.rx.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Core {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    async fn run(mut self, mut cmd_rx: mpsc::UnboundedReceiver<Cmd>) {
+        loop {
+            let deadline = self
+                .heap
+                .peek()
+                .map(|Reverse((t, _))| self.epoch + *t)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                biased;
+                cmd = cmd_rx.recv() => match cmd {
+                    Some(c) => self.command(c),
+                    None => break,
+                },
+                r = readable(&self.v4) => if r.is_ok() { self.receive(false) },
+                r = readable(&self.v6) => if r.is_ok() { self.receive(true) },
+                _ = tokio::time::sleep_until(deadline) => self.timers(),
+            }
+        }
+        // Every handle is gone: tell the peers we are going away administratively.
+        let discs: Vec<u32> = self.sessions.keys().copied().collect();
+        for d in discs {
+            self.remove(d);
+        }
+    }
+
+    fn command(&mut self, c: Cmd) {
+        let now = self.now();
+        match c {
+            Cmd::Add {
+                peer,
+                local,
+                cfg,
+                reply,
+            } => {
+                let _ = reply.send(self.add(peer, local, cfg, now));
+            }
+            Cmd::Remove(d) => self.remove(d),
+            Cmd::AdminDown(d, down) => {
+                if let Some(e) = self.sessions.get_mut(&d) {
+                    e.session.set_admin_down(down);
+                    self.service(d, now);
+                }
+            }
+            Cmd::Params(d, tx, rx, mult) => {
+                if let Some(e) = self.sessions.get_mut(&d) {
+                    e.session.set_parameters(now, tx, rx, mult);
+                    self.service(d, now);
+                }
+            }
+        }
+    }
+
+    fn add(
+        &mut self,
+        peer: SocketAddr,
+        local: Option<IpAddr>,
+        mut cfg: SessionConfig,
+        now: Duration,
+    ) -> Result<SessionHandle, DriverError> {
+        let cmd = self.cmd_tx.upgrade().ok_or(DriverError::Stopped)?;
+        if self.by_peer.contains_key(&(peer.ip(), local)) {
+            return Err(DriverError::Duplicate(peer.ip()));
+        }
+        match peer {
+            SocketAddr::V4(_) if self.v4.is_none() => return Err(DriverError::NoSocket("IPv4")),
+            SocketAddr::V6(_) if self.v6.is_none() => return Err(DriverError::NoSocket("IPv6")),
+            _ => {}
+        }
+        let disc = loop {
+            self.next_disc = self.next_disc.wrapping_add(1);
+            if self.next_disc != 0 && !self.sessions.contains_key(&self.next_disc) {
+                break self.next_disc;
+            }
+        };
+        cfg.jitter_seed ^= u64::from(disc) << 17;
+        let session = Session::new(cfg, NonZeroU32::new(disc).unwrap_or(NonZeroU32::MIN), now);
+        let (info, info_rx) = watch::channel(snapshot(&session));
+        let (events, events_rx) = mpsc::channel(64);
+        let mut peer = peer;
+        peer.set_port(self.cfg.peer_port);
+        self.sessions.insert(
+            disc,
+            Entry {
+                session,
+                peer,
+                local,
+                info,
+                events,
+                scheduled: None,
+                removing: false,
+            },
+        );
+        self.by_peer.insert((peer.ip(), local), disc);
+        self.service(disc, now);
+        Ok(SessionHandle {
+            disc,
+            peer: peer.ip(),
+            cmd,
+            info: info_rx,
+            events: Some(events_rx),
+        })
+    }
+
+    fn remove(&mut self, disc: u32) {
+        let now = self.now();
+        if let Some(e) = self.sessions.get_mut(&disc) {
+            e.removing = true;
+            e.session.set_admin_down(true);
+            self.service(disc, now);
+        }
+        if let Some(e) = self.sessions.remove(&disc) {
+            self.by_peer.remove(&(e.peer.ip(), e.local));
+        }
+    }
+
+    fn receive(&mut self, v6: bool) {
+        let mut buf = [0u8; 512];
+        // Bounded batch per wake-up so commands and timers are not starved.
+        for _ in 0..256 {
+            let socks = if v6 { &self.v6 } else { &self.v4 };
+            let Some(s) = socks else { return };
+            let r =
+                s.rx.try_io(Interest::READABLE, || sys::recv_with_ttl(&s.rx, &mut buf));
+            let got = match r {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.stats.discarded.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
+            let now = self.now();
+            if self.accept(now, &buf[..got.len.min(buf.len())], &got) {
+                self.stats.received.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.stats.discarded.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn accept(&mut self, now: Duration, data: &[u8], got: &sys::Received) -> bool {
+        if self.cfg.check_ttl && got.ttl != Some(255) {
+            return false;
+        }
+        let Ok(p) = ControlPacket::decode(&Bytes::copy_from_slice(data)) else {
+            return false;
+        };
+        let src_ip = match got.src.ip() {
+            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+            a => a,
+        };
+        let disc = if p.your_disc != 0 {
+            // (RFC 5880 §6.8.6: by Your Discriminator whenever it is set.)
+            p.your_disc
+        } else {
+            let by_both = got.dst.and_then(|d| self.by_peer.get(&(src_ip, Some(d))));
+            match by_both.or_else(|| self.by_peer.get(&(src_ip, None))) {
+                Some(d) => *d,
+                None => return false,
+            }
+        };
+        let Some(e) = self.sessions.get_mut(&disc) else {
+            return false;
+        };
+        // A packet naming our discriminator must also come from the session's peer.
+        if e.peer.ip() != src_ip || (e.local.is_some() && got.dst.is_some() && e.local != got.dst) {
+            return false;
+        }
+        let ok = e.session.handle_packet(now, &p).is_ok();
+        self.service(disc, now);
+        ok
+    }
+
+    fn timers(&mut self) {
+        let now = self.now();
+        while let Some(Reverse((t, d))) = self.heap.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            let current = self.sessions.get(&d).and_then(|e| e.scheduled);
+            if current == Some(t) {
+                if let Some(e) = self.sessions.get_mut(&d) {
+                    e.scheduled = None;
+                }
+                self.service(d, now);
+            }
+        }
+    }
+
+    /// Run one session's timers, send what it has to send, publish its changes, and
+    /// put its next deadline in the heap.
+    fn service(&mut self, disc: u32, now: Duration) {
+        let Some(e) = self.sessions.get_mut(&disc) else {
+            return;
+        };
+        e.session.handle_timeout(now);
+        while let Some(p) = e.session.poll_transmit(now) {
+            self.buf.clear();
+            if p.encode(&mut self.buf).is_err() {
+                continue;
+            }
+            let sock = match e.peer {
+                SocketAddr::V4(_) => self.v4.as_ref(),
+                SocketAddr::V6(_) => self.v6.as_ref(),
+            };
+            let sent = sock.map(|s| match e.local {
+                Some(src) => sys::send_from(&s.tx, &self.buf, e.peer, src),
+                None => s.tx.try_send_to(&self.buf, e.peer),
+            });
+            match sent {
+                Some(Ok(_)) => self.stats.sent.fetch_add(1, Ordering::Relaxed),
+                _ => self.stats.send_errors.fetch_add(1, Ordering::Relaxed),
+            };
+        }
+        while let Some(ev) = e.session.poll_event() {
+            tracing::debug!(peer = %e.peer.ip(), ?ev, "bfd");
+            let _ = e.events.try_send(ev);
+        }
+        if !e.removing {
+            let snap = snapshot(&e.session);
+            if *e.info.borrow() != snap {
+                let _ = e.info.send(snap);
+            }
+        }
+        let next = e.session.poll_timeout().map(|t| t.max(now));
+        if next != e.scheduled {
+            e.scheduled = next;
+            if let Some(t) = next {
+                self.heap.push(Reverse((t, disc)));
+            }
+        }
+    }
+}
+
+fn snapshot(s: &Session) -> SessionInfo {
+    SessionInfo {
+        state: s.state(),
+        remote_state: s.remote_state(),
+        local_diag: s.local_diag(),
+        local_disc: s.local_disc(),
+        remote_disc: s.remote_disc(),
+        tx_interval: s.tx_interval(),
+        detection_time: s.detection_time(),
+    }
+}

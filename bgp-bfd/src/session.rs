@@ -1,0 +1,465 @@
+//! One BFD session: the RFC 5880 §6.8 state machine in Asynchronous mode, its timers,
+//! Poll/Final sequences and transmit jitter. Sans-I/O: time is an input
+//! ([`Duration`] since an epoch the caller chooses); packets go in and out as values.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::packet::{ControlPacket, Diag, State};
+
+/// The transmit interval floor while the session is not Up (§6.8.3): one second.
+pub const SLOW_TX_US: u32 = 1_000_000;
+
+/// Most events kept when the caller does not drain them (oldest dropped first).
+const MAX_EVENTS: usize = 64;
+
+/// Configuration of one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// bfd.DesiredMinTxInterval while Up. Raised to one second while not Up (§6.8.3).
+    pub desired_min_tx: Duration,
+    /// bfd.RequiredMinRxInterval. Zero asks the remote side not to send (§6.8.1).
+    pub required_min_rx: Duration,
+    /// bfd.DetectMult (at least 1).
+    pub detect_mult: u8,
+    /// Passive role (§6.1): send nothing until the remote side has been heard.
+    pub passive: bool,
+    /// Seed of the transmit jitter generator (§6.8.7), for reproducible runs.
+    pub jitter_seed: u64,
+}
+
+impl SessionConfig {
+    /// An active session with the given intervals and multiplier (a multiplier of 0 is
+    /// taken as 1).
+    pub fn new(min_tx: Duration, min_rx: Duration, detect_mult: u8) -> SessionConfig {
+        SessionConfig {
+            desired_min_tx: min_tx,
+            required_min_rx: min_rx,
+            detect_mult: detect_mult.max(1),
+            passive: false,
+            jitter_seed: 0x5eed_bfd0,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    /// 300 ms x 3, FRR's default profile.
+    fn default() -> Self {
+        SessionConfig::new(Duration::from_millis(300), Duration::from_millis(300), 3)
+    }
+}
+
+/// What the session reports to its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// bfd.SessionState changed.
+    StateChange {
+        /// Previous state.
+        from: State,
+        /// New state.
+        to: State,
+        /// bfd.LocalDiag after the change (why the session went down).
+        diag: Diag,
+        /// The remote side's state as last received.
+        remote: State,
+    },
+    /// A Poll Sequence terminated with a Final: both sides now use the new parameters.
+    PollSequenceDone,
+}
+
+/// Why [`Session::handle_packet`] discarded a packet (after decoding succeeded).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RxError {
+    /// The A bit is set: this implementation runs no authentication (§6.8.6 discards).
+    #[error("authentication not in use but A bit set")]
+    AuthNotInUse,
+    /// Your Discriminator is neither zero nor ours.
+    #[error("your discriminator {got} is not ours ({ours})")]
+    WrongDiscriminator {
+        /// Received.
+        got: u32,
+        /// bfd.LocalDiscr.
+        ours: u32,
+    },
+    /// The local session is AdminDown: the remote variables were updated, then the
+    /// packet discarded (§6.8.6).
+    #[error("session administratively down")]
+    AdminDown,
+}
+
+fn us(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+fn from_us(v: u32) -> Duration {
+    Duration::from_micros(u64::from(v))
+}
+
+/// A BFD session (RFC 5880 §6.8), Asynchronous mode, no Echo function, no
+/// authentication.
+///
+/// Drive it with [`handle_packet`](Self::handle_packet) for received packets,
+/// [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout), and
+/// call [`poll_transmit`](Self::poll_transmit) after each of them and at the timeout to
+/// get the packet to send, if any. [`poll_event`](Self::poll_event) yields state changes.
+#[derive(Debug, Clone)]
+pub struct Session {
+    cfg: SessionConfig,
+    state: State,
+    remote_state: State,
+    local_disc: u32,
+    remote_disc: u32,
+    local_diag: Diag,
+    /// bfd.DesiredMinTxInterval as advertised, µs.
+    desired_min_tx: u32,
+    /// bfd.RequiredMinRxInterval as advertised, µs.
+    required_min_rx: u32,
+    detect_mult: u8,
+    /// The desired interval used for transmission: lags an increase until the Poll
+    /// Sequence ends (§6.8.3).
+    tx_in_use: u32,
+    /// The receive interval used for the Detection Time: lags a decrease until the Poll
+    /// Sequence ends (§6.8.3).
+    rx_for_detect: u32,
+    remote_min_rx: u32,
+    remote_desired_min_tx: u32,
+    remote_detect_mult: u8,
+    remote_demand: bool,
+    poll_active: bool,
+    repoll: bool,
+    send_final: bool,
+    send_now: bool,
+    next_tx: Duration,
+    detect_deadline: Option<Duration>,
+    rng: u64,
+    events: VecDeque<Event>,
+}
+
+impl Session {
+    /// A new session in Down with a nonzero local discriminator; its first packet is
+    /// due at `now` (an active session) or after the remote side is heard (passive).
+    pub fn new(cfg: SessionConfig, local_disc: NonZeroU32, now: Duration) -> Session {
+        let required_min_rx = us(cfg.required_min_rx);
+        let desired_min_tx = us(cfg.desired_min_tx).max(SLOW_TX_US);
+        Session {
+            state: State::Down,
+            remote_state: State::Down,
+            local_disc: local_disc.get(),
+            remote_disc: 0,
+            local_diag: Diag::None,
+            desired_min_tx,
+            required_min_rx,
+            detect_mult: cfg.detect_mult.max(1),
+            tx_in_use: desired_min_tx,
+            rx_for_detect: required_min_rx,
+            remote_min_rx: 1,
+            remote_desired_min_tx: 0,
+            remote_detect_mult: 0,
+            remote_demand: false,
+            poll_active: false,
+            repoll: false,
+            send_final: false,
+            send_now: false,
+            next_tx: now,
+            detect_deadline: None,
+            rng: cfg.jitter_seed | 1,
+            events: VecDeque::new(),
+            cfg,
+        }
+    }
+
+    /// bfd.SessionState.
+    pub fn state(&self) -> State {
+        self.state
+    }
+    /// bfd.RemoteSessionState.
+    pub fn remote_state(&self) -> State {
+        self.remote_state
+    }
+    /// bfd.LocalDiag.
+    pub fn local_diag(&self) -> Diag {
+        self.local_diag
+    }
+    /// bfd.LocalDiscr.
+    pub fn local_disc(&self) -> u32 {
+        self.local_disc
+    }
+    /// bfd.RemoteDiscr (zero until the remote side is heard, and after a detection
+    /// timeout).
+    pub fn remote_disc(&self) -> u32 {
+        self.remote_disc
+    }
+    /// Whether a Poll Sequence is in progress.
+    pub fn poll_active(&self) -> bool {
+        self.poll_active
+    }
+    /// The configuration in force.
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    /// The transmit interval before jitter: the larger of the desired interval in use
+    /// (at least one second while not Up) and bfd.RemoteMinRxInterval (§6.8.7).
+    pub fn tx_interval(&self) -> Duration {
+        let local = if self.state == State::Up {
+            self.tx_in_use
+        } else {
+            self.tx_in_use.max(SLOW_TX_US)
+        };
+        from_us(local.max(self.remote_min_rx))
+    }
+
+    /// The Detection Time (§6.8.4, Asynchronous mode): the remote Detect Mult times the
+    /// larger of our RequiredMinRxInterval and the remote Desired Min TX. `None` until
+    /// the remote side is heard.
+    pub fn detection_time(&self) -> Option<Duration> {
+        if self.remote_detect_mult == 0 {
+            return None;
+        }
+        let per = self.rx_for_detect.max(self.remote_desired_min_tx);
+        Some(from_us(per) * u32::from(self.remote_detect_mult))
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) or
+    /// [`poll_transmit`](Self::poll_transmit) has work to do.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let tx = if self.send_final || self.send_now {
+            // Immediate: the caller should poll_transmit now; report "as soon as asked".
+            Some(Duration::ZERO)
+        } else if self.may_send_periodic() {
+            Some(self.next_tx)
+        } else {
+            None
+        };
+        match (tx, self.detect_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn push_event(&mut self, e: Event) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    fn may_send_periodic(&self) -> bool {
+        // §6.8.7: nothing while the remote side asks for no packets, nothing from a
+        // passive side that has not heard its peer, nothing while the remote side runs
+        // Demand mode and both are Up.
+        if self.remote_min_rx == 0 {
+            return false;
+        }
+        if self.cfg.passive && self.remote_disc == 0 {
+            return false;
+        }
+        !(self.remote_demand && self.state == State::Up && self.remote_state == State::Up)
+    }
+
+    fn jitter(&mut self, interval: Duration) -> Duration {
+        // splitmix64
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        // §6.8.7: 75-100 % of the interval, 75-90 % with a Detect Mult of 1.
+        let span = if self.detect_mult == 1 { 151 } else { 251 };
+        let per_mille = 750 + (z % span) as u32;
+        interval * per_mille / 1000
+    }
+
+    fn set_state(&mut self, to: State, diag: Diag) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        self.local_diag = diag;
+        self.send_now = true;
+        if to == State::Up {
+            // The slow rate no longer applies: a decrease takes effect at once, and the
+            // remote side learns it through a Poll Sequence (§6.8.3).
+            let configured = us(self.cfg.desired_min_tx);
+            if configured != self.desired_min_tx {
+                self.desired_min_tx = configured;
+                self.tx_in_use = self.tx_in_use.min(configured);
+                self.start_poll();
+            }
+        } else {
+            // Not Up: at least one second, at once; no Poll Sequence survives.
+            self.desired_min_tx = us(self.cfg.desired_min_tx).max(SLOW_TX_US);
+            self.tx_in_use = self.desired_min_tx;
+            self.rx_for_detect = self.required_min_rx;
+            self.poll_active = false;
+            self.repoll = false;
+        }
+        self.push_event(Event::StateChange {
+            from,
+            to,
+            diag,
+            remote: self.remote_state,
+        });
+    }
+
+    fn start_poll(&mut self) {
+        if self.poll_active {
+            self.repoll = true;
+        } else {
+            self.poll_active = true;
+        }
+    }
+
+    /// Process a received, decoded Control packet (RFC 5880 §6.8.6, from the A bit
+    /// check on; the packet-level checks ran in [`ControlPacket::decode`]).
+    pub fn handle_packet(&mut self, now: Duration, p: &ControlPacket) -> Result<(), RxError> {
+        if p.auth.is_some() {
+            return Err(RxError::AuthNotInUse);
+        }
+        if p.your_disc != 0 && p.your_disc != self.local_disc {
+            return Err(RxError::WrongDiscriminator {
+                got: p.your_disc,
+                ours: self.local_disc,
+            });
+        }
+        self.remote_disc = p.my_disc;
+        self.remote_state = p.state;
+        self.remote_demand = p.demand;
+        let old_interval = self.tx_interval();
+        self.remote_min_rx = p.required_min_rx;
+        self.remote_desired_min_tx = p.desired_min_tx;
+        self.remote_detect_mult = p.detect_mult;
+        if p.final_ && self.poll_active {
+            self.poll_active = false;
+            self.tx_in_use = self.desired_min_tx;
+            self.rx_for_detect = self.required_min_rx;
+            self.push_event(Event::PollSequenceDone);
+            if self.repoll {
+                self.repoll = false;
+                self.poll_active = true;
+            }
+        }
+        if self.state == State::AdminDown {
+            return Err(RxError::AdminDown);
+        }
+        if p.state == State::AdminDown {
+            if self.state != State::Down {
+                self.set_state(State::Down, Diag::NeighborSignaledSessionDown);
+            }
+        } else {
+            match (self.state, p.state) {
+                (State::Down, State::Down) => self.set_state(State::Init, Diag::None),
+                (State::Down, State::Init) => self.set_state(State::Up, Diag::None),
+                (State::Init, State::Init | State::Up) => self.set_state(State::Up, Diag::None),
+                (State::Up, State::Down) => {
+                    self.set_state(State::Down, Diag::NeighborSignaledSessionDown)
+                }
+                _ => {}
+            }
+        }
+        if p.poll {
+            self.send_final = true;
+        }
+        // A shorter interval (remote asks for more, or we went Up) applies from now.
+        let interval = self.tx_interval();
+        if interval < old_interval {
+            self.next_tx = self.next_tx.min(now + interval);
+        }
+        self.detect_deadline = self.detection_time().map(|d| now + d);
+        Ok(())
+    }
+
+    /// Handle the passage of time: the Detection Time expiring (§6.8.4).
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if let Some(dl) = self.detect_deadline
+            && now >= dl
+        {
+            self.detect_deadline = None;
+            // §6.8.1: bfd.RemoteDiscr is reset when the Detection Time expires.
+            self.remote_disc = 0;
+            self.remote_state = State::Down;
+            self.remote_detect_mult = 0;
+            self.remote_desired_min_tx = 0;
+            self.remote_demand = false;
+            if matches!(self.state, State::Init | State::Up) {
+                self.set_state(State::Down, Diag::ControlDetectionTimeExpired);
+            }
+        }
+    }
+
+    /// The packet to send now, if any: a Final answer to a Poll at once, a state change
+    /// at once, otherwise the periodic packet when its jittered interval has passed.
+    pub fn poll_transmit(&mut self, now: Duration) -> Option<ControlPacket> {
+        let final_ = std::mem::take(&mut self.send_final);
+        let urgent = std::mem::take(&mut self.send_now);
+        let periodic = self.may_send_periodic();
+        if !(final_ || (periodic && (urgent || now >= self.next_tx))) {
+            return None;
+        }
+        let mut p = ControlPacket::new(
+            self.state,
+            self.local_diag,
+            self.local_disc,
+            self.remote_disc,
+        );
+        p.detect_mult = self.detect_mult;
+        p.desired_min_tx = self.desired_min_tx;
+        p.required_min_rx = self.required_min_rx;
+        // P and F never together (§6.5): a Final goes out alone, the Poll follows.
+        p.final_ = final_;
+        p.poll = self.poll_active && !final_;
+        if periodic {
+            let iv = self.tx_interval();
+            self.next_tx = now + self.jitter(iv);
+        }
+        Some(p)
+    }
+
+    /// Hold the session AdminDown (diag 7) or release it to Down (§6.8.16).
+    pub fn set_admin_down(&mut self, admin_down: bool) {
+        if admin_down && self.state != State::AdminDown {
+            self.set_state(State::AdminDown, Diag::AdministrativelyDown);
+            self.detect_deadline = None;
+        } else if !admin_down && self.state == State::AdminDown {
+            self.set_state(State::Down, Diag::AdministrativelyDown);
+        }
+    }
+
+    /// Change the timer parameters. While Up this starts a Poll Sequence; an increase of
+    /// the transmit interval and a decrease of the receive interval take effect only
+    /// when it ends (§6.8.3). While not Up the change applies at once.
+    pub fn set_parameters(&mut self, now: Duration, min_tx: Duration, min_rx: Duration, mult: u8) {
+        self.cfg.desired_min_tx = min_tx;
+        self.cfg.required_min_rx = min_rx;
+        self.cfg.detect_mult = mult.max(1);
+        self.detect_mult = mult.max(1);
+        let old_interval = self.tx_interval();
+        if self.state == State::Up {
+            let tx = us(min_tx);
+            let rx = us(min_rx);
+            self.desired_min_tx = tx;
+            self.required_min_rx = rx;
+            self.tx_in_use = self.tx_in_use.min(tx);
+            self.rx_for_detect = self.rx_for_detect.max(rx);
+            self.start_poll();
+        } else {
+            self.desired_min_tx = us(min_tx).max(SLOW_TX_US);
+            self.required_min_rx = us(min_rx);
+            self.tx_in_use = self.desired_min_tx;
+            self.rx_for_detect = self.required_min_rx;
+        }
+        let interval = self.tx_interval();
+        if interval < old_interval {
+            self.next_tx = self.next_tx.min(now + interval);
+        }
+    }
+}

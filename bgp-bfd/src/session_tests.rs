@@ -1,0 +1,449 @@
+//! Tests of the session state machine against RFC 5880 §6.8, on a virtual clock.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use crate::packet::{AuthSection, ControlPacket, Diag, State};
+use crate::session::{Event, RxError, SLOW_TX_US, Session, SessionConfig};
+
+const MS: Duration = Duration::from_millis(1);
+const OURS: u32 = 7;
+const THEIRS: u32 = 0xAA;
+
+fn cfg() -> SessionConfig {
+    SessionConfig::new(100 * MS, 100 * MS, 3)
+}
+
+fn new_session() -> Session {
+    Session::new(cfg(), NonZeroU32::new(OURS).unwrap(), Duration::ZERO)
+}
+
+fn pkt(state: State) -> ControlPacket {
+    let your = if matches!(state, State::Down | State::AdminDown) {
+        0
+    } else {
+        OURS
+    };
+    let mut p = ControlPacket::new(state, Diag::None, THEIRS, your);
+    p.desired_min_tx = 100_000;
+    p.required_min_rx = 100_000;
+    p
+}
+
+fn session_in(state: State) -> Session {
+    let mut s = new_session();
+    match state {
+        State::Down => {}
+        State::Init => s.handle_packet(Duration::ZERO, &pkt(State::Down)).unwrap(),
+        State::Up => {
+            s.handle_packet(Duration::ZERO, &pkt(State::Down)).unwrap();
+            s.handle_packet(Duration::ZERO, &pkt(State::Up)).unwrap();
+        }
+        State::AdminDown => s.set_admin_down(true),
+    }
+    assert_eq!(s.state(), state);
+    while s.poll_event().is_some() {}
+    s
+}
+
+/// RFC 5880 §6.8.6, the state table: (local state, received state) -> (new local state,
+/// bfd.LocalDiag, whether a StateChange event is reported).
+#[test]
+fn section_6_8_6_state_table() {
+    use State::*;
+    let d3 = Diag::NeighborSignaledSessionDown;
+    let rows = [
+        (Down, AdminDown, Down, Diag::None, false),
+        (Down, Down, Init, Diag::None, true),
+        (Down, Init, Up, Diag::None, true),
+        (Down, Up, Down, Diag::None, false),
+        (Init, AdminDown, Down, d3, true),
+        (Init, Down, Init, Diag::None, false),
+        (Init, Init, Up, Diag::None, true),
+        (Init, Up, Up, Diag::None, true),
+        (Up, AdminDown, Down, d3, true),
+        (Up, Down, Down, d3, true),
+        (Up, Init, Up, Diag::None, false),
+        (Up, Up, Up, Diag::None, false),
+        (
+            AdminDown,
+            AdminDown,
+            AdminDown,
+            Diag::AdministrativelyDown,
+            false,
+        ),
+        (
+            AdminDown,
+            Down,
+            AdminDown,
+            Diag::AdministrativelyDown,
+            false,
+        ),
+        (
+            AdminDown,
+            Init,
+            AdminDown,
+            Diag::AdministrativelyDown,
+            false,
+        ),
+        (AdminDown, Up, AdminDown, Diag::AdministrativelyDown, false),
+    ];
+    for (local, rx, want, diag, event) in rows {
+        let mut s = session_in(local);
+        let r = s.handle_packet(10 * MS, &pkt(rx));
+        assert_eq!(r.is_err(), local == AdminDown, "{local:?} + {rx:?}: {r:?}");
+        assert_eq!(s.state(), want, "{local:?} + {rx:?}");
+        assert_eq!(s.local_diag(), diag, "{local:?} + {rx:?}");
+        let ev = s.poll_event();
+        assert_eq!(
+            matches!(ev, Some(Event::StateChange { .. })),
+            event,
+            "{local:?} + {rx:?}: {ev:?}"
+        );
+        // The remote variables are updated even when the packet is then discarded.
+        assert_eq!(s.remote_disc(), THEIRS);
+        assert_eq!(s.remote_state(), rx);
+        if event {
+            // A state change goes out at once.
+            let p = s.poll_transmit(10 * MS).expect("state change sent at once");
+            assert_eq!(p.state, want);
+            assert_eq!(p.diag, diag);
+            assert_eq!(p.your_disc, THEIRS);
+            assert_eq!(p.my_disc, OURS);
+        }
+    }
+}
+
+/// §6.8.6: the session-level discards (A bit without authentication, a discriminator that
+/// is not ours) leave every variable alone.
+#[test]
+fn session_level_discards() {
+    let mut s = session_in(State::Init);
+    let mut p = pkt(State::Up);
+    p.auth = Some(AuthSection {
+        auth_type: 1,
+        data: bytes::Bytes::from_static(b"\x01key"),
+    });
+    assert_eq!(s.handle_packet(MS, &p), Err(RxError::AuthNotInUse));
+    let mut p = pkt(State::Up);
+    p.your_disc = 99;
+    assert_eq!(
+        s.handle_packet(MS, &p),
+        Err(RxError::WrongDiscriminator {
+            got: 99,
+            ours: OURS
+        })
+    );
+    assert_eq!(s.state(), State::Init);
+}
+
+fn periodic_gaps(s: &mut Session, from: Duration, n: usize) -> Vec<Duration> {
+    let mut now = from;
+    let mut last = None;
+    let mut gaps = Vec::new();
+    while gaps.len() < n {
+        if s.poll_transmit(now).is_some() {
+            if let Some(l) = last {
+                gaps.push(now - l);
+            }
+            last = Some(now);
+        }
+        now += MS;
+    }
+    gaps
+}
+
+/// §6.8.3: at least one second between packets while not Up, the configured 100 ms once Up;
+/// §6.8.7: 75-100 % jitter.
+#[test]
+fn slow_rate_until_up_then_configured_rate_with_jitter() {
+    let mut s = new_session();
+    // The remote side asks for 10 ms; still one second while Down.
+    let mut p = pkt(State::AdminDown);
+    p.required_min_rx = 10_000;
+    s.handle_packet(Duration::ZERO, &p).unwrap();
+    for g in periodic_gaps(&mut s, Duration::ZERO, 10) {
+        assert!(g >= 750 * MS && g <= 1000 * MS, "{g:?}");
+    }
+    let mut s = session_in(State::Up);
+    assert_eq!(s.tx_interval(), 100 * MS);
+    let gaps = periodic_gaps(&mut s, 20 * MS, 400);
+    assert!(gaps.iter().all(|g| *g >= 75 * MS && *g <= 100 * MS));
+    assert!(gaps.iter().any(|g| *g <= 78 * MS) && gaps.iter().any(|g| *g >= 97 * MS));
+    // With a Detect Mult of 1, at most 90 %.
+    let mut c = cfg();
+    c.detect_mult = 1;
+    let mut s = Session::new(c, NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
+    s.handle_packet(Duration::ZERO, &pkt(State::Init)).unwrap();
+    let gaps = periodic_gaps(&mut s, 20 * MS, 200);
+    assert!(
+        gaps.iter().all(|g| *g >= 75 * MS && *g <= 90 * MS),
+        "{gaps:?}"
+    );
+}
+
+/// The transmit interval is the larger of ours and the remote Required Min RX (§6.8.7).
+#[test]
+fn remote_min_rx_governs_the_interval() {
+    let mut s = session_in(State::Up);
+    let mut p = pkt(State::Up);
+    p.required_min_rx = 500_000;
+    s.handle_packet(MS, &p).unwrap();
+    assert_eq!(s.tx_interval(), 500 * MS);
+    // Zero: no periodic packets at all, but a Poll is still answered.
+    p.required_min_rx = 0;
+    s.handle_packet(MS, &p).unwrap();
+    assert!(periodic_gaps_none(&mut s));
+    p.poll = true;
+    s.handle_packet(5000 * MS, &p).unwrap();
+    assert!(s.poll_transmit(5000 * MS).unwrap().final_);
+}
+
+fn periodic_gaps_none(s: &mut Session) -> bool {
+    (0..5000).all(|i| s.poll_transmit(i * MS).is_none())
+}
+
+/// §6.8.7: the remote side in Demand mode with both Up stops our periodic packets.
+#[test]
+fn remote_demand_mode_stops_periodic_packets() {
+    let mut s = session_in(State::Up);
+    let mut p = pkt(State::Up);
+    p.demand = true;
+    s.handle_packet(MS, &p).unwrap();
+    assert!(periodic_gaps_none(&mut s));
+}
+
+/// Detection Time (§6.8.4) = remote Detect Mult x max(our Required Min RX, remote Desired
+/// Min TX); expiry in Up -> Down with diag 1 and bfd.RemoteDiscr reset (§6.8.1).
+#[test]
+fn detection_time_expiry() {
+    let mut s = session_in(State::Up);
+    let mut p = pkt(State::Up);
+    p.detect_mult = 5;
+    p.desired_min_tx = 150_000;
+    s.handle_packet(100 * MS, &p).unwrap();
+    assert_eq!(s.detection_time(), Some(750 * MS));
+    s.handle_timeout(849 * MS);
+    assert_eq!(s.state(), State::Up);
+    assert!(s.poll_timeout().unwrap() <= 850 * MS);
+    s.handle_timeout(850 * MS);
+    assert_eq!(s.state(), State::Down);
+    assert_eq!(s.local_diag(), Diag::ControlDetectionTimeExpired);
+    assert_eq!(s.remote_disc(), 0);
+    let p = s.poll_transmit(850 * MS).unwrap();
+    assert_eq!(
+        (p.state, p.diag, p.your_disc),
+        (State::Down, Diag::ControlDetectionTimeExpired, 0)
+    );
+    // Back to the slow rate.
+    assert_eq!(p.desired_min_tx, SLOW_TX_US);
+    // Init also times out.
+    let mut s = session_in(State::Init);
+    s.handle_timeout(Duration::from_secs(10));
+    assert_eq!(s.state(), State::Down);
+}
+
+/// §6.5, §6.8.3: coming Up lowers the desired TX interval from one second and starts a Poll
+/// Sequence; every packet carries P until a Final arrives.
+#[test]
+fn poll_sequence_on_coming_up() {
+    let mut s = session_in(State::Init);
+    s.handle_packet(MS, &pkt(State::Up)).unwrap();
+    assert!(s.poll_active());
+    let first = s.poll_transmit(MS).unwrap();
+    assert!(first.poll && !first.final_);
+    assert_eq!(first.desired_min_tx, 100_000);
+    let again = s.poll_transmit(200 * MS).unwrap();
+    assert!(again.poll);
+    let mut f = pkt(State::Up);
+    f.final_ = true;
+    s.handle_packet(210 * MS, &f).unwrap();
+    assert!(!s.poll_active());
+    let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert_eq!(
+        events,
+        vec![
+            Event::StateChange {
+                from: State::Init,
+                to: State::Up,
+                diag: Diag::None,
+                remote: State::Up
+            },
+            Event::PollSequenceDone
+        ]
+    );
+    assert!(!s.poll_transmit(400 * MS).unwrap().poll);
+}
+
+/// §6.8.6: a Poll is answered at once with F set and P clear, whatever the periodic timer.
+#[test]
+fn poll_is_answered_with_final_at_once() {
+    let mut s = session_in(State::Up);
+    let _ = s.poll_transmit(MS);
+    // Our own Poll Sequence is active (we just came Up), yet the answer carries F only.
+    assert!(s.poll_active());
+    let mut p = pkt(State::Up);
+    p.poll = true;
+    s.handle_packet(2 * MS, &p).unwrap();
+    assert_eq!(s.poll_timeout(), Some(Duration::ZERO));
+    let f = s.poll_transmit(2 * MS).unwrap();
+    assert!(f.final_ && !f.poll);
+}
+
+/// §6.8.3: while Up, a larger TX interval and a smaller RX interval wait for the Final; a
+/// change made during a sequence starts another one after it.
+#[test]
+fn parameter_change_defers_until_final() {
+    let mut s = session_in(State::Up);
+    let mut f = pkt(State::Up);
+    f.final_ = true;
+    s.handle_packet(MS, &f).unwrap(); // end the coming-Up sequence
+    assert!(!s.poll_active());
+    assert_eq!(s.detection_time(), Some(300 * MS));
+
+    s.set_parameters(2 * MS, 300 * MS, 50 * MS, 3);
+    assert!(s.poll_active());
+    // Not yet: still 100 ms and still 3 x 100 ms.
+    assert_eq!(s.tx_interval(), 100 * MS);
+    s.handle_packet(3 * MS, &pkt(State::Up)).unwrap();
+    assert_eq!(s.detection_time(), Some(300 * MS));
+    let p = s.poll_transmit(200 * MS).unwrap();
+    assert!(p.poll);
+    assert_eq!((p.desired_min_tx, p.required_min_rx), (300_000, 50_000));
+    // A second change while the first runs.
+    s.set_parameters(201 * MS, 300 * MS, 60 * MS, 3);
+    s.handle_packet(210 * MS, &f).unwrap();
+    assert_eq!(s.tx_interval(), 300 * MS);
+    assert_eq!(s.detection_time(), Some(300 * MS)); // max(60, remote 100) x 3
+    assert!(s.poll_active(), "the second change is polled too");
+    s.handle_packet(220 * MS, &f).unwrap();
+    assert!(!s.poll_active());
+    assert_eq!(s.state(), State::Up);
+
+    // A smaller TX interval applies at once.
+    s.set_parameters(230 * MS, 50 * MS, 60 * MS, 3);
+    assert_eq!(s.tx_interval(), 100 * MS); // the remote asks for 100
+}
+
+/// Passive role (§6.1): silent until the remote side is heard.
+#[test]
+fn passive_session_waits() {
+    let mut c = cfg();
+    c.passive = true;
+    let mut s = Session::new(c, NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
+    assert!(periodic_gaps_none(&mut s));
+    s.handle_packet(5000 * MS, &pkt(State::Down)).unwrap();
+    assert_eq!(s.poll_transmit(5000 * MS).unwrap().state, State::Init);
+}
+
+/// §6.8.16: AdminDown sends diag 7 and does not react to packets; leaving it goes to Down.
+#[test]
+fn admin_down_and_back() {
+    let mut s = session_in(State::Up);
+    s.set_admin_down(true);
+    let p = s.poll_transmit(MS).unwrap();
+    assert_eq!(
+        (p.state, p.diag),
+        (State::AdminDown, Diag::AdministrativelyDown)
+    );
+    assert!(s.handle_packet(2 * MS, &pkt(State::Up)).is_err());
+    s.handle_timeout(Duration::from_secs(100));
+    assert_eq!(s.state(), State::AdminDown);
+    s.set_admin_down(false);
+    assert_eq!(s.state(), State::Down);
+    s.handle_packet(3 * MS, &pkt(State::Init)).unwrap();
+    assert_eq!(s.state(), State::Up);
+}
+
+fn pump(from: &mut Session, to: &mut Session, now: Duration, drop: bool) {
+    while let Some(p) = from.poll_transmit(now) {
+        let wire = p.to_bytes().unwrap();
+        if !drop {
+            let _ = to.handle_packet(now, &ControlPacket::decode(&wire).unwrap());
+        }
+    }
+    from.handle_timeout(now);
+}
+
+/// Two sessions on a virtual clock: Up, a parameter change without a flap, then one side
+/// falls silent and the other goes Down within the Detection Time.
+#[test]
+fn two_sessions_end_to_end() {
+    let mut a = new_session();
+    let mut b = Session::new(cfg(), NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+    let mut now = Duration::ZERO;
+    while now < Duration::from_secs(3) {
+        pump(&mut a, &mut b, now, false);
+        pump(&mut b, &mut a, now, false);
+        now += MS;
+    }
+    assert_eq!((a.state(), b.state()), (State::Up, State::Up));
+    assert!(!a.poll_active() && !b.poll_active());
+    while a.poll_event().is_some() {}
+    a.set_parameters(now, 200 * MS, 200 * MS, 4);
+    let end = now + Duration::from_secs(2);
+    while now < end {
+        pump(&mut a, &mut b, now, false);
+        pump(&mut b, &mut a, now, false);
+        now += MS;
+    }
+    assert!(!a.poll_active());
+    assert_eq!(a.poll_event(), Some(Event::PollSequenceDone));
+    assert_eq!(a.poll_event(), None, "no flap");
+    assert_eq!(b.detection_time(), Some(800 * MS));
+    assert_eq!(a.tx_interval(), 200 * MS);
+    // b falls silent.
+    let silent_at = now;
+    while a.state() == State::Up {
+        pump(&mut a, &mut b, now, false);
+        pump(&mut b, &mut a, now, true);
+        now += MS;
+    }
+    let took = now - silent_at;
+    // Detection Time is 3 x 200 ms from b's last packet, which was at most 200 ms earlier.
+    assert!(took <= 601 * MS && took >= 400 * MS, "{took:?}");
+    assert_eq!(a.local_diag(), Diag::ControlDetectionTimeExpired);
+}
+
+proptest! {
+    /// Arbitrary packets at arbitrary times never panic and keep the invariants: P and F
+    /// never together, a nonzero My Discriminator, the one-second floor while not Up.
+    #[test]
+    fn arbitrary_input_keeps_invariants(
+        ops in proptest::collection::vec((any::<[u8; 24]>(), 0u64..3000, any::<u8>()), 0..200)
+    ) {
+        let mut s = new_session();
+        let mut now = Duration::ZERO;
+        for (raw, step, op) in ops {
+            now += Duration::from_millis(step);
+            match op % 8 {
+                0 => s.set_admin_down(op & 0x80 != 0),
+                1 => s.set_parameters(now, Duration::from_micros(u64::from(op) * 997),
+                    Duration::from_micros(u64::from(op) * 1013), op >> 5),
+                _ => {
+                    let mut raw = raw;
+                    raw[0] = (raw[0] & 0x1f) | 0x20;
+                    raw[3] = 24;
+                    if op & 1 == 0 { raw[8..12].copy_from_slice(&OURS.to_be_bytes()); }
+                    if let Ok(p) = ControlPacket::decode(&bytes::Bytes::copy_from_slice(&raw)) {
+                        let _ = s.handle_packet(now, &p);
+                    }
+                }
+            }
+            s.handle_timeout(now);
+            while let Some(p) = s.poll_transmit(now) {
+                prop_assert!(!(p.poll && p.final_));
+                prop_assert_eq!(p.my_disc, OURS);
+                if p.state != State::Up {
+                    prop_assert!(p.desired_min_tx >= SLOW_TX_US);
+                }
+                prop_assert!(p.to_bytes().is_ok());
+            }
+            if let Some(t) = s.poll_timeout() {
+                prop_assert!(t == Duration::ZERO || t + Duration::from_secs(10_000) > now);
+            }
+        }
+    }
+}

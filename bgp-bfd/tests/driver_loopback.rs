@@ -1,0 +1,79 @@
+//! The tokio driver against itself on loopback (no root needed): two drivers on distinct
+//! test ports come Up, change parameters through Poll/Final without a flap, check the TTL,
+//! and see an AdminDown when the peer removes its session.
+#![cfg(feature = "tokio")]
+
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bgp_bfd::driver::{Bfd, DriverConfig};
+use bgp_bfd::{ControlPacket, Diag, Event, SessionConfig, State};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn ports(listen: u16, peer: u16) -> DriverConfig {
+    DriverConfig {
+        listen_port: listen,
+        peer_port: peer,
+        ipv6: false,
+        ..DriverConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn two_drivers_on_loopback() {
+    let (pa, pb) = (47_841, 47_842);
+    let a = Bfd::spawn(ports(pa, pb)).await.unwrap();
+    let b = Bfd::spawn(ports(pb, pa)).await.unwrap();
+    let src = a.source_ports().0.unwrap();
+    assert!((49152..=65535).contains(&src));
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let cfg = SessionConfig::new(50 * MS, 50 * MS, 3);
+    let mut sa = a.add_session(lo, cfg.clone()).await.unwrap();
+    let mut sb = b.add_session(lo, cfg).await.unwrap();
+    assert!(a.add_session(lo, SessionConfig::default()).await.is_err());
+    assert!(sa.wait_state(State::Up, Duration::from_secs(5)).await);
+    assert!(sb.wait_state(State::Up, Duration::from_secs(5)).await);
+    // Wait for the coming-Up Poll Sequence to end, then drain.
+    let mut ev_a = sa.take_events().unwrap();
+    let mut ev_b = sb.take_events().unwrap();
+    tokio::time::sleep(300 * MS).await;
+    while ev_a.try_recv().is_ok() {}
+    while ev_b.try_recv().is_ok() {}
+    assert_eq!(sb.info().tx_interval, 50 * MS);
+
+    // Parameter change on a: b's detection time follows, nobody flaps.
+    sa.set_parameters(80 * MS, 70 * MS, 4);
+    tokio::time::sleep(500 * MS).await;
+    assert_eq!(ev_a.try_recv().ok(), Some(Event::PollSequenceDone));
+    assert!(ev_a.try_recv().is_err(), "a flapped");
+    assert!(ev_b.try_recv().is_err(), "b flapped");
+    assert_eq!(sb.info().detection_time, Some(4 * 80 * MS));
+    assert_eq!(sb.info().tx_interval, 70 * MS);
+    assert_eq!(sa.info().tx_interval, 80 * MS);
+
+    // A packet with TTL 64 is discarded, whatever it says.
+    let before = a.stats().discarded.load(Ordering::Relaxed);
+    let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    raw.set_ttl(64).unwrap();
+    let mut p = ControlPacket::new(
+        State::AdminDown,
+        Diag::None,
+        sb.local_disc(),
+        sa.local_disc(),
+    );
+    p.detect_mult = 3;
+    raw.send_to(&p.to_bytes().unwrap(), ("127.0.0.1", pa))
+        .unwrap();
+    tokio::time::sleep(100 * MS).await;
+    assert_eq!(a.stats().discarded.load(Ordering::Relaxed), before + 1);
+    assert_eq!(sa.info().state, State::Up);
+
+    // b removes its session: a AdminDown goes out, a goes Down with diag 3 at once.
+    drop(sb);
+    assert!(sa.wait_state(State::Down, Duration::from_millis(200)).await);
+    assert_eq!(sa.info().local_diag, Diag::NeighborSignaledSessionDown);
+    assert_eq!(sa.info().remote_state, State::AdminDown);
+    assert!(a.stats().sent.load(Ordering::Relaxed) > 10);
+}

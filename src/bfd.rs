@@ -1,0 +1,344 @@
+//! BFD for the speaker's BGP sessions (RFC 5880 / 5881 via `bgp-bfd`, RFC 5882 for the
+//! client side): the `bfd` configuration of `announce`, and the glue that runs one BFD
+//! session per configured neighbour next to its BGP session.
+//!
+//! When a BFD session that was Up goes Down, the BGP session is stopped at once with
+//! Cease 6/10 "BFD Down" (RFC 9384) as FRR does, and reconnects as after any automatic
+//! stop. A Down caused by the peer signalling AdminDown does not touch BGP (RFC 5882
+//! §3.2): the peer's BFD was switched off, not its forwarding.
+//!
+//! ```toml
+//! bfd = { min-rx-ms = 100, min-tx-ms = 100, multiplier = 3 }   # every peer
+//!
+//! [[neighbor]]
+//! address = "192.168.1.2"
+//! bfd = false                                                  # not this one
+//! ```
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bgp_bfd::driver::{Bfd, SessionHandle};
+use bgp_bfd::{Event, SessionConfig, State};
+use bgp_fsm::driver::PeerHandle;
+use bgp_wire::Notification;
+use serde::Deserialize;
+use tokio::sync::oneshot;
+
+use crate::config::ConfigError;
+
+/// BFD timers of one neighbour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BfdSettings {
+    /// Required Min RX Interval.
+    pub min_rx: Duration,
+    /// Desired Min TX Interval (while Up).
+    pub min_tx: Duration,
+    /// Detect Mult.
+    pub multiplier: u8,
+}
+
+impl Default for BfdSettings {
+    /// FRR's default profile: 300 ms x 3.
+    fn default() -> Self {
+        BfdSettings {
+            min_rx: Duration::from_millis(300),
+            min_tx: Duration::from_millis(300),
+            multiplier: 3,
+        }
+    }
+}
+
+impl BfdSettings {
+    /// The `bgp-bfd` session configuration for these timers.
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig::new(self.min_tx, self.min_rx, self.multiplier)
+    }
+}
+
+/// `bfd = true | false | { min-rx-ms, min-tx-ms, multiplier }` in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum BfdConfig {
+    /// On with the defaults (300 ms x 3), or off (per neighbour: overrides the global key).
+    Enabled(bool),
+    /// On with these timers; missing keys take the defaults.
+    Params(BfdParams),
+}
+
+/// The table form of [`BfdConfig`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BfdParams {
+    /// Required Min RX Interval in ms (10-60000; default 300).
+    pub min_rx_ms: Option<u32>,
+    /// Desired Min TX Interval in ms (10-60000; default 300).
+    pub min_tx_ms: Option<u32>,
+    /// Detect Mult (2-255; default 3).
+    pub multiplier: Option<u8>,
+}
+
+fn bad(key: &str, value: impl ToString, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl BfdConfig {
+    /// Parse the `--bfd` flag: empty (defaults), `off`, or comma-separated
+    /// `min-rx-ms=N`, `min-tx-ms=N`, `multiplier=N`.
+    pub fn parse_flag(s: &str) -> Result<BfdConfig, ConfigError> {
+        let s = s.trim();
+        match s {
+            "" | "on" | "true" => return Ok(BfdConfig::Enabled(true)),
+            "off" | "false" => return Ok(BfdConfig::Enabled(false)),
+            _ => {}
+        }
+        let mut p = BfdParams::default();
+        for kv in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| bad("bfd", kv, "expected KEY=VALUE"))?;
+            let n: u32 = v
+                .trim()
+                .parse()
+                .map_err(|_| bad(&format!("bfd.{}", k.trim()), v, "expected a number"))?;
+            match k.trim() {
+                "min-rx-ms" => p.min_rx_ms = Some(n),
+                "min-tx-ms" => p.min_tx_ms = Some(n),
+                "multiplier" => {
+                    p.multiplier =
+                        Some(u8::try_from(n).map_err(|_| bad("bfd.multiplier", n, "2 to 255"))?)
+                }
+                other => {
+                    return Err(bad(
+                        "bfd",
+                        other,
+                        "unknown key (min-rx-ms, min-tx-ms, multiplier)",
+                    ));
+                }
+            }
+        }
+        Ok(BfdConfig::Params(p))
+    }
+
+    /// The effective settings of a neighbour: its own `bfd` key if present, else the
+    /// global one. `key` names the key in errors.
+    pub fn resolve(
+        key: &str,
+        global: Option<&BfdConfig>,
+        neighbor: Option<&BfdConfig>,
+    ) -> Result<Option<BfdSettings>, ConfigError> {
+        let Some(c) = neighbor.or(global) else {
+            return Ok(None);
+        };
+        let p = match c {
+            BfdConfig::Enabled(false) => return Ok(None),
+            BfdConfig::Enabled(true) => return Ok(Some(BfdSettings::default())),
+            BfdConfig::Params(p) => p,
+        };
+        let d = BfdSettings::default();
+        let ms = |name: &str, v: Option<u32>, def: Duration| match v {
+            None => Ok(def),
+            Some(v) if (10..=60_000).contains(&v) => Ok(Duration::from_millis(u64::from(v))),
+            Some(v) => Err(bad(&format!("{key}.{name}"), v, "10 to 60000 ms")),
+        };
+        let multiplier = p.multiplier.unwrap_or(d.multiplier);
+        if multiplier < 2 {
+            return Err(bad(&format!("{key}.multiplier"), multiplier, "2 to 255"));
+        }
+        Ok(Some(BfdSettings {
+            min_rx: ms("min-rx-ms", p.min_rx_ms, d.min_rx)?,
+            min_tx: ms("min-tx-ms", p.min_tx_ms, d.min_tx)?,
+            multiplier,
+        }))
+    }
+}
+
+/// Cease subcode 10, "BFD Down" (RFC 9384).
+pub const CEASE_BFD_DOWN: u8 = 10;
+
+/// Whether a BFD event must take the BGP session down: Up -> Down for any reason but the
+/// peer's AdminDown (RFC 5882 §3.2).
+pub fn takes_bgp_down(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::StateChange { from: State::Up, to: State::Down, remote, .. }
+            if *remote != State::AdminDown
+    )
+}
+
+/// Run a BFD session to `peer` beside the BGP peer `bgp` until `stop` fires (or its sender
+/// is dropped); then the BFD session is removed (its peer sees AdminDown, which by RFC 5882
+/// does not take its BGP session down).
+pub fn spawn_for_peer(
+    bfd: Bfd,
+    peer: IpAddr,
+    settings: BfdSettings,
+    bgp: PeerHandle,
+    mut stop: oneshot::Receiver<()>,
+) {
+    tokio::spawn(async move {
+        let mut session: SessionHandle =
+            match bfd.add_session(peer, settings.session_config()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("peer {peer}: no BFD session: {e}");
+                    return;
+                }
+            };
+        let Some(mut events) = session.take_events() else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                ev = events.recv() => {
+                    let Some(ev) = ev else { break };
+                    tracing::info!(%peer, ?ev, "BFD");
+                    if takes_bgp_down(&ev) {
+                        let cease = Notification::new(6, CEASE_BFD_DOWN);
+                        if bgp.automatic_stop(cease).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        drop(session);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_bfd::Diag;
+
+    #[test]
+    fn flag_and_table_forms() {
+        assert_eq!(BfdConfig::parse_flag("").unwrap(), BfdConfig::Enabled(true));
+        let c = BfdConfig::parse_flag("min-rx-ms=100, min-tx-ms=150,multiplier=4").unwrap();
+        let s = BfdConfig::resolve("bfd", Some(&c), None).unwrap().unwrap();
+        assert_eq!(
+            s,
+            BfdSettings {
+                min_rx: Duration::from_millis(100),
+                min_tx: Duration::from_millis(150),
+                multiplier: 4
+            }
+        );
+        // A neighbour's own key wins, also to switch BFD off.
+        let off = BfdConfig::Enabled(false);
+        assert_eq!(
+            BfdConfig::resolve("bfd", Some(&c), Some(&off)).unwrap(),
+            None
+        );
+        assert_eq!(BfdConfig::resolve("bfd", None, None).unwrap(), None);
+        for bad in [
+            "min-rx-ms=5",
+            "multiplier=1",
+            "multiplier=300",
+            "foo=1",
+            "min-tx-ms",
+        ] {
+            let r =
+                BfdConfig::parse_flag(bad).and_then(|c| BfdConfig::resolve("bfd", Some(&c), None));
+            assert!(r.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn file_keys_per_neighbor_and_global() {
+        use clap::Parser;
+        let text = r#"
+local-as = 64512
+peer-as = 64512
+router-id = "10.0.0.9"
+peer = ["10.0.0.1"]
+bfd = { min-rx-ms = 100, min-tx-ms = 100, multiplier = 3 }
+
+[[neighbor]]
+address = "10.0.0.2"
+bfd = false
+
+[[neighbor]]
+address = "10.0.0.3"
+bfd = { multiplier = 5 }
+"#;
+        let f = crate::config::parse_toml(std::path::Path::new("t.toml"), text).unwrap();
+        let c = f.validate().unwrap();
+        let by = |a: &str| {
+            c.peers
+                .iter()
+                .find(|p| p.address == a.parse::<IpAddr>().unwrap())
+                .unwrap()
+                .bfd
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(
+            by("10.0.0.1"),
+            Some(BfdSettings {
+                min_rx: ms(100),
+                min_tx: ms(100),
+                multiplier: 3
+            })
+        );
+        assert_eq!(by("10.0.0.2"), None);
+        assert_eq!(
+            by("10.0.0.3"),
+            Some(BfdSettings {
+                min_rx: ms(300),
+                min_tx: ms(300),
+                multiplier: 5
+            })
+        );
+        let e = crate::config::parse_toml(
+            std::path::Path::new("t.toml"),
+            "local-as = 1\npeer-as = 1\npeer = [\"10.0.0.1\"]\nbfd = { min-rx-ms = 1 }\n",
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("bfd.min-rx-ms"), "{e}");
+        // The flag: alone, with timers, overriding the file.
+        let cli = crate::config::Cli::try_parse_from([
+            "announce",
+            "--bfd",
+            "min-rx-ms=50,min-tx-ms=60,multiplier=4",
+        ])
+        .unwrap();
+        let c = f.clone().overlay(&cli).validate().unwrap();
+        assert!(c.peers.iter().all(|p| {
+            p.bfd
+                .is_some_and(|b| b.multiplier == 4 && b.min_tx == ms(60))
+                || p.address == "10.0.0.2".parse::<IpAddr>().unwrap()
+                || p.address == "10.0.0.3".parse::<IpAddr>().unwrap()
+        }));
+        let cli = crate::config::Cli::try_parse_from(["announce", "--bfd", "--json"]).unwrap();
+        assert_eq!(cli.bfd, Some(BfdConfig::Enabled(true)));
+        assert!(crate::config::Cli::try_parse_from(["announce", "--bfd=multiplier=1"]).is_err());
+    }
+
+    #[test]
+    fn only_a_real_down_takes_bgp_down() {
+        let ev = |from, to, remote| Event::StateChange {
+            from,
+            to,
+            diag: Diag::ControlDetectionTimeExpired,
+            remote,
+        };
+        assert!(takes_bgp_down(&ev(State::Up, State::Down, State::Down)));
+        assert!(takes_bgp_down(&ev(State::Up, State::Down, State::Up)));
+        assert!(!takes_bgp_down(&ev(
+            State::Up,
+            State::Down,
+            State::AdminDown
+        )));
+        assert!(!takes_bgp_down(&ev(State::Init, State::Down, State::Down)));
+        assert!(!takes_bgp_down(&ev(State::Down, State::Init, State::Down)));
+        assert!(!takes_bgp_down(&Event::PollSequenceDone));
+    }
+}
