@@ -1,4 +1,7 @@
 //! The RFC 4271 §8 state machine for one BGP connection.
+//!
+//! Length: the RFC 4271 §8.2.2 transitions of all six states are one `match` on (state, event)
+//! so that it reads like the RFC's tables; split by state it would scatter the shared rows.
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;

@@ -1,5 +1,8 @@
 //! Interop with FRR (bgpd + zebra started by hand) in network namespaces joined by a veth.
 //! Root only; skipped with a message otherwise.
+//!
+//! Length: one test per FRR behaviour (capabilities, MD5, hold timer, GTSM, DelayOpen, ...),
+//! all sharing the topology helpers of this file; split, each part would repeat them.
 #![cfg(feature = "tokio")]
 
 mod common;

@@ -15,6 +15,9 @@
 //! only sent here in the ADD-PATH session, where the guess is right. Wireshark 4.0 also
 //! rejects any BGP length above 4096 ("Length is invalid"): it predates Extended Messages
 //! (RFC 8654), so messages longer than 4096 octets cannot be checked this way.
+//!
+//! Length: one message builder per message type and attribute the differential covers; they
+//! share the pcap writer and the tshark field reader of this file.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

@@ -14,6 +14,9 @@
 //!
 //! Also checks decoded facts that the capture script configured (prefixes, AS paths, next
 //! hops, communities, capabilities, notifications, route refresh subtypes).
+//!
+//! Length: the vector loader and one test per check (decode, round trip, re-encode, tshark),
+//! plus the per-daemon expectations they share.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
