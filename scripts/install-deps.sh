@@ -5,7 +5,7 @@ set -euo pipefail
 need=()
 for pair in frr:/usr/lib/frr/bgpd bird2:/usr/sbin/bird gobgpd:/usr/bin/gobgpd exabgp:/usr/sbin/exabgp \
             tshark:/usr/bin/tshark iproute2:/usr/sbin/ip curl:/usr/bin/curl jq:/usr/bin/jq \
-            tcpdump:/usr/bin/tcpdump python3:/usr/bin/python3 pmacct:/usr/sbin/pmbmpd; do
+            tcpdump:/usr/bin/tcpdump python3:/usr/bin/python3 pmacct:/usr/sbin/pmbmpd iputils-ping:/usr/bin/ping; do
   pkg=${pair%%:*}; bin=${pair#*:}
   [ -x "$bin" ] || need+=("$pkg")
 done
