@@ -383,12 +383,16 @@ impl MrtDecoder {
         ];
         s.extend_from_slice(&HEAD);
         let astart = s.len();
-        match af {
-            Some(af) if has_abbreviated_mp_reach(raw) => expand_mp_reach(raw, af, s),
-            // The common case: the list goes to bgp-wire as it is, in one copy.
-            _ => s.extend_from_slice(raw),
+        // The common case: the list goes to bgp-wire as it is, in one copy, and one walk
+        // over the headers fixes flags and looks for an abbreviated MP_REACH_NLRI.
+        s.extend_from_slice(raw);
+        if fix_flags(&mut s[astart..])
+            && let Some(af) = af
+        {
+            s.truncate(astart);
+            expand_mp_reach(raw, af, s);
+            fix_flags(&mut s[astart..]);
         }
-        fix_flags(&mut s[astart..]);
         let alen = s.len() - astart;
         let total = s.len();
         if total > 65535 {
@@ -415,8 +419,10 @@ impl MrtDecoder {
 /// TABLE_DUMP_V2 entries). The flag check of RFC 7606 serves session error handling, not
 /// reading archives: set the Optional/Transitive bits of known types to their expected
 /// values so bgp-wire decodes them.
-fn fix_flags(list: &mut [u8]) {
+/// Returns whether the list holds an MP_REACH_NLRI in the abbreviated form.
+fn fix_flags(list: &mut [u8]) -> bool {
     use bgp_wire::attr::{FLAG_OPTIONAL as O, FLAG_TRANSITIVE as T};
+    let mut short_mp = false;
     let mut pos = 0;
     while pos + 3 <= list.len() {
         let flags = list[pos];
@@ -424,46 +430,31 @@ fn fix_flags(list: &mut [u8]) {
         let (hdr, vlen) = if flags & FLAG_EXTENDED_LENGTH != 0 {
             match list.get(pos + 2..pos + 4) {
                 Some(l) => (4, u16::from_be_bytes([l[0], l[1]]) as usize),
-                None => return,
+                None => return short_mp,
             }
         } else {
             (3, list[pos + 2] as usize)
         };
+        if code == type_code::MP_REACH_NLRI {
+            let v = list
+                .get(pos + hdr..(pos + hdr + vlen).min(list.len()))
+                .unwrap_or(&[]);
+            short_mp |= v.len() > 1 && v[0] as usize + 1 == v.len();
+        }
         let want = match code {
             1 | 2 | 3 | 5 | 6 => Some(T),
             4 | 9 | 10 | 14 | 15 => Some(O),
             7 | 8 | 16 | 17 | 18 | 25 | 32 | 35 => Some(O | T),
             _ => None,
         };
-        if let Some(w) = want {
+        if let Some(w) = want
+            && flags & (O | T) != w
+        {
             list[pos] = (flags & !(O | T)) | w;
         }
         pos += hdr + vlen;
     }
-}
-
-/// Walk attribute headers: is there an MP_REACH_NLRI in the RFC 6396 §4.3.4 short form?
-fn has_abbreviated_mp_reach(raw: &[u8]) -> bool {
-    let mut pos = 0;
-    while pos + 3 <= raw.len() {
-        let flags = raw[pos];
-        let (hdr, vlen) = if flags & FLAG_EXTENDED_LENGTH != 0 {
-            match raw.get(pos + 2..pos + 4) {
-                Some(l) => (4, u16::from_be_bytes([l[0], l[1]]) as usize),
-                None => return false,
-            }
-        } else {
-            (3, raw[pos + 2] as usize)
-        };
-        if raw[pos + 1] == type_code::MP_REACH_NLRI {
-            let v = raw
-                .get(pos + hdr..(pos + hdr + vlen).min(raw.len()))
-                .unwrap_or(&[]);
-            return v.len() > 1 && v[0] as usize + 1 == v.len();
-        }
-        pos += hdr + vlen;
-    }
-    false
+    short_mp
 }
 
 /// Copy an attribute list, expanding the abbreviated MP_REACH_NLRI to the full form with
