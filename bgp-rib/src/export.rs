@@ -61,6 +61,12 @@ pub fn export_attrs(
     }
     let mut a = attrs.clone();
     a.weight = 0;
+    if !local && let Some(x) = a.extra.as_mut() {
+        // RFC 4271 §5, §9.1.3: a received unrecognized optional transitive attribute is passed
+        // on with the Partial bit set, a non-transitive one is not passed on. Our own routes'
+        // attributes are not "passed on" and keep their flags.
+        x.other = x.other.iter().filter_map(|o| o.for_propagation()).collect();
+    }
     if to.info.ibgp {
         let mut reflected = false;
         if !local && src.ibgp {
@@ -481,6 +487,46 @@ mod tests {
     }
     fn n() -> IpNet {
         "203.0.113.0/24".parse().unwrap()
+    }
+
+    #[test]
+    fn unknown_optional_attributes_partial_or_dropped_rfc4271_9_1_3() {
+        use bgp_wire::attr::{FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE, RawAttribute};
+        let raw = |flags, type_code| {
+            PathAttribute::Unknown(RawAttribute {
+                flags,
+                type_code,
+                value: bytes::Bytes::from_static(&[1, 2, 3, 4]),
+            })
+        };
+        let mut a = attrs();
+        a.extra_mut().other = vec![
+            raw(FLAG_OPTIONAL | FLAG_TRANSITIVE, 200),
+            raw(FLAG_OPTIONAL, 201),
+        ];
+        let (src, dst) = (peer(2, 65002, false), peer(3, 65003, false));
+        for to in [out(&dst, false), out(&peer(4, AS, false), false)] {
+            let e = export_attrs(&cfg(), PeerId(1), &src, PeerId(3), &to, n(), &a).unwrap();
+            assert_eq!(
+                e.extra().other,
+                vec![raw(FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_PARTIAL, 200)],
+                "to ibgp={}",
+                to.info.ibgp
+            );
+        }
+        // Locally originated: not passed on, sent as configured.
+        let local = PeerInfo::local(&cfg());
+        let e = export_attrs(
+            &cfg(),
+            PeerId::LOCAL,
+            &local,
+            PeerId(3),
+            &out(&dst, false),
+            n(),
+            &a,
+        )
+        .unwrap();
+        assert_eq!(e.extra().other, a.extra().other);
     }
 
     #[test]
