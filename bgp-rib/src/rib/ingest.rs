@@ -40,6 +40,22 @@ impl Rib {
         interned: bool,
     ) -> Result<(), RibError> {
         let key = AnyPrefix::from(prefix);
+        let (attrs, interned) = if peer != PeerId::LOCAL
+            && self.peer_info(peer).is_some_and(|p| !p.ibgp)
+            && (attrs.originator_id().is_some() || !attrs.cluster_list().is_empty())
+        {
+            // RFC 7606 §7.9/§7.10: ORIGINATOR_ID and CLUSTER_LIST from an external peer are
+            // discarded before anything else sees the route.
+            let mut a = (*attrs).clone();
+            let x = a.extra_mut();
+            x.originator_id = None;
+            x.cluster_list.clear();
+            a.normalize();
+            drop(attrs);
+            (self.interner.intern(a), true)
+        } else {
+            (attrs, interned)
+        };
         let import = if peer == PeerId::LOCAL {
             None
         } else {
@@ -232,6 +248,11 @@ impl Rib {
         if self.peer_info(peer).is_some_and(|p| !p.ibgp) {
             // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
             attrs.local_pref = None;
+            // RFC 7606 §7.9/§7.10 (also done per route in announce, done here once per UPDATE).
+            if let Some(x) = attrs.extra.as_mut() {
+                x.originator_id = None;
+                x.cluster_list.clear();
+            }
         }
         let a = self.interner.intern(attrs);
         for n in reach {

@@ -563,3 +563,31 @@ proptest! {
         prop_assert_eq!(x, y);
     }
 }
+
+#[test]
+fn originator_id_and_cluster_list_from_ebgp_are_discarded_rfc7606_7_9() {
+    let mut rib = Rib::new(cfg());
+    let e = add(&mut rib, 2, 65001);
+    let i = add(&mut rib, 3, LOCAL_AS);
+    let mut a = attrs(2, &[65001]);
+    a.extra_mut().originator_id = Some(Ipv4Addr::new(9, 9, 9, 9));
+    a.extra_mut().cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
+    let u = Update {
+        attributes: a.to_wire(),
+        nlri: vec![Nlri::new(net("10.0.0.0/8"))],
+        ..Default::default()
+    };
+    rib.apply_update(e, &u).unwrap();
+    rib.announce(e, net("11.0.0.0/8"), 0, a.clone()).unwrap();
+    for p in ["10.0.0.0/8", "11.0.0.0/8"] {
+        let b = rib.route(net(p)).unwrap().best.attrs;
+        assert_eq!(b.originator_id(), None, "{p}");
+        assert!(b.cluster_list().is_empty(), "{p}");
+        assert!(b.extra.is_none(), "{p}: normalized");
+    }
+    // From an iBGP peer they stay (RFC 4456 loop detection needs them).
+    rib.announce(i, net("12.0.0.0/8"), 0, a.clone()).unwrap();
+    let b = rib.route(net("12.0.0.0/8")).unwrap().best.attrs;
+    assert_eq!(b.originator_id(), Some(Ipv4Addr::new(9, 9, 9, 9)));
+    assert_eq!(b.cluster_list(), &[Ipv4Addr::new(8, 8, 8, 8)]);
+}
