@@ -205,21 +205,32 @@ impl Rib {
 
     /// Apply a received UPDATE from `peer`: IPv4 unicast NLRI/withdrawn and MP_REACH /
     /// MP_UNREACH for IPv4 and IPv6 unicast. Other families are ignored. Path ids come from the
-    /// NLRI (ADD-PATH), 0 otherwise.
+    /// NLRI (ADD-PATH), 0 otherwise. Families an earlier AFI/SAFI-disable verdict turned off
+    /// for this peer (see [`Rib::apply_decoded`]) are ignored until [`Rib::peer_down`].
     pub fn apply_update(&mut self, peer: PeerId, u: &Update) -> Result<UpdateSummary, RibError> {
-        self.slot(peer)?;
+        let disabled = self.slot(peer)?.disabled.clone();
+        let off = |af: AfiSafi| disabled.contains(&af);
         let mut s = UpdateSummary::default();
         if u.withdrawn.is_empty() && u.attributes.is_empty() && u.nlri.is_empty() {
             s.end_of_rib.push(AfiSafi::IPV4_UNICAST);
             return Ok(s);
         }
-        for w in &u.withdrawn {
-            self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
-            s.withdrawn += 1;
+        let v4_on = !off(AfiSafi::IPV4_UNICAST);
+        if v4_on {
+            for w in &u.withdrawn {
+                self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
+                s.withdrawn += 1;
+            }
         }
-        let mut reach: Vec<&bgp_wire::Nlri> = u.nlri.iter().collect();
+        let mut reach: Vec<&bgp_wire::Nlri> = if v4_on {
+            u.nlri.iter().collect()
+        } else {
+            Vec::new()
+        };
         for a in &u.attributes {
             match a {
+                PathAttribute::MpUnreachNlri(m) if off(m.af) => {}
+                PathAttribute::MpReachNlri(m) if off(m.af) => {}
                 PathAttribute::MpUnreachNlri(m) => {
                     if m.withdrawn.is_empty() && u.attributes.len() == 1 {
                         s.end_of_rib.push(m.af);
@@ -269,8 +280,9 @@ impl Rib {
     /// - treat-as-withdraw: the UPDATE's own withdrawals, plus every route the verdict lists
     ///   (its announcements) withdrawn; nothing is announced;
     /// - AFI/SAFI disable: the peer's routes of each disabled family are removed (reported in
-    ///   [`UpdateSummary::disabled`]; ignoring that family from then on is the session's
-    ///   business), and the rest is handled as above;
+    ///   [`UpdateSummary::disabled`]) and later UPDATEs of that family from the peer are
+    ///   ignored until [`Rib::peer_down`] (RFC 7606 §5.4, RFC 4760 §7); the rest is handled as
+    ///   above;
     /// - session reset: nothing (the session is being torn down; its routes go with
     ///   [`Rib::peer_down`]).
     pub fn apply_decoded(
@@ -297,29 +309,21 @@ impl Rib {
         for af in &s.disabled {
             let id = peer.0;
             self.sweep(|p| p.peer == id, Some(*af));
+            let slot = self.slot(peer)?;
+            if !slot.disabled.contains(af) {
+                slot.disabled.push(*af);
+            }
         }
         if !taw {
-            if !s.disabled.is_empty() {
-                // Only routes of families still enabled.
-                let mut rest = u.clone();
-                rest.attributes.retain(|a| match a {
-                    PathAttribute::MpReachNlri(m) => !s.disabled.contains(&m.af),
-                    PathAttribute::MpUnreachNlri(m) => !s.disabled.contains(&m.af),
-                    _ => true,
-                });
-                if s.disabled.contains(&AfiSafi::IPV4_UNICAST) {
-                    rest.nlri.clear();
-                    rest.withdrawn.clear();
-                }
-                let mut r = self.apply_update(peer, &rest)?;
-                r.disabled = s.disabled;
-                return Ok(r);
-            }
-            return self.apply_update(peer, u);
+            // apply_update leaves the disabled families (this UPDATE's and earlier ones) out.
+            let mut r = self.apply_update(peer, u)?;
+            r.disabled = s.disabled;
+            return Ok(r);
         }
         // Treat-as-withdraw: explicit withdrawals still count, announcements become withdrawals.
+        let off = self.slot(peer)?.disabled.clone();
         let mut gone: Vec<(AfiSafi, IpNet, u32)> = Vec::new();
-        if !s.disabled.contains(&AfiSafi::IPV4_UNICAST) {
+        if !off.contains(&AfiSafi::IPV4_UNICAST) {
             gone.extend(
                 u.withdrawn
                     .iter()
@@ -328,7 +332,7 @@ impl Rib {
         }
         for a in &u.attributes {
             if let PathAttribute::MpUnreachNlri(m) = a
-                && !s.disabled.contains(&m.af)
+                && !off.contains(&m.af)
             {
                 gone.extend(
                     m.withdrawn
@@ -345,7 +349,7 @@ impl Rib {
                 .map(|(af, n)| (*af, n.prefix, n.path_id.unwrap_or(0))),
         );
         for (af, prefix, path_id) in gone {
-            if af == AfiSafi::IPV4_UNICAST || af == AfiSafi::IPV6_UNICAST {
+            if (af == AfiSafi::IPV4_UNICAST || af == AfiSafi::IPV6_UNICAST) && !off.contains(&af) {
                 self.withdraw(peer, prefix, path_id);
                 s.withdrawn += 1;
             }

@@ -591,3 +591,46 @@ fn originator_id_and_cluster_list_from_ebgp_are_discarded_rfc7606_7_9() {
     assert_eq!(b.originator_id(), Some(Ipv4Addr::new(9, 9, 9, 9)));
     assert_eq!(b.cluster_list(), &[Ipv4Addr::new(8, 8, 8, 8)]);
 }
+
+#[test]
+fn afi_safi_disable_lasts_until_peer_down_rfc7606_5_4() {
+    let v6 = AfiSafi::IPV6_UNICAST;
+    let mut rib = Rib::new(cfg());
+    let a = add(&mut rib, 2, 65001);
+    let reach6 = |p: &str| {
+        let mut u = Update {
+            attributes: attrs(2, &[65001]).to_wire(),
+            nlri: vec![Nlri::new(net("10.0.0.0/8"))],
+            ..Default::default()
+        };
+        u.attributes.push(PathAttribute::MpReachNlri(MpReach {
+            af: v6,
+            next_hop: MpNextHop::V6 {
+                global: "2001:db8::2".parse().unwrap(),
+                link_local: None,
+            },
+            nlri: MpNlri::Prefixes(vec![Nlri::new(net(p))]),
+        }));
+        u
+    };
+    rib.apply_update(a, &reach6("2001:db8:1::/48")).unwrap();
+    assert_eq!(rib.peer_path_count(a, v6), 1);
+    // An MP_UNREACH for IPv6 unicast with an unreadable prefix: AFI/SAFI disable.
+    let (u, v) = decoded(&[], &[0x80, 15, 5, 0, 2, 1, 64, 0x20], &[]);
+    assert_eq!(v.action(), Some(&UpdateAction::AfiSafiDisable(v6)));
+    assert_eq!(rib.apply_decoded(a, &u, &v).unwrap().disabled, vec![v6]);
+    assert_eq!(rib.peer_path_count(a, v6), 0);
+    // Later clean UPDATEs: IPv6 stays ignored, IPv4 is still taken.
+    let clean = bgp_wire::UpdateVerdict::default();
+    let s = rib
+        .apply_decoded(a, &reach6("2001:db8:2::/48"), &clean)
+        .unwrap();
+    assert_eq!(s.announced, 1, "only the IPv4 NLRI");
+    rib.apply_update(a, &reach6("2001:db8:3::/48")).unwrap();
+    assert_eq!(rib.peer_path_count(a, v6), 0);
+    assert_eq!(rib.peer_path_count(a, AfiSafi::IPV4_UNICAST), 1);
+    // A new session starts with every family enabled.
+    rib.peer_down(a);
+    rib.apply_update(a, &reach6("2001:db8:4::/48")).unwrap();
+    assert_eq!(rib.peer_path_count(a, v6), 1);
+}
