@@ -222,11 +222,10 @@ impl Rib {
                 s.withdrawn += 1;
             }
         }
-        let mut reach: Vec<&bgp_wire::Nlri> = if v4_on {
-            u.nlri.iter().collect()
-        } else {
-            Vec::new()
-        };
+        // IPv4 NLRI (next hop: NEXT_HOP) and MP_REACH NLRI (next hop: MP_REACH's own) are kept
+        // apart: an UPDATE may carry both, each set with its own next hop.
+        let reach4: &[bgp_wire::Nlri] = if v4_on { &u.nlri } else { &[] };
+        let mut reach: Vec<&bgp_wire::Nlri> = Vec::new();
         for a in &u.attributes {
             match a {
                 PathAttribute::MpUnreachNlri(m) if off(m.af) => {}
@@ -252,7 +251,7 @@ impl Rib {
                 _ => {}
             }
         }
-        if reach.is_empty() {
+        if reach.is_empty() && reach4.is_empty() {
             return Ok(s);
         }
         let mut attrs = Attrs::from_wire(&u.attributes).ok_or(RibError::NoNextHop)?;
@@ -265,10 +264,30 @@ impl Rib {
                 x.cluster_list.clear();
             }
         }
+        let nh4 = u.attributes.iter().find_map(|a| match a {
+            PathAttribute::NextHop(n) => Some(IpAddr::V4(*n)),
+            _ => None,
+        });
+        let attrs4 = match nh4 {
+            Some(nh) if !reach4.is_empty() && nh != attrs.next_hop => {
+                let mut a4 = attrs.clone();
+                a4.next_hop = nh;
+                if let Some(x) = a4.extra.as_mut() {
+                    x.link_local = None;
+                }
+                Some(self.interner.intern(a4))
+            }
+            _ => None,
+        };
         let a = self.interner.intern(attrs);
-        for n in reach {
-            self.announce_inner(peer, n.prefix, n.path_id.unwrap_or(0), a.clone(), true)?;
+        let a4 = attrs4.as_ref().unwrap_or(&a);
+        for n in reach4.iter().chain(reach) {
+            let at = if s.announced < reach4.len() { a4 } else { &a };
+            self.announce_inner(peer, n.prefix, n.path_id.unwrap_or(0), at.clone(), true)?;
             s.announced += 1;
+        }
+        if let Some(x) = attrs4 {
+            self.interner.release(x);
         }
         self.interner.release(a);
         Ok(s)

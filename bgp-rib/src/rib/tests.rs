@@ -394,8 +394,8 @@ fn apply_update_v4_v6_and_end_of_rib() {
     assert_eq!(s.announced, 3);
     assert_eq!(
         rib.attr_set_count(),
-        1,
-        "one UPDATE, one shared attribute set"
+        2,
+        "one shared attribute set per next hop (NEXT_HOP, MP_REACH)"
     );
     let r6 = rib.route(net("2001:db8:1::/48")).unwrap();
     assert_eq!(
@@ -633,4 +633,59 @@ fn afi_safi_disable_lasts_until_peer_down_rfc7606_5_4() {
     rib.peer_down(a);
     rib.apply_update(a, &reach6("2001:db8:4::/48")).unwrap();
     assert_eq!(rib.peer_path_count(a, v6), 1);
+}
+
+#[test]
+fn ipv4_nlri_and_mp_reach_keep_their_own_next_hops() {
+    let mut rib = Rib::new(cfg());
+    let a = add(&mut rib, 2, 65001);
+    fn rib_nh(rib: &Rib, p: &str) -> IpAddr {
+        rib.route(net(p)).unwrap().best.attrs.next_hop
+    }
+    for (mp_af, mp_nh, mp_prefix, mp_addr) in [
+        (
+            AfiSafi::IPV6_UNICAST,
+            MpNextHop::V6 {
+                global: "2001:db8::2".parse().unwrap(),
+                link_local: Some("fe80::2".parse().unwrap()),
+            },
+            "2001:db8:1::/48",
+            "2001:db8::2".parse::<IpAddr>().unwrap(),
+        ),
+        (
+            AfiSafi::IPV4_UNICAST,
+            MpNextHop::V4(Ipv4Addr::new(192, 168, 1, 99)),
+            "11.0.0.0/8",
+            ip(1, 99),
+        ),
+    ] {
+        // NEXT_HOP 192.168.1.2 for the IPv4 NLRI, MP_REACH with another next hop.
+        let mut u = Update {
+            attributes: attrs(2, &[65001]).to_wire(),
+            nlri: vec![Nlri::new(net("10.0.0.0/8"))],
+            ..Default::default()
+        };
+        u.attributes.push(PathAttribute::MpReachNlri(MpReach {
+            af: mp_af,
+            next_hop: mp_nh,
+            nlri: MpNlri::Prefixes(vec![Nlri::new(net(mp_prefix))]),
+        }));
+        assert_eq!(rib.apply_update(a, &u).unwrap().announced, 2);
+        let r4 = rib.route(net("10.0.0.0/8")).unwrap();
+        assert_eq!(r4.best.attrs.next_hop, ip(1, 2), "{mp_af}: NEXT_HOP");
+        assert_eq!(r4.best.attrs.link_local(), None);
+        assert_eq!(
+            rib_nh(&rib, mp_prefix),
+            mp_addr,
+            "{mp_af}: MP_REACH next hop"
+        );
+    }
+    assert_eq!(
+        rib.route(net("2001:db8:1::/48"))
+            .unwrap()
+            .best
+            .attrs
+            .link_local(),
+        Some("fe80::2".parse().unwrap())
+    );
 }
