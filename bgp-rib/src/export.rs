@@ -382,7 +382,11 @@ impl AdjRibOut {
             }
         }
         for (a, n4, n6) in groups {
-            let mut b = UpdateBuilder::new(ctx).attributes(a.to_wire());
+            let mut wire = a.to_wire();
+            if !ctx.four_octet_as {
+                add_as4(&a, &mut wire);
+            }
+            let mut b = UpdateBuilder::new(ctx).attributes(wire);
             if !n4.is_empty() {
                 if let IpAddr::V6(g) = a.next_hop {
                     // RFC 8950: IPv4 NLRI with an IPv6 next hop goes in MP_REACH_NLRI.
@@ -440,6 +444,28 @@ impl AdjRibOut {
         }
         self.out_ids.clear();
         self.eor_pending = false;
+    }
+}
+
+/// RFC 6793 §4.2.2: to a 2-octet speaker, the encoder writes AS_TRANS for AS numbers above
+/// 65535 in AS_PATH and AGGREGATOR; the real ones travel in AS4_PATH (without confederation
+/// segments) and AS4_AGGREGATOR.
+fn add_as4(a: &Attrs, wire: &mut Vec<bgp_wire::PathAttribute>) {
+    use bgp_wire::PathAttribute;
+    use bgp_wire::attr::{AsPath, AsSegmentType};
+    if a.as_path.needs_as4() {
+        let p = AsPath::from_segments(a.as_path.segments.iter().cloned().filter(|s| {
+            !matches!(
+                s.kind,
+                AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet
+            )
+        }));
+        wire.push(PathAttribute::As4Path(p));
+    }
+    if let Some(g) = a.extra().aggregator
+        && g.asn > u32::from(u16::MAX)
+    {
+        wire.push(PathAttribute::As4Aggregator(g));
     }
 }
 
@@ -527,6 +553,57 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.extra().other, a.extra().other);
+    }
+
+    #[test]
+    fn as4_path_generated_to_two_octet_peer_rfc6793() {
+        use bgp_wire::attr::Aggregator;
+        let real = AsPath::from_sequence([4_200_000_000, 65020]);
+        let mut rib = Rib::new(cfg());
+        let src = peer(2, 65002, false);
+        let from = rib.add_peer(src.clone());
+        let dst = peer(3, 65003, false);
+        let to = rib.add_peer(dst.clone());
+        let mut a = attrs();
+        a.as_path = real.clone();
+        a.extra_mut().aggregator = Some(Aggregator {
+            asn: 4_200_000_001,
+            addr: Ipv4Addr::new(1, 2, 3, 4),
+        });
+        rib.announce(from, n(), 0, a).unwrap();
+        let mut o = AdjRibOut::new(to, out(&dst, false));
+        o.initial_dump(&rib);
+        let old = SessionContext::default();
+        assert!(!old.four_octet_as);
+        let ups = o.take_updates(&old);
+        let u = ups.iter().find(|u| !u.nlri.is_empty()).unwrap();
+        let sent = AsPath::from_sequence([AS, 4_200_000_000, 65020]);
+        assert!(u.attributes.contains(&PathAttribute::As4Path(sent.clone())));
+        assert!(u.attributes.iter().any(|x| matches!(x,
+            PathAttribute::As4Aggregator(g) if g.asn == 4_200_000_001)));
+        // On the wire: AS_PATH and AGGREGATOR carry AS_TRANS; a 2-octet receiver that merges
+        // gets the real path back.
+        let mut buf = bytes::BytesMut::new();
+        bgp_wire::encode_message(&bgp_wire::Message::Update(u.clone()), &old, &mut buf).unwrap();
+        let d = bgp_wire::decode_message(buf.freeze(), &old).unwrap();
+        assert!(d.verdict.is_clean(), "{:?}", d.verdict);
+        let bgp_wire::Message::Update(got) = d.message else {
+            panic!("not an UPDATE")
+        };
+        assert!(
+            got.attributes
+                .contains(&PathAttribute::AsPath(AsPath::from_sequence([
+                    AS, 23456, 65020
+                ])))
+        );
+        let mut far = Rib::new(DecisionConfig::new(65003, Ipv4Addr::new(10, 0, 0, 3)));
+        let mut me = peer(1, AS, false);
+        me.four_octet_as = false;
+        let me = far.add_peer(me);
+        far.apply_update(me, &got).unwrap();
+        let b = far.route(n()).unwrap().best.attrs;
+        assert_eq!(b.as_path, sent);
+        assert_eq!(b.extra().aggregator.unwrap().asn, 4_200_000_001);
     }
 
     #[test]

@@ -255,6 +255,9 @@ impl Rib {
             return Ok(s);
         }
         let mut attrs = Attrs::from_wire(&u.attributes).ok_or(RibError::NoNextHop)?;
+        if self.peer_info(peer).is_some_and(|p| !p.four_octet_as) {
+            merge_as4(&mut attrs, &u.attributes);
+        }
         if self.peer_info(peer).is_some_and(|p| !p.ibgp) {
             // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
             attrs.local_pref = None;
@@ -374,5 +377,31 @@ impl Rib {
             }
         }
         Ok(s)
+    }
+}
+
+/// RFC 6793 §4.2.3: rebuild the real AS path and aggregator of an UPDATE from a 2-octet
+/// speaker from AS4_PATH and AS4_AGGREGATOR. An AGGREGATOR that is not AS_TRANS means an
+/// OLD speaker aggregated after the AS4_* attributes were attached: both are ignored.
+fn merge_as4(attrs: &mut Attrs, wire: &[PathAttribute]) {
+    let mut as4_path = None;
+    let mut as4_aggr = None;
+    for a in wire {
+        match a {
+            PathAttribute::As4Path(p) => as4_path = Some(p),
+            PathAttribute::As4Aggregator(g) => as4_aggr = Some(*g),
+            _ => {}
+        }
+    }
+    if let Some(g) = attrs.extra().aggregator {
+        if g.asn != u32::from(bgp_wire::message::AS_TRANS) {
+            return;
+        }
+        if let Some(g4) = as4_aggr {
+            attrs.extra_mut().aggregator = Some(g4);
+        }
+    }
+    if let Some(p4) = as4_path {
+        attrs.as_path = bgp_wire::merge_as4_path(&attrs.as_path, p4);
     }
 }

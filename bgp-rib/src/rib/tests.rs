@@ -689,3 +689,52 @@ fn ipv4_nlri_and_mp_reach_keep_their_own_next_hops() {
         Some("fe80::2".parse().unwrap())
     );
 }
+
+#[test]
+fn as4_path_and_aggregator_merged_from_two_octet_peer_rfc6793() {
+    use bgp_wire::attr::Aggregator;
+    const TRANS: u32 = 23456;
+    let mut rib = Rib::new(cfg());
+    let mut two_octet = PeerInfo::new(ip(1, 2), 65010, Ipv4Addr::new(192, 168, 1, 2), LOCAL_AS);
+    two_octet.four_octet_as = false;
+    let old = rib.add_peer(two_octet);
+    let new = add(&mut rib, 3, 65011);
+    let update = |aggr_as: u32| {
+        let mut a = attrs(2, &[65010, TRANS, 65020]);
+        a.extra_mut().aggregator = Some(Aggregator {
+            asn: aggr_as,
+            addr: Ipv4Addr::new(1, 2, 3, 4),
+        });
+        let mut w = a.to_wire();
+        w.push(PathAttribute::As4Path(AsPath::from_sequence([
+            4_200_000_000,
+            65020,
+        ])));
+        w.push(PathAttribute::As4Aggregator(Aggregator {
+            asn: 4_200_000_001,
+            addr: Ipv4Addr::new(1, 2, 3, 4),
+        }));
+        Update {
+            attributes: w,
+            nlri: vec![Nlri::new(net("10.0.0.0/8"))],
+            ..Default::default()
+        }
+    };
+    rib.apply_update(old, &update(TRANS)).unwrap();
+    let b = rib.route(net("10.0.0.0/8")).unwrap().best.attrs;
+    assert_eq!(
+        b.as_path,
+        AsPath::from_sequence([65010, 4_200_000_000, 65020])
+    );
+    assert_eq!(b.extra().aggregator.unwrap().asn, 4_200_000_001);
+    // AGGREGATOR not AS_TRANS: an OLD speaker aggregated later, AS4_* are ignored.
+    rib.apply_update(old, &update(65030)).unwrap();
+    let b = rib.route(net("10.0.0.0/8")).unwrap().best.attrs;
+    assert_eq!(b.as_path, AsPath::from_sequence([65010, TRANS, 65020]));
+    assert_eq!(b.extra().aggregator.unwrap().asn, 65030);
+    // A 4-octet peer's AS_PATH is the real one (bgp-wire discards AS4_* from it anyway).
+    rib.withdraw(old, net("10.0.0.0/8"), 0);
+    rib.apply_update(new, &update(TRANS)).unwrap();
+    let b = rib.route(net("10.0.0.0/8")).unwrap().best.attrs;
+    assert_eq!(b.as_path, AsPath::from_sequence([65010, TRANS, 65020]));
+}
