@@ -454,12 +454,18 @@ fn add_as4(a: &Attrs, wire: &mut Vec<bgp_wire::PathAttribute>) {
     use bgp_wire::PathAttribute;
     use bgp_wire::attr::{AsPath, AsSegmentType};
     if a.as_path.needs_as4() {
-        let p = AsPath::from_segments(a.as_path.segments.iter().cloned().filter(|s| {
-            !matches!(
-                s.kind,
-                AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet
-            )
-        }));
+        let p = AsPath::from_segments(
+            a.as_path
+                .segments
+                .iter()
+                .filter(|s| {
+                    !matches!(
+                        s.kind,
+                        AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet
+                    )
+                })
+                .cloned(),
+        );
         wire.push(PathAttribute::As4Path(p));
     }
     if let Some(g) = a.extra().aggregator
