@@ -329,14 +329,23 @@ impl AdjRibOut {
     /// Pack pending changes into UPDATEs with bgp-wire's [`UpdateBuilder`]: withdrawals
     /// batched, prefixes with identical attributes in one message, each message within the
     /// session's size limit; IPv6 in MP_REACH/MP_UNREACH. End-of-RIB markers after the initial
-    /// dump. A group whose attributes cannot be encoded is dropped (and counted in the error
-    /// list) rather than sent broken.
+    /// dump. A group whose attributes cannot be encoded is not sent (it is counted in
+    /// [`AdjRibOut::encode_errors`]): its prefixes are withdrawn where a route was advertised
+    /// before, and are no longer advertised.
     pub fn take_updates(&mut self, ctx: &SessionContext) -> Vec<Update> {
         let pending = std::mem::take(&mut self.pending);
         let mut out = Vec::new();
         let mut w4: Vec<Nlri> = Vec::new();
         let mut w6: Vec<Nlri> = Vec::new();
-        let mut groups: Vec<(Arc<Attrs>, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
+        // Attributes, IPv4 NLRI, IPv6 NLRI, and per route its key and whether the peer had
+        // a route for it before (to withdraw it should the group fail to encode).
+        type Group = (
+            Arc<Attrs>,
+            Vec<Nlri>,
+            Vec<Nlri>,
+            Vec<((AnyPrefix, u32), bool)>,
+        );
+        let mut groups: Vec<Group> = Vec::new();
         let mut by_ptr: FastMap<usize, usize> = FastMap::default();
         let id4 = ctx.sends_path_id(AfiSafi::IPV4_UNICAST);
         let id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
@@ -356,32 +365,29 @@ impl AdjRibOut {
                 }
                 Some(a) => {
                     let g = *by_ptr.entry(Arc::as_ptr(&a) as usize).or_insert_with(|| {
-                        groups.push((a.clone(), Vec::new(), Vec::new()));
+                        groups.push((a.clone(), Vec::new(), Vec::new(), Vec::new()));
                         groups.len() - 1
                     });
+                    let had = match self.sent.insert(k, a) {
+                        Some(old) => {
+                            self.interner.release(old);
+                            true
+                        }
+                        None => false,
+                    };
                     if let Some(grp) = groups.get_mut(g) {
                         if v4 {
                             grp.1.push(nlri)
                         } else {
                             grp.2.push(nlri)
                         }
-                    }
-                    if let Some(old) = self.sent.insert(k, a) {
-                        self.interner.release(old);
+                        grp.3.push((k, had));
                     }
                 }
             }
         }
-        if !w4.is_empty() || !w6.is_empty() {
-            let b = UpdateBuilder::new(ctx)
-                .withdraw(AfiSafi::IPV4_UNICAST, w4)
-                .withdraw(AfiSafi::IPV6_UNICAST, w6);
-            match b.build() {
-                Ok(u) => out.extend(u),
-                Err(_) => self.encode_errors += 1,
-            }
-        }
-        for (a, n4, n6) in groups {
+        let mut announce = Vec::new();
+        for (a, n4, n6, keys) in groups {
             let mut wire = a.to_wire();
             if !ctx.four_octet_as {
                 add_as4(&a, &mut wire);
@@ -416,10 +422,38 @@ impl AdjRibOut {
                     .announce(AfiSafi::IPV6_UNICAST, n6);
             }
             match b.build() {
+                Ok(u) => announce.extend(u),
+                Err(_) => {
+                    // Too large even alone in a message (e.g. a very long AS path after
+                    // prepending): the peer must not keep the route we replaced, so the
+                    // prefixes are withdrawn there and no longer count as advertised.
+                    self.encode_errors += 1;
+                    for ((p, id), had) in keys {
+                        if let Some(x) = self.sent.remove(&(p, id)) {
+                            self.interner.release(x);
+                        }
+                        if had {
+                            let v4 = matches!(p, AnyPrefix::V4(_));
+                            let mut nlri = Nlri::new(p.to_net());
+                            if (v4 && id4) || (!v4 && id6) {
+                                nlri.path_id = Some(id);
+                            }
+                            if v4 { w4.push(nlri) } else { w6.push(nlri) }
+                        }
+                    }
+                }
+            }
+        }
+        if !w4.is_empty() || !w6.is_empty() {
+            let b = UpdateBuilder::new(ctx)
+                .withdraw(AfiSafi::IPV4_UNICAST, w4)
+                .withdraw(AfiSafi::IPV6_UNICAST, w6);
+            match b.build() {
                 Ok(u) => out.extend(u),
                 Err(_) => self.encode_errors += 1,
             }
         }
+        out.extend(announce);
         if self.eor_pending {
             self.eor_pending = false;
             for af in &self.cfg.families {
@@ -610,6 +644,49 @@ mod tests {
         let b = far.route(n()).unwrap().best.attrs;
         assert_eq!(b.as_path, sent);
         assert_eq!(b.extra().aggregator.unwrap().asn, 4_200_000_001);
+    }
+
+    #[test]
+    fn too_large_after_prepend_withdraws_at_the_neighbour() {
+        let mut rib = Rib::new(cfg());
+        let src = peer(2, 65002, false);
+        let from = rib.add_peer(src.clone());
+        let dst = peer(3, 65003, false);
+        let to = rib.add_peer(dst.clone());
+        let mut o = AdjRibOut::new(to, out(&dst, false));
+        let kept: IpNet = "198.51.100.0/24".parse().unwrap();
+        rib.announce(from, n(), 0, attrs()).unwrap();
+        rib.announce(from, kept, 0, attrs()).unwrap();
+        o.initial_dump(&rib);
+        rib.drain_deltas();
+        // A 2-octet session: the first UPDATE fits.
+        let ctx = SessionContext::default();
+        let first = o.take_updates(&ctx);
+        assert_eq!(first[0].nlri.len(), 2);
+        assert_eq!(o.advertised(), 2);
+        // Then the path becomes 1000 four-octet ASNs (1001 after our prepend): AS_PATH with
+        // AS_TRANS (~2 kB) plus AS4_PATH (~4 kB) cannot fit in 4096 octets.
+        let mut long = attrs();
+        long.as_path = AsPath::from_sequence((0..1000u32).map(|i| 4_200_000_000 + i));
+        rib.announce(from, n(), 0, long).unwrap();
+        let d = rib.drain_deltas();
+        o.process(&rib, &d);
+        let ups = o.take_updates(&ctx);
+        assert_eq!(o.encode_errors(), 1);
+        assert_eq!(ups.len(), 1, "{ups:?}");
+        assert_eq!(ups[0].withdrawn, vec![Nlri::new(n())]);
+        assert!(ups[0].nlri.is_empty());
+        assert_eq!(o.advertised(), 1, "forgotten as advertised");
+        assert!(o.advertised_attrs(n()).is_none());
+        assert!(o.advertised_attrs(kept).is_some());
+        // Once the path is short again, the prefix is announced anew.
+        rib.announce(from, n(), 0, attrs()).unwrap();
+        let d = rib.drain_deltas();
+        o.process(&rib, &d);
+        let ups = o.take_updates(&ctx);
+        assert_eq!(ups.len(), 1);
+        assert_eq!(ups[0].nlri, vec![Nlri::new(n())]);
+        assert_eq!(o.advertised(), 2);
     }
 
     #[test]
