@@ -116,7 +116,9 @@ impl Attrs {
 
     /// Build from the attributes of an UPDATE. The next hop is taken from MP_REACH_NLRI when
     /// present, else NEXT_HOP; `None` when neither gives an address (such an UPDATE carries no
-    /// usable route). MP_REACH/MP_UNREACH and AS4_* (already merged by the codec) are not kept.
+    /// usable route). MP_REACH/MP_UNREACH and AS4_* are not kept. An UPDATE with both IPv4
+    /// NLRI and MP_REACH_NLRI needs two sets: [`crate::Rib::apply_update`] gives the IPv4 NLRI
+    /// the NEXT_HOP one.
     pub fn from_wire(attrs: &[PathAttribute]) -> Option<Self> {
         let mut nh: Option<IpAddr> = None;
         let mut a = Attrs::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED));

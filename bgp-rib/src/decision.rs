@@ -84,6 +84,10 @@ pub struct PeerInfo {
     pub ibgp: bool,
     /// Whether the peer is a route-reflector client of ours (RFC 4456).
     pub rr_client: bool,
+    /// Whether the session negotiated 4-octet AS numbers (RFC 6793); `true` from the
+    /// constructors. When `false`, [`crate::Rib::apply_update`] merges AS4_PATH and
+    /// AS4_AGGREGATOR into the path it stores.
+    pub four_octet_as: bool,
 }
 
 impl PeerInfo {
@@ -95,6 +99,7 @@ impl PeerInfo {
             router_id,
             ibgp: asn == local_as,
             rr_client: false,
+            four_octet_as: true,
         }
     }
     /// The pseudo-peer of locally originated routes.
@@ -105,6 +110,7 @@ impl PeerInfo {
             router_id: cfg.router_id,
             ibgp: true,
             rr_client: false,
+            four_octet_as: true,
         }
     }
 }

@@ -63,6 +63,12 @@ pub fn export_attrs(
     }
     let mut a = attrs.clone();
     a.weight = 0;
+    if !local && let Some(x) = a.extra.as_mut() {
+        // RFC 4271 §5, §9.1.3: a received unrecognized optional transitive attribute is passed
+        // on with the Partial bit set, a non-transitive one is not passed on. Our own routes'
+        // attributes are not "passed on" and keep their flags.
+        x.other = x.other.iter().filter_map(|o| o.for_propagation()).collect();
+    }
     if to.info.ibgp {
         let mut reflected = false;
         if !local && src.ibgp {
@@ -325,14 +331,23 @@ impl AdjRibOut {
     /// Pack pending changes into UPDATEs with bgp-wire's [`UpdateBuilder`]: withdrawals
     /// batched, prefixes with identical attributes in one message, each message within the
     /// session's size limit; IPv6 in MP_REACH/MP_UNREACH. End-of-RIB markers after the initial
-    /// dump. A group whose attributes cannot be encoded is dropped (and counted in the error
-    /// list) rather than sent broken.
+    /// dump. A group whose attributes cannot be encoded is not sent (it is counted in
+    /// [`AdjRibOut::encode_errors`]): its prefixes are withdrawn where a route was advertised
+    /// before, and are no longer advertised.
     pub fn take_updates(&mut self, ctx: &SessionContext) -> Vec<Update> {
         let pending = std::mem::take(&mut self.pending);
         let mut out = Vec::new();
         let mut w4: Vec<Nlri> = Vec::new();
         let mut w6: Vec<Nlri> = Vec::new();
-        let mut groups: Vec<(Arc<Attrs>, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
+        // Attributes, IPv4 NLRI, IPv6 NLRI, and per route its key and whether the peer had
+        // a route for it before (to withdraw it should the group fail to encode).
+        type Group = (
+            Arc<Attrs>,
+            Vec<Nlri>,
+            Vec<Nlri>,
+            Vec<((AnyPrefix, u32), bool)>,
+        );
+        let mut groups: Vec<Group> = Vec::new();
         let mut by_ptr: FastMap<usize, usize> = FastMap::default();
         let id4 = ctx.sends_path_id(AfiSafi::IPV4_UNICAST);
         let id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
@@ -352,33 +367,34 @@ impl AdjRibOut {
                 }
                 Some(a) => {
                     let g = *by_ptr.entry(Arc::as_ptr(&a) as usize).or_insert_with(|| {
-                        groups.push((a.clone(), Vec::new(), Vec::new()));
+                        groups.push((a.clone(), Vec::new(), Vec::new(), Vec::new()));
                         groups.len() - 1
                     });
+                    let had = match self.sent.insert(k, a) {
+                        Some(old) => {
+                            self.interner.release(old);
+                            true
+                        }
+                        None => false,
+                    };
                     if let Some(grp) = groups.get_mut(g) {
                         if v4 {
                             grp.1.push(nlri)
                         } else {
                             grp.2.push(nlri)
                         }
-                    }
-                    if let Some(old) = self.sent.insert(k, a) {
-                        self.interner.release(old);
+                        grp.3.push((k, had));
                     }
                 }
             }
         }
-        if !w4.is_empty() || !w6.is_empty() {
-            let b = UpdateBuilder::new(ctx)
-                .withdraw(AfiSafi::IPV4_UNICAST, w4)
-                .withdraw(AfiSafi::IPV6_UNICAST, w6);
-            match b.build() {
-                Ok(u) => out.extend(u),
-                Err(_) => self.encode_errors += 1,
+        let mut announce = Vec::new();
+        for (a, n4, n6, keys) in groups {
+            let mut wire = a.to_wire();
+            if !ctx.four_octet_as {
+                add_as4(&a, &mut wire);
             }
-        }
-        for (a, n4, n6) in groups {
-            let mut b = UpdateBuilder::new(ctx).attributes(a.to_wire());
+            let mut b = UpdateBuilder::new(ctx).attributes(wire);
             if !n4.is_empty() {
                 if let IpAddr::V6(g) = a.next_hop {
                     // RFC 8950: IPv4 NLRI with an IPv6 next hop goes in MP_REACH_NLRI.
@@ -408,10 +424,38 @@ impl AdjRibOut {
                     .announce(AfiSafi::IPV6_UNICAST, n6);
             }
             match b.build() {
+                Ok(u) => announce.extend(u),
+                Err(_) => {
+                    // Too large even alone in a message (e.g. a very long AS path after
+                    // prepending): the peer must not keep the route we replaced, so the
+                    // prefixes are withdrawn there and no longer count as advertised.
+                    self.encode_errors += 1;
+                    for ((p, id), had) in keys {
+                        if let Some(x) = self.sent.remove(&(p, id)) {
+                            self.interner.release(x);
+                        }
+                        if had {
+                            let v4 = matches!(p, AnyPrefix::V4(_));
+                            let mut nlri = Nlri::new(p.to_net());
+                            if (v4 && id4) || (!v4 && id6) {
+                                nlri.path_id = Some(id);
+                            }
+                            if v4 { w4.push(nlri) } else { w6.push(nlri) }
+                        }
+                    }
+                }
+            }
+        }
+        if !w4.is_empty() || !w6.is_empty() {
+            let b = UpdateBuilder::new(ctx)
+                .withdraw(AfiSafi::IPV4_UNICAST, w4)
+                .withdraw(AfiSafi::IPV6_UNICAST, w6);
+            match b.build() {
                 Ok(u) => out.extend(u),
                 Err(_) => self.encode_errors += 1,
             }
         }
+        out.extend(announce);
         if self.eor_pending {
             self.eor_pending = false;
             for af in &self.cfg.families {
@@ -439,395 +483,33 @@ impl AdjRibOut {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// RFC 6793 §4.2.2: to a 2-octet speaker, the encoder writes AS_TRANS for AS numbers above
+/// 65535 in AS_PATH and AGGREGATOR; the real ones travel in AS4_PATH (without confederation
+/// segments) and AS4_AGGREGATOR.
+fn add_as4(a: &Attrs, wire: &mut Vec<bgp_wire::PathAttribute>) {
     use bgp_wire::PathAttribute;
-    use bgp_wire::attr::{AsPath, Community};
-    use std::collections::BTreeSet;
-    use std::net::Ipv4Addr;
-
-    const AS: u32 = 65000;
-
-    fn cfg() -> DecisionConfig {
-        DecisionConfig::new(AS, Ipv4Addr::new(10, 0, 0, 1))
-    }
-    fn peer(last: u8, asn: u32, client: bool) -> PeerInfo {
-        let mut p = PeerInfo::new(
-            IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
-            asn,
-            Ipv4Addr::new(1, 1, 1, last),
-            AS,
+    use bgp_wire::attr::{AsPath, AsSegmentType};
+    if a.as_path.needs_as4() {
+        let p = AsPath::from_segments(
+            a.as_path
+                .segments
+                .iter()
+                .filter(|s| {
+                    !matches!(
+                        s.kind,
+                        AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet
+                    )
+                })
+                .cloned(),
         );
-        p.rr_client = client;
-        p
+        wire.push(PathAttribute::As4Path(p));
     }
-    fn out(p: &PeerInfo, rr: bool) -> OutPeerConfig {
-        OutPeerConfig {
-            info: p.clone(),
-            local_addr: "10.0.0.1".parse().unwrap(),
-            next_hop_self: false,
-            route_reflector: rr,
-            policy: None,
-            families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
-            add_path: false,
-        }
-    }
-    fn attrs() -> Attrs {
-        let mut a = Attrs::new("10.0.0.9".parse().unwrap());
-        a.as_path = AsPath::from_sequence([65009]);
-        a.med = Some(7);
-        a.local_pref = Some(300);
-        a.weight = 5;
-        a
-    }
-    fn n() -> IpNet {
-        "203.0.113.0/24".parse().unwrap()
-    }
-
-    #[test]
-    fn ebgp_rewrites_rfc4271_5_1() {
-        let src = peer(9, 65009, false);
-        let to = peer(2, 65002, false);
-        let a = export_attrs(
-            &cfg(),
-            PeerId(1),
-            &src,
-            PeerId(2),
-            &out(&to, false),
-            n(),
-            &attrs(),
-        )
-        .unwrap();
-        assert_eq!(
-            a.as_path,
-            AsPath::from_sequence([AS, 65009]),
-            "AS prepended"
-        );
-        assert_eq!(
-            a.next_hop,
-            "10.0.0.1".parse::<IpAddr>().unwrap(),
-            "next hop self"
-        );
-        assert_eq!(a.local_pref, None, "LOCAL_PREF only to iBGP");
-        assert_eq!(a.med, None, "MED not passed across ASes");
-        assert_eq!(a.weight, 0);
-        // Locally originated routes keep their MED.
-        let l = export_attrs(
-            &cfg(),
-            PeerId::LOCAL,
-            &PeerInfo::local(&cfg()),
-            PeerId(2),
-            &out(&to, false),
-            n(),
-            &attrs(),
-        )
-        .unwrap();
-        assert_eq!(l.med, Some(7));
-    }
-
-    #[test]
-    fn ibgp_keeps_next_hop_sets_local_pref() {
-        let src = peer(9, 65009, false);
-        let to = peer(2, AS, false);
-        let mut a0 = attrs();
-        a0.local_pref = None;
-        let a = export_attrs(
-            &cfg(),
-            PeerId(1),
-            &src,
-            PeerId(2),
-            &out(&to, false),
-            n(),
-            &a0,
-        )
-        .unwrap();
-        assert_eq!(a.next_hop, a0.next_hop);
-        assert_eq!(a.local_pref, Some(100));
-        assert_eq!(a.as_path, a0.as_path);
-        assert_eq!(a.med, Some(7));
-        let mut o = out(&to, false);
-        o.next_hop_self = true;
-        let b = export_attrs(&cfg(), PeerId(1), &src, PeerId(2), &o, n(), &a0).unwrap();
-        assert_eq!(b.next_hop, o.local_addr);
-    }
-
-    #[test]
-    fn ibgp_to_ibgp_only_when_reflecting_rfc4456_6() {
-        let nonclient = peer(3, AS, false);
-        let client = peer(4, AS, true);
-        let to_nc = peer(5, AS, false);
-        let to_c = peer(6, AS, true);
-        let c = cfg();
-        let a = attrs();
-        // Not a reflector: never iBGP to iBGP.
-        assert!(
-            export_attrs(
-                &c,
-                PeerId(3),
-                &nonclient,
-                PeerId(5),
-                &out(&to_nc, false),
-                n(),
-                &a
-            )
-            .is_none()
-        );
-        assert!(
-            export_attrs(
-                &c,
-                PeerId(4),
-                &client,
-                PeerId(6),
-                &out(&to_c, false),
-                n(),
-                &a
-            )
-            .is_none()
-        );
-        // Reflector: non-client -> clients only.
-        assert!(
-            export_attrs(
-                &c,
-                PeerId(3),
-                &nonclient,
-                PeerId(5),
-                &out(&to_nc, true),
-                n(),
-                &a
-            )
-            .is_none()
-        );
-        let r = export_attrs(
-            &c,
-            PeerId(3),
-            &nonclient,
-            PeerId(6),
-            &out(&to_c, true),
-            n(),
-            &a,
-        )
-        .unwrap();
-        assert_eq!(r.originator_id(), Some(nonclient.router_id));
-        assert_eq!(r.cluster_list(), &[c.router_id]);
-        assert_eq!(r.next_hop, a.next_hop, "reflection keeps the next hop");
-        // Client -> everyone, existing ORIGINATOR_ID kept, cluster id prepended.
-        let mut a2 = a.clone();
-        a2.extra_mut().originator_id = Some(Ipv4Addr::new(7, 7, 7, 7));
-        a2.extra_mut().cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
-        let r = export_attrs(
-            &c,
-            PeerId(4),
-            &client,
-            PeerId(5),
-            &out(&to_nc, true),
-            n(),
-            &a2,
-        )
-        .unwrap();
-        assert_eq!(r.originator_id(), Some(Ipv4Addr::new(7, 7, 7, 7)));
-        assert_eq!(r.cluster_list(), &[c.router_id, Ipv4Addr::new(8, 8, 8, 8)]);
-    }
-
-    #[test]
-    fn split_horizon_and_communities() {
-        let src = peer(9, 65009, false);
-        let e = peer(2, 65002, false);
-        let i = peer(3, AS, false);
-        let c = cfg();
-        assert!(
-            export_attrs(
-                &c,
-                PeerId(1),
-                &src,
-                PeerId(1),
-                &out(&src, false),
-                n(),
-                &attrs()
-            )
-            .is_none()
-        );
-        let mut a = attrs();
-        a.communities.push(Community::NO_EXPORT);
-        assert!(export_attrs(&c, PeerId(1), &src, PeerId(2), &out(&e, false), n(), &a).is_none());
-        assert!(export_attrs(&c, PeerId(1), &src, PeerId(3), &out(&i, false), n(), &a).is_some());
-        let mut a = attrs();
-        a.communities.push(Community::NO_EXPORT_SUBCONFED);
-        assert!(export_attrs(&c, PeerId(1), &src, PeerId(2), &out(&e, false), n(), &a).is_none());
-        let mut a = attrs();
-        a.communities.push(Community::NO_ADVERTISE);
-        assert!(export_attrs(&c, PeerId(1), &src, PeerId(3), &out(&i, false), n(), &a).is_none());
-    }
-
-    #[test]
-    fn packing_grouping_withdrawals_and_eor() {
-        let mut rib = Rib::new(cfg());
-        let src_info = peer(9, 65009, false);
-        let src = rib.add_peer(src_info.clone());
-        let to_info = peer(2, 65002, false);
-        let to = rib.add_peer(to_info.clone());
-        let mut o = AdjRibOut::new(to, out(&to_info, false));
-        // 3000 /24s with two attribute sets: two groups, each split into several UPDATEs.
-        for i in 0..3000u32 {
-            let p =
-                IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap());
-            let mut a = attrs();
-            a.as_path = AsPath::from_sequence([65009, 1 + (i % 2)]);
-            rib.announce(src, p, 0, a).unwrap();
-        }
-        let v6: IpNet = "2001:db8::/32".parse().unwrap();
-        let mut a6 = attrs();
-        a6.next_hop = "2001:db8::9".parse().unwrap();
-        rib.announce(src, v6, 0, a6).unwrap();
-        rib.drain_deltas();
-        o.initial_dump(&rib);
-        let ctx = SessionContext::modern();
-        let ups = o.take_updates(&ctx);
-        let nlri: usize = ups.iter().map(|u| u.nlri.len()).sum();
-        assert_eq!(nlri, 3000);
-        for u in &ups {
-            let mut buf = bytes::BytesMut::new();
-            bgp_wire::encode_message(&bgp_wire::Message::Update(u.clone()), &ctx, &mut buf)
-                .unwrap();
-            assert!(buf.len() <= 4096, "UPDATE of {} octets", buf.len());
-        }
-        let with_nlri: Vec<&Update> = ups.iter().filter(|u| !u.nlri.is_empty()).collect();
-        // 1500 prefixes * 4 octets = 6000 octets per group: 2 messages per group.
-        assert_eq!(with_nlri.len(), 4);
-        let mp = ups
-            .iter()
-            .filter(|u| {
-                u.attributes
-                    .iter()
-                    .any(|a| matches!(a, PathAttribute::MpReachNlri(_)))
-            })
-            .count();
-        assert_eq!(mp, 1, "IPv6 route in MP_REACH_NLRI");
-        // End-of-RIB for both families last.
-        assert_eq!(ups[ups.len() - 2], Update::default());
-        assert_eq!(ups[ups.len() - 1], end_of_rib(AfiSafi::IPV6_UNICAST));
-        assert_eq!(o.advertised(), 3001);
-        // Withdraw 10: one UPDATE with 10 withdrawn routes.
-        for i in 0..10u32 {
-            let p =
-                IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap());
-            rib.withdraw(src, p, 0);
-        }
-        let d = rib.drain_deltas();
-        o.process(&rib, &d);
-        let ups = o.take_updates(&ctx);
-        assert_eq!(ups.len(), 1);
-        assert_eq!(ups[0].withdrawn.len(), 10);
-        assert!(o.take_updates(&ctx).is_empty(), "nothing pending");
-        // Unchanged re-announcement produces nothing.
-        o.refresh(&rib, "11.0.20.0/24".parse().unwrap());
-        assert!(o.take_updates(&ctx).is_empty());
-    }
-
-    #[test]
-    fn add_path_send_advertises_the_multipath_set() {
-        let mut c = cfg();
-        c.max_paths_ebgp = 4;
-        let mut rib = Rib::new(c);
-        let srcs: Vec<PeerId> = (0..3u8)
-            .map(|i| rib.add_peer(peer(10 + i, 65001, false)))
-            .collect();
-        let to_info = peer(2, AS, false);
-        let to = rib.add_peer(to_info.clone());
-        let mut oc = out(&to_info, false);
-        oc.add_path = true;
-        let mut o = AdjRibOut::new(to, oc);
-        for (i, s) in srcs.iter().enumerate() {
-            let mut a = Attrs::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 10 + i as u8)));
-            a.as_path = AsPath::from_sequence([65001]);
-            rib.announce(*s, n(), 0, a).unwrap();
-        }
-        rib.drain_deltas();
-        o.initial_dump(&rib);
-        let mut ctx = SessionContext::modern();
-        ctx.add_path_send = vec![AfiSafi::IPV4_UNICAST];
-        let ups = o.take_updates(&ctx);
-        let ids: BTreeSet<Option<u32>> = ups
-            .iter()
-            .flat_map(|u| u.nlri.iter().map(|n| n.path_id))
-            .collect();
-        let want: BTreeSet<Option<u32>> = srcs.iter().map(|s| o.out_path_id(n(), *s, 0)).collect();
-        assert_eq!(ids, want, "three paths, three path ids");
-        assert_eq!(want, [Some(1), Some(2), Some(3)].into_iter().collect());
-        for u in &ups {
-            let mut buf = bytes::BytesMut::new();
-            bgp_wire::encode_message(&bgp_wire::Message::Update(u.clone()), &ctx, &mut buf)
-                .unwrap();
-        }
-        assert_eq!(o.advertised(), 3);
-        // One source withdraws: exactly its path id is withdrawn.
-        let gone = o.out_path_id(n(), srcs[1], 0).unwrap();
-        rib.withdraw(srcs[1], n(), 0);
-        let d = rib.drain_deltas();
-        o.process(&rib, &d);
-        let ups = o.take_updates(&ctx);
-        assert_eq!(ups.len(), 1);
-        assert_eq!(ups[0].withdrawn, vec![Nlri::with_path_id(n(), gone)]);
-        assert!(ups[0].nlri.is_empty());
-        o.reset();
-        assert_eq!(o.advertised(), 0);
-    }
-
-    #[test]
-    fn add_path_ids_are_unique_per_prefix_whatever_the_source_ids() {
-        // Two ADD-PATH paths from one peer whose ids differ only above bit 16 (they collided
-        // when outgoing ids were derived from peer and source id): every path of the prefix
-        // gets its own small id.
-        let mut c = cfg();
-        c.max_paths_ebgp = 4;
-        let mut rib = Rib::new(c);
-        let a = rib.add_peer(peer(10, 65001, false));
-        let b = rib.add_peer(peer(11, 65001, false));
-        let to_info = peer(2, AS, false);
-        let to = rib.add_peer(to_info.clone());
-        let mut oc = out(&to_info, false);
-        oc.add_path = true;
-        let mut o = AdjRibOut::new(to, oc);
-        let path = |nh: u8| {
-            let mut x = Attrs::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, nh)));
-            x.as_path = AsPath::from_sequence([65001]);
-            x
-        };
-        rib.announce(a, n(), 1, path(10)).unwrap();
-        rib.announce(a, n(), 0x1_0001, path(11)).unwrap();
-        rib.announce(b, n(), 1, path(12)).unwrap();
-        rib.drain_deltas();
-        o.initial_dump(&rib);
-        let mut ctx = SessionContext::modern();
-        ctx.add_path_send = vec![AfiSafi::IPV4_UNICAST];
-        let ups = o.take_updates(&ctx);
-        let ids: BTreeSet<u32> = ups
-            .iter()
-            .flat_map(|u| u.nlri.iter().filter_map(|n| n.path_id))
-            .collect();
-        assert_eq!(ids, [1, 2, 3].into_iter().collect(), "{ups:?}");
-        assert_ne!(o.out_path_id(n(), a, 1), o.out_path_id(n(), a, 0x1_0001));
-        // A withdrawn path's id is not reused in the batch that withdraws it; a path that
-        // stays keeps its id.
-        let kept = o.out_path_id(n(), b, 1);
-        let freed = o.out_path_id(n(), a, 1).unwrap();
-        rib.withdraw(a, n(), 1);
-        rib.announce(b, n(), 7, path(13)).unwrap();
-        let d = rib.drain_deltas();
-        o.process(&rib, &d);
-        assert_eq!(o.out_path_id(n(), b, 1), kept);
-        let new_id = o.out_path_id(n(), b, 7).unwrap();
-        assert_ne!(new_id, freed);
-        let ups = o.take_updates(&ctx);
-        let withdrawn: Vec<Option<u32>> = ups
-            .iter()
-            .flat_map(|u| u.withdrawn.iter().map(|n| n.path_id))
-            .collect();
-        assert_eq!(withdrawn, vec![Some(freed)]);
-        // Once the withdrawal went out, the id is free again.
-        rib.announce(a, n(), 9, path(14)).unwrap();
-        let d = rib.drain_deltas();
-        o.process(&rib, &d);
-        assert_eq!(o.out_path_id(n(), a, 9), Some(freed));
+    if let Some(g) = a.extra().aggregator
+        && g.asn > u32::from(u16::MAX)
+    {
+        wire.push(PathAttribute::As4Aggregator(g));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -40,6 +40,22 @@ impl Rib {
         interned: bool,
     ) -> Result<(), RibError> {
         let key = AnyPrefix::from(prefix);
+        let (attrs, interned) = if peer != PeerId::LOCAL
+            && self.peer_info(peer).is_some_and(|p| !p.ibgp)
+            && (attrs.originator_id().is_some() || !attrs.cluster_list().is_empty())
+        {
+            // RFC 7606 §7.9/§7.10: ORIGINATOR_ID and CLUSTER_LIST from an external peer are
+            // discarded before anything else sees the route.
+            let mut a = (*attrs).clone();
+            let x = a.extra_mut();
+            x.originator_id = None;
+            x.cluster_list.clear();
+            a.normalize();
+            drop(attrs);
+            (self.interner.intern(a), true)
+        } else {
+            (attrs, interned)
+        };
         let import = if peer == PeerId::LOCAL {
             None
         } else {
@@ -189,21 +205,31 @@ impl Rib {
 
     /// Apply a received UPDATE from `peer`: IPv4 unicast NLRI/withdrawn and MP_REACH /
     /// MP_UNREACH for IPv4 and IPv6 unicast. Other families are ignored. Path ids come from the
-    /// NLRI (ADD-PATH), 0 otherwise.
+    /// NLRI (ADD-PATH), 0 otherwise. Families an earlier AFI/SAFI-disable verdict turned off
+    /// for this peer (see [`Rib::apply_decoded`]) are ignored until [`Rib::peer_down`].
     pub fn apply_update(&mut self, peer: PeerId, u: &Update) -> Result<UpdateSummary, RibError> {
-        self.slot(peer)?;
+        let disabled = self.slot(peer)?.disabled.clone();
+        let off = |af: AfiSafi| disabled.contains(&af);
         let mut s = UpdateSummary::default();
         if u.withdrawn.is_empty() && u.attributes.is_empty() && u.nlri.is_empty() {
             s.end_of_rib.push(AfiSafi::IPV4_UNICAST);
             return Ok(s);
         }
-        for w in &u.withdrawn {
-            self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
-            s.withdrawn += 1;
+        let v4_on = !off(AfiSafi::IPV4_UNICAST);
+        if v4_on {
+            for w in &u.withdrawn {
+                self.withdraw(peer, w.prefix, w.path_id.unwrap_or(0));
+                s.withdrawn += 1;
+            }
         }
-        let mut reach: Vec<&bgp_wire::Nlri> = u.nlri.iter().collect();
+        // IPv4 NLRI (next hop: NEXT_HOP) and MP_REACH NLRI (next hop: MP_REACH's own) are kept
+        // apart: an UPDATE may carry both, each set with its own next hop.
+        let reach4: &[bgp_wire::Nlri] = if v4_on { &u.nlri } else { &[] };
+        let mut reach: Vec<&bgp_wire::Nlri> = Vec::new();
         for a in &u.attributes {
             match a {
+                PathAttribute::MpUnreachNlri(m) if off(m.af) => {}
+                PathAttribute::MpReachNlri(m) if off(m.af) => {}
                 PathAttribute::MpUnreachNlri(m) => {
                     if m.withdrawn.is_empty() && u.attributes.len() == 1 {
                         s.end_of_rib.push(m.af);
@@ -225,18 +251,46 @@ impl Rib {
                 _ => {}
             }
         }
-        if reach.is_empty() {
+        if reach.is_empty() && reach4.is_empty() {
             return Ok(s);
         }
         let mut attrs = Attrs::from_wire(&u.attributes).ok_or(RibError::NoNextHop)?;
+        if self.peer_info(peer).is_some_and(|p| !p.four_octet_as) {
+            merge_as4(&mut attrs, &u.attributes);
+        }
         if self.peer_info(peer).is_some_and(|p| !p.ibgp) {
             // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
             attrs.local_pref = None;
+            // RFC 7606 §7.9/§7.10 (also done per route in announce, done here once per UPDATE).
+            if let Some(x) = attrs.extra.as_mut() {
+                x.originator_id = None;
+                x.cluster_list.clear();
+            }
         }
+        let nh4 = u.attributes.iter().find_map(|a| match a {
+            PathAttribute::NextHop(n) => Some(IpAddr::V4(*n)),
+            _ => None,
+        });
+        let attrs4 = match nh4 {
+            Some(nh) if !reach4.is_empty() && nh != attrs.next_hop => {
+                let mut a4 = attrs.clone();
+                a4.next_hop = nh;
+                if let Some(x) = a4.extra.as_mut() {
+                    x.link_local = None;
+                }
+                Some(self.interner.intern(a4))
+            }
+            _ => None,
+        };
         let a = self.interner.intern(attrs);
-        for n in reach {
-            self.announce_inner(peer, n.prefix, n.path_id.unwrap_or(0), a.clone(), true)?;
+        let a4 = attrs4.as_ref().unwrap_or(&a);
+        for n in reach4.iter().chain(reach) {
+            let at = if s.announced < reach4.len() { a4 } else { &a };
+            self.announce_inner(peer, n.prefix, n.path_id.unwrap_or(0), at.clone(), true)?;
             s.announced += 1;
+        }
+        if let Some(x) = attrs4 {
+            self.interner.release(x);
         }
         self.interner.release(a);
         Ok(s)
@@ -248,8 +302,9 @@ impl Rib {
     /// - treat-as-withdraw: the UPDATE's own withdrawals, plus every route the verdict lists
     ///   (its announcements) withdrawn; nothing is announced;
     /// - AFI/SAFI disable: the peer's routes of each disabled family are removed (reported in
-    ///   [`UpdateSummary::disabled`]; ignoring that family from then on is the session's
-    ///   business), and the rest is handled as above;
+    ///   [`UpdateSummary::disabled`]) and later UPDATEs of that family from the peer are
+    ///   ignored until [`Rib::peer_down`] (RFC 7606 §5.4, RFC 4760 §7); the rest is handled as
+    ///   above;
     /// - session reset: nothing (the session is being torn down; its routes go with
     ///   [`Rib::peer_down`]).
     pub fn apply_decoded(
@@ -276,29 +331,21 @@ impl Rib {
         for af in &s.disabled {
             let id = peer.0;
             self.sweep(|p| p.peer == id, Some(*af));
+            let slot = self.slot(peer)?;
+            if !slot.disabled.contains(af) {
+                slot.disabled.push(*af);
+            }
         }
         if !taw {
-            if !s.disabled.is_empty() {
-                // Only routes of families still enabled.
-                let mut rest = u.clone();
-                rest.attributes.retain(|a| match a {
-                    PathAttribute::MpReachNlri(m) => !s.disabled.contains(&m.af),
-                    PathAttribute::MpUnreachNlri(m) => !s.disabled.contains(&m.af),
-                    _ => true,
-                });
-                if s.disabled.contains(&AfiSafi::IPV4_UNICAST) {
-                    rest.nlri.clear();
-                    rest.withdrawn.clear();
-                }
-                let mut r = self.apply_update(peer, &rest)?;
-                r.disabled = s.disabled;
-                return Ok(r);
-            }
-            return self.apply_update(peer, u);
+            // apply_update leaves the disabled families (this UPDATE's and earlier ones) out.
+            let mut r = self.apply_update(peer, u)?;
+            r.disabled = s.disabled;
+            return Ok(r);
         }
         // Treat-as-withdraw: explicit withdrawals still count, announcements become withdrawals.
+        let off = self.slot(peer)?.disabled.clone();
         let mut gone: Vec<(AfiSafi, IpNet, u32)> = Vec::new();
-        if !s.disabled.contains(&AfiSafi::IPV4_UNICAST) {
+        if !off.contains(&AfiSafi::IPV4_UNICAST) {
             gone.extend(
                 u.withdrawn
                     .iter()
@@ -307,7 +354,7 @@ impl Rib {
         }
         for a in &u.attributes {
             if let PathAttribute::MpUnreachNlri(m) = a
-                && !s.disabled.contains(&m.af)
+                && !off.contains(&m.af)
             {
                 gone.extend(
                     m.withdrawn
@@ -324,11 +371,37 @@ impl Rib {
                 .map(|(af, n)| (*af, n.prefix, n.path_id.unwrap_or(0))),
         );
         for (af, prefix, path_id) in gone {
-            if af == AfiSafi::IPV4_UNICAST || af == AfiSafi::IPV6_UNICAST {
+            if (af == AfiSafi::IPV4_UNICAST || af == AfiSafi::IPV6_UNICAST) && !off.contains(&af) {
                 self.withdraw(peer, prefix, path_id);
                 s.withdrawn += 1;
             }
         }
         Ok(s)
+    }
+}
+
+/// RFC 6793 §4.2.3: rebuild the real AS path and aggregator of an UPDATE from a 2-octet
+/// speaker from AS4_PATH and AS4_AGGREGATOR. An AGGREGATOR that is not AS_TRANS means an
+/// OLD speaker aggregated after the AS4_* attributes were attached: both are ignored.
+fn merge_as4(attrs: &mut Attrs, wire: &[PathAttribute]) {
+    let mut as4_path = None;
+    let mut as4_aggr = None;
+    for a in wire {
+        match a {
+            PathAttribute::As4Path(p) => as4_path = Some(p),
+            PathAttribute::As4Aggregator(g) => as4_aggr = Some(*g),
+            _ => {}
+        }
+    }
+    if let Some(g) = attrs.extra().aggregator {
+        if g.asn != u32::from(bgp_wire::message::AS_TRANS) {
+            return;
+        }
+        if let Some(g4) = as4_aggr {
+            attrs.extra_mut().aggregator = Some(g4);
+        }
+    }
+    if let Some(p4) = as4_path {
+        attrs.as_path = bgp_wire::merge_as4_path(&attrs.as_path, p4);
     }
 }

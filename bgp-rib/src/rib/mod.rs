@@ -236,6 +236,7 @@ impl Rib {
             soft_in: None,
             gr_deadline: None,
             paths: [0; 2],
+            disabled: Vec::new(),
         };
         if let Some(i) = self.peers.iter().skip(1).position(|p| p.is_none()) {
             self.peers[i + 1] = Some(slot);

@@ -11,6 +11,7 @@ impl Rib {
                 m.clear();
             }
             s.gr_deadline = None;
+            s.disabled.clear();
         }
         self.sweep(|p| p.peer == peer.0, None);
     }

@@ -163,6 +163,9 @@ pub(super) struct PeerSlot {
     pub(super) gr_deadline: Option<u64>,
     /// Paths of this peer in the RIB (after import policy), IPv4 and IPv6.
     pub(super) paths: [usize; 2],
+    /// Families an RFC 7606 AFI/SAFI-disable verdict turned off for the rest of the session
+    /// (until [`Rib::peer_down`]).
+    pub(super) disabled: Vec<AfiSafi>,
 }
 
 /// Index of a prefix's family in [`PeerSlot::paths`].

@@ -394,8 +394,8 @@ fn apply_update_v4_v6_and_end_of_rib() {
     assert_eq!(s.announced, 3);
     assert_eq!(
         rib.attr_set_count(),
-        1,
-        "one UPDATE, one shared attribute set"
+        2,
+        "one shared attribute set per next hop (NEXT_HOP, MP_REACH)"
     );
     let r6 = rib.route(net("2001:db8:1::/48")).unwrap();
     assert_eq!(
@@ -562,4 +562,179 @@ proptest! {
         let y = build(&shuffled, &paths, &ops, &c);
         prop_assert_eq!(x, y);
     }
+}
+
+#[test]
+fn originator_id_and_cluster_list_from_ebgp_are_discarded_rfc7606_7_9() {
+    let mut rib = Rib::new(cfg());
+    let e = add(&mut rib, 2, 65001);
+    let i = add(&mut rib, 3, LOCAL_AS);
+    let mut a = attrs(2, &[65001]);
+    a.extra_mut().originator_id = Some(Ipv4Addr::new(9, 9, 9, 9));
+    a.extra_mut().cluster_list = vec![Ipv4Addr::new(8, 8, 8, 8)];
+    let u = Update {
+        attributes: a.to_wire(),
+        nlri: vec![Nlri::new(net("10.0.0.0/8"))],
+        ..Default::default()
+    };
+    rib.apply_update(e, &u).unwrap();
+    rib.announce(e, net("11.0.0.0/8"), 0, a.clone()).unwrap();
+    for p in ["10.0.0.0/8", "11.0.0.0/8"] {
+        let b = rib.route(net(p)).unwrap().best.attrs;
+        assert_eq!(b.originator_id(), None, "{p}");
+        assert!(b.cluster_list().is_empty(), "{p}");
+        assert!(b.extra.is_none(), "{p}: normalized");
+    }
+    // From an iBGP peer they stay (RFC 4456 loop detection needs them).
+    rib.announce(i, net("12.0.0.0/8"), 0, a.clone()).unwrap();
+    let b = rib.route(net("12.0.0.0/8")).unwrap().best.attrs;
+    assert_eq!(b.originator_id(), Some(Ipv4Addr::new(9, 9, 9, 9)));
+    assert_eq!(b.cluster_list(), &[Ipv4Addr::new(8, 8, 8, 8)]);
+}
+
+#[test]
+fn afi_safi_disable_lasts_until_peer_down_rfc7606_5_4() {
+    let v6 = AfiSafi::IPV6_UNICAST;
+    let mut rib = Rib::new(cfg());
+    let a = add(&mut rib, 2, 65001);
+    let reach6 = |p: &str| {
+        let mut u = Update {
+            attributes: attrs(2, &[65001]).to_wire(),
+            nlri: vec![Nlri::new(net("10.0.0.0/8"))],
+            ..Default::default()
+        };
+        u.attributes.push(PathAttribute::MpReachNlri(MpReach {
+            af: v6,
+            next_hop: MpNextHop::V6 {
+                global: "2001:db8::2".parse().unwrap(),
+                link_local: None,
+            },
+            nlri: MpNlri::Prefixes(vec![Nlri::new(net(p))]),
+        }));
+        u
+    };
+    rib.apply_update(a, &reach6("2001:db8:1::/48")).unwrap();
+    assert_eq!(rib.peer_path_count(a, v6), 1);
+    // An MP_UNREACH for IPv6 unicast with an unreadable prefix: AFI/SAFI disable.
+    let (u, v) = decoded(&[], &[0x80, 15, 5, 0, 2, 1, 64, 0x20], &[]);
+    assert_eq!(v.action(), Some(&UpdateAction::AfiSafiDisable(v6)));
+    assert_eq!(rib.apply_decoded(a, &u, &v).unwrap().disabled, vec![v6]);
+    assert_eq!(rib.peer_path_count(a, v6), 0);
+    // Later clean UPDATEs: IPv6 stays ignored, IPv4 is still taken.
+    let clean = bgp_wire::UpdateVerdict::default();
+    let s = rib
+        .apply_decoded(a, &reach6("2001:db8:2::/48"), &clean)
+        .unwrap();
+    assert_eq!(s.announced, 1, "only the IPv4 NLRI");
+    rib.apply_update(a, &reach6("2001:db8:3::/48")).unwrap();
+    assert_eq!(rib.peer_path_count(a, v6), 0);
+    assert_eq!(rib.peer_path_count(a, AfiSafi::IPV4_UNICAST), 1);
+    // A new session starts with every family enabled.
+    rib.peer_down(a);
+    rib.apply_update(a, &reach6("2001:db8:4::/48")).unwrap();
+    assert_eq!(rib.peer_path_count(a, v6), 1);
+}
+
+#[test]
+fn ipv4_nlri_and_mp_reach_keep_their_own_next_hops() {
+    let mut rib = Rib::new(cfg());
+    let a = add(&mut rib, 2, 65001);
+    fn rib_nh(rib: &Rib, p: &str) -> IpAddr {
+        rib.route(net(p)).unwrap().best.attrs.next_hop
+    }
+    for (mp_af, mp_nh, mp_prefix, mp_addr) in [
+        (
+            AfiSafi::IPV6_UNICAST,
+            MpNextHop::V6 {
+                global: "2001:db8::2".parse().unwrap(),
+                link_local: Some("fe80::2".parse().unwrap()),
+            },
+            "2001:db8:1::/48",
+            "2001:db8::2".parse::<IpAddr>().unwrap(),
+        ),
+        (
+            AfiSafi::IPV4_UNICAST,
+            MpNextHop::V4(Ipv4Addr::new(192, 168, 1, 99)),
+            "11.0.0.0/8",
+            ip(1, 99),
+        ),
+    ] {
+        // NEXT_HOP 192.168.1.2 for the IPv4 NLRI, MP_REACH with another next hop.
+        let mut u = Update {
+            attributes: attrs(2, &[65001]).to_wire(),
+            nlri: vec![Nlri::new(net("10.0.0.0/8"))],
+            ..Default::default()
+        };
+        u.attributes.push(PathAttribute::MpReachNlri(MpReach {
+            af: mp_af,
+            next_hop: mp_nh,
+            nlri: MpNlri::Prefixes(vec![Nlri::new(net(mp_prefix))]),
+        }));
+        assert_eq!(rib.apply_update(a, &u).unwrap().announced, 2);
+        let r4 = rib.route(net("10.0.0.0/8")).unwrap();
+        assert_eq!(r4.best.attrs.next_hop, ip(1, 2), "{mp_af}: NEXT_HOP");
+        assert_eq!(r4.best.attrs.link_local(), None);
+        assert_eq!(
+            rib_nh(&rib, mp_prefix),
+            mp_addr,
+            "{mp_af}: MP_REACH next hop"
+        );
+    }
+    assert_eq!(
+        rib.route(net("2001:db8:1::/48"))
+            .unwrap()
+            .best
+            .attrs
+            .link_local(),
+        Some("fe80::2".parse().unwrap())
+    );
+}
+
+#[test]
+fn as4_path_and_aggregator_merged_from_two_octet_peer_rfc6793() {
+    use bgp_wire::attr::Aggregator;
+    const TRANS: u32 = 23456;
+    let mut rib = Rib::new(cfg());
+    let mut two_octet = PeerInfo::new(ip(1, 2), 65010, Ipv4Addr::new(192, 168, 1, 2), LOCAL_AS);
+    two_octet.four_octet_as = false;
+    let old = rib.add_peer(two_octet);
+    let new = add(&mut rib, 3, 65011);
+    let update = |aggr_as: u32| {
+        let mut a = attrs(2, &[65010, TRANS, 65020]);
+        a.extra_mut().aggregator = Some(Aggregator {
+            asn: aggr_as,
+            addr: Ipv4Addr::new(1, 2, 3, 4),
+        });
+        let mut w = a.to_wire();
+        w.push(PathAttribute::As4Path(AsPath::from_sequence([
+            4_200_000_000,
+            65020,
+        ])));
+        w.push(PathAttribute::As4Aggregator(Aggregator {
+            asn: 4_200_000_001,
+            addr: Ipv4Addr::new(1, 2, 3, 4),
+        }));
+        Update {
+            attributes: w,
+            nlri: vec![Nlri::new(net("10.0.0.0/8"))],
+            ..Default::default()
+        }
+    };
+    rib.apply_update(old, &update(TRANS)).unwrap();
+    let b = rib.route(net("10.0.0.0/8")).unwrap().best.attrs;
+    assert_eq!(
+        b.as_path,
+        AsPath::from_sequence([65010, 4_200_000_000, 65020])
+    );
+    assert_eq!(b.extra().aggregator.unwrap().asn, 4_200_000_001);
+    // AGGREGATOR not AS_TRANS: an OLD speaker aggregated later, AS4_* are ignored.
+    rib.apply_update(old, &update(65030)).unwrap();
+    let b = rib.route(net("10.0.0.0/8")).unwrap().best.attrs;
+    assert_eq!(b.as_path, AsPath::from_sequence([65010, TRANS, 65020]));
+    assert_eq!(b.extra().aggregator.unwrap().asn, 65030);
+    // A 4-octet peer's AS_PATH is the real one (bgp-wire discards AS4_* from it anyway).
+    rib.withdraw(old, net("10.0.0.0/8"), 0);
+    rib.apply_update(new, &update(TRANS)).unwrap();
+    let b = rib.route(net("10.0.0.0/8")).unwrap().best.attrs;
+    assert_eq!(b.as_path, AsPath::from_sequence([65010, TRANS, 65020]));
 }
