@@ -1,6 +1,4 @@
 //! Export: RFC 4271 / RFC 4456 rules, export policy, the Adj-RIB-Out and UPDATE packing.
-//!
-//! Length: the code is about 440 lines; the rest is its unit tests, one per export rule.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
