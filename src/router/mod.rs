@@ -340,6 +340,8 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
         r.publish().await;
         r.flush_out();
         r.print_stats(false);
+        // Session lines and route lines of this batch leave now (no syscall when empty).
+        let _ = r.out.flush();
     }
     r.print_stats(true);
     if let Some(f) = &r.fib {
@@ -430,6 +432,11 @@ impl Router {
                 );
                 let n = &mut self.nbrs[i];
                 n.session = None;
+                if n.over_limit {
+                    // Printed and withdrawn when we ended it (check_max_prefix).
+                    self.rib.peer_down(id);
+                    return;
+                }
                 let restart = n.gr_time.filter(|_| helper);
                 match restart {
                     Some(t) => self
@@ -439,7 +446,8 @@ impl Router {
                 }
                 let _ = writeln!(
                     self.out,
-                    "{{\"type\":\"session\",\"peer\":\"{addr}\",\"state\":\"down\",\"reason\":\"{reason:?}\",\"graceful_restart\":{}}}",
+                    "{{\"type\":\"session\",\"peer\":\"{addr}\",\"state\":\"down\",\"reason\":\"{}\",\"graceful_restart\":{}}}",
+                    json_escape(&format!("{reason:?}")),
                     restart.is_some()
                 );
             }
@@ -485,15 +493,20 @@ impl Router {
                     self.out,
                     "{{\"type\":\"session\",\"peer\":\"{addr}\",\"event\":\"max_prefix\",\"family\":\"{af}\",\"count\":{count},\"limit\":{limit}}}"
                 );
-                let _ = self.out.flush();
+                let cease = Notification::max_prefixes_reached(af, limit);
+                // The session is over for us now: its line and its withdrawals leave in this
+                // batch; the driver's own Down event for it is not printed again.
+                let reason = DownReason::AutomaticStop(cease.clone());
+                let _ = writeln!(
+                    self.out,
+                    "{{\"type\":\"session\",\"peer\":\"{addr}\",\"state\":\"down\",\"reason\":\"{}\",\"graceful_restart\":false}}",
+                    json_escape(&format!("{reason:?}"))
+                );
                 // Control runs beside the data path: never wait here for the driver.
                 let h = n.handle.clone();
                 tokio::spawn(async move {
-                    let _ = h
-                        .automatic_stop(Notification::max_prefixes_reached(af, limit))
-                        .await;
+                    let _ = h.automatic_stop(cease).await;
                 });
-                // Its routes go now, not when the Down event arrives.
                 self.rib.peer_down(id);
                 return;
             }
@@ -571,4 +584,12 @@ impl Router {
             let _ = self.out.flush();
         }
     }
+}
+
+/// `s` as the inside of a JSON string.
+fn json_escape(s: &str) -> String {
+    let q = serde_json::to_string(s).unwrap_or_default();
+    q.get(1..q.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_string()
 }
