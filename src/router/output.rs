@@ -8,7 +8,8 @@
 //! - `{"type":"session","peer":ADDR,"event":"max_prefix","family":"1/1","count":C,"limit":N}`
 //! - `{"type":"route","prefix":P,"event":"best_changed"|"multipath_changed"|"withdrawn",
 //!   "best":{...},"nexthops":[{"addr":A,"weight":W}],"multipath":[peer addrs],"reason":R}`
-//! - `{"type":"stats","routes":N,"paths":M,"peers":P,"established":E,"elapsed_ms":T}`
+//! - `{"type":"stats","routes":N,"paths":M,"peers":P,"established":E,"elapsed_ms":T,
+//!   "unix_ms":U}`
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -187,12 +188,16 @@ impl StatsPrinter {
     pub fn write<W: Write>(&self, w: &mut W, s: Stats, now: Instant) -> io::Result<()> {
         writeln!(
             w,
-            "{{\"type\":\"stats\",\"routes\":{},\"paths\":{},\"peers\":{},\"established\":{},\"elapsed_ms\":{}}}",
+            "{{\"type\":\"stats\",\"routes\":{},\"paths\":{},\"peers\":{},\"established\":{},\"elapsed_ms\":{},\"unix_ms\":{}}}",
             s.routes,
             s.paths,
             s.peers,
             s.established,
-            now.duration_since(self.start).as_millis()
+            now.duration_since(self.start).as_millis(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)
         )
     }
 }
