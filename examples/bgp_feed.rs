@@ -122,7 +122,9 @@ fn table(n: usize, local_as: u32, nh: Ipv4Addr) -> Vec<u8> {
     while i < n {
         let a = attrs(&mut rng, local_as, nh);
         let u: f64 = rng.gen_range(0.0001..1.0);
-        let set = ((1.0 / u.powf(1.0 / 1.2)) as usize).clamp(1, 2000).min(n - i);
+        let set = ((1.0 / u.powf(1.0 / 1.2)) as usize)
+            .clamp(1, 2000)
+            .min(n - i);
         let room = 4096 - 19 - 4 - a.len();
         let mut nlri = Vec::with_capacity(room);
         let flush = |out: &mut Vec<u8>, nlri: &mut Vec<u8>| {
@@ -246,7 +248,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let len = usize::from(body[at]);
                     let n = len.div_ceil(8);
                     let mut p = [0u8; 4];
-                    for (k, b) in body.get(at + 1..at + 1 + n).unwrap_or(&[]).iter().enumerate() {
+                    for (k, b) in body
+                        .get(at + 1..at + 1 + n)
+                        .unwrap_or(&[])
+                        .iter()
+                        .enumerate()
+                    {
                         if let Some(x) = p.get_mut(k) {
                             *x = *b;
                         }

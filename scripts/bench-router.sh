@@ -11,7 +11,8 @@
 # prefix at the sink, RSS growth per route (after receipt and after re-advertisement).
 #
 # Usage (as root): flock /work/heavy.lock scripts/bench-router.sh [N]
-# Needs: bird2 (bird, birdc), iproute2; builds the release examples unless NO_BUILD=1.
+# Needs: bird2 (bird, birdc), iproute2, jq; builds the release examples unless NO_BUILD=1.
+# ROUTER_WRAP="perf record -g -o FILE --" runs our router under a profiler.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 N=${1:-1000000}
@@ -79,7 +80,7 @@ run_one() {
 }
 
 # Ours.
-ip netns exec "${P}rx" "$ROUTER" --local-as 64512 --router-id 10.0.0.1 --listen 0.0.0.0:179 \
+ip netns exec "${P}rx" ${ROUTER_WRAP:-} "$ROUTER" --local-as 64512 --router-id 10.0.0.1 --listen 0.0.0.0:179 \
     --passive --peer 10.1.0.2 --peer 10.2.0.2 --peer-as 65001 --peer-as 65002 \
     --output none --stats >"$DIR/ours.out" 2>"$DIR/ours.err" &
 RX_PID=$!; PIDS+=("$RX_PID")

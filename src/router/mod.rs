@@ -565,7 +565,8 @@ impl Router {
     }
 
     fn print_stats(&mut self, last: bool) {
-        if !self.cfg.stats {
+        let now = Instant::now();
+        if !self.cfg.stats || !(last || self.stats.ready(now)) {
             return;
         }
         let s = Stats {
@@ -578,7 +579,6 @@ impl Router {
                 .filter(|n| n.handle.state() == bgp_fsm::State::Established)
                 .count(),
         };
-        let now = Instant::now();
         if last || self.stats.due(s, now) {
             let _ = self.stats.write(&mut self.out, s, now);
             let _ = self.out.flush();

@@ -170,6 +170,12 @@ impl StatsPrinter {
             printed: None,
         }
     }
+    /// Whether a line may be printed at `now` (the interval has passed since the last one):
+    /// check this before computing [`Stats`], which may cost a walk over the RIB.
+    pub fn ready(&self, now: Instant) -> bool {
+        self.last_print
+            .is_none_or(|t| now.duration_since(t) >= self.interval)
+    }
     /// Whether `s` should be printed at `now` (and if so, records it as printed).
     pub fn due(&mut self, s: Stats, now: Instant) -> bool {
         if self.printed == Some(s) {
@@ -215,6 +221,7 @@ mod tests {
             ..Default::default()
         };
         assert!(p.due(s(1), t0));
+        assert!(!p.ready(t0 + Duration::from_millis(50)));
         assert!(!p.due(s(2), t0 + Duration::from_millis(50)), "too soon");
         assert!(p.due(s(3), t0 + Duration::from_millis(120)));
         assert!(!p.due(s(3), t0 + Duration::from_millis(400)), "unchanged");
