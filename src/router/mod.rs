@@ -15,9 +15,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Flow control: every queue is bounded. Each driver hands its events through a channel of
-//! [`EVENT_QUEUE`] events shared by all neighbours, so a router that cannot keep up stops
-//! reading the sockets and slows the senders through TCP. Outgoing UPDATEs are packed from
+//! Flow control: every queue is bounded. The router task reads each driver's own bounded
+//! event channel directly (in turn, so one busy neighbour cannot starve the others); a router
+//! that cannot keep up leaves them full, the drivers stop reading their sockets and TCP slows
+//! the senders. Outgoing UPDATEs are packed from
 //! the Adj-RIB-Out only when the neighbour's send queue ([`SEND_BATCHES`] batches) has room;
 //! until then changes coalesce in the Adj-RIB-Out (at most one entry per prefix). Control
 //! (AutomaticStop) runs in its own task and never waits behind data.
@@ -43,8 +44,6 @@ use tokio::sync::{Notify, mpsc};
 use fib::{Fib, FibChange};
 use output::{OutputMode, RouteEvent, Stats, StatsPrinter};
 
-/// Capacity of the channel carrying all neighbours' events to the router task.
-pub const EVENT_QUEUE: usize = 1024;
 /// Batches of packed UPDATEs that may wait for one neighbour's driver.
 pub const SEND_BATCHES: usize = 2;
 
@@ -247,9 +246,10 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
         Some(a) => Some(Listener::bind(a).await?),
         None => None,
     };
-    let (tx, mut rx) = mpsc::channel::<(usize, PeerEvent)>(EVENT_QUEUE);
+    // Each driver's own bounded event channel, polled in turn by the router task.
+    let mut events: Vec<Option<mpsc::Receiver<PeerEvent>>> = Vec::new();
     let mut nbrs = Vec::new();
-    for (i, n) in cfg.neighbors.iter().enumerate() {
+    for n in &cfg.neighbors {
         let mut info = PeerInfo::new(n.addr, n.peer_as, Ipv4Addr::UNSPECIFIED, local_as);
         info.rr_client = n.rr_client && info.ibgp;
         let id = rib.add_peer(info);
@@ -273,16 +273,7 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
             });
         }
         let handle = spawn_peer(pc, listener.as_ref());
-        if let Some(mut ev) = handle.take_events() {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while let Some(e) = ev.recv().await {
-                    if tx.send((i, e)).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+        events.push(handle.take_events());
         nbrs.push(Neighbor {
             id,
             cfg: n.clone(),
@@ -292,7 +283,10 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
             over_limit: false,
         });
     }
-    drop(tx);
+    let mut rx = Events {
+        rx: events,
+        next: 0,
+    };
     let start = Instant::now();
     let mut r = Router {
         cfg,
@@ -311,16 +305,16 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            m = rx.recv() => match m {
+            m = std::future::poll_fn(|cx| rx.poll_next(cx)) => match m {
                 Some((i, ev)) => {
                     r.on_event(i, ev);
                     // Take what else is queued before publishing, so one batch of deltas
                     // covers many UPDATEs.
                     let mut n = 0;
                     while n < 256 {
-                        match rx.try_recv() {
-                            Ok((i, ev)) => r.on_event(i, ev),
-                            Err(_) => break,
+                        match rx.try_next() {
+                            Some((i, ev)) => r.on_event(i, ev),
+                            None => break,
                         }
                         n += 1;
                     }
@@ -592,4 +586,59 @@ fn json_escape(s: &str) -> String {
     q.get(1..q.len().saturating_sub(1))
         .unwrap_or_default()
         .to_string()
+}
+
+/// The neighbours' event receivers, polled round robin.
+struct Events {
+    rx: Vec<Option<mpsc::Receiver<PeerEvent>>>,
+    next: usize,
+}
+
+impl Events {
+    /// The next event of any neighbour; `Ready(None)` once every channel has closed.
+    fn poll_next(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<(usize, PeerEvent)>> {
+        use std::task::Poll;
+        let n = self.rx.len();
+        let mut open = false;
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let Some(Some(rx)) = self.rx.get_mut(i) else {
+                continue;
+            };
+            match rx.poll_recv(cx) {
+                Poll::Ready(Some(ev)) => {
+                    self.next = (i + 1) % n;
+                    return Poll::Ready(Some((i, ev)));
+                }
+                Poll::Ready(None) => {
+                    if let Some(slot) = self.rx.get_mut(i) {
+                        *slot = None;
+                    }
+                }
+                Poll::Pending => open = true,
+            }
+        }
+        if open {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
+        }
+    }
+    /// An event already queued, without waiting.
+    fn try_next(&mut self) -> Option<(usize, PeerEvent)> {
+        let n = self.rx.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            if let Some(Some(rx)) = self.rx.get_mut(i)
+                && let Ok(ev) = rx.try_recv()
+            {
+                self.next = (i + 1) % n;
+                return Some((i, ev));
+            }
+        }
+        None
+    }
 }
