@@ -60,6 +60,7 @@ pub mod events;
 pub mod health;
 pub mod metrics;
 pub mod pool;
+pub mod router;
 pub mod session;
 pub mod speaker;
 

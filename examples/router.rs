@@ -1,0 +1,17 @@
+//! A BGP router: peers with N neighbours (eBGP and iBGP, IPv4 and IPv6, passive or active),
+//! runs the decision process with ECMP and sends every neighbour the best routes learnt from
+//! the others (RFC 4271, RFC 4456 with `--route-reflector --rr-client ADDR`), optionally
+//! installing them in the kernel (`--fib`).
+//!
+//! ```text
+//! router --local-as 64512 --router-id 10.0.0.1 --listen 0.0.0.0:179 --passive \
+//!     --peer 10.0.0.2 --peer 10.0.0.3 --peer-as 65001 --peer-as 65002 --output none --stats
+//! ```
+//!
+//! Output lines: [`kube_bgp::router::output`].
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    kube_bgp::router::cli::main(true).await?;
+    Ok(())
+}

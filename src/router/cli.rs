@@ -1,0 +1,233 @@
+//! The command line shared by `examples/router.rs` and `examples/collector.rs`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bgp_wire::AfiSafi;
+use clap::Parser;
+
+use super::output::OutputMode;
+use super::{NeighborConfig, RouterConfig, RouterError};
+
+/// Command line of the router (and of the collector, its receive-only mode).
+#[derive(Debug, Clone, Parser)]
+#[command(about = "BGP router: decision process with ECMP, export, JSON output, optional FIB")]
+pub struct RouterArgs {
+    /// Our AS.
+    #[arg(long)]
+    pub local_as: u32,
+    /// Our BGP identifier.
+    #[arg(long)]
+    pub router_id: Ipv4Addr,
+    /// A peer address (repeat for several).
+    #[arg(long = "peer")]
+    pub peers: Vec<IpAddr>,
+    /// Peer AS: one value for all peers, or one per --peer in order.
+    #[arg(long = "peer-as")]
+    pub peer_as: Vec<u32>,
+    /// Accept incoming connections on this address.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Do not connect out (wait for the peers).
+    #[arg(long)]
+    pub passive: bool,
+    /// TCP port of the peers.
+    #[arg(long, default_value_t = 179)]
+    pub peer_port: u16,
+    /// Source address for outgoing connections.
+    #[arg(long)]
+    pub local_addr: Option<IpAddr>,
+    /// maximum-paths for eBGP and iBGP (1 disables multipath).
+    #[arg(long, default_value_t = 1)]
+    pub maximum_paths: u16,
+    /// maximum-paths for iBGP only (defaults to --maximum-paths).
+    #[arg(long)]
+    pub maximum_paths_ibgp: Option<u16>,
+    /// bgp bestpath as-path multipath-relax.
+    #[arg(long)]
+    pub multipath_relax: bool,
+    /// bgp deterministic-med.
+    #[arg(long)]
+    pub deterministic_med: bool,
+    /// bgp always-compare-med.
+    #[arg(long)]
+    pub always_compare_med: bool,
+    /// bgp bestpath med missing-as-worst.
+    #[arg(long)]
+    pub missing_as_worst: bool,
+    /// Hold time to propose.
+    #[arg(long, default_value_t = 90)]
+    pub hold_time: u16,
+    /// ConnectRetry seconds.
+    #[arg(long, default_value_t = 5)]
+    pub connect_retry: u64,
+    /// Install routes in the kernel routing table (proto bgp).
+    #[arg(long)]
+    pub fib: bool,
+    /// Also negotiate IPv6 unicast.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Graceful restart helper (RFC 4724): advertise the capability; when a peer that
+    /// advertised it loses its session without a NOTIFICATION, keep its routes (stale) until
+    /// its End-of-RIB or its restart time.
+    #[arg(long)]
+    pub graceful_restart: bool,
+    /// maximum-prefix: when a peer's routes in one family (after import, each ADD-PATH path
+    /// counted) exceed N, end its session with Cease 6/1 (RFC 4486, family and N as data)
+    /// and drop its routes; it is retried after the IdleHoldTime, which doubles each time.
+    #[arg(long, value_name = "N")]
+    pub max_prefix: Option<u32>,
+    /// Per-route output: `json` (one line per Loc-RIB change) or `none`.
+    #[arg(long, default_value = "json")]
+    pub output: OutputMode,
+    /// Print `{"type":"stats","routes":N,"peers":P,...}` whenever the route count changes
+    /// (at most every 100 ms, once more when it settles).
+    #[arg(long)]
+    pub stats: bool,
+    /// Reflect routes between iBGP peers (RFC 4456).
+    #[arg(long)]
+    pub route_reflector: bool,
+    /// A peer that is a route-reflector client (repeat; must also be given with --peer).
+    #[arg(long = "rr-client")]
+    pub rr_clients: Vec<IpAddr>,
+    /// Next hop self towards iBGP peers.
+    #[arg(long)]
+    pub next_hop_self: bool,
+    /// Stream BMP (RFC 7854, Loc-RIB per RFC 9069) to a station at HOST:PORT: peer up/down,
+    /// every received UPDATE (pre-policy Adj-RIB-In), Loc-RIB changes, statistics.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bmp: Option<SocketAddr>,
+    /// Seconds between BMP Statistics Reports.
+    #[arg(long, default_value_t = 30)]
+    pub bmp_stats_interval: u64,
+    /// Write MRT into DIR: a TABLE_DUMP_V2 snapshot `rib.<secs>.mrt` every --mrt-interval
+    /// seconds and a BGP4MP_ET update log `updates.<secs>.mrt` (messages received and
+    /// session state changes) rotated with each snapshot.
+    #[arg(long, value_name = "DIR")]
+    pub mrt_dump: Option<std::path::PathBuf>,
+    /// Seconds between MRT snapshots.
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    pub mrt_interval: u64,
+}
+
+impl RouterArgs {
+    /// The router configuration; `export` off makes a receive-only collector.
+    pub fn to_config(&self, export: bool) -> Result<RouterConfig, RouterError> {
+        if self.peers.is_empty() {
+            return Err(RouterError::Config("at least one --peer".into()));
+        }
+        if self.peer_as.is_empty()
+            || (self.peer_as.len() != 1 && self.peer_as.len() != self.peers.len())
+        {
+            return Err(RouterError::Config(
+                "--peer-as: one value, or one per --peer".into(),
+            ));
+        }
+        let mut cfg = RouterConfig::new(self.local_as, self.router_id);
+        let d = &mut cfg.decision;
+        d.max_paths_ebgp = self.maximum_paths;
+        d.max_paths_ibgp = self.maximum_paths_ibgp.unwrap_or(self.maximum_paths);
+        d.multipath_relax = self.multipath_relax;
+        d.deterministic_med = self.deterministic_med;
+        d.always_compare_med = self.always_compare_med;
+        d.missing_as_worst = self.missing_as_worst;
+        cfg.listen = self.listen;
+        cfg.export = export;
+        cfg.route_reflector = self.route_reflector;
+        cfg.fib = self.fib;
+        cfg.output = self.output;
+        cfg.stats = self.stats;
+        cfg.graceful_restart = self.graceful_restart;
+        cfg.max_prefix = self.max_prefix;
+        cfg.monitor = super::monitor::MonitorConfig {
+            bmp: self.bmp,
+            bmp_stats_interval: self.bmp_stats_interval,
+            mrt_dump: self.mrt_dump.clone(),
+            mrt_interval: self.mrt_interval,
+        };
+        for (i, addr) in self.peers.iter().enumerate() {
+            let peer_as = if self.peer_as.len() == 1 {
+                self.peer_as[0]
+            } else {
+                self.peer_as[i]
+            };
+            let mut n = NeighborConfig::new(*addr, peer_as);
+            n.port = self.peer_port;
+            n.passive = self.passive;
+            n.hold_time = self.hold_time;
+            n.local_addr = self.local_addr;
+            n.connect_retry = Duration::from_secs(self.connect_retry.max(1));
+            if self.ipv6 {
+                n.families = vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST];
+            }
+            n.rr_client = self.rr_clients.contains(addr);
+            n.next_hop_self = self.next_hop_self;
+            cfg.neighbors.push(n);
+        }
+        Ok(cfg)
+    }
+}
+
+/// Parse the command line and run until Ctrl-C: the whole `main` of the examples.
+pub async fn main(export: bool) -> Result<(), RouterError> {
+    let args = RouterArgs::parse();
+    let cfg = args.to_config(export)?;
+    super::run(cfg, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collector_flags_parse() {
+        let a = RouterArgs::try_parse_from([
+            "collector",
+            "--local-as",
+            "64512",
+            "--router-id",
+            "10.0.0.1",
+            "--peer",
+            "10.0.0.2",
+            "--peer",
+            "10.0.0.3",
+            "--peer-as",
+            "64512",
+            "--maximum-paths",
+            "8",
+            "--fib",
+            "--max-prefix",
+            "10",
+            "--output",
+            "none",
+            "--stats",
+        ])
+        .unwrap();
+        let c = a.to_config(false).unwrap();
+        assert_eq!(c.neighbors.len(), 2);
+        assert!(!c.export && c.fib && c.stats);
+        assert_eq!(c.output, OutputMode::None);
+        assert_eq!(c.decision.max_paths_ibgp, 8);
+        assert!(
+            RouterArgs::try_parse_from([
+                "x",
+                "--local-as",
+                "1",
+                "--router-id",
+                "1.1.1.1",
+                "--peer",
+                "10.0.0.2",
+                "--peer-as",
+                "1",
+                "--peer-as",
+                "2"
+            ])
+            .unwrap()
+            .to_config(true)
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,680 @@
+//! A BGP router on the three crates: neighbours over the bgp-fsm driver, import policy and
+//! the decision process with ECMP in one bgp-rib [`Rib`], export to every other neighbour
+//! through an [`AdjRibOut`] each (RFC 4271 / RFC 4456 rules), optional FIB install, JSON
+//! lines and stats on stdout. `examples/router.rs` and `examples/collector.rs` (the
+//! receive-only mode, [`RouterConfig::export`] off) are thin front ends of [`run`].
+//!
+//! ```no_run
+//! use kube_bgp::router::{run, NeighborConfig, RouterConfig};
+//! # async fn demo() -> Result<(), kube_bgp::router::RouterError> {
+//! let mut cfg = RouterConfig::new(64512, "10.0.0.1".parse().unwrap());
+//! cfg.listen = Some("0.0.0.0:179".parse().unwrap());
+//! cfg.neighbors.push(NeighborConfig::new("10.0.0.2".parse().unwrap(), 65001));
+//! cfg.neighbors.push(NeighborConfig::new("10.0.0.3".parse().unwrap(), 65002));
+//! run(cfg, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Flow control: every queue is bounded. The router task reads each driver's own bounded
+//! event channel directly (in turn, so one busy neighbour cannot starve the others); a router
+//! that cannot keep up leaves them full, the drivers stop reading their sockets and TCP slows
+//! the senders. Outgoing UPDATEs are packed from
+//! the Adj-RIB-Out only when the neighbour's send queue ([`SEND_BATCHES`] batches) has room;
+//! until then changes coalesce in the Adj-RIB-Out (at most one entry per prefix). Control
+//! (AutomaticStop) runs in its own task and never waits behind data.
+
+pub mod cli;
+pub mod fib;
+pub mod monitor;
+pub mod output;
+
+use std::future::Future;
+use std::io::{BufWriter, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
+use bgp_fsm::{DownReason, GracefulRestartConfig};
+use bgp_rib::export::{AdjRibOut, OutPeerConfig};
+use bgp_rib::policy::Policy;
+use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib};
+use bgp_wire::{AfiSafi, Capability, Notification, SessionContext, Update};
+use tokio::sync::{Notify, mpsc};
+
+use fib::{Fib, FibChange};
+use output::{OutputMode, RouteEvent, Stats, StatsPrinter};
+
+/// Batches of packed UPDATEs that may wait for one neighbour's driver.
+pub const SEND_BATCHES: usize = 2;
+
+/// Errors that stop the router.
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// The configuration is unusable.
+    #[error("config: {0}")]
+    Config(String),
+    /// A socket could not be opened.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One neighbour.
+#[derive(Debug, Clone)]
+pub struct NeighborConfig {
+    /// Its address.
+    pub addr: IpAddr,
+    /// Its AS (equal to ours: iBGP).
+    pub peer_as: u32,
+    /// Its TCP port.
+    pub port: u16,
+    /// Do not connect out; wait for it (needs [`RouterConfig::listen`]).
+    pub passive: bool,
+    /// Source address for outgoing connections.
+    pub local_addr: Option<IpAddr>,
+    /// Hold time to propose.
+    pub hold_time: u16,
+    /// ConnectRetry time.
+    pub connect_retry: Duration,
+    /// Families to negotiate.
+    pub families: Vec<AfiSafi>,
+    /// A route-reflector client of ours (RFC 4456; iBGP only).
+    pub rr_client: bool,
+    /// Set ourselves as next hop on routes sent to this iBGP neighbour.
+    pub next_hop_self: bool,
+    /// Import policy (after the protocol checks).
+    pub import: Option<Arc<dyn Policy>>,
+    /// Export policy (after the RFC 4271 / RFC 4456 rules).
+    pub export: Option<Arc<dyn Policy>>,
+}
+
+impl NeighborConfig {
+    /// An active IPv4-unicast neighbour on port 179 with hold time 90 s.
+    pub fn new(addr: IpAddr, peer_as: u32) -> Self {
+        NeighborConfig {
+            addr,
+            peer_as,
+            port: 179,
+            passive: false,
+            local_addr: None,
+            hold_time: 90,
+            connect_retry: Duration::from_secs(5),
+            families: vec![AfiSafi::IPV4_UNICAST],
+            rr_client: false,
+            next_hop_self: false,
+            import: None,
+            export: None,
+        }
+    }
+}
+
+/// The whole router.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// Our AS, router id and decision-process options (multipath etc.).
+    pub decision: DecisionConfig,
+    /// Accept incoming connections here.
+    pub listen: Option<SocketAddr>,
+    /// The neighbours.
+    pub neighbors: Vec<NeighborConfig>,
+    /// Send routes to neighbours (off: a receive-only collector).
+    pub export: bool,
+    /// Reflect routes between iBGP neighbours (RFC 4456).
+    pub route_reflector: bool,
+    /// Install Loc-RIB routes in the kernel.
+    pub fib: bool,
+    /// Per-route output.
+    pub output: OutputMode,
+    /// Print `--stats` lines.
+    pub stats: bool,
+    /// Graceful restart helper (RFC 4724).
+    pub graceful_restart: bool,
+    /// maximum-prefix per neighbour and family (RFC 4486 Cease 6/1 when exceeded).
+    pub max_prefix: Option<u32>,
+    /// BMP export and MRT dumps.
+    pub monitor: monitor::MonitorConfig,
+}
+
+impl RouterConfig {
+    /// A router with default decision options, no neighbours, exporting, JSON output.
+    pub fn new(local_as: u32, router_id: Ipv4Addr) -> Self {
+        RouterConfig {
+            decision: DecisionConfig::new(local_as, router_id),
+            listen: None,
+            neighbors: Vec::new(),
+            export: true,
+            route_reflector: false,
+            fib: false,
+            output: OutputMode::Json,
+            stats: false,
+            graceful_restart: false,
+            max_prefix: None,
+            monitor: monitor::MonitorConfig::default(),
+        }
+    }
+}
+
+/// A neighbour at run time.
+struct Neighbor {
+    id: PeerId,
+    cfg: NeighborConfig,
+    handle: PeerHandle,
+    /// Adj-RIB-Out and send queue of the Established session.
+    session: Option<OutSession>,
+    /// Restart time it advertised (graceful restart), when we help.
+    gr_time: Option<u16>,
+    /// Its session was ended for exceeding maximum-prefix; updates are dropped until it is up.
+    over_limit: bool,
+}
+
+struct OutSession {
+    out: AdjRibOut,
+    ctx: SessionContext,
+    tx: mpsc::Sender<Vec<Update>>,
+    dirty: bool,
+}
+
+impl OutSession {
+    /// Pack and queue pending changes if the send queue has room. True when nothing is left.
+    fn flush(&mut self) -> bool {
+        if !self.dirty {
+            return true;
+        }
+        match self.tx.try_reserve() {
+            Ok(permit) => {
+                let ups = self.out.take_updates(&self.ctx);
+                if !ups.is_empty() {
+                    permit.send(ups);
+                }
+                self.dirty = false;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Sends queued batches to the driver, one UPDATE at a time (the driver bounds its write
+/// queue). Ends when the session's queue is dropped or the session fails.
+fn spawn_sender(handle: PeerHandle, room: Arc<Notify>) -> mpsc::Sender<Vec<Update>> {
+    let (tx, mut rx) = mpsc::channel::<Vec<Update>>(SEND_BATCHES);
+    tokio::spawn(async move {
+        while let Some(batch) = rx.recv().await {
+            // The router may be waiting for room in this queue.
+            room.notify_one();
+            for u in batch {
+                if handle.send_update(u).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    tx
+}
+
+struct Router {
+    cfg: RouterConfig,
+    rib: Rib,
+    nbrs: Vec<Neighbor>,
+    fib: Option<Fib>,
+    out: BufWriter<std::io::Stdout>,
+    start: Instant,
+    stats: StatsPrinter,
+    /// Signalled when a send queue has room again.
+    room: Arc<Notify>,
+    /// BMP and MRT.
+    mon: monitor::Monitors,
+}
+
+/// Run the router until `shutdown` completes; then remove our FIB routes and stop every
+/// session with a Cease.
+pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Result<(), RouterError> {
+    if cfg.neighbors.is_empty() {
+        return Err(RouterError::Config("no neighbours".into()));
+    }
+    let local_as = cfg.decision.local_as;
+    let router_id = cfg.decision.router_id;
+    let mut rib = Rib::new(cfg.decision.clone());
+    let track = cfg.export || cfg.fib || cfg.output == OutputMode::Json;
+    rib.set_track_deltas(track);
+    let fib = if cfg.fib {
+        match Fib::open() {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("fib: cannot open netlink: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let listener = match cfg.listen {
+        Some(a) => Some(Listener::bind(a).await?),
+        None => None,
+    };
+    // Each driver's own bounded event channel, polled in turn by the router task.
+    let mut events: Vec<Option<mpsc::Receiver<PeerEvent>>> = Vec::new();
+    let mut mon = monitor::Monitors::start(&cfg.monitor, local_as, router_id)?;
+    let mut nbrs = Vec::new();
+    for n in &cfg.neighbors {
+        let mut info = PeerInfo::new(n.addr, n.peer_as, Ipv4Addr::UNSPECIFIED, local_as);
+        info.rr_client = n.rr_client && info.ibgp;
+        let id = rib.add_peer(info);
+        if let Some(p) = &n.import {
+            let _ = rib.set_import_policy(id, Some(p.clone()));
+        }
+        let mut pc = PeerConfig::new(local_as, n.peer_as, router_id, n.addr);
+        pc.peer_port = n.port;
+        pc.passive = n.passive;
+        pc.hold_time = n.hold_time;
+        pc.local_addr = n.local_addr;
+        pc.connect_retry = n.connect_retry.max(Duration::from_secs(1));
+        pc.families = n.families.clone();
+        if cfg.graceful_restart {
+            // Helper only: we keep no forwarding state of our own across restarts.
+            pc.graceful_restart = Some(GracefulRestartConfig {
+                restart_time: 120,
+                restart_state: false,
+                notification: false,
+                families: Vec::new(),
+            });
+        }
+        mon.add_session(id, pc.session_config());
+        let handle = spawn_peer(pc, listener.as_ref());
+        events.push(handle.take_events());
+        nbrs.push(Neighbor {
+            id,
+            cfg: n.clone(),
+            handle,
+            session: None,
+            gr_time: None,
+            over_limit: false,
+        });
+    }
+    let mut rx = Events {
+        rx: events,
+        next: 0,
+    };
+    let start = Instant::now();
+    let mut r = Router {
+        cfg,
+        rib,
+        nbrs,
+        fib,
+        out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
+        start,
+        stats: StatsPrinter::new(start, Duration::from_millis(100)),
+        room: Arc::new(Notify::new()),
+        mon,
+    };
+    let mut bmp_resyncs = r.mon.bmp_resyncs.take();
+    let mut bmp_stats =
+        tokio::time::interval(Duration::from_secs(r.cfg.monitor.bmp_stats_interval.max(1)));
+    let room = r.room.clone();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut secs = 0u64;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            m = std::future::poll_fn(|cx| rx.poll_next(cx)) => match m {
+                Some((i, ev)) => {
+                    r.on_event(i, ev);
+                    // Take what else is queued before publishing, so one batch of deltas
+                    // covers many UPDATEs.
+                    let mut n = 0;
+                    while n < 256 {
+                        match rx.try_next() {
+                            Some((i, ev)) => r.on_event(i, ev),
+                            None => break,
+                        }
+                        n += 1;
+                    }
+                }
+                None => break,
+            },
+            _ = tick.tick() => {
+                let now = start.elapsed().as_secs();
+                if now != secs {
+                    secs = now;
+                    r.rib.tick(now);
+                    if let Some(line) = r.mon.tick(&r.rib) {
+                        let _ = writeln!(r.out, "{line}");
+                    }
+                }
+            }
+            Some(Ok(())) = async {
+                match bmp_resyncs.as_mut() {
+                    Some(w) => Some(w.changed().await),
+                    None => None,
+                }
+            } => {
+                if let Some(b) = r.mon.bmp.as_mut() {
+                    b.resync(&r.rib).await;
+                }
+            }
+            _ = bmp_stats.tick(), if r.mon.bmp.is_some() => {
+                if let Some(b) = r.mon.bmp.as_mut() {
+                    b.stats(&r.rib);
+                }
+            }
+            _ = room.notified(), if r.nbrs.iter().any(|n| n.session.as_ref().is_some_and(|s| s.dirty)) => {}
+            _ = &mut shutdown => break,
+        }
+        r.publish().await;
+        r.mon.flush().await;
+        r.flush_out();
+        r.print_stats(false);
+        // Session lines and route lines of this batch leave now (no syscall when empty).
+        let _ = r.out.flush();
+    }
+    r.print_stats(true);
+    r.mon.close();
+    if let Some(f) = &r.fib {
+        let changes: Vec<FibChange> = r
+            .rib
+            .best_prefixes()
+            .into_iter()
+            .map(|p| FibChange::for_route(p, None))
+            .collect();
+        f.install(changes).await;
+    }
+    let _ = r.out.flush();
+    for n in r.nbrs {
+        drop(n.session);
+        let _ = tokio::time::timeout(Duration::from_secs(2), n.handle.shutdown(None)).await;
+    }
+    Ok(())
+}
+
+impl Router {
+    fn addr(&self, i: usize) -> IpAddr {
+        self.nbrs[i].cfg.addr
+    }
+
+    fn on_event(&mut self, i: usize, ev: PeerEvent) {
+        let Some(n) = self.nbrs.get(i) else { return };
+        let id = n.id;
+        let addr = n.cfg.addr;
+        if !n.over_limit {
+            self.mon.event(&self.rib, id, &ev, n.handle.connection());
+        }
+        match ev {
+            PeerEvent::Established(neg) => {
+                let gr_time = match &neg.peer_graceful_restart {
+                    Some(Capability::GracefulRestart { restart_time, .. })
+                        if self.cfg.graceful_restart =>
+                    {
+                        Some(*restart_time)
+                    }
+                    _ => None,
+                };
+                let mut info = self.rib.peer_info(id).cloned();
+                if let Some(info) = info.as_mut() {
+                    info.router_id = neg.peer_router_id;
+                    let _ = self.rib.set_peer_info(id, info.clone());
+                }
+                let n = &mut self.nbrs[i];
+                n.over_limit = false;
+                n.gr_time = gr_time;
+                if self.cfg.export
+                    && let Some(info) = info
+                {
+                    let local_addr = n
+                        .handle
+                        .connection()
+                        .map(|(l, _)| l.ip())
+                        .or(n.cfg.local_addr)
+                        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                    let mut out = AdjRibOut::new(
+                        id,
+                        OutPeerConfig {
+                            info,
+                            local_addr,
+                            next_hop_self: n.cfg.next_hop_self,
+                            route_reflector: self.cfg.route_reflector,
+                            policy: n.cfg.export.clone(),
+                            families: neg.families.clone(),
+                            add_path: false,
+                        },
+                    );
+                    out.initial_dump(&self.rib);
+                    n.session = Some(OutSession {
+                        out,
+                        ctx: neg.context.clone(),
+                        tx: spawn_sender(n.handle.clone(), self.room.clone()),
+                        dirty: true,
+                    });
+                }
+                let _ = writeln!(
+                    self.out,
+                    "{{\"type\":\"session\",\"peer\":\"{addr}\",\"state\":\"established\",\"peer_as\":{},\"router_id\":\"{}\"}}",
+                    neg.peer_as, neg.peer_router_id
+                );
+            }
+            PeerEvent::Down { reason } => {
+                // RFC 4724 §4.2: a session lost without a NOTIFICATION (TCP failure, hold
+                // timer) keeps the peer's routes as stale while it restarts.
+                let helper = matches!(
+                    reason,
+                    DownReason::ConnectionFailed | DownReason::HoldTimerExpired
+                );
+                let n = &mut self.nbrs[i];
+                n.session = None;
+                if n.over_limit {
+                    // Printed and withdrawn when we ended it (check_max_prefix).
+                    self.rib.peer_down(id);
+                    return;
+                }
+                let restart = n.gr_time.filter(|_| helper);
+                match restart {
+                    Some(t) => self
+                        .rib
+                        .peer_restarting(id, self.start.elapsed().as_secs(), t),
+                    None => self.rib.peer_down(id),
+                }
+                let _ = writeln!(
+                    self.out,
+                    "{{\"type\":\"session\",\"peer\":\"{addr}\",\"state\":\"down\",\"reason\":\"{}\",\"graceful_restart\":{}}}",
+                    json_escape(&format!("{reason:?}")),
+                    restart.is_some()
+                );
+            }
+            // Already read before our Cease went out: dropped with the session.
+            PeerEvent::Update { .. } if n.over_limit => {}
+            PeerEvent::Update { update, verdict } => {
+                match self.rib.apply_decoded(id, &update, &verdict) {
+                    Ok(sum) => {
+                        for af in sum.end_of_rib {
+                            self.rib.end_of_rib(id, af);
+                        }
+                    }
+                    Err(e) => eprintln!("update from {addr}: {e}"),
+                }
+                self.check_max_prefix(i);
+            }
+            PeerEvent::RouteRefresh(_) => {
+                if let Some(s) = self.nbrs[i].session.as_mut() {
+                    s.out.initial_dump(&self.rib);
+                    s.dirty = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_max_prefix(&mut self, i: usize) {
+        let Some(limit) = self.cfg.max_prefix else {
+            return;
+        };
+        let id = self.nbrs[i].id;
+        if self.nbrs[i].over_limit {
+            return;
+        }
+        for af in [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST] {
+            let count = self.rib.peer_path_count(id, af);
+            if count > limit as usize {
+                let addr = self.addr(i);
+                let n = &mut self.nbrs[i];
+                n.over_limit = true;
+                n.session = None;
+                let _ = writeln!(
+                    self.out,
+                    "{{\"type\":\"session\",\"peer\":\"{addr}\",\"event\":\"max_prefix\",\"family\":\"{af}\",\"count\":{count},\"limit\":{limit}}}"
+                );
+                let cease = Notification::max_prefixes_reached(af, limit);
+                // The session is over for us now: its line and its withdrawals leave in this
+                // batch; the driver's own Down event for it is not printed again.
+                let reason = DownReason::AutomaticStop(cease.clone());
+                let _ = writeln!(
+                    self.out,
+                    "{{\"type\":\"session\",\"peer\":\"{addr}\",\"state\":\"down\",\"reason\":\"{}\",\"graceful_restart\":false}}",
+                    json_escape(&format!("{reason:?}"))
+                );
+                // Control runs beside the data path: never wait here for the driver.
+                let h = n.handle.clone();
+                tokio::spawn(async move {
+                    let _ = h.automatic_stop(cease).await;
+                });
+                self.rib.peer_down(id);
+                return;
+            }
+        }
+    }
+
+    /// Print and install the Loc-RIB changes and queue them for every neighbour's
+    /// Adj-RIB-Out.
+    async fn publish(&mut self) {
+        let deltas: Vec<Delta> = self.rib.drain_deltas();
+        if deltas.is_empty() {
+            return;
+        }
+        let json = self.cfg.output == OutputMode::Json;
+        let mut changes = Vec::new();
+        if json || self.fib.is_some() {
+            for d in &deltas {
+                let r = self.rib.route(d.prefix);
+                if json {
+                    let kind = match (d.kind, &r) {
+                        (_, None) | (DeltaKind::Withdrawn, _) => RouteEvent::Withdrawn,
+                        (DeltaKind::BestChanged, _) => RouteEvent::BestChanged,
+                        (DeltaKind::MultipathChanged, _) => RouteEvent::MultipathChanged,
+                    };
+                    let _ = match &r {
+                        Some(r) if kind != RouteEvent::Withdrawn => {
+                            output::write_route(&mut self.out, r, kind)
+                        }
+                        _ => output::write_withdrawn(&mut self.out, d.prefix),
+                    };
+                }
+                if self.fib.is_some() {
+                    changes.push(FibChange::for_route(d.prefix, r.as_ref()));
+                }
+            }
+        }
+        self.mon.deltas(&self.rib, &deltas);
+        for n in &mut self.nbrs {
+            if let Some(s) = n.session.as_mut() {
+                s.out.process(&self.rib, &deltas);
+                s.dirty = true;
+            }
+        }
+        let _ = self.out.flush();
+        if let Some(f) = &self.fib {
+            f.install(changes).await;
+        }
+    }
+
+    /// Queue packed UPDATEs where there is room.
+    fn flush_out(&mut self) {
+        for n in &mut self.nbrs {
+            if let Some(s) = n.session.as_mut() {
+                s.flush();
+            }
+        }
+    }
+
+    fn print_stats(&mut self, last: bool) {
+        let now = Instant::now();
+        if !self.cfg.stats || !(last || self.stats.ready(now)) {
+            return;
+        }
+        let s = Stats {
+            routes: self.rib.prefix_count(),
+            paths: self.rib.path_count(),
+            peers: self.nbrs.len(),
+            established: self
+                .nbrs
+                .iter()
+                .filter(|n| n.handle.state() == bgp_fsm::State::Established)
+                .count(),
+        };
+        if last || self.stats.due(s, now) {
+            let _ = self.stats.write(&mut self.out, s, now);
+            let _ = self.out.flush();
+        }
+    }
+}
+
+/// `s` as the inside of a JSON string.
+fn json_escape(s: &str) -> String {
+    let q = serde_json::to_string(s).unwrap_or_default();
+    q.get(1..q.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The neighbours' event receivers, polled round robin.
+struct Events {
+    rx: Vec<Option<mpsc::Receiver<PeerEvent>>>,
+    next: usize,
+}
+
+impl Events {
+    /// The next event of any neighbour; `Ready(None)` once every channel has closed.
+    fn poll_next(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<(usize, PeerEvent)>> {
+        use std::task::Poll;
+        let n = self.rx.len();
+        let mut open = false;
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let Some(Some(rx)) = self.rx.get_mut(i) else {
+                continue;
+            };
+            match rx.poll_recv(cx) {
+                Poll::Ready(Some(ev)) => {
+                    self.next = (i + 1) % n;
+                    return Poll::Ready(Some((i, ev)));
+                }
+                Poll::Ready(None) => {
+                    if let Some(slot) = self.rx.get_mut(i) {
+                        *slot = None;
+                    }
+                }
+                Poll::Pending => open = true,
+            }
+        }
+        if open {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
+        }
+    }
+    /// An event already queued, without waiting.
+    fn try_next(&mut self) -> Option<(usize, PeerEvent)> {
+        let n = self.rx.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            if let Some(Some(rx)) = self.rx.get_mut(i)
+                && let Ok(ev) = rx.try_recv()
+            {
+                self.next = (i + 1) % n;
+                return Some((i, ev));
+            }
+        }
+        None
+    }
+}
