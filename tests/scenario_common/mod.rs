@@ -41,6 +41,7 @@ pub fn announce_bin() -> PathBuf {
             "bgp-wire/src",
             "bgp-fsm/src",
             "bgp-rib/src",
+            "bgp-bfd/src",
         ]
         .iter()
         .filter_map(|d| newest_mtime(&root.join(d)))

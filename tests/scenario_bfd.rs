@@ -1,0 +1,112 @@
+//! `announce` with BFD against FRR (bgpd + bfdd, `neighbor X bfd profile lab`, 100 ms x 3).
+//!
+//! Asserts: the BFD session comes Up with our timers in FRR's `show bfd peers json`; FRR
+//! holding its BFD side AdminDown does not touch the BGP session (RFC 5882 §3.2); freezing
+//! FRR's bfdd alone (bgpd keeps running) makes our BFD go Down and our speaker end the BGP
+//! session at once with Cease 6/10 "BFD Down" (RFC 9384), in well under the 9 s hold time;
+//! after bfdd resumes, BFD and BGP come back and the route returns.
+//!
+//! Needs root, FRR (with bfdd), tcpdump and tshark; skips otherwise (fails under CI=true).
+
+mod scenario_common;
+
+use std::time::{Duration, Instant};
+
+use scenario_common::*;
+use testlab::{Frr, wait_until};
+
+const NODE: &str = "192.168.1.21";
+const PREFIX: &str = "172.16.10.7/32";
+
+const BFDD_CONF: &str = "hostname bfdd\n!\nbfd\n profile lab\n  receive-interval 100\n  \
+                         transmit-interval 100\n  detect-multiplier 3\n !\n!\n";
+
+fn bfd_profile(frr: &Frr, shutdown: bool) {
+    let no = if shutdown { "" } else { "no " };
+    frr.vtysh_multi(&[
+        "configure terminal",
+        "bfd",
+        "profile lab",
+        &format!("{no}shutdown"),
+    ])
+    .unwrap();
+}
+
+#[test]
+fn bfd_down_takes_the_bgp_session_down_admin_down_does_not() {
+    if !lab_available() || !testlab::require_root_and(&["/usr/lib/frr/bfdd"]) {
+        return;
+    }
+    let mut conf = Frr::config(64512, "192.168.1.1", &[(NODE, 64512)]);
+    conf.push_str(&format!(" neighbor {NODE} bfd profile lab\n"));
+    let mut lab = Lab::new("192.168.1.1/24", &[("192.168.1.21/24", NODE)], &conf);
+    let bfdd = lab.frr.start_bfdd(BFDD_CONF).unwrap();
+    lab.nodes[0].write_config(&format!(
+        "local-as = 64512\npeer = [\"192.168.1.1\"]\npeer-as = 64512\nhold-time = 9\n\
+         keepalive = 3\nconnect-retry = 1\nprefix = [\"{PREFIX}\"]\n\
+         bfd = {{ min-rx-ms = 100, min-tx-ms = 120, multiplier = 3 }}\n"
+    ));
+    lab.nodes[0].start(&["--json"]);
+    lab.frr.wait_established(NODE, T).unwrap();
+    assert!(wait_gateways(&lab.frr, PREFIX, 1, T).is_some());
+    let frr = &lab.frr;
+    assert!(
+        wait_until(Duration::from_secs(10), || frr.bfd_peer(NODE).is_some_and(
+            |v| v["status"] == "up" && v["remote-transmit-interval"] == 120
+        )),
+        "BFD at FRR: {:?}",
+        frr.bfd_peers()
+    );
+    let transitions = |f: &Frr| neighbor_u64(f, NODE, "connectionsEstablished").unwrap_or(0);
+    let est0 = transitions(frr);
+
+    // 1. FRR holds BFD AdminDown: our BFD goes Down (remote AdminDown), BGP stays up.
+    bfd_profile(frr, true);
+    assert!(wait_until(Duration::from_secs(5), || {
+        frr.bfd_status(NODE).as_deref() == Some("shutdown")
+    }));
+    std::thread::sleep(Duration::from_millis(1500)); // 5 x the detection time
+    assert_eq!(frr.neighbor_state(NODE).as_deref(), Some("Established"));
+    assert_eq!(transitions(frr), est0, "the BGP session was reset");
+    assert_eq!(gateways(frr, PREFIX).len(), 1);
+    let log = lab.nodes[0].log();
+    assert!(
+        log.contains("AdminDown"),
+        "no BFD AdminDown seen in our log:\n{log}"
+    );
+    bfd_profile(frr, false);
+    assert!(
+        wait_until(Duration::from_secs(10), || frr.bfd_status(NODE).as_deref()
+            == Some("up")),
+        "BFD not back up: {:?}",
+        frr.bfd_peer(NODE)
+    );
+
+    // 2. bfdd frozen, bgpd alive: only BFD is lost. Our speaker ends the BGP session at once,
+    // so the route leaves the router's kernel. (No vtysh while bfdd is frozen: it would hang.)
+    let t0 = Instant::now();
+    frr.signal_daemon(bfdd, "STOP").unwrap();
+    let gone = wait_until(Duration::from_secs(5), || gateways(frr, PREFIX).is_empty());
+    let took = t0.elapsed();
+    std::thread::sleep(Duration::from_millis(200));
+    let log = lab.nodes[0].log();
+    frr.signal_daemon(bfdd, "CONT").unwrap();
+    assert!(gone, "route still at the router 5 s after BFD was lost");
+    eprintln!("bfdd frozen -> our Cease 6/10 -> route gone from FRR's kernel after {took:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(
+        log.contains("automatic stop: Cease/BFD Down (6/10)"),
+        "no Cease 6/10 sent by us in our log:\n{log}"
+    );
+
+    // 3. bfdd resumes: BFD and BGP come back, and the route with them.
+    assert!(
+        wait_until(Duration::from_secs(10), || frr.bfd_status(NODE).as_deref()
+            == Some("up")),
+        "BFD not back: {:?}",
+        frr.bfd_peer(NODE)
+    );
+    frr.wait_established(NODE, T).unwrap();
+    assert!(wait_gateways(frr, PREFIX, 1, T).is_some());
+    assert!(transitions(frr) > est0);
+}
