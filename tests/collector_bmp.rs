@@ -200,21 +200,9 @@ fn collector_bmp_to_pmbmpd() {
     // tshark reads our BMP session: every message type we sent, nothing malformed.
     std::thread::sleep(Duration::from_millis(300));
     cap.stop().unwrap();
-    let types = cap
-        .tshark(&[
-            "-d",
-            "tcp.port==11019,bmp",
-            "-Y",
-            "bmp",
-            "-T",
-            "fields",
-            "-e",
-            "bmp.type",
-        ])
-        .unwrap();
-    let all: Vec<&str> = types.split(['\n', ',']).map(str::trim).collect();
-    for t in ["0", "1", "2", "3", "4"] {
-        assert!(all.contains(&t), "tshark saw BMP types {all:?}");
+    let types = cap.bmp_types(11019).unwrap();
+    for t in [0, 1, 2, 3, 4] {
+        assert!(types.contains(&t), "tshark saw BMP types {types:?}");
     }
     // tshark reads the Loc-RIB instance (peer type 3, RFC 9069) too: its Peer Up with the
     // table name, then the route and its withdrawal.
@@ -263,14 +251,8 @@ fn collector_bmp_to_pmbmpd() {
     // table name TLV in the Loc-RIB Peer Up, so that one packet is left out; its fields were
     // read above.
     let bad = cap
-        .tshark(&[
-            "-d",
-            "tcp.port==11019,bmp",
-            "-Y",
-            "(_ws.malformed || _ws.expert.severity >= error) \
-             && !(bmp.type == 3 && bmp.peer.type == 3)",
-        ])
+        .bmp_malformed(11019, Some("bmp.type == 3 && bmp.peer.type == 3"))
         .unwrap();
-    assert!(bad.trim().is_empty(), "tshark: malformed packets:\n{bad}");
+    assert!(bad.is_empty(), "tshark: malformed packets:\n{bad:#?}");
     drop(c);
 }

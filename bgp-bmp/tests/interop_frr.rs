@@ -8,67 +8,12 @@
 //!   (pe)                             (rt, bmp)                       (mon)
 //! ```
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
+mod common;
+
+use common::{attr, lines, routes_for, station_bin, withdrawn};
 use testlab::{Capture, Frr, Gobgp, Netns, link, require_root_and, wait_until};
-
-fn station_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("bmp-station");
-    assert!(
-        p.exists(),
-        "{} not built (cargo test -p bgp-bmp --all-features)",
-        p.display()
-    );
-    p
-}
-
-/// The station's JSON lines so far.
-fn lines(log: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn routes_for<'a>(ls: &'a [Value], prefix: &str, rib: &str, post: bool) -> Vec<&'a Value> {
-    ls.iter()
-        .filter(|l| {
-            l["type"] == "route"
-                && l["rib"] == rib
-                && l["post_policy"] == post
-                && l["announce"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|n| n["prefix"] == prefix))
-        })
-        .collect()
-}
-
-/// The value of the attribute named `name` in a route line.
-fn attr<'a>(route: &'a Value, name: &str) -> &'a Value {
-    route["attributes"]
-        .as_array()
-        .and_then(|a| a.iter().find_map(|x| x.get(name)))
-        .unwrap_or(&Value::Null)
-}
-
-fn withdrawn(ls: &[Value], prefix: &str) -> bool {
-    ls.iter().any(|l| {
-        l["type"] == "route"
-            && l["withdraw"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|n| n["prefix"] == prefix))
-    })
-}
 
 #[test]
 fn frr_bmp_reports_a_live_session_to_our_station() {
@@ -238,32 +183,10 @@ fn frr_bmp_reports_a_live_session_to_our_station() {
     // tshark decodes the same BMP stream: the same message types, nothing malformed.
     std::thread::sleep(Duration::from_millis(300));
     cap.stop().unwrap();
-    let types = cap
-        .tshark(&[
-            "-d",
-            "tcp.port==11019,bmp",
-            "-Y",
-            "bmp",
-            "-T",
-            "fields",
-            "-e",
-            "bmp.type",
-        ])
-        .unwrap();
-    let all: Vec<&str> = types.split(['\n', ',']).map(str::trim).collect();
-    for t in ["0", "2", "3", "4"] {
-        assert!(all.contains(&t), "tshark saw BMP types {all:?}");
+    let types = cap.bmp_types(11019).unwrap();
+    for t in [0, 2, 3, 4] {
+        assert!(types.contains(&t), "tshark saw BMP types {types:?}");
     }
-    let bad = cap
-        .tshark(&[
-            "-d",
-            "tcp.port==11019,bmp",
-            "-Y",
-            "_ws.malformed || _ws.expert.severity >= error",
-        ])
-        .unwrap();
-    assert!(
-        bad.trim().is_empty(),
-        "tshark found malformed packets:\n{bad}"
-    );
+    let bad = cap.bmp_malformed(11019, None).unwrap();
+    assert!(bad.is_empty(), "tshark found malformed packets:\n{bad:#?}");
 }

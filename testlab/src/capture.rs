@@ -142,6 +142,37 @@ impl Capture {
         Ok(out.lines().filter(|l| !l.trim().is_empty()).count())
     }
 
+    /// The BMP message types (`bmp.type`) tshark decodes in the capture, reading TCP port
+    /// `port` as BMP; each type once, sorted.
+    pub fn bmp_types(&self, port: u16) -> Result<Vec<u8>> {
+        let decode = format!("tcp.port=={port},bmp");
+        let out = self.tshark(&["-d", &decode, "-Y", "bmp", "-T", "fields", "-e", "bmp.type"])?;
+        let mut v: Vec<u8> = out
+            .split(['\n', ','])
+            .filter_map(|t| t.trim().parse().ok())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        Ok(v)
+    }
+
+    /// The packets tshark marks malformed or with an expert error when it reads TCP port
+    /// `port` as BMP, one summary line each, leaving out those matching the display filter
+    /// `except` (for a known dissector limitation).
+    pub fn bmp_malformed(&self, port: u16, except: Option<&str>) -> Result<Vec<String>> {
+        let decode = format!("tcp.port=={port},bmp");
+        let mut filter = "(_ws.malformed || _ws.expert.severity >= error)".to_string();
+        if let Some(e) = except {
+            filter = format!("{filter} && !({e})");
+        }
+        let out = self.tshark(&["-d", &decode, "-Y", &filter])?;
+        Ok(out
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
     /// Number of BGP messages of a type (1 OPEN, 2 UPDATE, 3 NOTIFICATION, 4 KEEPALIVE) seen.
     pub fn bgp_message_count(&self, msg_type: u8) -> Result<usize> {
         let out = self.tshark(&[
