@@ -19,6 +19,8 @@ use bgp_fsm::{DownReason, Negotiated, SessionConfig};
 use bgp_rib::{Delta, PeerId, Rib};
 use bgp_wire::message::Open;
 use bgp_wire::{AfiSafi, Nlri, SessionContext, Update, UpdateBuilder};
+
+use crate::advert::family_of;
 use bytes::{Bytes, BytesMut};
 
 struct PeerBmp {
@@ -39,11 +41,18 @@ pub struct BmpExport {
     peers: HashMap<PeerId, PeerBmp>,
 }
 
-fn now() -> (u32, u32) {
+/// Seconds and microseconds since the Unix epoch (BMP and MRT timestamps).
+pub(crate) fn unix_now() -> (u64, u32) {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    (d.as_secs() as u32, d.subsec_micros())
+    (d.as_secs(), d.subsec_micros())
+}
+
+/// [`unix_now`] in BMP's per-peer header form (32-bit seconds).
+fn now() -> (u32, u32) {
+    let (s, us) = unix_now();
+    (s as u32, us)
 }
 
 fn pdu(msg: &bgp_wire::Message, ctx: &SessionContext) -> Option<Bytes> {
@@ -215,7 +224,7 @@ impl BmpExport {
         let (s, us) = now();
         let header = PeerHeader::loc_rib(self.local_as, self.router_id).at(s, us);
         for p in prefixes {
-            let af = family(p);
+            let af = family_of(p);
             let builder = match rib.route(*p) {
                 Some(r) => UpdateBuilder::new(&ctx)
                     .attributes(r.best.attrs.to_wire())
@@ -278,7 +287,7 @@ impl BmpExport {
                 let Some(peer) = self.peers.get(&path.peer) else {
                     continue;
                 };
-                let af = family(p);
+                let af = family_of(p);
                 let mut n = Nlri::new(*p);
                 if peer.ctx.sends_path_id(af) {
                     n.path_id = Some(path.path_id);
@@ -306,12 +315,5 @@ impl BmpExport {
             self.send_loc_rib(rib, chunk);
             self.flush().await;
         }
-    }
-}
-
-fn family(p: &ipnet::IpNet) -> AfiSafi {
-    match p {
-        ipnet::IpNet::V4(_) => AfiSafi::IPV4_UNICAST,
-        ipnet::IpNet::V6(_) => AfiSafi::IPV6_UNICAST,
     }
 }

@@ -397,7 +397,7 @@ impl Router {
         let id = n.id;
         let addr = n.cfg.addr;
         if !n.over_limit {
-            self.mon.event(&self.rib, id, &ev, n.handle.connection());
+            self.mon.event(&self.rib, id, &ev, || n.handle.connection());
         }
         match ev {
             PeerEvent::Established(neg) => {

@@ -36,13 +36,8 @@ pub(super) struct Monitors {
     local_as: u32,
     /// Each neighbour's session config: BMP's Peer Up carries the OPEN it produces.
     sessions: HashMap<PeerId, SessionConfig>,
-}
-
-fn now() -> (u64, u32) {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    (d.as_secs(), d.subsec_micros())
+    /// Our address on each Established session, taken when it came up (MRT records).
+    local_addrs: HashMap<PeerId, IpAddr>,
 }
 
 impl Monitors {
@@ -66,6 +61,7 @@ impl Monitors {
             mrt,
             local_as,
             sessions: HashMap::new(),
+            local_addrs: HashMap::new(),
         })
     }
 
@@ -75,14 +71,29 @@ impl Monitors {
     }
 
     /// A neighbour's event: BMP Peer Up / Peer Down / pre-policy Route Monitoring (queued) and
-    /// the MRT update log.
+    /// the MRT update log. `conn` gives the session's (local, remote) addresses; it is asked
+    /// only when a session comes up, and only if a monitor is configured.
     pub(super) fn event(
         &mut self,
         rib: &Rib,
         id: PeerId,
         ev: &PeerEvent,
-        conn: Option<(SocketAddr, SocketAddr)>,
+        conn: impl FnOnce() -> Option<(SocketAddr, SocketAddr)>,
     ) {
+        if self.bmp.is_none() && self.mrt.is_none() {
+            return;
+        }
+        let conn = match ev {
+            PeerEvent::Established(_) => {
+                let c = conn();
+                match c {
+                    Some((local, _)) => self.local_addrs.insert(id, local.ip()),
+                    None => self.local_addrs.remove(&id),
+                };
+                c
+            }
+            _ => None,
+        };
         if let Some(b) = self.bmp.as_mut() {
             match ev {
                 PeerEvent::Established(n) => {
@@ -100,8 +111,10 @@ impl Monitors {
             let Some(info) = rib.peer_info(id) else {
                 return;
             };
-            let local_addr = conn
-                .map(|(l, _)| l.ip())
+            let local_addr = self
+                .local_addrs
+                .get(&id)
+                .copied()
                 .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
             let s = SessionId {
                 peer_as: info.asn,
@@ -109,7 +122,7 @@ impl Monitors {
                 peer_addr: info.addr,
                 local_addr,
             };
-            let (secs, us) = now();
+            let (secs, us) = crate::bmp::unix_now();
             let r = match ev {
                 PeerEvent::Established(_) => {
                     m.state_change(secs, us, &s, state::OPEN_CONFIRM, state::ESTABLISHED)
@@ -148,7 +161,7 @@ impl Monitors {
     /// Once a second: an MRT snapshot when due. The JSON line to print, if one was written.
     pub(super) fn tick(&mut self, rib: &Rib) -> Option<String> {
         let m = self.mrt.as_mut()?;
-        match m.tick(now().0, rib) {
+        match m.tick(crate::bmp::unix_now().0, rib) {
             Ok(Some((path, st))) => Some(format!(
                 "{{\"type\":\"mrt\",\"file\":{:?},\"peers\":{},\"prefixes\":{},\"entries\":{}}}",
                 path.display().to_string(),
