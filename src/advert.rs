@@ -142,13 +142,9 @@ enum Nh {
     Mp(MpNextHop),
 }
 
-fn resolve_next_hop(info: &SessionInfo, prefix: &IpNet, nh: NextHop) -> Result<Nh, String> {
-    let addr = match nh {
-        NextHop::Addr(a) => a,
-        NextHop::SelfAddr => info.local_addr.ok_or_else(|| {
-            "next hop self but the session's local address is unknown".to_string()
-        })?,
-    };
+/// How the exported next hop `addr` is encoded for `prefix` on this session (RFC 8950 where
+/// an IPv4 prefix has an IPv6 next hop).
+fn resolve_next_hop(info: &SessionInfo, prefix: &IpNet, addr: IpAddr) -> Result<Nh, String> {
     match (prefix, addr) {
         (IpNet::V4(_), IpAddr::V4(a)) => Ok(Nh::Classic(a)),
         (IpNet::V4(_), IpAddr::V6(a)) => {
@@ -370,7 +366,7 @@ pub fn build_updates(info: &SessionInfo, d: &Diff) -> Built {
                 continue;
             }
         };
-        let nh = match resolve_next_hop(info, p, NextHop::Addr(out.next_hop)) {
+        let nh = match resolve_next_hop(info, p, out.next_hop) {
             Ok(nh) => nh,
             Err(reason) => {
                 built.skipped.push(Skipped { prefix: *p, reason });
