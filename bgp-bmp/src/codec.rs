@@ -443,25 +443,18 @@ fn put_tlvs(dst: &mut BytesMut, t: &[Tlv]) -> Result<(), EncodeError> {
 /// [`Message`] per frame, lengths checked against a maximum before anything is buffered for
 /// them.
 #[cfg(feature = "codec")]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BmpCodec {
-    max_len: usize,
-}
-
-#[cfg(feature = "codec")]
-impl Default for BmpCodec {
-    fn default() -> Self {
-        BmpCodec {
-            max_len: DEFAULT_MAX_MESSAGE_LEN,
-        }
-    }
+    frames: BmpFrames,
 }
 
 #[cfg(feature = "codec")]
 impl BmpCodec {
     /// A codec refusing messages longer than `max_len` octets.
     pub fn with_max_len(max_len: usize) -> Self {
-        BmpCodec { max_len }
+        BmpCodec {
+            frames: BmpFrames { max_len },
+        }
     }
 }
 
@@ -485,15 +478,10 @@ impl tokio_util::codec::Decoder for BmpCodec {
     type Item = Message;
     type Error = CodecError;
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, CodecError> {
-        let Some(len) = peek_len(src, self.max_len)? else {
-            return Ok(None);
-        };
-        if src.len() < len {
-            src.reserve(len - src.len());
-            return Ok(None);
+        match self.frames.decode(src)? {
+            Some(frame) => Ok(Some(decode(frame)?)),
+            None => Ok(None),
         }
-        let frame = src.split_to(len).freeze();
-        Ok(Some(decode(frame)?))
     }
 }
 
