@@ -26,6 +26,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ipnet::{IpNet, Ipv4Net};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use testlab::dfz::{PATH_LENS, V4_LENS, asn, on_cpu, pick};
 
 struct Input {
     name: &'static str,
@@ -33,61 +34,6 @@ struct Input {
     records: u64,
     /// RIB entries (TABLE_DUMP_V2) or announced + withdrawn prefixes (BGP4MP).
     prefixes: u64,
-}
-
-fn pick(rng: &mut StdRng, weights: &[(u32, f64)]) -> u32 {
-    let total: f64 = weights.iter().map(|w| w.1).sum();
-    let mut x = rng.gen_range(0.0..total);
-    for &(v, w) in weights {
-        if x < w {
-            return v;
-        }
-        x -= w;
-    }
-    weights[weights.len() - 1].0
-}
-
-const V4_LENS: &[(u32, f64)] = &[
-    (24, 60.0),
-    (23, 9.0),
-    (22, 11.0),
-    (21, 4.5),
-    (20, 4.5),
-    (19, 3.0),
-    (18, 1.5),
-    (17, 1.2),
-    (16, 2.5),
-    (15, 0.3),
-    (14, 0.4),
-    (13, 0.3),
-    (12, 0.2),
-    (11, 0.1),
-    (10, 0.05),
-    (9, 0.03),
-    (8, 0.02),
-    (25, 0.2),
-    (28, 0.1),
-    (32, 0.1),
-];
-const PATH_LENS: &[(u32, f64)] = &[
-    (1, 3.0),
-    (2, 18.0),
-    (3, 32.0),
-    (4, 24.0),
-    (5, 12.0),
-    (6, 5.5),
-    (7, 2.5),
-    (8, 1.5),
-    (9, 0.9),
-    (10, 0.6),
-];
-
-fn asn(rng: &mut StdRng) -> u32 {
-    if rng.gen_bool(0.25) {
-        rng.gen_range(131_072..400_000)
-    } else {
-        rng.gen_range(1..64_000)
-    }
 }
 
 fn attr_set(rng: &mut StdRng, peer_as: u32) -> Vec<PathAttribute> {
@@ -322,12 +268,6 @@ fn bgpkit(inp: &Input) -> (u64, u64) {
         }
     }
     (r, p)
-}
-
-fn on_cpu() -> Option<std::time::Duration> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(std::time::Duration::from_nanos(ns))
 }
 
 const NAMES: [&str; 3] = ["bgp-mrt-typed", "bgp-mrt-lazy", "bgpkit-parser"];

@@ -70,6 +70,7 @@
 
 mod bird;
 mod capture;
+pub mod dfz;
 mod error;
 mod exabgp;
 mod frr;
