@@ -148,9 +148,16 @@ impl Speaker {
 
     /// Import received routes into a bgp-rib [`Rib`] (Adj-RIB-In + Loc-RIB with the decision
     /// process) instead of ignoring them, for peers started from now on. Returns the shared
-    /// RIB; read it (e.g. `route`, `drain_deltas`) under its lock.
+    /// RIB; read it (e.g. `route`, `best_prefixes`) under its lock.
+    ///
+    /// The RIB records no deltas, so nothing accumulates when nobody reads it (a full table
+    /// received by `announce --import` would otherwise keep one delta per change forever). To
+    /// follow changes, turn them on with `Rib::set_track_deltas(true)` and call `drain_deltas`
+    /// regularly.
     pub fn enable_import(&self, cfg: DecisionConfig) -> SharedRib {
-        let rib = Arc::new(Mutex::new(Rib::new(cfg)));
+        let mut r = Rib::new(cfg);
+        r.set_track_deltas(false);
+        let rib = Arc::new(Mutex::new(r));
         *lock(&self.inner.import) = Some(rib.clone());
         rib
     }
@@ -1140,6 +1147,8 @@ mod tests {
         .unwrap();
         settle(&sp).await;
         assert!(lock(&rib).route(p("10.0.0.0/8")).is_some());
+        // Nobody drains this RIB's deltas here, so none are kept (issue 9: bounded memory).
+        assert!(lock(&rib).drain_deltas().is_empty());
         // The same route again under a treat-as-withdraw verdict (RFC 7606): withdrawn, and
         // the new prefix of that UPDATE is not imported.
         let mut bad = u.clone();
