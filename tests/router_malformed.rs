@@ -5,7 +5,9 @@
 //!   well-known mandatory NEXT_HOP): the route withdrawn;
 //! - attribute discard (§7.6 ATOMIC_AGGREGATE of length 1, §7.7 AGGREGATOR of length 5): the
 //!   route replaced by the new one without that attribute (its new community arrives);
+//!
 //! and the session with the sender stays up (no NOTIFICATION for either case).
+//!
 //! Needs root, gobgpd, gobgp, python3; build the example first (`cargo build --example router`).
 
 #[path = "router_common.rs"]
