@@ -13,6 +13,8 @@
 #
 # Usage (as root): flock /work/heavy.lock scripts/bench-rs.sh [CLIENTS] [PREFIXES_PER_CLIENT]
 # Needs: bird2 (bird, birdc), iproute2, jq; builds the release examples unless NO_BUILD=1.
+# ROUTER_WRAP="heaptrack -o FILE" (or perf record ... --) runs our router under a profiler;
+# ONLY_OURS=1 skips BIRD (for profiling only: no comparison is printed).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 C=${1:-50}
@@ -70,7 +72,8 @@ run_one() {
     last=$(echo "$all" | jq -s 'map(.last_unix_ms) | max')
     R_LATE=$(echo "$all" | jq -s "map(select(.established_unix_ms > $start_at)) | length")
     R_OWN=$(echo "$all" | jq -s 'map(.own_returned) | add')
-    R_MS=$(( last - first ))
+    if [ "$R_DONE" -gt 0 ]; then R_MS=$(( last - first )); else R_MS=-1; fi
+    [ "$R_DONE" -lt "$C" ] && R_MS=-1  # not converged: no time to report
     for p in "${cpids[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${cpids[@]}"; do wait "$p" 2>/dev/null; done
     echo "$name: $R_DONE/$C clients hold all $EXPECT routes of the others after ${R_MS} ms" \
@@ -81,13 +84,15 @@ run_one() {
 # Ours.
 args=()
 for i in $(seq 1 "$C"); do args+=(--peer "10.5.0.$((10 + i))" --peer-as $((65010 + i))); done
-ip netns exec "${P}rs" "$ROUTER" --local-as 64512 --router-id 10.5.0.1 --listen 0.0.0.0:179 \
+ip netns exec "${P}rs" ${ROUTER_WRAP:-} "$ROUTER" --local-as 64512 --router-id 10.5.0.1 --listen 0.0.0.0:179 \
     --passive --route-server "${args[@]}" --output none --stats >"$DIR/ours.out" 2>"$DIR/ours.err" &
 RS_PID=$!; PIDS+=("$RS_PID")
-sleep 0.5
+# Clients start once every neighbour is registered (the first stats line), so none is refused.
+for _ in $(seq 1 600); do grep -q '"type":"stats"' "$DIR/ours.out" 2>/dev/null && break; sleep 0.05; done
 run_one ours
 O=("$R_MS" "$R_HWM" "$R_RSS" "$R_DONE" "$R_OWN")
-kill "$RS_PID"; wait "$RS_PID" 2>/dev/null
+kill -INT "$RS_PID"; wait "$RS_PID" 2>/dev/null
+[ "${ONLY_OURS:-0}" = 1 ] && exit 0
 
 # BIRD.
 {
@@ -100,7 +105,7 @@ kill "$RS_PID"; wait "$RS_PID" 2>/dev/null
 } >"$DIR/bird.conf"
 ip netns exec "${P}rs" bird -f -c "$DIR/bird.conf" -s "$DIR/bird.ctl" >"$DIR/bird.log" 2>&1 &
 RS_PID=$!; PIDS+=("$RS_PID")
-sleep 1
+for _ in $(seq 1 600); do birdc -s "$DIR/bird.ctl" show status 2>/dev/null | grep -q 'Daemon is up' && break; sleep 0.05; done
 run_one bird
 B=("$R_MS" "$R_HWM" "$R_RSS" "$R_DONE" "$R_OWN")
 
