@@ -26,7 +26,11 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     sleep 0.3
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for n in rs cl; do ip netns del "${P}$n" 2>/dev/null; done
+    # Anything left in our namespaces (e.g. the router under a ROUTER_WRAP wrapper).
+    for n in rs cl; do
+        for p in $(ip netns pids "${P}$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        ip netns del "${P}$n" 2>/dev/null
+    done
 }
 trap cleanup EXIT
 if [ "$C" -gt 200 ]; then echo "at most 200 clients" >&2; exit 1; fi
