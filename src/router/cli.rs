@@ -93,7 +93,7 @@ pub struct RouterArgs {
     /// A peer that is a route-server client (RFC 7947; repeat; must also be given with
     /// --peer): routes to it keep their AS_PATH (our AS is not prepended), NEXT_HOP and MED.
     /// The clients must not enforce their neighbour's AS first in the path (FRR
-    /// `no bgp enforce-first-as`, BIRD `enforce first as off`, the default in BIRD 2).
+    /// `no neighbor X enforce-first-as`, BIRD `enforce first as off`, the default in BIRD 2).
     #[arg(long = "rs-client")]
     pub rs_clients: Vec<IpAddr>,
     /// Route server: every eBGP --peer is a route-server client (as --rs-client for each).
