@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use router_common::{RouterProc, SeenRoute, bird_routes, gobgp_routes};
-use serde_json::Value;
 use testlab::{Bird, Bridge, Frr, Gobgp, Netns, wait_until};
 
 const RS_AS: u32 = 64512;
@@ -102,7 +101,6 @@ fn frr_seen(frr: &Frr) -> BTreeMap<String, SeenRoute> {
             med: b["metric"].as_u64().map(|x| x as u32),
             ..SeenRoute::default()
         };
-        let _: &Value = &b;
         m.insert(p.clone(), r);
     }
     m
