@@ -9,7 +9,15 @@
 //! most 4096 octets; NEXT_HOP is the feeder's address. It is built before connecting, so only
 //! sending is timed.
 //!
+//! `rs` (for `scripts/bench-rs.sh`, a route-server client) does both on one session: it sends
+//! its own `--prefixes N` (numbered from `--first`, so clients do not overlap) and counts the
+//! other prefixes it receives until `--expect M`, reporting whether any of its own came back.
+//! `--bind` picks the local address (many clients on one interface); `--start-at` (Unix ms)
+//! makes many clients start sending at the same moment once their sessions are up.
+//!
 //! ```text
+//! bgp_feed rs --connect 10.5.0.1:179 --bind 10.5.0.11 --local-as 65011 --router-id 10.5.0.11 \
+//!     --prefixes 2000 --first 2000 --expect 98000
 //! bgp_feed feed --connect 10.1.0.1:179 --local-as 65001 --router-id 10.1.0.2 --prefixes 1000000
 //! bgp_feed sink --connect 10.2.0.1:179 --local-as 65002 --router-id 10.2.0.2 --prefixes 1000000
 //! ```
@@ -42,6 +50,18 @@ struct Args {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Local address to connect from.
+    #[arg(long)]
+    bind: Option<std::net::IpAddr>,
+    /// Index of the first prefix sent (prefix i is 1.0.0.0/24 + i).
+    #[arg(long, default_value_t = 0)]
+    first: usize,
+    /// `rs`: distinct prefixes of others to wait for.
+    #[arg(long, default_value_t = 0)]
+    expect: usize,
+    /// Start sending at this Unix time in ms (after the session is up).
+    #[arg(long)]
+    start_at: Option<u128>,
 }
 
 fn unix_ms() -> u128 {
@@ -115,10 +135,11 @@ fn attrs(rng: &mut StdRng, local_as: u32, nh: Ipv4Addr) -> Vec<u8> {
 }
 
 /// The whole table as one byte stream of UPDATEs, then End-of-RIB.
-fn table(n: usize, local_as: u32, nh: Ipv4Addr) -> Vec<u8> {
+fn table(first: usize, n: usize, local_as: u32, nh: Ipv4Addr) -> Vec<u8> {
     let mut rng = StdRng::seed_from_u64(1);
     let mut out = Vec::with_capacity(n * 5);
-    let mut i = 0usize;
+    let n = first + n;
+    let mut i = first;
     while i < n {
         let a = attrs(&mut rng, local_as, nh);
         let u: f64 = rng.gen_range(0.0001..1.0);
@@ -159,10 +180,25 @@ fn read_msg(r: &mut impl Read) -> std::io::Result<(u8, Vec<u8>)> {
     Ok((h[18], body))
 }
 
+/// One TCP connection attempt, from `--bind` when given.
+fn connect(a: &Args) -> std::io::Result<TcpStream> {
+    let Some(bind) = a.bind else {
+        return TcpStream::connect_timeout(&a.connect, Duration::from_secs(1));
+    };
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(a.connect),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    s.bind(&SocketAddr::new(bind, 0).into())?;
+    s.connect_timeout(&a.connect.into(), Duration::from_secs(1))?;
+    Ok(s.into())
+}
+
 /// Connect (retrying), exchange OPEN and KEEPALIVE, return the stream once Established.
 fn establish(a: &Args, deadline: Instant) -> std::io::Result<TcpStream> {
     let s = loop {
-        match TcpStream::connect_timeout(&a.connect, Duration::from_secs(1)) {
+        match connect(a) {
             Ok(s) => break s,
             Err(e) if Instant::now() > deadline => return Err(e),
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
@@ -196,7 +232,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let deadline = Instant::now() + Duration::from_secs(a.timeout);
     match a.mode.as_str() {
         "feed" => {
-            let t = table(a.prefixes, a.local_as, a.router_id);
+            let t = table(a.first, a.prefixes, a.local_as, a.router_id);
             let s = establish(&a, deadline)?;
             // Drain whatever the receiver sends so it never blocks on us.
             let mut r = s.try_clone()?;
@@ -273,7 +309,99 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 seen.len()
             );
         }
-        m => return Err(format!("mode {m:?}: feed or sink").into()),
+        "rs" => rs_client(&a, deadline)?,
+        m => return Err(format!("mode {m:?}: feed, sink or rs").into()),
     }
     Ok(())
+}
+
+/// `rs` mode: send our table (from a thread, then keepalives), count what the others send.
+fn rs_client(a: &Args, deadline: Instant) -> Result<(), Box<dyn std::error::Error>> {
+    let t = table(a.first, a.prefixes, a.local_as, a.router_id);
+    let s = establish(a, deadline)?;
+    s.set_read_timeout(Some(Duration::from_secs(a.timeout)))?;
+    let established = unix_ms();
+    if let Some(at) = a.start_at {
+        let now = unix_ms();
+        if at > now {
+            std::thread::sleep(Duration::from_millis((at - now) as u64));
+        }
+    }
+    let start = unix_ms();
+    let mut w = s.try_clone()?;
+    std::thread::spawn(move || {
+        if w.write_all(&t).is_err() {
+            return;
+        }
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_secs(30));
+            if w.write_all(&message(4, &[])).is_err() {
+                return;
+            }
+        }
+    });
+    let own = |p: u32| {
+        let i = (p.wrapping_sub(0x0100_0000) >> 8) as usize;
+        (a.first..a.first + a.prefixes).contains(&i)
+    };
+    let mut r = BufReader::with_capacity(1 << 16, s);
+    let mut seen: HashSet<u32> = HashSet::with_capacity(a.expect);
+    let mut own_seen = 0usize;
+    while seen.len() < a.expect {
+        let (t, body) = read_msg(&mut r)?;
+        if t == 3 {
+            return Err("NOTIFICATION received".into());
+        }
+        if t != 2 {
+            continue;
+        }
+        for p in nlri_v4(&body) {
+            if own(p) {
+                own_seen += 1;
+            } else {
+                seen.insert(p);
+            }
+        }
+    }
+    println!(
+        "{{\"established_unix_ms\":{established},\"start_unix_ms\":{start},\"last_unix_ms\":{},\"prefixes\":{},\"own_returned\":{own_seen}}}",
+        unix_ms(),
+        seen.len()
+    );
+    std::io::stdout().flush()?;
+    // Stay up until killed, so our routes stay in the others' tables.
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    Ok(())
+}
+
+/// The announced IPv4 NLRI of an UPDATE body, each as its (left-aligned) address.
+fn nlri_v4(body: &[u8]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Some(wl) = body.get(0..2) else {
+        return out;
+    };
+    let al_at = 2 + usize::from(u16::from_be_bytes([wl[0], wl[1]]));
+    let Some(al) = body.get(al_at..al_at + 2) else {
+        return out;
+    };
+    let mut at = al_at + 2 + usize::from(u16::from_be_bytes([al[0], al[1]]));
+    while at < body.len() {
+        let n = usize::from(body[at]).div_ceil(8);
+        let mut p = [0u8; 4];
+        for (k, b) in body
+            .get(at + 1..at + 1 + n)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            if let Some(x) = p.get_mut(k) {
+                *x = *b;
+            }
+        }
+        out.push(u32::from_be_bytes(p));
+        at += 1 + n;
+    }
+    out
 }

@@ -88,6 +88,10 @@ pub struct PeerInfo {
     /// constructors. When `false`, [`crate::Rib::apply_update`] merges AS4_PATH and
     /// AS4_AGGREGATOR into the path it stores.
     pub four_octet_as: bool,
+    /// Whether the peer is a route-server client of ours (RFC 7947; eBGP only): routes
+    /// exported to it keep their AS_PATH (our AS is not prepended), NEXT_HOP and MED, so
+    /// we are transparent to it. `false` from the constructors.
+    pub rs_client: bool,
 }
 
 impl PeerInfo {
@@ -100,6 +104,7 @@ impl PeerInfo {
             ibgp: asn == local_as,
             rr_client: false,
             four_octet_as: true,
+            rs_client: false,
         }
     }
     /// The pseudo-peer of locally originated routes.
@@ -111,6 +116,7 @@ impl PeerInfo {
             ibgp: true,
             rr_client: false,
             four_octet_as: true,
+            rs_client: false,
         }
     }
 }

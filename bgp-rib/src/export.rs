@@ -97,6 +97,27 @@ pub fn export_attrs(
                 x.link_local = None;
             }
         }
+    } else if to.info.rs_client {
+        // RFC 7947 §2.2 (route server to client): transparent. Our AS is not prepended,
+        // NEXT_HOP (§2.2.2) and MED (§2.2.3) pass unchanged; LOCAL_PREF and the RR
+        // attributes stay inside the AS as on any eBGP session.
+        let unspecified = match a.next_hop {
+            IpAddr::V4(v) => v == Ipv4Addr::UNSPECIFIED,
+            IpAddr::V6(v) => v.is_unspecified(),
+        };
+        if unspecified {
+            // Our own route: we are its next hop.
+            a.next_hop = to.local_addr;
+            if let Some(x) = a.extra.as_mut() {
+                x.link_local = None;
+            }
+        }
+        a.local_pref = None;
+        if let Some(x) = a.extra.as_mut() {
+            x.originator_id = None;
+            x.cluster_list.clear();
+        }
+        a.normalize();
     } else {
         // To eBGP: prepend our AS, we are the next hop, LOCAL_PREF and RR attributes stay
         // inside the AS, and a MED learned from another AS is not passed on.
@@ -533,3 +554,6 @@ fn add_as4(a: &Attrs, wire: &mut Vec<bgp_wire::PathAttribute>) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod rs_tests;

@@ -90,6 +90,15 @@ pub struct RouterArgs {
     /// A peer that is a route-reflector client (repeat; must also be given with --peer).
     #[arg(long = "rr-client")]
     pub rr_clients: Vec<IpAddr>,
+    /// A peer that is a route-server client (RFC 7947; repeat; must also be given with
+    /// --peer): routes to it keep their AS_PATH (our AS is not prepended), NEXT_HOP and MED.
+    /// The clients must not enforce their neighbour's AS first in the path (FRR
+    /// `no neighbor X enforce-first-as`, BIRD `enforce first as off`, the default in BIRD 2).
+    #[arg(long = "rs-client")]
+    pub rs_clients: Vec<IpAddr>,
+    /// Route server: every eBGP --peer is a route-server client (as --rs-client for each).
+    #[arg(long)]
+    pub route_server: bool,
     /// Next hop self towards iBGP peers.
     #[arg(long)]
     pub next_hop_self: bool,
@@ -162,6 +171,7 @@ impl RouterArgs {
             }
             n.rr_client = self.rr_clients.contains(addr);
             n.next_hop_self = self.next_hop_self;
+            n.rs_client = self.route_server || self.rs_clients.contains(addr);
             cfg.neighbors.push(n);
         }
         Ok(cfg)
@@ -229,5 +239,36 @@ mod tests {
             .to_config(true)
             .is_err()
         );
+    }
+
+    #[test]
+    fn rs_client_flags() {
+        let base = [
+            "router",
+            "--local-as",
+            "64512",
+            "--router-id",
+            "10.0.0.1",
+            "--peer",
+            "10.0.0.2",
+            "--peer",
+            "10.0.0.3",
+            "--peer-as",
+            "65002",
+        ];
+        let mut one = base.to_vec();
+        one.extend(["--rs-client", "10.0.0.3"]);
+        let c = RouterArgs::try_parse_from(one)
+            .unwrap()
+            .to_config(true)
+            .unwrap();
+        assert!(!c.neighbors[0].rs_client && c.neighbors[1].rs_client);
+        let mut all = base.to_vec();
+        all.push("--route-server");
+        let c = RouterArgs::try_parse_from(all)
+            .unwrap()
+            .to_config(true)
+            .unwrap();
+        assert!(c.neighbors.iter().all(|n| n.rs_client));
     }
 }

@@ -82,6 +82,9 @@ pub struct NeighborConfig {
     pub rr_client: bool,
     /// Set ourselves as next hop on routes sent to this iBGP neighbour.
     pub next_hop_self: bool,
+    /// A route-server client of ours (RFC 7947; eBGP only): we pass routes to it without
+    /// prepending our AS and with NEXT_HOP and MED unchanged.
+    pub rs_client: bool,
     /// Import policy (after the protocol checks).
     pub import: Option<Arc<dyn Policy>>,
     /// Export policy (after the RFC 4271 / RFC 4456 rules).
@@ -102,6 +105,7 @@ impl NeighborConfig {
             families: vec![AfiSafi::IPV4_UNICAST],
             rr_client: false,
             next_hop_self: false,
+            rs_client: false,
             import: None,
             export: None,
         }
@@ -259,6 +263,7 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
     for n in &cfg.neighbors {
         let mut info = PeerInfo::new(n.addr, n.peer_as, Ipv4Addr::UNSPECIFIED, local_as);
         info.rr_client = n.rr_client && info.ibgp;
+        info.rs_client = n.rs_client && !info.ibgp;
         let id = rib.add_peer(info);
         if let Some(p) = &n.import {
             let _ = rib.set_import_policy(id, Some(p.clone()));
@@ -412,6 +417,8 @@ impl Router {
                 let mut info = self.rib.peer_info(id).cloned();
                 if let Some(info) = info.as_mut() {
                     info.router_id = neg.peer_router_id;
+                    // RFC 6793: from a 2-octet speaker the RIB merges AS4_PATH on receipt.
+                    info.four_octet_as = neg.four_octet_as;
                     let _ = self.rib.set_peer_info(id, info.clone());
                 }
                 let n = &mut self.nbrs[i];
