@@ -293,21 +293,37 @@ mod tests {
                 sets: vec![Set::LocalPref(50)],
             }],
         };
-        let peer = PeerInfo::new(n("192.0.2.1/32").addr(), 65001, "1.1.1.1".parse().unwrap(), 2);
+        let peer = PeerInfo::new(
+            n("192.0.2.1/32").addr(),
+            65001,
+            "1.1.1.1".parse().unwrap(),
+            2,
+        );
         let mut a = Attrs::new(n("192.0.2.1/32").addr());
         a.as_path = bgp_wire::attr::AsPath::from_sequence([65001, 65002, 65003]);
         a.communities.push(Community::new(1, 2));
         let p = n("10.0.0.0/8");
         let ok = |m: Match| clause(m).apply(p, &peer, &mut a.clone());
         assert!(ok(Match::AsPathRegex(AsPathRegex::new("^65001_").unwrap())));
-        assert!(!ok(Match::AsPathRegex(AsPathRegex::new("^65002_").unwrap())));
+        assert!(!ok(Match::AsPathRegex(
+            AsPathRegex::new("^65002_").unwrap()
+        )));
         assert!(ok(Match::OriginAs(65003)));
         assert!(!ok(Match::OriginAs(65001)));
-        assert!(ok(Match::AsPathLen { min: Some(3), max: Some(3) }));
-        assert!(!ok(Match::AsPathLen { min: None, max: Some(2) }));
+        assert!(ok(Match::AsPathLen {
+            min: Some(3),
+            max: Some(3)
+        }));
+        assert!(!ok(Match::AsPathLen {
+            min: None,
+            max: Some(2)
+        }));
         assert!(ok(Match::PeerAs(65001)));
         assert!(!ok(Match::PeerAs(65002)));
-        assert!(ok(Match::CommunityAny(vec![Community::new(9, 9), Community::new(1, 2)])));
+        assert!(ok(Match::CommunityAny(vec![
+            Community::new(9, 9),
+            Community::new(1, 2)
+        ])));
         assert!(!ok(Match::CommunityAny(vec![Community::new(9, 9)])));
     }
 }
