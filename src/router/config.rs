@@ -555,9 +555,7 @@ set = { prepend = 2, med = 5 }
     #[test]
     fn neighbours_and_policies_parse_and_apply() {
         let f = parse(FILE).unwrap();
-        let ns = f
-            .neighbors(64512, |a, asn| NeighborConfig::new(a, asn))
-            .unwrap();
+        let ns = f.neighbors(64512, NeighborConfig::new).unwrap();
         assert_eq!(ns.len(), 2);
         assert!(ns[0].passive && ns[0].hold_time == 30 && ns[0].max_prefix == Some(100));
         assert_eq!(ns[0].families.len(), 2);
