@@ -3,7 +3,8 @@
 //! from the kept Adj-RIB-In: a route the neighbour sent once, rejected before, now reaches
 //! the others, and the policy's community is set), a changed export policy (MED set towards
 //! one neighbour), starts an added neighbour and stops a removed one with Cease/Peer
-//! De-configured, while the unchanged sessions stay up (no Down event at the peers, one
+//! De-configured, resets only the neighbour whose hold time changed (Cease/Other
+//! Configuration Change), while the unchanged sessions stay up (no Down event at the peers, one
 //! Established each, the same count in the control socket's answer and in the metrics).
 //! `routerctl` answers `neighbors`, `summary` and `route PREFIX` with the reason for the best
 //! path; `/metrics` is scraped over HTTP.
@@ -80,7 +81,8 @@ impl Peer {
                 match ev {
                     PeerEvent::Established(_) => e.lock().unwrap().push("established".into()),
                     PeerEvent::Down { reason } => {
-                        e.lock().unwrap().push(format!("down {reason:?}"))
+                        e.lock().unwrap().push(format!("down {reason:?}"));
+                        r.lock().unwrap().clear();
                     }
                     PeerEvent::NotificationReceived(n) => {
                         e.lock().unwrap().push(format!("notification {}", n.kind()))
@@ -502,6 +504,72 @@ async fn sighup_applies_policy_and_neighbour_changes_without_resetting_sessions(
             .map(|e| e.starts_with("bad request")),
         Some(true)
     );
+
+    // A changed session parameter (hold time of peer 4) resets that session alone, with
+    // Cease/Other Configuration Change; it comes back up.
+    std::fs::write(
+        &conf,
+        AFTER.replace("remote-as = 65004\n", "remote-as = 65004\nhold-time = 60\n"),
+    )
+    .unwrap();
+    let st = Command::new("kill")
+        .args(["-HUP", &router.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    until("the second reload line", 10, || {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["type"] == "reload")
+            .count()
+            == 2
+    })
+    .await;
+    let reload = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .rfind(|v| v["type"] == "reload")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (
+            &reload["reset"],
+            &reload["added"],
+            &reload["removed"],
+            &reload["import_changed"]
+        ),
+        (&1.into(), &0.into(), &0.into(), &0.into()),
+        "{reload}"
+    );
+    for _ in 0..300 {
+        if p4.events().iter().filter(|e| *e == "established").count() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        p4.events().iter().filter(|e| *e == "established").count(),
+        2,
+        "peer 4 reset and back: {:?}",
+        p4.events()
+    );
+    assert!(
+        p4.events()
+            .iter()
+            .any(|e| e.contains("Other Configuration Change")),
+        "{:?}",
+        p4.events()
+    );
+    until("routes at peer 4 again", 10, || {
+        p4.route("10.3.2.0/24").is_some()
+    })
+    .await;
+    for (p, name) in [(&p2, "2"), (&p3, "3")] {
+        assert_eq!(p.events(), vec!["established".to_string()], "peer {name}");
+    }
 
     for p in [p2, p3, p4, p5] {
         let _ = p.handle.shutdown(None).await;

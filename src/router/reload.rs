@@ -60,9 +60,14 @@ impl Router {
         self.rib.remove_peer(n.id);
         let cease = Notification::with_data(CEASE, subcode, bytes::Bytes::new());
         let h = n.handle;
+        let mut state = h.watch_state();
         let _ = tokio::time::timeout(Duration::from_secs(3), async {
             let _ = h.automatic_stop(cease).await;
             let _ = h.shutdown(None).await;
+            // The driver answers before its task ends and leaves the listener; wait for the
+            // end (its state sender is dropped) so that it cannot remove the entry of a
+            // neighbour started again at the same address.
+            while state.changed().await.is_ok() {}
         })
         .await;
         let _ = writeln!(
