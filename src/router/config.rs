@@ -633,4 +633,83 @@ set = { prepend = 2, med = 5 }
         assert!(!same_policy(&p(&a, "in"), &p(&b, "out")));
         assert!(!same_policy(&p(&a, "in"), &None));
     }
+
+    #[test]
+    fn flags_and_file_combine() {
+        use clap::Parser;
+        let path = std::env::temp_dir().join(format!("router-merge-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[[neighbor]]\naddress = \"10.0.0.3\"\nremote-as = 65003\nhold-time = 30\n\
+             [[neighbor]]\naddress = \"10.0.0.4\"\nremote-as = 65004\n",
+        )
+        .unwrap();
+        let args = super::super::cli::RouterArgs::try_parse_from([
+            "router",
+            "--local-as",
+            "64512",
+            "--router-id",
+            "10.0.0.1",
+            "--peer",
+            "10.0.0.2",
+            "--peer",
+            "10.0.0.3",
+            "--peer-as",
+            "65002",
+            "--peer-as",
+            "65099",
+            "--hold-time",
+            "9",
+            "--passive",
+            "--ipv6",
+            "--config",
+            path.to_str().unwrap(),
+        ])
+        .unwrap();
+        let c = args.to_config(true).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let by = |a: &str| {
+            c.neighbors
+                .iter()
+                .find(|n| n.addr == a.parse::<IpAddr>().unwrap())
+                .unwrap()
+        };
+        assert_eq!(c.neighbors.len(), 3);
+        assert!(c.soft_reconfiguration);
+        assert_eq!(by("10.0.0.2").peer_as, 65002, "flag neighbour kept");
+        assert_eq!(
+            by("10.0.0.3").peer_as,
+            65003,
+            "the file replaces the flag neighbour"
+        );
+        assert_eq!(by("10.0.0.3").hold_time, 30, "file key wins");
+        assert_eq!(
+            by("10.0.0.4").hold_time,
+            9,
+            "flag default for a file neighbour"
+        );
+        assert!(by("10.0.0.4").passive);
+        assert_eq!(by("10.0.0.4").families.len(), 2);
+        // A file alone is enough.
+        let path2 = std::env::temp_dir().join(format!("router-merge2-{}.toml", std::process::id()));
+        std::fs::write(
+            &path2,
+            "[[neighbor]]\naddress = \"10.0.0.5\"\nremote-as = 65005\n",
+        )
+        .unwrap();
+        let args = super::super::cli::RouterArgs::try_parse_from([
+            "router",
+            "--local-as",
+            "64512",
+            "--router-id",
+            "10.0.0.1",
+            "--config",
+            path2.to_str().unwrap(),
+        ])
+        .unwrap();
+        let c = args.to_config(true).unwrap();
+        let _ = std::fs::remove_file(&path2);
+        assert_eq!(c.neighbors.len(), 1);
+        assert_eq!(c.neighbors[0].port, 179);
+    }
 }

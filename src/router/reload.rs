@@ -18,6 +18,8 @@
 use std::io::Write;
 use std::time::Duration;
 
+use bgp_fsm::DownReason;
+use bgp_fsm::driver::PeerEvent;
 use bgp_wire::Notification;
 
 use super::config::same_policy;
@@ -56,9 +58,21 @@ impl Router {
         }
         let n = self.nbrs.remove(i);
         let addr = n.cfg.addr;
+        let cease = Notification::with_data(CEASE, subcode, bytes::Bytes::new());
+        let was_up = n.stats.established_at.is_some();
+        if was_up && !n.over_limit {
+            // BMP Peer Down and the MRT state change, as for any session that ends.
+            let reason = DownReason::AutomaticStop(cease.clone());
+            let _ = writeln!(
+                self.out,
+                "{{\"type\":\"session\",\"peer\":\"{addr}\",\"state\":\"down\",\"reason\":\"{}\",\"graceful_restart\":false}}",
+                super::json_escape(&format!("{reason:?}"))
+            );
+            self.mon
+                .event(&self.rib, n.id, &PeerEvent::Down { reason }, || None);
+        }
         drop(n.session);
         self.rib.remove_peer(n.id);
-        let cease = Notification::with_data(CEASE, subcode, bytes::Bytes::new());
         let h = n.handle;
         let mut state = h.watch_state();
         let _ = tokio::time::timeout(Duration::from_secs(3), async {
@@ -70,10 +84,6 @@ impl Router {
             while state.changed().await.is_ok() {}
         })
         .await;
-        let _ = writeln!(
-            self.out,
-            "{{\"type\":\"session\",\"peer\":\"{addr}\",\"state\":\"down\",\"reason\":\"deconfigured\",\"graceful_restart\":false}}"
-        );
     }
 
     /// Apply `new`: see the module documentation.
