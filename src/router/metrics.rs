@@ -352,4 +352,50 @@ mod tests {
             }
         }
     }
+
+    #[tokio::test]
+    async fn http_server_answers_get_metrics_only() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let server = tokio::spawn(serve_on(l, tx));
+        // Stands in for the router task.
+        let router = tokio::spawn(async move {
+            while let Some(q) = rx.recv().await {
+                if let Query::Metrics(reply) = q {
+                    let _ = reply.send(render(&[sample()], 1, 2));
+                }
+            }
+        });
+        let get = |req: &'static [u8]| async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(req).await.unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out
+        };
+        let ok = get(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(ok.starts_with("HTTP/1.0 200 OK\r\n"), "{ok}");
+        let body = ok.split("\r\n\r\n").nth(1).unwrap();
+        assert!(ok.contains(&format!("Content-Length: {}\r\n", body.len())));
+        assert!(body.contains("bgp_router_rib_paths 2\n"));
+        assert!(
+            get(b"GET / HTTP/1.0\r\n\r\n")
+                .await
+                .starts_with("HTTP/1.0 404")
+        );
+        assert!(
+            get(b"POST /metrics HTTP/1.0\r\n\r\n")
+                .await
+                .starts_with("HTTP/1.0 405")
+        );
+        let big = vec![b'a'; MAX_REQUEST + 10];
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(&big).await.unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out).await;
+        assert!(out.starts_with("HTTP/1.0 400"), "{out}");
+        server.abort();
+        router.abort();
+    }
 }

@@ -30,7 +30,7 @@ pub mod fib;
 pub mod metrics;
 pub mod monitor;
 pub mod output;
-mod reload;
+pub mod reload;
 
 use std::future::Future;
 use std::io::{BufWriter, Write};

@@ -56,7 +56,7 @@ impl PartialEq for AsPathRegex {
 
 impl Eq for AsPathRegex {}
 
-/// The text an [`AsPathRegex`] is matched against (at most [`MAX_TEXT`] octets).
+/// The text an [`AsPathRegex`] is matched against (segments past 16 KiB of text are left out).
 pub fn path_text(path: &AsPath) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
