@@ -48,11 +48,11 @@ fn s(v: &Value) -> String {
     }
 }
 
-fn uptime(secs: u64) -> String {
-    if secs == 0 {
-        return "-".into();
+fn uptime(secs: Option<u64>) -> String {
+    match secs {
+        None => "-".into(),
+        Some(s) => format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
     }
-    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -99,7 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     s(&n["address"]),
                     s(&n["remote_as"]),
                     s(&n["state"]),
-                    uptime(n["uptime"].as_u64().unwrap_or(0)),
+                    uptime(n["uptime"].as_u64()),
                     s(&n["established_count"]),
                     s(&n["received"]),
                     s(&n["accepted"]),

@@ -399,6 +399,11 @@ async fn sighup_applies_policy_and_neighbour_changes_without_resetting_sessions(
     let after3 = nb(&n, "127.0.0.3");
     assert_eq!(after3["established_count"], 1);
     assert!(after3["uptime"].as_u64().unwrap() >= before3["uptime"].as_u64().unwrap());
+    assert_eq!(
+        before3["uptime"].as_u64().map(|_| ()),
+        Some(()),
+        "a number while up"
+    );
     assert_eq!(after3["accepted"], 2);
     assert_eq!(nb(&n, "127.0.0.5"), Value::Null, "removed");
     assert_eq!(nb(&n, "127.0.0.4")["state"], "Established");

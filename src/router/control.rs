@@ -5,7 +5,8 @@
 //!
 //! Requests:
 //! - `{"cmd":"summary"}`: AS, router id, neighbour counts, RIB sizes, RSS.
-//! - `{"cmd":"neighbors"}`: every neighbour with state, uptime, established count,
+//! - `{"cmd":"neighbors"}`: every neighbour with state, uptime (seconds, `null` when down),
+//!   established count,
 //!   received / accepted / advertised prefixes, message counters, last error, policies.
 //! - `{"cmd":"route","prefix":"203.0.113.0/24"}`: every path of the prefix (an address gives
 //!   the longest match) with its attributes and the decision's verdict: which is best and why,

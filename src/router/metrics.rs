@@ -73,11 +73,9 @@ impl NeighborStats {
             _ => {}
         }
     }
-    /// Seconds since the session came up (0 when down).
-    pub(super) fn uptime(&self) -> u64 {
-        self.established_at
-            .map(|t| t.elapsed().as_secs())
-            .unwrap_or(0)
+    /// Seconds since the session came up (`None` when down).
+    pub(super) fn uptime(&self) -> Option<u64> {
+        self.established_at.map(|t| t.elapsed().as_secs())
     }
     pub(super) fn updates_out(&self) -> u64 {
         self.updates_out.load(Ordering::Relaxed)
@@ -89,7 +87,8 @@ impl NeighborStats {
 pub(super) struct NeighborSample {
     pub(super) addr: String,
     pub(super) state: String,
-    pub(super) uptime: u64,
+    /// Seconds Established (`None` when down).
+    pub(super) uptime: Option<u64>,
     pub(super) established_count: u64,
     pub(super) received: Option<usize>,
     pub(super) accepted: usize,
@@ -122,7 +121,7 @@ pub(super) fn render(nbrs: &[NeighborSample], rib_prefixes: usize, rib_paths: us
         "bgp_router_neighbor_uptime_seconds",
         "gauge",
         "Seconds since the session became Established (0 when down).",
-        &|n| Some(n.uptime.to_string()),
+        &|n| Some(n.uptime.unwrap_or(0).to_string()),
     );
     family(
         "bgp_router_neighbor_established_total",
@@ -311,7 +310,7 @@ mod tests {
         NeighborSample {
             addr: "192.0.2.1".into(),
             state: "Established".into(),
-            uptime: 5,
+            uptime: Some(5),
             established_count: 1,
             received: Some(10),
             accepted: 8,
