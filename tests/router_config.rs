@@ -7,7 +7,8 @@
 //! Configuration Change), while the unchanged sessions stay up (no Down event at the peers, one
 //! Established each, the same count in the control socket's answer and in the metrics).
 //! `routerctl` answers `neighbors`, `summary` and `route PREFIX` with the reason for the best
-//! path; `/metrics` is scraped over HTTP.
+//! path; `/metrics` is scraped over HTTP. Every eBGP neighbour has explicit import and
+//! export policies (an accept-all one where nothing else is wanted), as RFC 8212 asks.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -173,17 +174,25 @@ address = "127.0.0.2"
 remote-as = 65002
 passive = true
 description = "downstream"
+import = "all"
+export = "all"
 
 [[neighbor]]
 address = "127.0.0.3"
 remote-as = 65003
 passive = true
 import = "in3"
+export = "all"
 
 [[neighbor]]
 address = "127.0.0.5"
 remote-as = 65005
 passive = true
+import = "all"
+export = "all"
+
+[[policy.all]]
+action = "accept"
 
 [[policy.in3]]
 match = { prefix = ["10.3.1.0/24"] }
@@ -195,6 +204,7 @@ address = "127.0.0.2"
 remote-as = 65002
 passive = true
 description = "downstream"
+import = "all"
 export = "out2"
 
 [[neighbor]]
@@ -202,11 +212,17 @@ address = "127.0.0.3"
 remote-as = 65003
 passive = true
 import = "in3"
+export = "all"
 
 [[neighbor]]
 address = "127.0.0.4"
 remote-as = 65004
 passive = true
+import = "all"
+export = "all"
+
+[[policy.all]]
+action = "accept"
 
 [prefix-list]
 p3 = ["10.3.0.0/16 le 24"]

@@ -5,7 +5,8 @@
 //! four prefixes with MED 77, although A sent the two new ones only once, before the reload
 //! (re-run from the kept Adj-RIB-In). The second reload changes B's export MED to 88: B sees
 //! 88 on every prefix. FRR's own view shows neither session flapped (one established
-//! connection, none dropped). Needs root and FRR; fails under CI=true without them.
+//! connection, none dropped). Every neighbour has explicit import and export policies (RFC
+//! 8212). Needs root and FRR; fails under CI=true without them.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -34,6 +35,10 @@ remote-as = 65001
 connect-retry = 1
 hold-time = 9
 import = "from-a"
+export = "all"
+
+[[policy.all]]
+action = "accept"
 "#,
     );
     if second {
@@ -44,6 +49,7 @@ address = "10.0.1.2"
 remote-as = 65002
 connect-retry = 1
 hold-time = 9
+import = "all"
 export = "to-b"
 
 [[policy.to-b]]

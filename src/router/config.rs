@@ -418,6 +418,8 @@ pub fn merge_file(
     let mut template_err = None;
     let from_file = file
         .neighbors(cfg.decision.local_as, |addr, asn| {
+            // The flags with this neighbour as the only `--peer`. (Not through clap's
+            // `try_update_from`: it would reset every flag left at its default.)
             let mut a = args.clone();
             a.peers = vec![addr];
             a.peer_as = vec![asn];
