@@ -592,6 +592,30 @@ async fn sighup_applies_policy_and_neighbour_changes_without_resetting_sessions(
         assert_eq!(p.events(), vec!["established".to_string()], "peer {name}");
     }
 
+    // A file that does not parse changes nothing.
+    std::fs::write(&conf, "[[neighbor]]\naddress = \"nonsense\"\n").unwrap();
+    let st = Command::new("kill")
+        .args(["-HUP", &router.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["type"] == "reload")
+            .count(),
+        2
+    );
+    let s = ctl(&sock, serde_json::json!({"cmd": "summary"})).await;
+    assert_eq!(
+        (&s["neighbors"], &s["established"]),
+        (&3.into(), &3.into()),
+        "{s}"
+    );
+
     for p in [p2, p3, p4, p5] {
         let _ = p.handle.shutdown(None).await;
     }
