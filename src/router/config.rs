@@ -467,8 +467,7 @@ pub async fn start_services(
         }
         if let Some(path) = args.control.clone() {
             // Bind now so a bad path fails at start, not later.
-            let _ = std::fs::remove_file(&path);
-            let l = tokio::net::UnixListener::bind(&path)?;
+            let l = super::control::bind(&path)?;
             tokio::spawn(async move {
                 if let Err(e) = super::control::serve_on(l, tx).await {
                     eprintln!("control: {e}");

@@ -59,8 +59,23 @@ const MAX_LINE: usize = 4096;
 /// Serve the control socket at `path` (an existing socket file is replaced) until the task
 /// is dropped.
 pub async fn serve(path: &Path, queries: mpsc::Sender<Query>) -> std::io::Result<()> {
-    let _ = std::fs::remove_file(path);
-    serve_on(tokio::net::UnixListener::bind(path)?, queries).await
+    serve_on(bind(path)?, queries).await
+}
+
+/// Bind the control socket at `path`, replacing a stale socket left by an earlier run (but
+/// never another kind of file).
+pub fn bind(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if !m.file_type().is_socket() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    tokio::net::UnixListener::bind(path)
 }
 
 /// [`serve`] on a bound socket.
@@ -293,5 +308,21 @@ mod tests {
             Request::Neighbors
         );
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"reboot"}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn bind_replaces_a_stale_socket_only() {
+        let dir = std::env::temp_dir().join(format!("ctl-bind-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("s");
+        drop(bind(&sock).unwrap());
+        assert!(sock.exists(), "a stale socket file stays behind");
+        let l = bind(&sock).unwrap();
+        drop(l);
+        let file = dir.join("f");
+        std::fs::write(&file, "keep").unwrap();
+        assert!(bind(&file).is_err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
