@@ -188,14 +188,18 @@ pub async fn main(export: bool) -> Result<(), RouterError> {
     let args = RouterArgs::parse();
     let cfg = args.to_config(export)?;
     let hooks = super::config::start_services(&args, export).await?;
-    super::run_with(
+    let r = super::run_with(
         cfg,
         async {
             let _ = tokio::signal::ctrl_c().await;
         },
         hooks,
     )
-    .await
+    .await;
+    if let Some(p) = &args.control {
+        let _ = std::fs::remove_file(p);
+    }
+    r
 }
 
 #[cfg(test)]
