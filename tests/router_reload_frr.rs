@@ -2,8 +2,9 @@
 //! SIGHUP: FRR A (AS 65001) announces 10.9.0-3.0/24; the router's import policy first takes
 //! only 10.9.0.0/24 and 10.9.1.0/24. The first reload widens it to all four and adds FRR B
 //! (AS 65002) as a neighbour with an export policy setting MED 77: B comes up and receives all
-//! four prefixes with MED 77, although A sent the two new ones only once, before the reload
-//! (re-run from the kept Adj-RIB-In). The second reload changes B's export MED to 88: B sees
+//! four prefixes with MED 77. A is configured without soft reconfiguration, so the router asks
+//! it for its routes again (ROUTE-REFRESH, counted by FRR) instead of re-running the policy
+//! over a kept copy (that path is tests/router_config.rs). The second reload changes B's export MED to 88: B sees
 //! 88 on every prefix. FRR's own view shows neither session flapped (one established
 //! connection, none dropped). Every neighbour has explicit import and export policies (RFC
 //! 8212). Needs root and FRR; fails under CI=true without them.
@@ -36,6 +37,7 @@ connect-retry = 1
 hold-time = 9
 import = "from-a"
 export = "all"
+soft-reconfiguration = false
 
 [[policy.all]]
 action = "accept"
@@ -157,7 +159,11 @@ fn sighup_policy_change_and_new_neighbour_with_frr_without_a_flap() {
     );
     std::thread::sleep(Duration::from_secs(1));
     let n = ctl(serde_json::json!({"cmd": "neighbors"}));
-    assert_eq!(n["neighbors"][0]["received"], 4, "{n}");
+    assert_eq!(
+        n["neighbors"][0]["received"],
+        serde_json::Value::Null,
+        "not kept: {n}"
+    );
     assert_eq!(n["neighbors"][0]["accepted"], 2, "{n}");
     assert_ne!(
         frr_b.neighbor_state("10.0.1.1").as_deref(),
@@ -194,6 +200,13 @@ fn sighup_policy_change_and_new_neighbour_with_frr_without_a_flap() {
     );
     std::thread::sleep(Duration::from_secs(1));
 
+    // FRR A answered our ROUTE-REFRESH.
+    let rr = frr_a.neighbor("10.0.0.1").unwrap()["messageStats"]["routeRefreshRecv"].as_u64();
+    assert!(
+        rr.is_some_and(|n| n >= 1),
+        "{}",
+        frr_a.neighbor("10.0.0.1").unwrap()
+    );
     // No flap, in FRR's view and in ours.
     assert_eq!(
         connections(&frr_a, "10.0.0.1"),

@@ -96,6 +96,10 @@ pub struct NeighborFile {
     pub export: Option<String>,
     /// Free text (shown by `routerctl neighbors`).
     pub description: Option<String>,
+    /// Keep its routes before import policy (default true): a reloaded import policy is
+    /// re-applied from them; false saves that memory and asks the neighbour to send its
+    /// routes again instead (ROUTE-REFRESH).
+    pub soft_reconfiguration: Option<bool>,
 }
 
 /// One term of a policy.
@@ -303,6 +307,7 @@ impl RouterFile {
             n.import = policy(&k("import"), &f.import)?;
             n.export = policy(&k("export"), &f.export)?;
             n.description = f.description.clone();
+            n.soft_reconfiguration = f.soft_reconfiguration.unwrap_or(true);
             out.push(n);
         }
         Ok(out)
@@ -439,8 +444,10 @@ pub fn merge_file(
     }
     cfg.neighbors
         .retain(|n| !from_file.iter().any(|f| f.addr == n.addr));
+    for n in &mut cfg.neighbors {
+        n.soft_reconfiguration = true;
+    }
     cfg.neighbors.extend(from_file);
-    cfg.soft_reconfiguration = true;
     Ok(())
 }
 
@@ -524,6 +531,7 @@ hold-time = 30
 families = ["ipv4-unicast", "ipv6-unicast"]
 maximum-prefix = 100
 import = "in"
+soft-reconfiguration = false
 
 [[neighbor]]
 address = "192.0.2.3:1179"
@@ -562,6 +570,7 @@ set = { prepend = 2, med = 5 }
         assert_eq!(ns[0].families.len(), 2);
         assert_eq!(ns[1].port, 1179);
         assert!(ns[1].rr_client && ns[1].import.is_none());
+        assert!(!ns[0].soft_reconfiguration && ns[1].soft_reconfiguration);
         let peer = PeerInfo::new(
             "192.0.2.2".parse().unwrap(),
             65001,
@@ -676,7 +685,7 @@ set = { prepend = 2, med = 5 }
                 .unwrap()
         };
         assert_eq!(c.neighbors.len(), 3);
-        assert!(c.soft_reconfiguration);
+        assert!(c.neighbors.iter().all(|n| n.soft_reconfiguration));
         assert_eq!(by("10.0.0.2").peer_as, 65002, "flag neighbour kept");
         assert_eq!(
             by("10.0.0.3").peer_as,

@@ -228,7 +228,7 @@ impl Router {
                     "families": n.cfg.families.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
                     "import_policy": n.cfg.import.is_some(),
                     "export_policy": n.cfg.export.is_some(),
-                    "soft_reconfiguration": n.stats.soft_in,
+                    "soft_reconfiguration": n.cfg.soft_reconfiguration,
                 })
             })
             .collect();

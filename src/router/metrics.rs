@@ -39,12 +39,10 @@ pub(super) struct NeighborStats {
     pub(super) notifications_out: u64,
     /// Why the last session ended.
     pub(super) last_error: Option<String>,
-    /// The pre-policy routes are kept (soft reconfiguration inbound).
-    pub(super) soft_in: bool,
 }
 
 impl NeighborStats {
-    pub(super) fn new(soft_in: bool) -> Self {
+    pub(super) fn new() -> Self {
         NeighborStats {
             established_at: None,
             established_count: 0,
@@ -53,7 +51,6 @@ impl NeighborStats {
             notifications_in: 0,
             notifications_out: 0,
             last_error: None,
-            soft_in,
         }
     }
     /// Count an event of the neighbour's driver.

@@ -94,6 +94,11 @@ pub struct NeighborConfig {
     pub max_prefix: Option<u32>,
     /// Free text shown by the query interface.
     pub description: Option<String>,
+    /// Keep its routes as received, before import policy (soft reconfiguration inbound), so
+    /// that a changed import policy is re-applied without asking it; off: a changed policy
+    /// asks it to send everything again (ROUTE-REFRESH, RFC 2918). On for every neighbour
+    /// when a `--config` file may be reloaded, unless the file turns it off.
+    pub soft_reconfiguration: bool,
 }
 
 impl NeighborConfig {
@@ -114,6 +119,7 @@ impl NeighborConfig {
             export: None,
             max_prefix: None,
             description: None,
+            soft_reconfiguration: false,
         }
     }
 }
@@ -143,9 +149,6 @@ pub struct RouterConfig {
     pub max_prefix: Option<u32>,
     /// BMP export and MRT dumps.
     pub monitor: monitor::MonitorConfig,
-    /// Keep every neighbour's routes before import policy, so that a changed import policy
-    /// is re-applied without asking the neighbour (on when a `--config` file may be reloaded).
-    pub soft_reconfiguration: bool,
 }
 
 impl RouterConfig {
@@ -163,7 +166,6 @@ impl RouterConfig {
             graceful_restart: false,
             max_prefix: None,
             monitor: monitor::MonitorConfig::default(),
-            soft_reconfiguration: false,
         }
     }
 }
@@ -432,7 +434,7 @@ impl Router {
         if let Some(p) = &n.import {
             let _ = rib.set_import_policy(id, Some(p.clone()));
         }
-        if cfg.soft_reconfiguration {
+        if n.soft_reconfiguration {
             let _ = rib.set_soft_reconfiguration(id, true);
         }
         let mut pc = PeerConfig::new(local_as, n.peer_as, router_id, n.addr);
@@ -461,7 +463,7 @@ impl Router {
             session: None,
             gr_time: None,
             over_limit: false,
-            stats: metrics::NeighborStats::new(cfg.soft_reconfiguration),
+            stats: metrics::NeighborStats::new(),
         });
     }
 

@@ -4,7 +4,8 @@
 //!   routes withdrawn from the others;
 //! - a new neighbour is started;
 //! - a neighbour whose session parameters changed (AS, port, passive, source address, hold
-//!   time, connect retry, families, route-reflector client, next-hop-self) is restarted alone,
+//!   time, connect retry, families, route-reflector client, next-hop-self, soft
+//!   reconfiguration) is restarted alone,
 //!   with Cease/Other Configuration Change (6/6);
 //! - a changed import policy is re-run over the routes kept before policy (soft
 //!   reconfiguration inbound; a ROUTE-REFRESH is asked for when they were not kept), a changed
@@ -41,6 +42,8 @@ fn session_changed(old: &NeighborConfig, new: &NeighborConfig) -> bool {
         || old.families != new.families
         || old.rr_client != new.rr_client
         || old.next_hop_self != new.next_hop_self
+        // Turned on mid-session it would miss what was received before.
+        || old.soft_reconfiguration != new.soft_reconfiguration
 }
 
 impl Router {
@@ -147,7 +150,7 @@ impl Router {
     fn reimport(&mut self, i: usize, n: &NeighborConfig) {
         let id = self.nbrs[i].id;
         let _ = self.rib.set_import_policy(id, n.import.clone());
-        if self.nbrs[i].stats.soft_in {
+        if self.nbrs[i].cfg.soft_reconfiguration {
             let _ = self.rib.soft_reconfigure(id);
         } else if self.nbrs[i].session.is_some() || self.nbrs[i].handle.connection().is_some() {
             // Not kept: ask the neighbour to send everything again (RFC 2918).
