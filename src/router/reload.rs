@@ -81,9 +81,10 @@ impl Router {
         let _ = tokio::time::timeout(Duration::from_secs(3), async {
             let _ = h.automatic_stop(cease).await;
             let _ = h.shutdown(None).await;
-            // The driver answers before its task ends and leaves the listener; wait for the
-            // end (its state sender is dropped) so that it cannot remove the entry of a
-            // neighbour started again at the same address.
+            // The driver answers before its task ends; wait for the end (its state sender is
+            // dropped), so its connection is closed and it has left the listener before a
+            // neighbour at the same address starts again. (Before the driver's registration
+            // numbers, its late unregister took the new neighbour's listener entry away.)
             while state.changed().await.is_ok() {}
         })
         .await;
