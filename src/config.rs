@@ -84,7 +84,11 @@ pub enum ConfigError {
     Pool(#[from] PoolError),
 }
 
-fn invalid(key: impl Into<String>, value: impl ToString, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(
+    key: impl Into<String>,
+    value: impl ToString,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         value: value.to_string(),
@@ -414,19 +418,33 @@ pub struct Config {
 
 /// Read and parse a TOML file.
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_toml(path, &text)
+    read_file_as(path)
 }
 
 /// Parse TOML text (the path is only used in errors).
 pub fn parse_toml(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    parse_toml_as(path, text)
+}
+
+/// Parse TOML text into any configuration type, errors naming the file (shared with the
+/// router's `--config`, [`crate::router::config`]).
+pub(crate) fn parse_toml_as<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
         message: e.to_string().trim_end().to_string(),
     })
+}
+
+/// Read a TOML file into any configuration type.
+pub(crate) fn read_file_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_toml_as(path, &text)
 }
 
 /// Parse `ADDR`, `ADDR:PORT` or `[V6]:PORT`.
@@ -486,7 +504,7 @@ pub fn parse_large_community(key: &str, s: &str) -> Result<LargeCommunity, Confi
     }
 }
 
-fn parse_prefix(key: &str, s: &str) -> Result<IpNet, ConfigError> {
+pub(crate) fn parse_prefix(key: &str, s: &str) -> Result<IpNet, ConfigError> {
     if let Ok(p) = s.parse::<IpNet>() {
         if p.trunc() != p {
             return Err(invalid(
@@ -503,7 +521,7 @@ fn parse_prefix(key: &str, s: &str) -> Result<IpNet, ConfigError> {
     Err(invalid(key, s, "expected a prefix like 172.16.10.0/32"))
 }
 
-fn parse_addr(key: &str, s: &str) -> Result<IpAddr, ConfigError> {
+pub(crate) fn parse_addr(key: &str, s: &str) -> Result<IpAddr, ConfigError> {
     s.parse()
         .map_err(|_| invalid(key, s, "expected an IPv4 or IPv6 address"))
 }

@@ -193,6 +193,12 @@ impl AdjRibOut {
     pub fn config(&self) -> &OutPeerConfig {
         &self.cfg
     }
+    /// Replace the export policy (a configuration reload). Nothing is re-sent until the
+    /// prefixes are refreshed: call [`AdjRibOut::refresh`] for each of
+    /// [`Rib::best_prefixes`], which queues only the difference to what was sent.
+    pub fn set_policy(&mut self, policy: Option<Arc<dyn Policy>>) {
+        self.cfg.policy = policy;
+    }
     /// Number of routes (prefix, path id) advertised (after pending changes are taken).
     pub fn advertised(&self) -> usize {
         self.sent.len()

@@ -41,4 +41,6 @@ pub mod rib;
 
 pub use attrs::{Attrs, Interner};
 pub use decision::{DecisionConfig, NextHopResolver, PeerInfo, Reason, WeightedNextHop};
-pub use rib::{Delta, DeltaKind, PathView, PeerId, Rib, RibError, RouteView, UpdateSummary};
+pub use rib::{
+    Delta, DeltaKind, PathView, PeerId, Rib, RibError, RouteView, UpdateSummary, Verdict,
+};

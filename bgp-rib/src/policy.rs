@@ -9,6 +9,9 @@ use ipnet::IpNet;
 use crate::attrs::Attrs;
 use crate::decision::PeerInfo;
 
+mod aspath;
+pub use aspath::{AsPathRegex, origin_as, path_text};
+
 /// A routing policy applied to one route: may rewrite the attributes; returns whether the route
 /// is accepted.
 pub trait Policy: Send + Sync + std::fmt::Debug {
@@ -95,14 +98,38 @@ pub enum Match {
     Community(Community),
     /// The route's AS_PATH contains this AS.
     AsPathContains(u32),
+    /// The route carries at least one of these communities.
+    CommunityAny(Vec<Community>),
+    /// The route's AS_PATH matches this regular expression.
+    AsPathRegex(AsPathRegex),
+    /// The route was originated by this AS (the last AS of its path, see [`origin_as`]).
+    OriginAs(u32),
+    /// The AS_PATH length (as the decision process counts it) is within these bounds
+    /// (inclusive).
+    AsPathLen {
+        /// Minimum length.
+        min: Option<usize>,
+        /// Maximum length.
+        max: Option<usize>,
+    },
+    /// The route was learned from (import) or is sent to (export) a peer of this AS.
+    PeerAs(u32),
 }
 
 impl Match {
-    fn matches(&self, prefix: IpNet, attrs: &Attrs) -> bool {
+    fn matches(&self, prefix: IpNet, peer: &PeerInfo, attrs: &Attrs) -> bool {
         match self {
             Match::Prefix(l) => l.permits(prefix),
             Match::Community(c) => attrs.has_community(*c),
             Match::AsPathContains(a) => attrs.as_path.count(*a) > 0,
+            Match::CommunityAny(cs) => cs.iter().any(|c| attrs.has_community(*c)),
+            Match::AsPathRegex(r) => r.is_match(&attrs.as_path),
+            Match::OriginAs(a) => origin_as(&attrs.as_path) == Some(*a),
+            Match::AsPathLen { min, max } => {
+                let l = attrs.as_path.path_len();
+                min.is_none_or(|m| l >= m) && max.is_none_or(|m| l <= m)
+            }
+            Match::PeerAs(a) => peer.asn == *a,
         }
     }
 }
@@ -179,9 +206,9 @@ pub struct RouteMap {
 }
 
 impl Policy for RouteMap {
-    fn apply(&self, prefix: IpNet, _peer: &PeerInfo, attrs: &mut Attrs) -> bool {
+    fn apply(&self, prefix: IpNet, peer: &PeerInfo, attrs: &mut Attrs) -> bool {
         for c in &self.clauses {
-            if c.matches.iter().all(|m| m.matches(prefix, attrs)) {
+            if c.matches.iter().all(|m| m.matches(prefix, peer, attrs)) {
                 if c.action == Action::Permit {
                     for s in &c.sets {
                         s.apply(attrs);
@@ -255,5 +282,48 @@ mod tests {
         assert_eq!(a.as_path.path_len(), 2);
         a.communities.push(Community::new(65000, 666));
         assert!(!rm.apply(n("10.0.0.0/8"), &peer, &mut a));
+    }
+
+    #[test]
+    fn route_map_as_path_origin_length_and_peer_matches() {
+        let clause = |m: Match| RouteMap {
+            clauses: vec![Clause {
+                action: Action::Permit,
+                matches: vec![m],
+                sets: vec![Set::LocalPref(50)],
+            }],
+        };
+        let peer = PeerInfo::new(
+            n("192.0.2.1/32").addr(),
+            65001,
+            "1.1.1.1".parse().unwrap(),
+            2,
+        );
+        let mut a = Attrs::new(n("192.0.2.1/32").addr());
+        a.as_path = bgp_wire::attr::AsPath::from_sequence([65001, 65002, 65003]);
+        a.communities.push(Community::new(1, 2));
+        let p = n("10.0.0.0/8");
+        let ok = |m: Match| clause(m).apply(p, &peer, &mut a.clone());
+        assert!(ok(Match::AsPathRegex(AsPathRegex::new("^65001_").unwrap())));
+        assert!(!ok(Match::AsPathRegex(
+            AsPathRegex::new("^65002_").unwrap()
+        )));
+        assert!(ok(Match::OriginAs(65003)));
+        assert!(!ok(Match::OriginAs(65001)));
+        assert!(ok(Match::AsPathLen {
+            min: Some(3),
+            max: Some(3)
+        }));
+        assert!(!ok(Match::AsPathLen {
+            min: None,
+            max: Some(2)
+        }));
+        assert!(ok(Match::PeerAs(65001)));
+        assert!(!ok(Match::PeerAs(65002)));
+        assert!(ok(Match::CommunityAny(vec![
+            Community::new(9, 9),
+            Community::new(1, 2)
+        ])));
+        assert!(!ok(Match::CommunityAny(vec![Community::new(9, 9)])));
     }
 }

@@ -117,16 +117,26 @@ pub struct RouterArgs {
     /// Seconds between MRT snapshots.
     #[arg(long, value_name = "S", default_value_t = 300)]
     pub mrt_interval: u64,
+    /// TOML file of neighbours and policies ([`super::config`]), merged with the flags;
+    /// SIGHUP re-reads it and applies only the difference.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// Answer line-delimited JSON queries on this Unix socket (`routerctl`).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<std::path::PathBuf>,
 }
 
 impl RouterArgs {
     /// The router configuration; `export` off makes a receive-only collector.
     pub fn to_config(&self, export: bool) -> Result<RouterConfig, RouterError> {
-        if self.peers.is_empty() {
+        if self.peers.is_empty() && self.config.is_none() {
             return Err(RouterError::Config("at least one --peer".into()));
         }
-        if self.peer_as.is_empty()
-            || (self.peer_as.len() != 1 && self.peer_as.len() != self.peers.len())
+        if (self.peer_as.is_empty() && !self.peers.is_empty())
+            || (self.peer_as.len() > 1 && self.peer_as.len() != self.peers.len())
         {
             return Err(RouterError::Config(
                 "--peer-as: one value, or one per --peer".into(),
@@ -174,18 +184,32 @@ impl RouterArgs {
             n.rs_client = self.route_server || self.rs_clients.contains(addr);
             cfg.neighbors.push(n);
         }
+        if let Some(path) = &self.config {
+            super::config::merge_file(self, path, &mut cfg, export)?;
+        }
         Ok(cfg)
     }
 }
 
-/// Parse the command line and run until Ctrl-C: the whole `main` of the examples.
+/// Parse the command line and run until Ctrl-C: the whole `main` of the
+/// examples. With `--config`, SIGHUP reloads the file; `--metrics` and `--control` start
+/// their servers.
 pub async fn main(export: bool) -> Result<(), RouterError> {
     let args = RouterArgs::parse();
     let cfg = args.to_config(export)?;
-    super::run(cfg, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    let hooks = super::config::start_services(&args, export).await?;
+    let r = super::run_with(
+        cfg,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+        hooks,
+    )
+    .await;
+    if let Some(p) = &args.control {
+        let _ = std::fs::remove_file(p);
+    }
+    r
 }
 
 #[cfg(test)]

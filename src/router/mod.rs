@@ -24,9 +24,13 @@
 //! (AutomaticStop) runs in its own task and never waits behind data.
 
 pub mod cli;
+pub mod config;
+pub mod control;
 pub mod fib;
+pub mod metrics;
 pub mod monitor;
 pub mod output;
+pub mod reload;
 
 use std::future::Future;
 use std::io::{BufWriter, Write};
@@ -89,6 +93,15 @@ pub struct NeighborConfig {
     pub import: Option<Arc<dyn Policy>>,
     /// Export policy (after the RFC 4271 / RFC 4456 rules).
     pub export: Option<Arc<dyn Policy>>,
+    /// maximum-prefix for this neighbour (else [`RouterConfig::max_prefix`]).
+    pub max_prefix: Option<u32>,
+    /// Free text shown by the query interface.
+    pub description: Option<String>,
+    /// Keep its routes as received, before import policy (soft reconfiguration inbound), so
+    /// that a changed import policy is re-applied without asking it; off: a changed policy
+    /// asks it to send everything again (ROUTE-REFRESH, RFC 2918). On for every neighbour
+    /// when a `--config` file may be reloaded, unless the file turns it off.
+    pub soft_reconfiguration: bool,
 }
 
 impl NeighborConfig {
@@ -108,6 +121,9 @@ impl NeighborConfig {
             rs_client: false,
             import: None,
             export: None,
+            max_prefix: None,
+            description: None,
+            soft_reconfiguration: false,
         }
     }
 }
@@ -169,6 +185,8 @@ struct Neighbor {
     gr_time: Option<u16>,
     /// Its session was ended for exceeding maximum-prefix; updates are dropped until it is up.
     over_limit: bool,
+    /// Counters and times for the query interface and the metrics.
+    stats: metrics::NeighborStats,
 }
 
 struct OutSession {
@@ -200,7 +218,11 @@ impl OutSession {
 
 /// Sends queued batches to the driver, one UPDATE at a time (the driver bounds its write
 /// queue). Ends when the session's queue is dropped or the session fails.
-fn spawn_sender(handle: PeerHandle, room: Arc<Notify>) -> mpsc::Sender<Vec<Update>> {
+fn spawn_sender(
+    handle: PeerHandle,
+    room: Arc<Notify>,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+) -> mpsc::Sender<Vec<Update>> {
     let (tx, mut rx) = mpsc::channel::<Vec<Update>>(SEND_BATCHES);
     tokio::spawn(async move {
         while let Some(batch) = rx.recv().await {
@@ -210,6 +232,7 @@ fn spawn_sender(handle: PeerHandle, room: Arc<Notify>) -> mpsc::Sender<Vec<Updat
                 if handle.send_update(u).await.is_err() {
                     return;
                 }
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     });
@@ -228,6 +251,17 @@ struct Router {
     room: Arc<Notify>,
     /// BMP and MRT.
     mon: monitor::Monitors,
+    /// Where neighbours added later (a reload) register for incoming connections.
+    listener: Option<Listener>,
+}
+
+/// What else drives a running router besides its neighbours (see [`run_with`]).
+#[derive(Debug, Default)]
+pub struct Hooks {
+    /// New configurations to apply (SIGHUP): only what changed is touched.
+    pub reload: Option<mpsc::Receiver<RouterConfig>>,
+    /// Questions from the query interface and the metrics endpoint, answered between batches.
+    pub queries: Option<mpsc::Receiver<control::Query>>,
 }
 
 /// Run the router until `shutdown` completes; then remove our FIB routes and stop every
@@ -236,6 +270,20 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
     if cfg.neighbors.is_empty() {
         return Err(RouterError::Config("no neighbours".into()));
     }
+    run_with(cfg, shutdown, Hooks::default()).await
+}
+
+/// [`run`] with reloads and queries: a router may start without neighbours when a reload
+/// can bring them.
+pub async fn run_with(
+    cfg: RouterConfig,
+    shutdown: impl Future<Output = ()>,
+    hooks: Hooks,
+) -> Result<(), RouterError> {
+    let Hooks {
+        reload: mut reloads,
+        mut queries,
+    } = hooks;
     let local_as = cfg.decision.local_as;
     let router_id = cfg.decision.router_id;
     let mut rib = Rib::new(cfg.decision.clone());
@@ -256,62 +304,29 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
         Some(a) => Some(Listener::bind(a).await?),
         None => None,
     };
+    let mon = monitor::Monitors::start(&cfg.monitor, local_as, router_id)?;
     // Each driver's own bounded event channel, polled in turn by the router task.
-    let mut events: Vec<Option<mpsc::Receiver<PeerEvent>>> = Vec::new();
-    let mut mon = monitor::Monitors::start(&cfg.monitor, local_as, router_id)?;
-    let mut nbrs = Vec::new();
-    for n in &cfg.neighbors {
-        let mut info = PeerInfo::new(n.addr, n.peer_as, Ipv4Addr::UNSPECIFIED, local_as);
-        info.rr_client = n.rr_client && info.ibgp;
-        info.rs_client = n.rs_client && !info.ibgp;
-        let id = rib.add_peer(info);
-        if let Some(p) = &n.import {
-            let _ = rib.set_import_policy(id, Some(p.clone()));
-        }
-        let mut pc = PeerConfig::new(local_as, n.peer_as, router_id, n.addr);
-        pc.peer_port = n.port;
-        pc.passive = n.passive;
-        pc.hold_time = n.hold_time;
-        pc.local_addr = n.local_addr;
-        pc.connect_retry = n.connect_retry.max(Duration::from_secs(1));
-        pc.families = n.families.clone();
-        if cfg.graceful_restart {
-            // Helper only: we keep no forwarding state of our own across restarts.
-            pc.graceful_restart = Some(GracefulRestartConfig {
-                restart_time: 120,
-                restart_state: false,
-                notification: false,
-                families: Vec::new(),
-            });
-        }
-        mon.add_session(id, pc.session_config());
-        let handle = spawn_peer(pc, listener.as_ref());
-        events.push(handle.take_events());
-        nbrs.push(Neighbor {
-            id,
-            cfg: n.clone(),
-            handle,
-            session: None,
-            gr_time: None,
-            over_limit: false,
-        });
-    }
     let mut rx = Events {
-        rx: events,
+        rx: Vec::new(),
         next: 0,
     };
     let start = Instant::now();
+    let neighbors = cfg.neighbors.clone();
     let mut r = Router {
         cfg,
         rib,
-        nbrs,
+        nbrs: Vec::new(),
         fib,
         out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
         start,
         stats: StatsPrinter::new(start, Duration::from_millis(100)),
         room: Arc::new(Notify::new()),
         mon,
+        listener,
     };
+    for n in neighbors {
+        r.start_neighbor(n, &mut rx);
+    }
     let mut bmp_resyncs = r.mon.bmp_resyncs.take();
     let mut bmp_stats =
         tokio::time::interval(Duration::from_secs(r.cfg.monitor.bmp_stats_interval.max(1)));
@@ -322,7 +337,7 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            m = std::future::poll_fn(|cx| rx.poll_next(cx)) => match m {
+            m = std::future::poll_fn(|cx| rx.poll_next(cx)), if rx.rx.iter().any(Option::is_some) => match m {
                 Some((i, ev)) => {
                     r.on_event(i, ev);
                     // Take what else is queued before publishing, so one batch of deltas
@@ -336,7 +351,9 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
                         n += 1;
                     }
                 }
-                None => break,
+                // Every driver has ended; with reloads, new neighbours may still come.
+                None if reloads.is_none() => break,
+                None => {}
             },
             _ = tick.tick() => {
                 let now = start.elapsed().as_secs();
@@ -364,6 +381,18 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
                 }
             }
             _ = room.notified(), if r.nbrs.iter().any(|n| n.session.as_ref().is_some_and(|s| s.dirty)) => {}
+            Some(new) = async {
+                match reloads.as_mut() {
+                    Some(c) => c.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => r.reload(new, &mut rx).await,
+            Some(q) = async {
+                match queries.as_mut() {
+                    Some(c) => c.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => r.answer(q),
             _ = &mut shutdown => break,
         }
         r.publish().await;
@@ -397,7 +426,56 @@ impl Router {
         self.nbrs[i].cfg.addr
     }
 
+    /// Register a neighbour with the RIB and start its driver.
+    fn start_neighbor(&mut self, n: NeighborConfig, events: &mut Events) {
+        let cfg = &self.cfg;
+        let local_as = cfg.decision.local_as;
+        let router_id = cfg.decision.router_id;
+        let rib = &mut self.rib;
+        let mut info = PeerInfo::new(n.addr, n.peer_as, Ipv4Addr::UNSPECIFIED, local_as);
+        info.rr_client = n.rr_client && info.ibgp;
+        info.rs_client = n.rs_client && !info.ibgp;
+        let id = rib.add_peer(info);
+        if let Some(p) = &n.import {
+            let _ = rib.set_import_policy(id, Some(p.clone()));
+        }
+        if n.soft_reconfiguration {
+            let _ = rib.set_soft_reconfiguration(id, true);
+        }
+        let mut pc = PeerConfig::new(local_as, n.peer_as, router_id, n.addr);
+        pc.peer_port = n.port;
+        pc.passive = n.passive;
+        pc.hold_time = n.hold_time;
+        pc.local_addr = n.local_addr;
+        pc.connect_retry = n.connect_retry.max(Duration::from_secs(1));
+        pc.families = n.families.clone();
+        if cfg.graceful_restart {
+            // Helper only: we keep no forwarding state of our own across restarts.
+            pc.graceful_restart = Some(GracefulRestartConfig {
+                restart_time: 120,
+                restart_state: false,
+                notification: false,
+                families: Vec::new(),
+            });
+        }
+        self.mon.add_session(id, pc.session_config());
+        let handle = spawn_peer(pc, self.listener.as_ref());
+        events.rx.push(handle.take_events());
+        self.nbrs.push(Neighbor {
+            id,
+            cfg: n,
+            handle,
+            session: None,
+            gr_time: None,
+            over_limit: false,
+            stats: metrics::NeighborStats::new(),
+        });
+    }
+
     fn on_event(&mut self, i: usize, ev: PeerEvent) {
+        if let Some(n) = self.nbrs.get_mut(i) {
+            n.stats.event(&ev);
+        }
         let Some(n) = self.nbrs.get(i) else { return };
         let id = n.id;
         let addr = n.cfg.addr;
@@ -449,7 +527,11 @@ impl Router {
                     n.session = Some(OutSession {
                         out,
                         ctx: neg.context.clone(),
-                        tx: spawn_sender(n.handle.clone(), self.room.clone()),
+                        tx: spawn_sender(
+                            n.handle.clone(),
+                            self.room.clone(),
+                            n.stats.updates_out.clone(),
+                        ),
                         dirty: true,
                     });
                 }
@@ -511,7 +593,7 @@ impl Router {
     }
 
     fn check_max_prefix(&mut self, i: usize) {
-        let Some(limit) = self.cfg.max_prefix else {
+        let Some(limit) = self.nbrs[i].cfg.max_prefix.or(self.cfg.max_prefix) else {
             return;
         };
         let id = self.nbrs[i].id;

@@ -179,11 +179,13 @@ macro_rules! with_table {
 }
 
 mod decide;
+mod explain;
 mod ingest;
 mod restart;
 mod store;
 
 use decide::{Ctx, recompute, snapshot};
+pub use explain::Verdict;
 use store::*;
 
 impl Rib {
