@@ -112,6 +112,7 @@
 pub mod collision;
 pub mod config;
 pub mod fsm;
+pub mod graceful;
 pub mod negotiate;
 pub mod peer;
 mod timer;

@@ -38,6 +38,10 @@ pub struct Negotiated {
     pub enhanced_route_refresh: bool,
     /// The peer's Graceful Restart capability, if it sent one.
     pub peer_graceful_restart: Option<Capability>,
+    /// Both sides advertised Graceful Restart with the Notification (N) bit (RFC 8538): a
+    /// NOTIFICATION or a hold-timer expiry then keeps graceful restart going, and a Cease we
+    /// send for reasons that must flush goes out as a Hard Reset (6/9).
+    pub graceful_notification: bool,
     /// The peer's whole capability list, as received.
     pub peer_capabilities: Vec<Capability>,
     /// The context to decode received and encode sent messages with.
@@ -264,6 +268,17 @@ fn negotiate(cfg: &SessionConfig, open: &Open, peer_as: u32) -> Negotiated {
         .iter()
         .find(|c| matches!(c, Capability::GracefulRestart { .. }))
         .cloned();
+    let graceful_notification = cfg
+        .graceful_restart
+        .as_ref()
+        .is_some_and(|g| g.notification)
+        && matches!(
+            peer_graceful_restart,
+            Some(Capability::GracefulRestart {
+                notification: true,
+                ..
+            })
+        );
     let context = SessionContext {
         four_octet_as,
         add_path_receive,
@@ -284,6 +299,7 @@ fn negotiate(cfg: &SessionConfig, open: &Open, peer_as: u32) -> Negotiated {
         route_refresh,
         enhanced_route_refresh,
         peer_graceful_restart,
+        graceful_notification,
         peer_capabilities: caps.clone(),
         context,
     }

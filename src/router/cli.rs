@@ -72,6 +72,11 @@ pub struct RouterArgs {
     /// its End-of-RIB or its restart time.
     #[arg(long)]
     pub graceful_restart: bool,
+    /// With --graceful-restart, advertise RFC 8538's Notification (N) bit: when the peer
+    /// sets it too, a NOTIFICATION or hold-timer expiry also keeps its routes (stale); a
+    /// Cease / Hard Reset flushes them.
+    #[arg(long)]
+    pub graceful_notification: bool,
     /// maximum-prefix: when a peer's routes in one family (after import, each ADD-PATH path
     /// counted) exceed N, end its session with Cease 6/1 (RFC 4486, family and N as data)
     /// and drop its routes; it is retried after the IdleHoldTime, which doubles each time.
@@ -138,6 +143,7 @@ impl RouterArgs {
         cfg.output = self.output;
         cfg.stats = self.stats;
         cfg.graceful_restart = self.graceful_restart;
+        cfg.graceful_notification = self.graceful_notification;
         cfg.max_prefix = self.max_prefix;
         cfg.monitor = super::monitor::MonitorConfig {
             bmp: self.bmp,

@@ -129,6 +129,10 @@ pub struct RouterConfig {
     pub stats: bool,
     /// Graceful restart helper (RFC 4724).
     pub graceful_restart: bool,
+    /// With [`RouterConfig::graceful_restart`], also advertise RFC 8538's N bit: when the
+    /// peer sets it too, a NOTIFICATION or hold-timer expiry keeps its routes stale (a Hard
+    /// Reset flushes them).
+    pub graceful_notification: bool,
     /// maximum-prefix per neighbour and family (RFC 4486 Cease 6/1 when exceeded).
     pub max_prefix: Option<u32>,
     /// BMP export and MRT dumps.
@@ -148,6 +152,7 @@ impl RouterConfig {
             output: OutputMode::Json,
             stats: false,
             graceful_restart: false,
+            graceful_notification: false,
             max_prefix: None,
             monitor: monitor::MonitorConfig::default(),
         }
@@ -165,6 +170,8 @@ struct Neighbor {
     gr_time: Option<u16>,
     /// Its session was ended for exceeding maximum-prefix; updates are dropped until it is up.
     over_limit: bool,
+    /// RFC 8538's N bit was negotiated on its last session.
+    gr_notification: bool,
 }
 
 struct OutSession {
@@ -275,7 +282,7 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
             pc.graceful_restart = Some(GracefulRestartConfig {
                 restart_time: 120,
                 restart_state: false,
-                notification: false,
+                notification: cfg.graceful_notification,
                 families: Vec::new(),
             });
         }
@@ -289,6 +296,7 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
             session: None,
             gr_time: None,
             over_limit: false,
+            gr_notification: false,
         });
     }
     let mut rx = Events {
@@ -414,9 +422,16 @@ impl Router {
                     info.router_id = neg.peer_router_id;
                     let _ = self.rib.set_peer_info(id, info.clone());
                 }
+                // RFC 4724 §4.2: back from a restart, the families it kept no forwarding
+                // state for (no F bit, or no capability) lose their stale routes now.
+                self.rib.peer_returned(
+                    id,
+                    &bgp_fsm::graceful::forwarding_preserved(neg.peer_graceful_restart.as_ref()),
+                );
                 let n = &mut self.nbrs[i];
                 n.over_limit = false;
                 n.gr_time = gr_time;
+                n.gr_notification = neg.graceful_notification;
                 if self.cfg.export
                     && let Some(info) = info
                 {
@@ -453,13 +468,11 @@ impl Router {
                 );
             }
             PeerEvent::Down { reason } => {
-                // RFC 4724 §4.2: a session lost without a NOTIFICATION (TCP failure, hold
-                // timer) keeps the peer's routes as stale while it restarts.
-                let helper = matches!(
-                    reason,
-                    DownReason::ConnectionFailed | DownReason::HoldTimerExpired
-                );
+                // RFC 4724 §4.2: a session lost without a NOTIFICATION (TCP failure) keeps
+                // the peer's routes as stale while it restarts; with RFC 8538's N bit a
+                // NOTIFICATION or hold-timer expiry does too, a Hard Reset never.
                 let n = &mut self.nbrs[i];
+                let helper = reason.keeps_stale_routes(n.gr_notification);
                 n.session = None;
                 if n.over_limit {
                     // Printed and withdrawn when we ended it (check_max_prefix).
