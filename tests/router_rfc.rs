@@ -1,0 +1,224 @@
+//! The router's RFC behaviours on the propagation path, over real TCP on loopback (no root):
+//! graceful-restart helper with RFC 8538's N bit and the F bit (RFC 4724 §4.2), RFC 8212
+//! (eBGP without policy), RFC 9234 roles and OTC, the minimum hold time. Each neighbour is a
+//! bgp-fsm driver peer; what the router keeps is observed from another neighbour.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bgp_fsm::GracefulRestartConfig;
+use bgp_fsm::driver::{PeerConfig, PeerEvent, PeerHandle, spawn_peer};
+use bgp_rib::Attrs;
+use bgp_rib::policy::AcceptAll;
+use bgp_wire::attr::AsPath;
+use bgp_wire::message::GracefulRestartFamily;
+use bgp_wire::{AfiSafi, Nlri, Notification, SessionContext, UpdateBuilder};
+use kube_bgp::router::output::OutputMode;
+use kube_bgp::router::{NeighborConfig, RouterConfig, RouterError, run};
+use tokio::sync::mpsc;
+
+const LOCAL_AS: u32 = 64512;
+
+/// A test neighbour: its driver handle and every route it holds (prefix -> attributes).
+struct TestPeer {
+    handle: PeerHandle,
+    rx: mpsc::Receiver<PeerEvent>,
+    routes: BTreeMap<String, Attrs>,
+    events: Vec<PeerEvent>,
+}
+
+fn peer_config(addr: &str, asn: u32, port: u16) -> PeerConfig {
+    let a: IpAddr = addr.parse().unwrap();
+    let mut pc = PeerConfig::new(
+        asn,
+        LOCAL_AS,
+        Ipv4Addr::new(
+            9,
+            9,
+            9,
+            a.to_string().rsplit('.').next().unwrap().parse().unwrap(),
+        ),
+        "127.0.0.1".parse().unwrap(),
+    );
+    pc.peer_port = port;
+    pc.local_addr = Some(a);
+    pc.connect_retry = Duration::from_secs(1);
+    pc.hold_time = 30;
+    pc
+}
+
+impl TestPeer {
+    fn start(pc: PeerConfig) -> Self {
+        let handle = spawn_peer(pc, None);
+        let rx = handle.take_events().unwrap();
+        TestPeer {
+            handle,
+            rx,
+            routes: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+    fn drain(&mut self) {
+        while let Ok(e) = self.rx.try_recv() {
+            if let PeerEvent::Update { update, .. } = &e {
+                for (_, n) in update.withdrawn_routes() {
+                    self.routes.remove(&n.prefix.to_string());
+                }
+                if let Some(a) = Attrs::from_wire(&update.attributes) {
+                    for (_, n) in update.announced() {
+                        self.routes.insert(n.prefix.to_string(), a.clone());
+                    }
+                }
+            }
+            self.events.push(e);
+        }
+    }
+    async fn announce(&self, prefixes: &[&str], attrs: &Attrs) {
+        let ups = UpdateBuilder::new(&SessionContext::modern())
+            .attributes(attrs.to_wire())
+            .announce(
+                AfiSafi::IPV4_UNICAST,
+                prefixes.iter().map(|p| Nlri::new(p.parse().unwrap())),
+            )
+            .build()
+            .unwrap();
+        for u in ups {
+            self.handle.send_update(u).await.unwrap();
+        }
+    }
+}
+
+/// Poll `peers` until `f` holds (10 s at most).
+async fn wait(peers: &mut [&mut TestPeer], mut f: impl FnMut(&[&mut TestPeer]) -> bool) -> bool {
+    for _ in 0..200 {
+        for p in peers.iter_mut() {
+            p.drain();
+        }
+        if f(peers) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+fn port(offset: u16) -> u16 {
+    19_000 + (std::process::id() % 500) as u16 * 8 + offset
+}
+
+fn router(port: u16) -> RouterConfig {
+    let mut cfg = RouterConfig::new(LOCAL_AS, "10.0.0.1".parse().unwrap());
+    cfg.listen = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    cfg.output = OutputMode::None;
+    cfg
+}
+
+fn neighbor(addr: &str, asn: u32) -> NeighborConfig {
+    let mut n = NeighborConfig::new(addr.parse().unwrap(), asn);
+    n.passive = true;
+    n.hold_time = 30;
+    n
+}
+
+/// An eBGP neighbour with explicit accept-all policies both ways.
+fn accept_all(mut n: NeighborConfig) -> NeighborConfig {
+    n.import = Some(Arc::new(AcceptAll));
+    n.export = Some(Arc::new(AcceptAll));
+    n
+}
+
+type Stop = tokio::sync::oneshot::Sender<()>;
+
+fn spawn_router(cfg: RouterConfig) -> (Stop, tokio::task::JoinHandle<Result<(), RouterError>>) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let h = tokio::spawn(run(cfg, async {
+        let _ = rx.await;
+    }));
+    (tx, h)
+}
+
+fn attrs(nh: &str, path: &[u32]) -> Attrs {
+    let mut a = Attrs::new(nh.parse().unwrap());
+    a.as_path = AsPath::from_sequence(path.iter().copied());
+    a
+}
+
+fn gr(notification: bool, forwarding: bool) -> GracefulRestartConfig {
+    GracefulRestartConfig {
+        restart_time: 60,
+        restart_state: false,
+        notification,
+        families: vec![GracefulRestartFamily {
+            af: AfiSafi::IPV4_UNICAST,
+            forwarding_preserved: forwarding,
+        }],
+    }
+}
+
+/// iBGP neighbour A (graceful restart, N bit as given, F bit as given) sends a route that
+/// eBGP neighbour B receives; A then ends its session with Cease / Administrative Reset (6/4,
+/// not a Hard Reset) and comes back ~2.5 s later without re-announcing or End-of-RIB.
+/// Returns whether B still had the route while A was away, and whether B still has it
+/// 2 s after A is back.
+async fn gr_scenario(offset: u16, router_n: bool, peer_n: bool, forwarding: bool) -> (bool, bool) {
+    let port = port(offset);
+    let mut cfg = router(port);
+    cfg.graceful_restart = true;
+    cfg.graceful_notification = router_n;
+    cfg.neighbors.push(neighbor("127.0.0.2", LOCAL_AS));
+    cfg.neighbors.push(accept_all(neighbor("127.0.0.3", 65002)));
+    let (stop, r) = spawn_router(cfg);
+    let mut pa = peer_config("127.0.0.2", LOCAL_AS, port);
+    pa.graceful_restart = Some(gr(peer_n, forwarding));
+    pa.idle_hold = Some(Duration::from_secs(3));
+    let a = TestPeer::start(pa);
+    let mut b = TestPeer::start(peer_config("127.0.0.3", 65002, port));
+    for p in [&a, &b] {
+        assert!(p.handle.wait_established(Duration::from_secs(10)).await);
+    }
+    a.announce(&["10.9.0.0/24"], &attrs("127.0.0.2", &[])).await;
+    assert!(
+        wait(&mut [&mut b], |p| p[0].routes.contains_key("10.9.0.0/24")).await,
+        "B never got A's route"
+    );
+    a.handle
+        .automatic_stop(Notification::new(6, 4))
+        .await
+        .unwrap();
+    // A is away (its IdleHoldTime is 2.25-3 s): does B keep the route?
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    b.drain();
+    assert_ne!(
+        a.handle.state(),
+        bgp_fsm::State::Established,
+        "A back too early"
+    );
+    let kept_while_away = b.routes.contains_key("10.9.0.0/24");
+    assert!(
+        a.handle.wait_established(Duration::from_secs(10)).await,
+        "A never came back"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b.drain();
+    let kept_after_return = b.routes.contains_key("10.9.0.0/24");
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
+    (kept_while_away, kept_after_return)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gr_notification_keeps_stale_routes_only_with_the_n_bit() {
+    // Both set N: a NOTIFICATION does not end graceful restart; A comes back with F set, so
+    // its stale route stays until End-of-RIB.
+    assert_eq!(gr_scenario(0, true, true, true).await, (true, true));
+    // The peer did not set N: the NOTIFICATION ends graceful restart, routes flushed at once.
+    assert_eq!(gr_scenario(1, true, false, true).await, (false, false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gr_returning_peer_without_f_bit_has_its_stale_routes_flushed() {
+    // Kept over the NOTIFICATION (N bit), then flushed when A returns without the F bit.
+    assert_eq!(gr_scenario(2, true, true, false).await, (true, false));
+}
