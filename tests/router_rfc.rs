@@ -222,3 +222,94 @@ async fn gr_returning_peer_without_f_bit_has_its_stale_routes_flushed() {
     // Kept over the NOTIFICATION (N bit), then flushed when A returns without the F bit.
     assert_eq!(gr_scenario(2, true, true, false).await, (true, false));
 }
+
+fn otc(a: &Attrs) -> Option<u32> {
+    bgp_rib::role::otc(a)
+}
+
+/// RFC 9234 §5 through the router (AS 64512): A (AS 65001) is our provider, B (65002) our
+/// customer, C (65003) another provider, D (65004) a customer that announces no role while
+/// the router is strict towards it (Role Mismatch). Routes with and without OTC go in and come out as §5 says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_and_otc_prevent_route_leaks() {
+    use bgp_wire::message::BgpRole::*;
+    let port = port(3);
+    let mut cfg = router(port);
+    for (addr, asn, role) in [
+        ("127.0.0.2", 65001, Customer),
+        ("127.0.0.3", 65002, Provider),
+        ("127.0.0.4", 65003, Customer),
+        ("127.0.0.5", 65004, Provider),
+    ] {
+        let mut n = accept_all(neighbor(addr, asn));
+        n.role = Some(role);
+        n.strict_role = asn == 65004;
+        cfg.neighbors.push(n);
+    }
+    let (stop, r) = spawn_router(cfg);
+    let mut peers = Vec::new();
+    for (addr, asn, role) in [
+        ("127.0.0.2", 65001, Provider),
+        ("127.0.0.3", 65002, Customer),
+        ("127.0.0.4", 65003, Provider),
+        ("127.0.0.5", 65004, Provider),
+    ] {
+        let mut pc = peer_config(addr, asn, port);
+        pc.role = Some(role).filter(|_| asn != 65004);
+        peers.push(TestPeer::start(pc));
+    }
+    let [mut a, mut b, mut c, mut d] = <[TestPeer; 4]>::try_from(peers).ok().unwrap();
+    for p in [&a, &b, &c] {
+        assert!(p.handle.wait_established(Duration::from_secs(10)).await);
+    }
+    // D announces no role and the router is strict towards it: refused by the router.
+    assert!(
+        wait(&mut [&mut d], |p| p[0].events.iter().any(|e| matches!(
+            e,
+            PeerEvent::NotificationReceived(n) if (n.code, n.subcode) == (2, 11)
+        )))
+        .await,
+        "no Role Mismatch for D: {:?}",
+        d.events
+    );
+    assert_ne!(d.handle.state(), bgp_fsm::State::Established);
+
+    // From provider A: no OTC (gets OTC 65001 on import), OTC = A (fine), OTC = another AS (leak).
+    a.announce(&["10.1.0.0/24"], &attrs("127.0.0.2", &[65001]))
+        .await;
+    let mut x = attrs("127.0.0.2", &[65001, 65100]);
+    bgp_rib::role::set_otc(&mut x, 65001);
+    a.announce(&["10.1.1.0/24"], &x).await;
+    let mut x = attrs("127.0.0.2", &[65001, 65100]);
+    bgp_rib::role::set_otc(&mut x, 65100);
+    a.announce(&["10.1.2.0/24"], &x).await;
+    // From customer B: no OTC (fine), with OTC (leak).
+    b.announce(&["10.2.0.0/24"], &attrs("127.0.0.3", &[65002]))
+        .await;
+    let mut x = attrs("127.0.0.3", &[65002, 65200]);
+    bgp_rib::role::set_otc(&mut x, 65200);
+    b.announce(&["10.2.1.0/24"], &x).await;
+
+    let ok = wait(&mut [&mut a, &mut b, &mut c], |p| {
+        p[1].routes.len() == 2 && p[0].routes.len() == 1 && p[2].routes.len() == 1
+    })
+    .await;
+    assert!(
+        ok,
+        "a {:?}\nb {:?}\nc {:?}",
+        a.routes.keys(),
+        b.routes.keys(),
+        c.routes.keys()
+    );
+    // Customer B gets the provider's routes, with OTC = the provider's AS.
+    assert_eq!(otc(&b.routes["10.1.0.0/24"]), Some(65001));
+    assert_eq!(otc(&b.routes["10.1.1.0/24"]), Some(65001));
+    assert!(!b.routes.contains_key("10.1.2.0/24"), "leak from A dropped");
+    // Providers A and C get only the customer's clean route, without OTC.
+    for p in [&a, &c] {
+        assert_eq!(p.routes.keys().collect::<Vec<_>>(), vec!["10.2.0.0/24"]);
+        assert_eq!(otc(&p.routes["10.2.0.0/24"]), None);
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
+}

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use bgp_wire::message::{AddPathMode, GracefulRestartFamily};
+use bgp_wire::message::{AddPathMode, BgpRole, GracefulRestartFamily};
 use bgp_wire::{Afi, AfiSafi, Capability};
 
 /// Graceful Restart parameters we advertise (RFC 4724).
@@ -72,6 +72,11 @@ pub struct SessionConfig {
     /// Capabilities the peer must advertise; a missing one is refused with NOTIFICATION 2/7
     /// carrying the capability. Matched by code, and for Multiprotocol also by family.
     pub required_capabilities: Vec<Capability>,
+    /// Our BGP Role towards this (eBGP) peer (RFC 9234): sent as the Role capability and
+    /// checked against the peer's (Role Mismatch 2/11 on a wrong pair). Default none.
+    pub role: Option<BgpRole>,
+    /// RFC 9234 strict mode: refuse a peer that sends no Role capability (2/11).
+    pub strict_role: bool,
     /// Seed of the deterministic jitter generator (RFC 4271 §10 jitter of 0.75-1.0).
     pub jitter_seed: u64,
 }
@@ -103,6 +108,8 @@ impl SessionConfig {
             add_path: Vec::new(),
             graceful_restart: None,
             required_capabilities: Vec::new(),
+            role: None,
+            strict_role: false,
             jitter_seed: 0x5EED_0F6B,
         }
     }

@@ -115,6 +115,7 @@ pub mod fsm;
 pub mod graceful;
 pub mod negotiate;
 pub mod peer;
+pub mod role;
 mod timer;
 
 #[cfg(feature = "tokio")]

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use bgp_wire::error::codes;
-use bgp_wire::message::{AS_TRANS, AddPathMode};
+use bgp_wire::message::{AS_TRANS, AddPathMode, BgpRole};
 use bgp_wire::{Afi, AfiSafi, Capability, Notification, Open, SessionContext};
 
 use crate::config::SessionConfig;
@@ -42,6 +42,8 @@ pub struct Negotiated {
     /// NOTIFICATION or a hold-timer expiry then keeps graceful restart going, and a Cease we
     /// send for reasons that must flush goes out as a Hard Reset (6/9).
     pub graceful_notification: bool,
+    /// The BGP Role the peer announced (RFC 9234), checked against ours when we have one.
+    pub peer_role: Option<BgpRole>,
     /// The peer's whole capability list, as received.
     pub peer_capabilities: Vec<Capability>,
     /// The context to decode received and encode sent messages with.
@@ -87,6 +89,9 @@ pub fn build_open(cfg: &SessionConfig) -> Open {
     }
     if cfg.four_octet_as {
         caps.push(Capability::FourOctetAs(cfg.local_as));
+    }
+    if let Some(r) = cfg.role.filter(|_| !cfg.is_ibgp()) {
+        caps.push(Capability::Role(r));
     }
     if !cfg.add_path.is_empty() {
         caps.push(Capability::AddPath(cfg.add_path.clone()));
@@ -180,7 +185,11 @@ pub fn validate_open(cfg: &SessionConfig, open: &Open) -> Result<Negotiated, Not
             );
         }
     }
-    Ok(negotiate(cfg, open, peer_as))
+    // BGP Role (2/11, RFC 9234).
+    let peer_role = crate::role::check_role(cfg, open)?;
+    let mut n = negotiate(cfg, open, peer_as);
+    n.peer_role = peer_role;
+    Ok(n)
 }
 
 fn negotiate(cfg: &SessionConfig, open: &Open, peer_as: u32) -> Negotiated {
@@ -300,6 +309,7 @@ fn negotiate(cfg: &SessionConfig, open: &Open, peer_as: u32) -> Negotiated {
         enhanced_route_refresh,
         peer_graceful_restart,
         graceful_notification,
+        peer_role: None,
         peer_capabilities: caps.clone(),
         context,
     }

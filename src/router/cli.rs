@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bgp_wire::AfiSafi;
+use bgp_wire::message::BgpRole;
 use clap::Parser;
 
 use super::output::OutputMode;
@@ -55,6 +56,15 @@ pub struct RouterArgs {
     /// bgp bestpath med missing-as-worst.
     #[arg(long)]
     pub missing_as_worst: bool,
+    /// Our BGP Role (RFC 9234) towards the eBGP peers: provider, customer, peer, rs
+    /// (route server) or rs-client. One value for all, or one per --peer in order. Sends the
+    /// Role capability, refuses a wrong pair (Role Mismatch 2/11), and applies the OTC
+    /// route-leak rules on import and export.
+    #[arg(long = "peer-role", value_parser = parse_role)]
+    pub peer_role: Vec<BgpRole>,
+    /// RFC 9234 strict mode: refuse a peer that announces no role.
+    #[arg(long)]
+    pub strict_role: bool,
     /// Hold time to propose.
     #[arg(long, default_value_t = 90)]
     pub hold_time: u16,
@@ -128,6 +138,11 @@ impl RouterArgs {
                 "--peer-as: one value, or one per --peer".into(),
             ));
         }
+        if self.peer_role.len() > 1 && self.peer_role.len() != self.peers.len() {
+            return Err(RouterError::Config(
+                "--peer-role: one value, or one per --peer".into(),
+            ));
+        }
         let mut cfg = RouterConfig::new(self.local_as, self.router_id);
         let d = &mut cfg.decision;
         d.max_paths_ebgp = self.maximum_paths;
@@ -168,9 +183,29 @@ impl RouterArgs {
             }
             n.rr_client = self.rr_clients.contains(addr);
             n.next_hop_self = self.next_hop_self;
+            n.role = match self.peer_role.len() {
+                0 => None,
+                1 => Some(self.peer_role[0]),
+                _ => self.peer_role.get(i).copied(),
+            };
+            n.strict_role = self.strict_role;
             cfg.neighbors.push(n);
         }
         Ok(cfg)
+    }
+}
+
+/// A BGP Role as written on the command line (FRR's `local-role` names).
+pub fn parse_role(s: &str) -> Result<BgpRole, String> {
+    match s {
+        "provider" => Ok(BgpRole::Provider),
+        "customer" => Ok(BgpRole::Customer),
+        "peer" => Ok(BgpRole::Peer),
+        "rs" | "rs-server" | "route-server" => Ok(BgpRole::RouteServer),
+        "rs-client" | "route-server-client" => Ok(BgpRole::RouteServerClient),
+        _ => Err(format!(
+            "unknown role {s:?} (provider, customer, peer, rs, rs-client)"
+        )),
     }
 }
 
@@ -214,6 +249,7 @@ mod tests {
         .unwrap();
         let c = a.to_config(false).unwrap();
         assert_eq!(c.neighbors.len(), 2);
+        assert_eq!(c.neighbors[0].role, None);
         assert!(!c.export && c.fib && c.stats);
         assert_eq!(c.output, OutputMode::None);
         assert_eq!(c.decision.max_paths_ibgp, 8);
@@ -235,5 +271,33 @@ mod tests {
             .to_config(true)
             .is_err()
         );
+    }
+
+    #[test]
+    fn peer_role_flags() {
+        let a = RouterArgs::try_parse_from([
+            "router",
+            "--local-as",
+            "64512",
+            "--router-id",
+            "10.0.0.1",
+            "--peer",
+            "10.0.0.2",
+            "--peer",
+            "10.0.0.3",
+            "--peer-as",
+            "65001",
+            "--peer-role",
+            "customer",
+            "--peer-role",
+            "rs-client",
+            "--strict-role",
+        ])
+        .unwrap();
+        let c = a.to_config(true).unwrap();
+        assert_eq!(c.neighbors[0].role, Some(BgpRole::Customer));
+        assert_eq!(c.neighbors[1].role, Some(BgpRole::RouteServerClient));
+        assert!(c.neighbors[1].strict_role);
+        assert!(parse_role("boss").is_err());
     }
 }

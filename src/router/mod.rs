@@ -27,6 +27,7 @@ pub mod cli;
 pub mod fib;
 pub mod monitor;
 pub mod output;
+pub mod policy;
 
 use std::future::Future;
 use std::io::{BufWriter, Write};
@@ -39,6 +40,7 @@ use bgp_fsm::{DownReason, GracefulRestartConfig};
 use bgp_rib::export::{AdjRibOut, OutPeerConfig};
 use bgp_rib::policy::Policy;
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib};
+use bgp_wire::message::BgpRole;
 use bgp_wire::{AfiSafi, Capability, Notification, SessionContext, Update};
 use tokio::sync::{Notify, mpsc};
 
@@ -86,6 +88,11 @@ pub struct NeighborConfig {
     pub import: Option<Arc<dyn Policy>>,
     /// Export policy (after the RFC 4271 / RFC 4456 rules).
     pub export: Option<Arc<dyn Policy>>,
+    /// Our BGP Role towards this eBGP neighbour (RFC 9234): the Role capability, Role
+    /// Mismatch on a wrong pair, and the OTC leak-prevention rules on import and export.
+    pub role: Option<BgpRole>,
+    /// RFC 9234 strict mode: refuse the neighbour if it announces no role.
+    pub strict_role: bool,
 }
 
 impl NeighborConfig {
@@ -104,6 +111,8 @@ impl NeighborConfig {
             next_hop_self: false,
             import: None,
             export: None,
+            role: None,
+            strict_role: false,
         }
     }
 }
@@ -267,8 +276,8 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
         let mut info = PeerInfo::new(n.addr, n.peer_as, Ipv4Addr::UNSPECIFIED, local_as);
         info.rr_client = n.rr_client && info.ibgp;
         let id = rib.add_peer(info);
-        if let Some(p) = &n.import {
-            let _ = rib.set_import_policy(id, Some(p.clone()));
+        if let Some(p) = policy::import_policy(n, local_as) {
+            let _ = rib.set_import_policy(id, Some(p));
         }
         let mut pc = PeerConfig::new(local_as, n.peer_as, router_id, n.addr);
         pc.peer_port = n.port;
@@ -277,6 +286,8 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
         pc.local_addr = n.local_addr;
         pc.connect_retry = n.connect_retry.max(Duration::from_secs(1));
         pc.families = n.families.clone();
+        pc.role = n.role;
+        pc.strict_role = n.strict_role;
         if cfg.graceful_restart {
             // Helper only: we keep no forwarding state of our own across restarts.
             pc.graceful_restart = Some(GracefulRestartConfig {
@@ -448,7 +459,7 @@ impl Router {
                             local_addr,
                             next_hop_self: n.cfg.next_hop_self,
                             route_reflector: self.cfg.route_reflector,
-                            policy: n.cfg.export.clone(),
+                            policy: policy::export_policy(&n.cfg, self.cfg.decision.local_as),
                             families: neg.families.clone(),
                             add_path: false,
                         },

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use bgp_wire::message::AddPathMode;
+use bgp_wire::message::{AddPathMode, BgpRole};
 use bgp_wire::{Afi, AfiSafi, Capability};
 
 use crate::config::{GracefulRestartConfig, SessionConfig};
@@ -60,6 +60,10 @@ pub struct PeerConfig {
     pub graceful_restart: Option<GracefulRestartConfig>,
     /// Capabilities the peer must advertise (else 2/7).
     pub required_capabilities: Vec<Capability>,
+    /// Our BGP Role towards this eBGP peer (RFC 9234).
+    pub role: Option<BgpRole>,
+    /// RFC 9234 strict mode: the peer must announce a role.
+    pub strict_role: bool,
 }
 
 impl PeerConfig {
@@ -90,6 +94,8 @@ impl PeerConfig {
             extended_message: false,
             graceful_restart: None,
             required_capabilities: Vec::new(),
+            role: None,
+            strict_role: false,
         }
     }
 
@@ -112,6 +118,8 @@ impl PeerConfig {
         s.extended_message = self.extended_message;
         s.graceful_restart = self.graceful_restart.clone();
         s.required_capabilities = self.required_capabilities.clone();
+        s.role = self.role;
+        s.strict_role = self.strict_role;
         // Distinct peers get distinct jitter sequences.
         let mut seed = u64::from(u32::from(self.router_id)) << 32;
         match self.peer_addr {
