@@ -313,3 +313,65 @@ async fn roles_and_otc_prevent_route_leaks() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
 }
+
+/// RFC 8212: eBGP neighbours A and B without policies exchange nothing through the router
+/// (and iBGP neighbour C still gets A's route: the rule is for eBGP only); with
+/// `ebgp_requires_policy` off they do; with an explicit policy on one side only that side
+/// works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8212_ebgp_without_policy_neither_imports_nor_exports() {
+    for (offset, requires, b_import) in [(4, true, false), (5, false, false), (6, true, true)] {
+        let port = port(offset);
+        let mut cfg = router(port);
+        cfg.ebgp_requires_policy = requires;
+        cfg.neighbors.push(neighbor("127.0.0.2", 65001));
+        let mut nb = neighbor("127.0.0.3", 65002);
+        if b_import {
+            nb.import = Some(Arc::new(AcceptAll));
+        }
+        cfg.neighbors.push(nb);
+        cfg.neighbors.push(neighbor("127.0.0.4", LOCAL_AS));
+        let (stop, r) = spawn_router(cfg);
+        let mut a = TestPeer::start(peer_config("127.0.0.2", 65001, port));
+        let mut b = TestPeer::start(peer_config("127.0.0.3", 65002, port));
+        let mut c = TestPeer::start(peer_config("127.0.0.4", LOCAL_AS, port));
+        for p in [&a, &b, &c] {
+            assert!(p.handle.wait_established(Duration::from_secs(10)).await);
+        }
+        a.announce(&["10.1.0.0/24"], &attrs("127.0.0.2", &[65001]))
+            .await;
+        b.announce(&["10.2.0.0/24"], &attrs("127.0.0.3", &[65002]))
+            .await;
+        c.announce(&["10.3.0.0/24"], &attrs("127.0.0.4", &[])).await;
+        // What each one should end up with.
+        let (want_a, want_b, want_c): (&[&str], &[&str], &[&str]) = match (requires, b_import) {
+            (true, false) => (&[], &[], &[]),
+            (false, _) => (
+                &["10.2.0.0/24", "10.3.0.0/24"],
+                &["10.1.0.0/24", "10.3.0.0/24"],
+                &["10.1.0.0/24", "10.2.0.0/24"],
+            ),
+            // B imports (its route reaches iBGP C) but exports nothing; A does neither.
+            (true, true) => (&[], &[], &["10.2.0.0/24"]),
+        };
+        let keys = |p: &TestPeer| p.routes.keys().cloned().collect::<Vec<_>>();
+        let ok = wait(&mut [&mut a, &mut b, &mut c], |p| {
+            keys(p[0]) == want_a && keys(p[1]) == want_b && keys(p[2]) == want_c
+        })
+        .await;
+        // Let anything that should not arrive have its chance.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for p in [&mut a, &mut b, &mut c] {
+            p.drain();
+        }
+        assert!(
+            ok && keys(&a) == want_a && keys(&b) == want_b && keys(&c) == want_c,
+            "requires {requires} b_import {b_import}: a {:?} b {:?} c {:?}",
+            keys(&a),
+            keys(&b),
+            keys(&c)
+        );
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
+    }
+}

@@ -1,8 +1,11 @@
 //! The command line shared by `examples/router.rs` and `examples/collector.rs`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use bgp_rib::policy::{AcceptAll, Policy};
+use bgp_rib::role::DenyAll;
 use bgp_wire::AfiSafi;
 use bgp_wire::message::BgpRole;
 use clap::Parser;
@@ -65,6 +68,18 @@ pub struct RouterArgs {
     /// RFC 9234 strict mode: refuse a peer that announces no role.
     #[arg(long)]
     pub strict_role: bool,
+    /// Turn RFC 8212 off (FRR's `no bgp ebgp-requires-policy`): eBGP neighbours without a
+    /// policy then import and export everything. By default the router imports from and
+    /// exports to an eBGP neighbour only with an explicit policy (`--import-policy`,
+    /// `--export-policy`); the collector (receive-only) imports everything.
+    #[arg(long)]
+    pub no_ebgp_requires_policy: bool,
+    /// Import policy for every neighbour: `accept` (all) or `reject` (none).
+    #[arg(long, value_name = "accept|reject", value_parser = parse_policy)]
+    pub import_policy: Option<PolicyArg>,
+    /// Export policy for every neighbour: `accept` (all) or `reject` (none).
+    #[arg(long, value_name = "accept|reject", value_parser = parse_policy)]
+    pub export_policy: Option<PolicyArg>,
     /// Hold time to propose.
     #[arg(long, default_value_t = 90)]
     pub hold_time: u16,
@@ -158,6 +173,8 @@ impl RouterArgs {
         cfg.output = self.output;
         cfg.stats = self.stats;
         cfg.graceful_restart = self.graceful_restart;
+        // The collector exports nothing: RFC 8212 would only stop it collecting.
+        cfg.ebgp_requires_policy = export && !self.no_ebgp_requires_policy;
         cfg.graceful_notification = self.graceful_notification;
         cfg.max_prefix = self.max_prefix;
         cfg.monitor = super::monitor::MonitorConfig {
@@ -189,9 +206,39 @@ impl RouterArgs {
                 _ => self.peer_role.get(i).copied(),
             };
             n.strict_role = self.strict_role;
+            n.import = self.import_policy.map(PolicyArg::policy);
+            n.export = self.export_policy.map(PolicyArg::policy);
             cfg.neighbors.push(n);
         }
         Ok(cfg)
+    }
+}
+
+/// `--import-policy` / `--export-policy` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyArg {
+    /// Accept every route unchanged.
+    Accept,
+    /// Reject every route.
+    Reject,
+}
+
+impl PolicyArg {
+    /// The policy.
+    pub fn policy(self) -> Arc<dyn Policy> {
+        match self {
+            PolicyArg::Accept => Arc::new(AcceptAll),
+            PolicyArg::Reject => Arc::new(DenyAll),
+        }
+    }
+}
+
+/// Parse `accept` or `reject`.
+pub fn parse_policy(s: &str) -> Result<PolicyArg, String> {
+    match s {
+        "accept" => Ok(PolicyArg::Accept),
+        "reject" => Ok(PolicyArg::Reject),
+        _ => Err(format!("unknown policy {s:?} (accept, reject)")),
     }
 }
 
@@ -251,6 +298,7 @@ mod tests {
         assert_eq!(c.neighbors.len(), 2);
         assert_eq!(c.neighbors[0].role, None);
         assert!(!c.export && c.fib && c.stats);
+        assert!(!c.ebgp_requires_policy, "a collector imports everything");
         assert_eq!(c.output, OutputMode::None);
         assert_eq!(c.decision.max_paths_ibgp, 8);
         assert!(
@@ -299,5 +347,32 @@ mod tests {
         assert_eq!(c.neighbors[1].role, Some(BgpRole::RouteServerClient));
         assert!(c.neighbors[1].strict_role);
         assert!(parse_role("boss").is_err());
+        assert!(
+            c.ebgp_requires_policy,
+            "RFC 8212 on by default in the router"
+        );
+        assert!(c.neighbors[0].import.is_none());
+        let c = RouterArgs::try_parse_from([
+            "router",
+            "--local-as",
+            "64512",
+            "--router-id",
+            "10.0.0.1",
+            "--peer",
+            "10.0.0.2",
+            "--peer-as",
+            "65001",
+            "--import-policy",
+            "accept",
+            "--export-policy",
+            "reject",
+            "--no-ebgp-requires-policy",
+        ])
+        .unwrap()
+        .to_config(true)
+        .unwrap();
+        assert!(!c.ebgp_requires_policy);
+        assert!(c.neighbors[0].import.is_some() && c.neighbors[0].export.is_some());
+        assert!(parse_policy("maybe").is_err());
     }
 }

@@ -146,6 +146,10 @@ pub struct RouterConfig {
     pub max_prefix: Option<u32>,
     /// BMP export and MRT dumps.
     pub monitor: monitor::MonitorConfig,
+    /// RFC 8212 (FRR's `bgp ebgp-requires-policy`): an eBGP neighbour without its own import
+    /// (export) policy imports (exports) nothing. Default on; the receive-only collector
+    /// turns it off for import (it sends nothing, and collecting everything is its job).
+    pub ebgp_requires_policy: bool,
 }
 
 impl RouterConfig {
@@ -164,6 +168,7 @@ impl RouterConfig {
             graceful_notification: false,
             max_prefix: None,
             monitor: monitor::MonitorConfig::default(),
+            ebgp_requires_policy: true,
         }
     }
 }
@@ -276,7 +281,7 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
         let mut info = PeerInfo::new(n.addr, n.peer_as, Ipv4Addr::UNSPECIFIED, local_as);
         info.rr_client = n.rr_client && info.ibgp;
         let id = rib.add_peer(info);
-        if let Some(p) = policy::import_policy(n, local_as) {
+        if let Some(p) = policy::import_policy(n, local_as, cfg.ebgp_requires_policy) {
             let _ = rib.set_import_policy(id, Some(p));
         }
         let mut pc = PeerConfig::new(local_as, n.peer_as, router_id, n.addr);
@@ -459,7 +464,11 @@ impl Router {
                             local_addr,
                             next_hop_self: n.cfg.next_hop_self,
                             route_reflector: self.cfg.route_reflector,
-                            policy: policy::export_policy(&n.cfg, self.cfg.decision.local_as),
+                            policy: policy::export_policy(
+                                &n.cfg,
+                                self.cfg.decision.local_as,
+                                self.cfg.ebgp_requires_policy,
+                            ),
                             families: neg.families.clone(),
                             add_path: false,
                         },
