@@ -375,3 +375,47 @@ async fn rfc8212_ebgp_without_policy_neither_imports_nor_exports() {
         let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
     }
 }
+
+/// The router's minimum hold time: a neighbour proposing 0 (no keepalives) or less than the
+/// minimum is refused with 2/6; one at the minimum comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minimum_hold_time_refuses_zero_and_short_hold_times() {
+    let port = port(7);
+    let mut cfg = router(port);
+    for addr in ["127.0.0.2", "127.0.0.3", "127.0.0.4"] {
+        let mut n = neighbor(addr, LOCAL_AS);
+        n.min_hold_time = 10;
+        cfg.neighbors.push(n);
+    }
+    let (stop, r) = spawn_router(cfg);
+    let mut peers = Vec::new();
+    for (addr, hold) in [("127.0.0.2", 0), ("127.0.0.3", 9), ("127.0.0.4", 10)] {
+        let mut pc = peer_config(addr, LOCAL_AS, port);
+        pc.hold_time = hold;
+        peers.push(TestPeer::start(pc));
+    }
+    assert!(
+        peers[2]
+            .handle
+            .wait_established(Duration::from_secs(10))
+            .await
+    );
+    let refused = |p: &TestPeer| {
+        p.events.iter().any(
+            |e| matches!(e, PeerEvent::NotificationReceived(n) if (n.code, n.subcode) == (2, 6)),
+        )
+    };
+    let (lo, _) = peers.split_at_mut(2);
+    let [a, b] = lo else { unreachable!() };
+    assert!(
+        wait(&mut [a, b], |p| refused(p[0]) && refused(p[1])).await,
+        "not refused: {:?} / {:?}",
+        peers[0].events,
+        peers[1].events
+    );
+    for p in &peers[..2] {
+        assert_ne!(p.handle.state(), bgp_fsm::State::Established);
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
+}

@@ -32,6 +32,11 @@ pub struct SessionConfig {
     pub router_id: Ipv4Addr,
     /// Hold time we propose in seconds (0, or 3 and more). Default 90.
     pub hold_time: u16,
+    /// Minimum hold time we accept from the peer, in seconds (like FRR's `bgp
+    /// minimum-holdtime`). 0 (default): RFC 4271 alone (0, or 3 and more). Above 0, a peer
+    /// proposing less, including 0 (no keepalives at all), is refused with OPEN Message Error /
+    /// Unacceptable Hold Time (2/6).
+    pub min_hold_time: u16,
     /// Keepalive interval in seconds; `None` means a third of the negotiated hold time.
     pub keepalive: Option<u16>,
     /// ConnectRetryTime. Default 120 s.
@@ -90,6 +95,7 @@ impl SessionConfig {
             peer_as,
             router_id,
             hold_time: 90,
+            min_hold_time: 0,
             keepalive: None,
             connect_retry: Duration::from_secs(120),
             passive: false,

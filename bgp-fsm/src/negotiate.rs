@@ -169,6 +169,10 @@ pub fn validate_open(cfg: &SessionConfig, open: &Open) -> Result<Negotiated, Not
     if open.hold_time == 1 || open.hold_time == 2 {
         return Err(open_error(codes::UNACCEPTABLE_HOLD_TIME));
     }
+    // Our configured minimum: below it (0 included) is unacceptable too.
+    if cfg.min_hold_time > 0 && open.hold_time < cfg.min_hold_time {
+        return Err(open_error(codes::UNACCEPTABLE_HOLD_TIME));
+    }
     // BGP Identifier (2/3): not zero; for iBGP not ours (RFC 6286).
     if open.bgp_id.is_unspecified() || (cfg.is_ibgp() && open.bgp_id == cfg.router_id) {
         return Err(open_error(codes::BAD_BGP_IDENTIFIER));

@@ -1,5 +1,5 @@
 //! OPEN checks beyond RFC 4271 on the sans-I/O state machine with a virtual clock: BGP Role
-//! (RFC 9234) and the minimum hold time.
+//! (RFC 9234) and the minimum hold time (`SessionConfig::min_hold_time`).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -74,4 +74,53 @@ fn strict_role_refuses_a_peer_without_role() {
     let (state, sent, _) = exchange(a, &theirs());
     assert_eq!(state, State::Idle);
     assert_eq!(sent, vec![Notification::new(2, 11)]);
+}
+
+#[test]
+fn minimum_hold_time_refuses_zero_and_lower_values_with_2_6() {
+    for (min, peer_hold, ok) in [
+        (0, 0, true),
+        (0, 3, true),
+        (10, 0, false),
+        (10, 9, false),
+        (10, 10, true),
+        (10, 90, true),
+    ] {
+        let mut a = ours();
+        a.min_hold_time = min;
+        let mut b = theirs();
+        b.hold_time = peer_hold;
+        let (state, sent, f) = exchange(a, &b);
+        if ok {
+            assert_eq!(state, State::OpenConfirm, "min {min} hold {peer_hold}");
+            assert_eq!(f.negotiated().unwrap().hold_time, peer_hold.min(90));
+        } else {
+            assert_eq!(state, State::Idle, "min {min} hold {peer_hold}");
+            assert_eq!(sent, vec![Notification::new(2, 6)]);
+        }
+    }
+}
+
+/// With a minimum of 9 s, a session at 9 s runs for virtual hours on keepalives.
+#[test]
+fn session_at_the_minimum_hold_time_stays_up() {
+    let mut a = ours();
+    a.min_hold_time = 9;
+    a.hold_time = 9;
+    let mut b = theirs();
+    b.hold_time = 9;
+    let (state, _, mut f) = exchange(a, &b);
+    assert_eq!(state, State::OpenConfirm);
+    f.handle_event(T, Event::KeepAliveMsg);
+    assert_eq!(f.state(), State::Established);
+    let mut now = T;
+    for _ in 0..2000 {
+        now += Duration::from_secs(3);
+        f.handle_timeout(now);
+        f.handle_event(now, Event::KeepAliveMsg);
+    }
+    assert_eq!(f.state(), State::Established);
+    // And the hold timer still fires when the peer goes quiet.
+    f.handle_timeout(now + Duration::from_secs(9));
+    assert_eq!(f.state(), State::Idle);
 }

@@ -83,6 +83,11 @@ pub struct RouterArgs {
     /// Hold time to propose.
     #[arg(long, default_value_t = 90)]
     pub hold_time: u16,
+    /// Minimum hold time accepted from the peers (FRR's `bgp minimum-holdtime`): a peer
+    /// proposing less, or 0, is refused with OPEN error Unacceptable Hold Time (2/6).
+    /// 0 (default): RFC 4271 only.
+    #[arg(long, default_value_t = 0)]
+    pub min_hold_time: u16,
     /// ConnectRetry seconds.
     #[arg(long, default_value_t = 5)]
     pub connect_retry: u64,
@@ -193,6 +198,7 @@ impl RouterArgs {
             n.port = self.peer_port;
             n.passive = self.passive;
             n.hold_time = self.hold_time;
+            n.min_hold_time = self.min_hold_time;
             n.local_addr = self.local_addr;
             n.connect_retry = Duration::from_secs(self.connect_retry.max(1));
             if self.ipv6 {
@@ -367,11 +373,14 @@ mod tests {
             "--export-policy",
             "reject",
             "--no-ebgp-requires-policy",
+            "--min-hold-time",
+            "9",
         ])
         .unwrap()
         .to_config(true)
         .unwrap();
         assert!(!c.ebgp_requires_policy);
+        assert_eq!(c.neighbors[0].min_hold_time, 9);
         assert!(c.neighbors[0].import.is_some() && c.neighbors[0].export.is_some());
         assert!(parse_policy("maybe").is_err());
     }

@@ -76,6 +76,8 @@ pub struct NeighborConfig {
     pub local_addr: Option<IpAddr>,
     /// Hold time to propose.
     pub hold_time: u16,
+    /// Minimum hold time accepted from it (0: RFC 4271 only; above 0 also refuses 0).
+    pub min_hold_time: u16,
     /// ConnectRetry time.
     pub connect_retry: Duration,
     /// Families to negotiate.
@@ -105,6 +107,7 @@ impl NeighborConfig {
             passive: false,
             local_addr: None,
             hold_time: 90,
+            min_hold_time: 0,
             connect_retry: Duration::from_secs(5),
             families: vec![AfiSafi::IPV4_UNICAST],
             rr_client: false,
@@ -288,6 +291,7 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
         pc.peer_port = n.port;
         pc.passive = n.passive;
         pc.hold_time = n.hold_time;
+        pc.min_hold_time = n.min_hold_time;
         pc.local_addr = n.local_addr;
         pc.connect_retry = n.connect_retry.max(Duration::from_secs(1));
         pc.families = n.families.clone();

@@ -25,6 +25,8 @@ pub struct PeerConfig {
     pub local_addr: Option<IpAddr>,
     /// Hold time we propose. Default 90 s.
     pub hold_time: u16,
+    /// Minimum hold time accepted from the peer (0: RFC 4271 only; above 0 also refuses 0).
+    pub min_hold_time: u16,
     /// Keepalive interval; default a third of the negotiated hold time.
     pub keepalive: Option<u16>,
     /// ConnectRetryTime. Default 120 s (RFC 4271); jittered 0.75-1.0.
@@ -78,6 +80,7 @@ impl PeerConfig {
             peer_port: 179,
             local_addr: None,
             hold_time: 90,
+            min_hold_time: 0,
             keepalive: None,
             connect_retry: Duration::from_secs(120),
             passive: false,
@@ -103,6 +106,7 @@ impl PeerConfig {
     pub fn session_config(&self) -> SessionConfig {
         let mut s = SessionConfig::new(self.local_as, self.peer_as, self.router_id);
         s.hold_time = self.hold_time;
+        s.min_hold_time = self.min_hold_time;
         s.keepalive = self.keepalive;
         s.connect_retry = self.connect_retry;
         s.passive = self.passive;
