@@ -23,9 +23,10 @@ pub struct RouterArgs {
     /// Our BGP identifier.
     #[arg(long)]
     pub router_id: Ipv4Addr,
-    /// A peer address (repeat for several).
-    #[arg(long = "peer")]
-    pub peers: Vec<IpAddr>,
+    /// A peer address (repeat for several); an IPv6 link-local one with its interface,
+    /// `fe80::1%eth0`.
+    #[arg(long = "peer", value_parser = parse_peer)]
+    pub peers: Vec<ScopedAddr>,
     /// Peer AS: one value for all peers, or one per --peer in order.
     #[arg(long = "peer-as")]
     pub peer_as: Vec<u32>,
@@ -194,7 +195,8 @@ impl RouterArgs {
             } else {
                 self.peer_as[i]
             };
-            let mut n = NeighborConfig::new(*addr, peer_as);
+            let mut n = NeighborConfig::new(addr.ip, peer_as);
+            n.scope_id = addr.scope_id;
             n.port = self.peer_port;
             n.passive = self.passive;
             n.hold_time = self.hold_time;
@@ -204,7 +206,7 @@ impl RouterArgs {
             if self.ipv6 {
                 n.families = vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST];
             }
-            n.rr_client = self.rr_clients.contains(addr);
+            n.rr_client = self.rr_clients.contains(&addr.ip);
             n.next_hop_self = self.next_hop_self;
             n.role = match self.peer_role.len() {
                 0 => None,
@@ -218,6 +220,26 @@ impl RouterArgs {
         }
         Ok(cfg)
     }
+}
+
+/// A `--peer` address with its IPv6 zone (scope id, 0 for none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopedAddr {
+    /// The address.
+    pub ip: IpAddr,
+    /// The interface index of a link-local IPv6 address given as `ADDR%IFACE`, else 0.
+    pub scope_id: u32,
+}
+
+/// Parse `ADDR` or `ADDR%IFACE` (the interface must exist).
+pub fn parse_peer(s: &str) -> Result<ScopedAddr, String> {
+    let (ip, scope_id) = bgp_fsm::driver::parse_scoped_addr(s).map_err(|e| e.to_string())?;
+    if scope_id == 0 && bgp_fsm::driver::is_link_local(ip) {
+        return Err(format!(
+            "{s}: a link-local address needs its interface (ADDR%IFACE)"
+        ));
+    }
+    Ok(ScopedAddr { ip, scope_id })
 }
 
 /// `--import-policy` / `--export-policy` values.
@@ -383,5 +405,13 @@ mod tests {
         assert_eq!(c.neighbors[0].min_hold_time, 9);
         assert!(c.neighbors[0].import.is_some() && c.neighbors[0].export.is_some());
         assert!(parse_policy("maybe").is_err());
+        let p = parse_peer("fe80::1%lo").unwrap();
+        assert_eq!((p.ip, p.scope_id), ("fe80::1".parse().unwrap(), 1));
+        assert!(
+            parse_peer("fe80::1").is_err(),
+            "link-local needs its interface"
+        );
+        assert!(parse_peer("fe80::1%no-such-if0").is_err());
+        assert_eq!(parse_peer("10.0.0.2").unwrap().scope_id, 0);
     }
 }

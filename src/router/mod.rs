@@ -68,6 +68,8 @@ pub struct NeighborConfig {
     pub addr: IpAddr,
     /// Its AS (equal to ours: iBGP).
     pub peer_as: u32,
+    /// Interface index (IPv6 zone) of a link-local `addr` (`fe80::1%eth0`), else 0.
+    pub scope_id: u32,
     /// Its TCP port.
     pub port: u16,
     /// Do not connect out; wait for it (needs [`RouterConfig::listen`]).
@@ -103,6 +105,7 @@ impl NeighborConfig {
         NeighborConfig {
             addr,
             peer_as,
+            scope_id: 0,
             port: 179,
             passive: false,
             local_addr: None,
@@ -289,6 +292,7 @@ pub async fn run(cfg: RouterConfig, shutdown: impl Future<Output = ()>) -> Resul
         }
         let mut pc = PeerConfig::new(local_as, n.peer_as, router_id, n.addr);
         pc.peer_port = n.port;
+        pc.scope_id = n.scope_id;
         pc.passive = n.passive;
         pc.hold_time = n.hold_time;
         pc.min_hold_time = n.min_hold_time;

@@ -19,6 +19,10 @@ pub struct PeerConfig {
     pub router_id: Ipv4Addr,
     /// The peer's address.
     pub peer_addr: IpAddr,
+    /// The scope id (interface index, RFC 4007 zone) of a link-local IPv6 `peer_addr`
+    /// (`fe80::1%eth0`; see [`super::parse_scoped_addr`]): connections go out on that
+    /// interface and only connections arriving on it are taken. 0 (default): none.
+    pub scope_id: u32,
     /// The peer's TCP port. Default 179.
     pub peer_port: u16,
     /// Source address of outgoing connections.
@@ -77,6 +81,7 @@ impl PeerConfig {
             peer_as,
             router_id,
             peer_addr,
+            scope_id: 0,
             peer_port: 179,
             local_addr: None,
             hold_time: 90,

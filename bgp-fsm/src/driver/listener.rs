@@ -11,10 +11,14 @@ use tokio::sync::mpsc;
 
 use super::sockopt;
 
-type Peers = Mutex<HashMap<IpAddr, mpsc::Sender<TcpStream>>>;
+/// Peers by address and scope id (non-zero only for a link-local IPv6 peer given with its
+/// interface, so `fe80::1%eth0` and `fe80::1%eth1` are different peers).
+type Peers = Mutex<HashMap<(IpAddr, u32), mpsc::Sender<TcpStream>>>;
 
 /// A listening socket shared by many peers: each accepted connection goes to the peer whose
-/// address matches its source address; connections from unknown addresses are closed.
+/// address matches its source address (and, for a link-local address, its interface: a peer
+/// registered without one takes that address on any interface); connections from unknown
+/// addresses are closed.
 #[derive(Debug, Clone)]
 pub struct Listener {
     inner: Arc<ListenerInner>,
@@ -39,6 +43,18 @@ fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// The map key of a peer: its canonical address, with the scope id only where it matters
+/// (link-local IPv6).
+fn key(peer: IpAddr, scope_id: u32) -> (IpAddr, u32) {
+    let ip = canonical(peer);
+    let scope = if super::scope::is_link_local(ip) {
+        scope_id
+    } else {
+        0
+    };
+    (ip, scope)
 }
 
 impl Listener {
@@ -76,6 +92,7 @@ impl Listener {
     pub(super) fn register(
         &self,
         peer: IpAddr,
+        scope_id: u32,
         md5: Option<&str>,
     ) -> io::Result<mpsc::Receiver<TcpStream>> {
         if let Some(key) = md5 {
@@ -88,14 +105,14 @@ impl Listener {
         }
         let (tx, rx) = mpsc::channel(2);
         if let Ok(mut m) = self.inner.peers.lock() {
-            m.insert(canonical(peer), tx);
+            m.insert(key(peer, scope_id), tx);
         }
         Ok(rx)
     }
 
-    pub(super) fn unregister(&self, peer: IpAddr, had_md5: bool) {
+    pub(super) fn unregister(&self, peer: IpAddr, scope_id: u32, had_md5: bool) {
         if let Ok(mut m) = self.inner.peers.lock() {
-            m.remove(&canonical(peer));
+            m.remove(&key(peer, scope_id));
         }
         if had_md5 {
             let _ = sockopt::set_md5(&*self.inner.socket, self.inner.local.is_ipv6(), peer, &[]);
@@ -114,10 +131,12 @@ async fn accept_loop(socket: Arc<TcpListener>, peers: Weak<Peers>) {
             }
         };
         let Some(peers) = peers.upgrade() else { return };
-        let tx = peers
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&canonical(from.ip())).cloned());
+        let ip = canonical(from.ip());
+        let tx = peers.lock().ok().and_then(|m| {
+            m.get(&(ip, super::scope::match_scope(&from)))
+                .or_else(|| m.get(&(ip, 0)))
+                .cloned()
+        });
         match tx {
             Some(tx) => {
                 if tx.try_send(stream).is_err() {
