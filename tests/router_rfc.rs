@@ -419,3 +419,85 @@ async fn minimum_hold_time_refuses_zero_and_short_hold_times() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
 }
+
+/// A hand-driven iBGP neighbour on a raw socket from 127.0.0.2: OPEN (graceful restart with
+/// the N bit as given, hold time 3 s), KEEPALIVE, one UPDATE for 10.9.0.0/24, then silence
+/// with the connection left open, so the router's hold timer expires. It keeps reading so
+/// the router's writes never block; the task ends when the router closes.
+async fn silent_peer(port: u16, n_bit: bool) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = bgp_fsm::SessionConfig::new(LOCAL_AS, LOCAL_AS, Ipv4Addr::new(9, 9, 9, 2));
+    c.hold_time = 3;
+    c.graceful_restart = Some(gr(n_bit, true));
+    let ctx = SessionContext::modern();
+    let mut out = bytes::BytesMut::new();
+    bgp_wire::encode_message(
+        &bgp_wire::Message::Open(bgp_fsm::build_open(&c)),
+        &ctx,
+        &mut out,
+    )
+    .unwrap();
+    bgp_wire::encode_message(&bgp_wire::Message::Keepalive, &ctx, &mut out).unwrap();
+    for u in UpdateBuilder::new(&ctx)
+        .attributes(attrs("127.0.0.2", &[]).to_wire())
+        .announce(
+            AfiSafi::IPV4_UNICAST,
+            [Nlri::new("10.9.0.0/24".parse().unwrap())],
+        )
+        .build()
+        .unwrap()
+    {
+        bgp_wire::encode_message(&bgp_wire::Message::Update(u), &ctx, &mut out).unwrap();
+    }
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut s = sock
+        .connect(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+        .unwrap();
+    s.write_all(&out).await.unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+}
+
+/// The router's hold timer expires on a silent neighbour that advertised graceful restart:
+/// without the N bit the route is withdrawn at once (RFC 4724: a NOTIFICATION, 4/0, was
+/// sent), with it the route stays (RFC 8538). Observed from eBGP neighbour B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gr_hold_timer_expiry_keeps_stale_routes_only_with_the_n_bit() {
+    for (offset, n_bit) in [(8u16, false), (9, true)] {
+        let port = port(offset);
+        let mut cfg = router(port);
+        cfg.graceful_restart = true;
+        cfg.graceful_notification = true;
+        let mut na = neighbor("127.0.0.2", LOCAL_AS);
+        na.hold_time = 3;
+        cfg.neighbors.push(na);
+        cfg.neighbors.push(accept_all(neighbor("127.0.0.3", 65002)));
+        let (stop, r) = spawn_router(cfg);
+        let mut b = TestPeer::start(peer_config("127.0.0.3", 65002, port));
+        assert!(b.handle.wait_established(Duration::from_secs(10)).await);
+        let silent = silent_peer(port, n_bit).await;
+        assert!(
+            wait(&mut [&mut b], |p| p[0].routes.contains_key("10.9.0.0/24")).await,
+            "B never got the route"
+        );
+        // Hold time 3 s: the router ends the session by 3 s after the last KEEPALIVE.
+        let _ = tokio::time::timeout(Duration::from_secs(10), silent).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b.drain();
+        assert_eq!(
+            b.routes.contains_key("10.9.0.0/24"),
+            n_bit,
+            "N bit {n_bit}: route kept after the hold timer expired?"
+        );
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
+    }
+}
