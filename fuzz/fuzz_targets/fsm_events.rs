@@ -168,14 +168,15 @@ fuzz_target!(|input: Input| {
                 if let Some(c) = pick(conn, &conns) {
                     let mut pc = SessionConfig::new(65002, 65001, Ipv4Addr::from(id));
                     pc.role = peer_role.map(role);
-                    pc.graceful_restart = input.gr_notification.map(|_| {
-                        bgp_fsm::GracefulRestartConfig {
-                            restart_time: 90,
-                            restart_state: true,
-                            notification: true,
-                            families: Vec::new(),
-                        }
-                    });
+                    pc.graceful_restart =
+                        input
+                            .gr_notification
+                            .map(|_| bgp_fsm::GracefulRestartConfig {
+                                restart_time: 90,
+                                restart_state: true,
+                                notification: true,
+                                families: Vec::new(),
+                            });
                     let mut o = build_open(&pc);
                     o.hold_time = hold;
                     if !good_as {
