@@ -5,8 +5,12 @@
 //!
 //! ```text
 //! router --local-as 64512 --router-id 10.0.0.1 --listen 0.0.0.0:179 --passive \
-//!     --peer 10.0.0.2 --peer 10.0.0.3 --peer-as 65001 --peer-as 65002 --output none --stats
+//!     --peer 10.0.0.2 --peer 10.0.0.3 --peer-as 65001 --peer-as 65002 \
+//!     --import-policy accept --export-policy accept --output none --stats
 //! ```
+//!
+//! eBGP neighbours exchange routes only with an explicit policy (RFC 8212, as FRR's
+//! `bgp ebgp-requires-policy`); `--no-ebgp-requires-policy` turns that off.
 //!
 //! Output lines: [`kube_bgp::router::output`].
 

@@ -82,7 +82,7 @@ run_one() {
 # Ours.
 ip netns exec "${P}rx" ${ROUTER_WRAP:-} "$ROUTER" --local-as 64512 --router-id 10.0.0.1 --listen 0.0.0.0:179 \
     --passive --peer 10.1.0.2 --peer 10.2.0.2 --peer-as 65001 --peer-as 65002 \
-    --output none --stats >"$DIR/ours.out" 2>"$DIR/ours.err" &
+    --import-policy accept --export-policy accept --output none --stats >"$DIR/ours.out" 2>"$DIR/ours.err" &
 RX_PID=$!; PIDS+=("$RX_PID")
 run_one ours
 O=("$R_RECV" "$R_SINK" "$R_BPR" "$R_BPR2" "$R_HWM")

@@ -89,7 +89,7 @@ run_one() {
 args=()
 for i in $(seq 1 "$C"); do args+=(--peer "10.5.0.$((10 + i))" --peer-as $((65010 + i))); done
 ip netns exec "${P}rs" ${ROUTER_WRAP:-} "$ROUTER" --local-as 64512 --router-id 10.5.0.1 --listen 0.0.0.0:179 \
-    --passive --route-server "${args[@]}" --output none --stats >"$DIR/ours.out" 2>"$DIR/ours.err" &
+    --passive --route-server --import-policy accept --export-policy accept "${args[@]}" --output none --stats >"$DIR/ours.out" 2>"$DIR/ours.err" &
 RS_PID=$!; PIDS+=("$RS_PID")
 # Clients start once every neighbour is registered (the first stats line), so none is refused.
 for _ in $(seq 1 600); do grep -q '"type":"stats"' "$DIR/ours.out" 2>/dev/null && break; sleep 0.05; done

@@ -218,6 +218,11 @@ fn router_interop_frr_bird_gobgp_exabgp_attributes_and_as4() {
         "1",
         "--output",
         "none",
+        // RFC 8212 is on by default: every eBGP neighbour here gets an explicit policy.
+        "--import-policy",
+        "accept",
+        "--export-policy",
+        "accept",
     ]
     .iter()
     .map(|s| s.to_string())

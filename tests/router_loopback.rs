@@ -123,6 +123,9 @@ async fn router_carries_routes_between_ebgp_and_ibgp_neighbours() {
         let mut n = NeighborConfig::new(addr.parse().unwrap(), asn);
         n.passive = true;
         n.hold_time = 30;
+        // RFC 8212: eBGP neighbours exchange routes only with an explicit policy.
+        n.import = Some(std::sync::Arc::new(bgp_rib::policy::AcceptAll));
+        n.export = Some(std::sync::Arc::new(bgp_rib::policy::AcceptAll));
         cfg.neighbors.push(n);
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -91,6 +91,9 @@ async fn route_server_clients_get_routes_transparently_plain_ebgp_does_not() {
         n.passive = true;
         n.hold_time = 30;
         n.rs_client = last != 5;
+        // RFC 8212: explicit policies on every eBGP neighbour.
+        n.import = Some(std::sync::Arc::new(bgp_rib::policy::AcceptAll));
+        n.export = Some(std::sync::Arc::new(bgp_rib::policy::AcceptAll));
         cfg.neighbors.push(n);
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

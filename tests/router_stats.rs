@@ -42,6 +42,9 @@ async fn stats_lines_are_rate_limited_and_settle_on_the_final_count() {
             "127.0.0.7",
             "--peer-as",
             "65001",
+            // RFC 8212: an eBGP neighbour needs an explicit import policy.
+            "--import-policy",
+            "accept",
             "--output",
             "none",
             "--stats",

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use bgp_wire::message::{AddPathMode, GracefulRestartFamily};
+use bgp_wire::message::{AddPathMode, BgpRole, GracefulRestartFamily};
 use bgp_wire::{Afi, AfiSafi, Capability};
 
 /// Graceful Restart parameters we advertise (RFC 4724).
@@ -32,6 +32,11 @@ pub struct SessionConfig {
     pub router_id: Ipv4Addr,
     /// Hold time we propose in seconds (0, or 3 and more). Default 90.
     pub hold_time: u16,
+    /// Minimum hold time we accept from the peer, in seconds (like FRR's `bgp
+    /// minimum-holdtime`). 0 (default): RFC 4271 alone (0, or 3 and more). Above 0, a peer
+    /// proposing less, including 0 (no keepalives at all), is refused with OPEN Message Error /
+    /// Unacceptable Hold Time (2/6).
+    pub min_hold_time: u16,
     /// Keepalive interval in seconds; `None` means a third of the negotiated hold time.
     pub keepalive: Option<u16>,
     /// ConnectRetryTime. Default 120 s.
@@ -72,6 +77,11 @@ pub struct SessionConfig {
     /// Capabilities the peer must advertise; a missing one is refused with NOTIFICATION 2/7
     /// carrying the capability. Matched by code, and for Multiprotocol also by family.
     pub required_capabilities: Vec<Capability>,
+    /// Our BGP Role towards this (eBGP) peer (RFC 9234): sent as the Role capability and
+    /// checked against the peer's (Role Mismatch 2/11 on a wrong pair). Default none.
+    pub role: Option<BgpRole>,
+    /// RFC 9234 strict mode: refuse a peer that sends no Role capability (2/11).
+    pub strict_role: bool,
     /// Seed of the deterministic jitter generator (RFC 4271 §10 jitter of 0.75-1.0).
     pub jitter_seed: u64,
 }
@@ -85,6 +95,7 @@ impl SessionConfig {
             peer_as,
             router_id,
             hold_time: 90,
+            min_hold_time: 0,
             keepalive: None,
             connect_retry: Duration::from_secs(120),
             passive: false,
@@ -103,6 +114,8 @@ impl SessionConfig {
             add_path: Vec::new(),
             graceful_restart: None,
             required_capabilities: Vec::new(),
+            role: None,
+            strict_role: false,
             jitter_seed: 0x5EED_0F6B,
         }
     }

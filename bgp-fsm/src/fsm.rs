@@ -630,6 +630,18 @@ impl Fsm {
         reason: DownReason,
     ) {
         if let Some(n) = notify {
+            // RFC 8538 §5: with the N bit negotiated, a Cease that must not leave our routes
+            // stale at the peer goes out as a Hard Reset.
+            let hard = self
+                .negotiated
+                .as_ref()
+                .is_some_and(|g| g.graceful_notification)
+                && crate::graceful::cease_needs_hard_reset(&n);
+            let n = if hard {
+                Notification::hard_reset(&n)
+            } else {
+                n
+            };
             self.send(Message::Notification(n));
         }
         self.actions.push_back(Action::CloseConnection);

@@ -112,8 +112,10 @@
 pub mod collision;
 pub mod config;
 pub mod fsm;
+pub mod graceful;
 pub mod negotiate;
 pub mod peer;
+pub mod role;
 mod timer;
 
 #[cfg(feature = "tokio")]

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use bgp_wire::error::codes;
-use bgp_wire::message::{AS_TRANS, AddPathMode};
+use bgp_wire::message::{AS_TRANS, AddPathMode, BgpRole};
 use bgp_wire::{Afi, AfiSafi, Capability, Notification, Open, SessionContext};
 
 use crate::config::SessionConfig;
@@ -38,6 +38,12 @@ pub struct Negotiated {
     pub enhanced_route_refresh: bool,
     /// The peer's Graceful Restart capability, if it sent one.
     pub peer_graceful_restart: Option<Capability>,
+    /// Both sides advertised Graceful Restart with the Notification (N) bit (RFC 8538): a
+    /// NOTIFICATION or a hold-timer expiry then keeps graceful restart going, and a Cease we
+    /// send for reasons that must flush goes out as a Hard Reset (6/9).
+    pub graceful_notification: bool,
+    /// The BGP Role the peer announced (RFC 9234), checked against ours when we have one.
+    pub peer_role: Option<BgpRole>,
     /// The peer's whole capability list, as received.
     pub peer_capabilities: Vec<Capability>,
     /// The context to decode received and encode sent messages with.
@@ -83,6 +89,9 @@ pub fn build_open(cfg: &SessionConfig) -> Open {
     }
     if cfg.four_octet_as {
         caps.push(Capability::FourOctetAs(cfg.local_as));
+    }
+    if let Some(r) = cfg.role.filter(|_| !cfg.is_ibgp()) {
+        caps.push(Capability::Role(r));
     }
     if !cfg.add_path.is_empty() {
         caps.push(Capability::AddPath(cfg.add_path.clone()));
@@ -160,6 +169,10 @@ pub fn validate_open(cfg: &SessionConfig, open: &Open) -> Result<Negotiated, Not
     if open.hold_time == 1 || open.hold_time == 2 {
         return Err(open_error(codes::UNACCEPTABLE_HOLD_TIME));
     }
+    // Our configured minimum: below it (0 included) is unacceptable too.
+    if cfg.min_hold_time > 0 && open.hold_time < cfg.min_hold_time {
+        return Err(open_error(codes::UNACCEPTABLE_HOLD_TIME));
+    }
     // BGP Identifier (2/3): not zero; for iBGP not ours (RFC 6286).
     if open.bgp_id.is_unspecified() || (cfg.is_ibgp() && open.bgp_id == cfg.router_id) {
         return Err(open_error(codes::BAD_BGP_IDENTIFIER));
@@ -176,7 +189,11 @@ pub fn validate_open(cfg: &SessionConfig, open: &Open) -> Result<Negotiated, Not
             );
         }
     }
-    Ok(negotiate(cfg, open, peer_as))
+    // BGP Role (2/11, RFC 9234).
+    let peer_role = crate::role::check_role(cfg, open)?;
+    let mut n = negotiate(cfg, open, peer_as);
+    n.peer_role = peer_role;
+    Ok(n)
 }
 
 fn negotiate(cfg: &SessionConfig, open: &Open, peer_as: u32) -> Negotiated {
@@ -264,6 +281,17 @@ fn negotiate(cfg: &SessionConfig, open: &Open, peer_as: u32) -> Negotiated {
         .iter()
         .find(|c| matches!(c, Capability::GracefulRestart { .. }))
         .cloned();
+    let graceful_notification = cfg
+        .graceful_restart
+        .as_ref()
+        .is_some_and(|g| g.notification)
+        && matches!(
+            peer_graceful_restart,
+            Some(Capability::GracefulRestart {
+                notification: true,
+                ..
+            })
+        );
     let context = SessionContext {
         four_octet_as,
         add_path_receive,
@@ -284,6 +312,8 @@ fn negotiate(cfg: &SessionConfig, open: &Open, peer_as: u32) -> Negotiated {
         route_refresh,
         enhanced_route_refresh,
         peer_graceful_restart,
+        graceful_notification,
+        peer_role: None,
         peer_capabilities: caps.clone(),
         context,
     }

@@ -38,6 +38,7 @@ pub mod export;
 pub mod policy;
 pub mod prefix;
 pub mod rib;
+pub mod role;
 
 pub use attrs::{Attrs, Interner};
 pub use decision::{DecisionConfig, NextHopResolver, PeerInfo, Reason, WeightedNextHop};

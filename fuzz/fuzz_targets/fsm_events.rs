@@ -37,6 +37,8 @@ enum Op {
         my_as: u16,
         good_as: bool,
         cut: u8,
+        /// The peer's BGP Role capability (RFC 9234), raw value.
+        role: Option<u8>,
     },
     Keepalive {
         conn: u8,
@@ -72,7 +74,24 @@ struct Input {
     event_limit: u8,
     held_input: u16,
     send_buffer: u16,
+    /// Our role (raw RFC 9234 value), strict mode, minimum hold time, GR with the N bit.
+    role: Option<u8>,
+    strict_role: bool,
+    min_hold: u16,
+    gr_notification: Option<bool>,
     ops: Vec<Op>,
+}
+
+fn role(v: u8) -> bgp_wire::message::BgpRole {
+    use bgp_wire::message::BgpRole::*;
+    match v {
+        0 => Provider,
+        1 => RouteServer,
+        2 => RouteServerClient,
+        3 => Customer,
+        4 => Peer,
+        x => Other(x),
+    }
 }
 
 fn encode(m: &Message) -> Vec<u8> {
@@ -88,6 +107,17 @@ fuzz_target!(|input: Input| {
     cfg.delay_open = input.delay_open.then_some(Duration::from_secs(1));
     cfg.hold_time = input.hold;
     cfg.jitter_seed = input.seed;
+    cfg.role = input.role.map(role);
+    cfg.strict_role = input.strict_role;
+    cfg.min_hold_time = input.min_hold;
+    cfg.graceful_restart = input
+        .gr_notification
+        .map(|n| bgp_fsm::GracefulRestartConfig {
+            restart_time: 120,
+            restart_state: false,
+            notification: n,
+            families: Vec::new(),
+        });
     let limits = Limits {
         events: usize::from(input.event_limit),
         held_input: usize::from(input.held_input),
@@ -133,9 +163,21 @@ fuzz_target!(|input: Input| {
                 my_as,
                 good_as,
                 cut,
+                role: peer_role,
             } => {
                 if let Some(c) = pick(conn, &conns) {
-                    let mut o = build_open(&SessionConfig::new(65002, 65001, Ipv4Addr::from(id)));
+                    let mut pc = SessionConfig::new(65002, 65001, Ipv4Addr::from(id));
+                    pc.role = peer_role.map(role);
+                    pc.graceful_restart =
+                        input
+                            .gr_notification
+                            .map(|_| bgp_fsm::GracefulRestartConfig {
+                                restart_time: 90,
+                                restart_state: true,
+                                notification: true,
+                                families: Vec::new(),
+                            });
+                    let mut o = build_open(&pc);
                     o.hold_time = hold;
                     if !good_as {
                         o.my_as = my_as;

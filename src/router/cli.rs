@@ -1,9 +1,13 @@
 //! The command line shared by `examples/router.rs` and `examples/collector.rs`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use bgp_rib::policy::{AcceptAll, Policy};
+use bgp_rib::role::DenyAll;
 use bgp_wire::AfiSafi;
+use bgp_wire::message::BgpRole;
 use clap::Parser;
 
 use super::output::OutputMode;
@@ -19,9 +23,10 @@ pub struct RouterArgs {
     /// Our BGP identifier.
     #[arg(long)]
     pub router_id: Ipv4Addr,
-    /// A peer address (repeat for several).
-    #[arg(long = "peer")]
-    pub peers: Vec<IpAddr>,
+    /// A peer address (repeat for several); an IPv6 link-local one with its interface,
+    /// `fe80::1%eth0`.
+    #[arg(long = "peer", value_parser = parse_peer)]
+    pub peers: Vec<ScopedAddr>,
     /// Peer AS: one value for all peers, or one per --peer in order.
     #[arg(long = "peer-as")]
     pub peer_as: Vec<u32>,
@@ -55,9 +60,35 @@ pub struct RouterArgs {
     /// bgp bestpath med missing-as-worst.
     #[arg(long)]
     pub missing_as_worst: bool,
+    /// Our BGP Role (RFC 9234) towards the eBGP peers: provider, customer, peer, rs
+    /// (route server) or rs-client. One value for all, or one per --peer in order. Sends the
+    /// Role capability, refuses a wrong pair (Role Mismatch 2/11), and applies the OTC
+    /// route-leak rules on import and export.
+    #[arg(long = "peer-role", value_parser = parse_role)]
+    pub peer_role: Vec<BgpRole>,
+    /// RFC 9234 strict mode: refuse a peer that announces no role.
+    #[arg(long)]
+    pub strict_role: bool,
+    /// Turn RFC 8212 off (FRR's `no bgp ebgp-requires-policy`): eBGP neighbours without a
+    /// policy then import and export everything. By default the router imports from and
+    /// exports to an eBGP neighbour only with an explicit policy (`--import-policy`,
+    /// `--export-policy`); the collector (receive-only) imports everything.
+    #[arg(long)]
+    pub no_ebgp_requires_policy: bool,
+    /// Import policy for every neighbour: `accept` (all) or `reject` (none).
+    #[arg(long, value_name = "accept|reject", value_parser = parse_policy)]
+    pub import_policy: Option<PolicyArg>,
+    /// Export policy for every neighbour: `accept` (all) or `reject` (none).
+    #[arg(long, value_name = "accept|reject", value_parser = parse_policy)]
+    pub export_policy: Option<PolicyArg>,
     /// Hold time to propose.
     #[arg(long, default_value_t = 90)]
     pub hold_time: u16,
+    /// Minimum hold time accepted from the peers (FRR's `bgp minimum-holdtime`): a peer
+    /// proposing less, or 0, is refused with OPEN error Unacceptable Hold Time (2/6).
+    /// 0 (default): RFC 4271 only.
+    #[arg(long, default_value_t = 0)]
+    pub min_hold_time: u16,
     /// ConnectRetry seconds.
     #[arg(long, default_value_t = 5)]
     pub connect_retry: u64,
@@ -72,6 +103,11 @@ pub struct RouterArgs {
     /// its End-of-RIB or its restart time.
     #[arg(long)]
     pub graceful_restart: bool,
+    /// With --graceful-restart, advertise RFC 8538's Notification (N) bit: when the peer
+    /// sets it too, a NOTIFICATION or hold-timer expiry also keeps its routes (stale); a
+    /// Cease / Hard Reset flushes them.
+    #[arg(long)]
+    pub graceful_notification: bool,
     /// maximum-prefix: when a peer's routes in one family (after import, each ADD-PATH path
     /// counted) exceed N, end its session with Cease 6/1 (RFC 4486, family and N as data)
     /// and drop its routes; it is retried after the IdleHoldTime, which doubles each time.
@@ -142,6 +178,11 @@ impl RouterArgs {
                 "--peer-as: one value, or one per --peer".into(),
             ));
         }
+        if self.peer_role.len() > 1 && self.peer_role.len() != self.peers.len() {
+            return Err(RouterError::Config(
+                "--peer-role: one value, or one per --peer".into(),
+            ));
+        }
         let mut cfg = RouterConfig::new(self.local_as, self.router_id);
         let d = &mut cfg.decision;
         d.max_paths_ebgp = self.maximum_paths;
@@ -157,6 +198,9 @@ impl RouterArgs {
         cfg.output = self.output;
         cfg.stats = self.stats;
         cfg.graceful_restart = self.graceful_restart;
+        // The collector exports nothing: RFC 8212 would only stop it collecting.
+        cfg.ebgp_requires_policy = export && !self.no_ebgp_requires_policy;
+        cfg.graceful_notification = self.graceful_notification;
         cfg.max_prefix = self.max_prefix;
         cfg.monitor = super::monitor::MonitorConfig {
             bmp: self.bmp,
@@ -170,24 +214,96 @@ impl RouterArgs {
             } else {
                 self.peer_as[i]
             };
-            let mut n = NeighborConfig::new(*addr, peer_as);
+            let mut n = NeighborConfig::new(addr.ip, peer_as);
+            n.scope_id = addr.scope_id;
             n.port = self.peer_port;
             n.passive = self.passive;
             n.hold_time = self.hold_time;
+            n.min_hold_time = self.min_hold_time;
             n.local_addr = self.local_addr;
             n.connect_retry = Duration::from_secs(self.connect_retry.max(1));
             if self.ipv6 {
                 n.families = vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST];
             }
-            n.rr_client = self.rr_clients.contains(addr);
+            n.rr_client = self.rr_clients.contains(&addr.ip);
             n.next_hop_self = self.next_hop_self;
-            n.rs_client = self.route_server || self.rs_clients.contains(addr);
+            n.rs_client = self.route_server || self.rs_clients.contains(&addr.ip);
+            n.role = match self.peer_role.len() {
+                0 => None,
+                1 => Some(self.peer_role[0]),
+                _ => self.peer_role.get(i).copied(),
+            };
+            n.strict_role = self.strict_role;
+            n.import = self.import_policy.map(PolicyArg::policy);
+            n.export = self.export_policy.map(PolicyArg::policy);
             cfg.neighbors.push(n);
         }
         if let Some(path) = &self.config {
             super::config::merge_file(self, path, &mut cfg, export)?;
         }
         Ok(cfg)
+    }
+}
+
+/// A `--peer` address with its IPv6 zone (scope id, 0 for none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopedAddr {
+    /// The address.
+    pub ip: IpAddr,
+    /// The interface index of a link-local IPv6 address given as `ADDR%IFACE`, else 0.
+    pub scope_id: u32,
+}
+
+/// Parse `ADDR` or `ADDR%IFACE` (the interface must exist).
+pub fn parse_peer(s: &str) -> Result<ScopedAddr, String> {
+    let (ip, scope_id) = bgp_fsm::driver::parse_scoped_addr(s).map_err(|e| e.to_string())?;
+    if scope_id == 0 && bgp_fsm::driver::is_link_local(ip) {
+        return Err(format!(
+            "{s}: a link-local address needs its interface (ADDR%IFACE)"
+        ));
+    }
+    Ok(ScopedAddr { ip, scope_id })
+}
+
+/// `--import-policy` / `--export-policy` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyArg {
+    /// Accept every route unchanged.
+    Accept,
+    /// Reject every route.
+    Reject,
+}
+
+impl PolicyArg {
+    /// The policy.
+    pub fn policy(self) -> Arc<dyn Policy> {
+        match self {
+            PolicyArg::Accept => Arc::new(AcceptAll),
+            PolicyArg::Reject => Arc::new(DenyAll),
+        }
+    }
+}
+
+/// Parse `accept` or `reject`.
+pub fn parse_policy(s: &str) -> Result<PolicyArg, String> {
+    match s {
+        "accept" => Ok(PolicyArg::Accept),
+        "reject" => Ok(PolicyArg::Reject),
+        _ => Err(format!("unknown policy {s:?} (accept, reject)")),
+    }
+}
+
+/// A BGP Role as written on the command line (FRR's `local-role` names).
+pub fn parse_role(s: &str) -> Result<BgpRole, String> {
+    match s {
+        "provider" => Ok(BgpRole::Provider),
+        "customer" => Ok(BgpRole::Customer),
+        "peer" => Ok(BgpRole::Peer),
+        "rs" | "rs-server" | "route-server" => Ok(BgpRole::RouteServer),
+        "rs-client" | "route-server-client" => Ok(BgpRole::RouteServerClient),
+        _ => Err(format!(
+            "unknown role {s:?} (provider, customer, peer, rs, rs-client)"
+        )),
     }
 }
 
@@ -242,7 +358,9 @@ mod tests {
         .unwrap();
         let c = a.to_config(false).unwrap();
         assert_eq!(c.neighbors.len(), 2);
+        assert_eq!(c.neighbors[0].role, None);
         assert!(!c.export && c.fib && c.stats);
+        assert!(!c.ebgp_requires_policy, "a collector imports everything");
         assert_eq!(c.output, OutputMode::None);
         assert_eq!(c.decision.max_paths_ibgp, 8);
         assert!(
@@ -294,5 +412,71 @@ mod tests {
             .to_config(true)
             .unwrap();
         assert!(c.neighbors.iter().all(|n| n.rs_client));
+    }
+
+    #[test]
+    fn peer_role_flags() {
+        let a = RouterArgs::try_parse_from([
+            "router",
+            "--local-as",
+            "64512",
+            "--router-id",
+            "10.0.0.1",
+            "--peer",
+            "10.0.0.2",
+            "--peer",
+            "10.0.0.3",
+            "--peer-as",
+            "65001",
+            "--peer-role",
+            "customer",
+            "--peer-role",
+            "rs-client",
+            "--strict-role",
+        ])
+        .unwrap();
+        let c = a.to_config(true).unwrap();
+        assert_eq!(c.neighbors[0].role, Some(BgpRole::Customer));
+        assert_eq!(c.neighbors[1].role, Some(BgpRole::RouteServerClient));
+        assert!(c.neighbors[1].strict_role);
+        assert!(parse_role("boss").is_err());
+        assert!(
+            c.ebgp_requires_policy,
+            "RFC 8212 on by default in the router"
+        );
+        assert!(c.neighbors[0].import.is_none());
+        let c = RouterArgs::try_parse_from([
+            "router",
+            "--local-as",
+            "64512",
+            "--router-id",
+            "10.0.0.1",
+            "--peer",
+            "10.0.0.2",
+            "--peer-as",
+            "65001",
+            "--import-policy",
+            "accept",
+            "--export-policy",
+            "reject",
+            "--no-ebgp-requires-policy",
+            "--min-hold-time",
+            "9",
+        ])
+        .unwrap()
+        .to_config(true)
+        .unwrap();
+        assert!(!c.ebgp_requires_policy);
+        assert_eq!(c.neighbors[0].min_hold_time, 9);
+        assert!(c.neighbors[0].import.is_some() && c.neighbors[0].export.is_some());
+        assert!(parse_policy("maybe").is_err());
+        let p = parse_peer("fe80::1%lo").unwrap();
+        assert_eq!((p.ip, p.scope_id), ("fe80::1".parse().unwrap(), 1));
+        assert!(
+            parse_peer("fe80::1").is_err(),
+            "link-local needs its interface"
+        );
+        assert!(parse_peer("fe80::1%no-such-if0").is_err());
+        assert_eq!(parse_peer("10.0.0.2").unwrap().scope_id, 0);
     }
 }

@@ -431,7 +431,10 @@ pub fn merge_file(
             // The flags with this neighbour as the only `--peer`. (Not through clap's
             // `try_update_from`: it would reset every flag left at its default.)
             let mut a = args.clone();
-            a.peers = vec![addr];
+            a.peers = vec![super::cli::ScopedAddr {
+                ip: addr,
+                scope_id: 0,
+            }];
             a.peer_as = vec![asn];
             a.config = None;
             match a.to_config(export) {

@@ -30,6 +30,7 @@ pub mod fib;
 pub mod metrics;
 pub mod monitor;
 pub mod output;
+pub mod policy;
 pub mod reload;
 
 use std::future::Future;
@@ -43,6 +44,7 @@ use bgp_fsm::{DownReason, GracefulRestartConfig};
 use bgp_rib::export::{AdjRibOut, OutPeerConfig};
 use bgp_rib::policy::Policy;
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib};
+use bgp_wire::message::BgpRole;
 use bgp_wire::{AfiSafi, Capability, Notification, SessionContext, Update};
 use tokio::sync::{Notify, mpsc};
 
@@ -70,6 +72,8 @@ pub struct NeighborConfig {
     pub addr: IpAddr,
     /// Its AS (equal to ours: iBGP).
     pub peer_as: u32,
+    /// Interface index (IPv6 zone) of a link-local `addr` (`fe80::1%eth0`), else 0.
+    pub scope_id: u32,
     /// Its TCP port.
     pub port: u16,
     /// Do not connect out; wait for it (needs [`RouterConfig::listen`]).
@@ -78,6 +82,8 @@ pub struct NeighborConfig {
     pub local_addr: Option<IpAddr>,
     /// Hold time to propose.
     pub hold_time: u16,
+    /// Minimum hold time accepted from it (0: RFC 4271 only; above 0 also refuses 0).
+    pub min_hold_time: u16,
     /// ConnectRetry time.
     pub connect_retry: Duration,
     /// Families to negotiate.
@@ -102,6 +108,11 @@ pub struct NeighborConfig {
     /// asks it to send everything again (ROUTE-REFRESH, RFC 2918). On for every neighbour
     /// when a `--config` file may be reloaded, unless the file turns it off.
     pub soft_reconfiguration: bool,
+    /// Our BGP Role towards this eBGP neighbour (RFC 9234): the Role capability, Role
+    /// Mismatch on a wrong pair, and the OTC leak-prevention rules on import and export.
+    pub role: Option<BgpRole>,
+    /// RFC 9234 strict mode: refuse the neighbour if it announces no role.
+    pub strict_role: bool,
 }
 
 impl NeighborConfig {
@@ -110,10 +121,12 @@ impl NeighborConfig {
         NeighborConfig {
             addr,
             peer_as,
+            scope_id: 0,
             port: 179,
             passive: false,
             local_addr: None,
             hold_time: 90,
+            min_hold_time: 0,
             connect_retry: Duration::from_secs(5),
             families: vec![AfiSafi::IPV4_UNICAST],
             rr_client: false,
@@ -124,6 +137,8 @@ impl NeighborConfig {
             max_prefix: None,
             description: None,
             soft_reconfiguration: false,
+            role: None,
+            strict_role: false,
         }
     }
 }
@@ -149,10 +164,18 @@ pub struct RouterConfig {
     pub stats: bool,
     /// Graceful restart helper (RFC 4724).
     pub graceful_restart: bool,
+    /// With [`RouterConfig::graceful_restart`], also advertise RFC 8538's N bit: when the
+    /// peer sets it too, a NOTIFICATION or hold-timer expiry keeps its routes stale (a Hard
+    /// Reset flushes them).
+    pub graceful_notification: bool,
     /// maximum-prefix per neighbour and family (RFC 4486 Cease 6/1 when exceeded).
     pub max_prefix: Option<u32>,
     /// BMP export and MRT dumps.
     pub monitor: monitor::MonitorConfig,
+    /// RFC 8212 (FRR's `bgp ebgp-requires-policy`): an eBGP neighbour without its own import
+    /// (export) policy imports (exports) nothing. Default on; the receive-only collector
+    /// turns it off for import (it sends nothing, and collecting everything is its job).
+    pub ebgp_requires_policy: bool,
 }
 
 impl RouterConfig {
@@ -168,8 +191,10 @@ impl RouterConfig {
             output: OutputMode::Json,
             stats: false,
             graceful_restart: false,
+            graceful_notification: false,
             max_prefix: None,
             monitor: monitor::MonitorConfig::default(),
+            ebgp_requires_policy: true,
         }
     }
 }
@@ -187,6 +212,8 @@ struct Neighbor {
     over_limit: bool,
     /// Counters and times for the query interface and the metrics.
     stats: metrics::NeighborStats,
+    /// RFC 8538's N bit was negotiated on its last session.
+    gr_notification: bool,
 }
 
 struct OutSession {
@@ -436,25 +463,29 @@ impl Router {
         info.rr_client = n.rr_client && info.ibgp;
         info.rs_client = n.rs_client && !info.ibgp;
         let id = rib.add_peer(info);
-        if let Some(p) = &n.import {
-            let _ = rib.set_import_policy(id, Some(p.clone()));
+        if let Some(p) = policy::import_policy(&n, local_as, cfg.ebgp_requires_policy) {
+            let _ = rib.set_import_policy(id, Some(p));
         }
         if n.soft_reconfiguration {
             let _ = rib.set_soft_reconfiguration(id, true);
         }
         let mut pc = PeerConfig::new(local_as, n.peer_as, router_id, n.addr);
         pc.peer_port = n.port;
+        pc.scope_id = n.scope_id;
         pc.passive = n.passive;
         pc.hold_time = n.hold_time;
+        pc.min_hold_time = n.min_hold_time;
         pc.local_addr = n.local_addr;
         pc.connect_retry = n.connect_retry.max(Duration::from_secs(1));
         pc.families = n.families.clone();
+        pc.role = n.role;
+        pc.strict_role = n.strict_role;
         if cfg.graceful_restart {
             // Helper only: we keep no forwarding state of our own across restarts.
             pc.graceful_restart = Some(GracefulRestartConfig {
                 restart_time: 120,
                 restart_state: false,
-                notification: false,
+                notification: cfg.graceful_notification,
                 families: Vec::new(),
             });
         }
@@ -469,6 +500,7 @@ impl Router {
             gr_time: None,
             over_limit: false,
             stats: metrics::NeighborStats::new(),
+            gr_notification: false,
         });
     }
 
@@ -499,9 +531,16 @@ impl Router {
                     info.four_octet_as = neg.four_octet_as;
                     let _ = self.rib.set_peer_info(id, info.clone());
                 }
+                // RFC 4724 §4.2: back from a restart, the families it kept no forwarding
+                // state for (no F bit, or no capability) lose their stale routes now.
+                self.rib.peer_returned(
+                    id,
+                    &bgp_fsm::graceful::forwarding_preserved(neg.peer_graceful_restart.as_ref()),
+                );
                 let n = &mut self.nbrs[i];
                 n.over_limit = false;
                 n.gr_time = gr_time;
+                n.gr_notification = neg.graceful_notification;
                 if self.cfg.export
                     && let Some(info) = info
                 {
@@ -518,7 +557,11 @@ impl Router {
                             local_addr,
                             next_hop_self: n.cfg.next_hop_self,
                             route_reflector: self.cfg.route_reflector,
-                            policy: n.cfg.export.clone(),
+                            policy: policy::export_policy(
+                                &n.cfg,
+                                self.cfg.decision.local_as,
+                                self.cfg.ebgp_requires_policy,
+                            ),
                             families: neg.families.clone(),
                             add_path: false,
                         },
@@ -542,13 +585,11 @@ impl Router {
                 );
             }
             PeerEvent::Down { reason } => {
-                // RFC 4724 §4.2: a session lost without a NOTIFICATION (TCP failure, hold
-                // timer) keeps the peer's routes as stale while it restarts.
-                let helper = matches!(
-                    reason,
-                    DownReason::ConnectionFailed | DownReason::HoldTimerExpired
-                );
+                // RFC 4724 §4.2: a session lost without a NOTIFICATION (TCP failure) keeps
+                // the peer's routes as stale while it restarts; with RFC 8538's N bit a
+                // NOTIFICATION or hold-timer expiry does too, a Hard Reset never.
                 let n = &mut self.nbrs[i];
+                let helper = reason.keeps_stale_routes(n.gr_notification);
                 n.session = None;
                 if n.over_limit {
                     // Printed and withdrawn when we ended it (check_max_prefix).

@@ -42,6 +42,10 @@ fn session_changed(old: &NeighborConfig, new: &NeighborConfig) -> bool {
         || old.families != new.families
         || old.rr_client != new.rr_client
         || old.rs_client != new.rs_client
+        || old.scope_id != new.scope_id
+        || old.min_hold_time != new.min_hold_time
+        || old.role != new.role
+        || old.strict_role != new.strict_role
         || old.next_hop_self != new.next_hop_self
         // Turned on mid-session it would miss what was received before.
         || old.soft_reconfiguration != new.soft_reconfiguration
@@ -151,7 +155,9 @@ impl Router {
     /// Re-run a changed import policy over what the neighbour sent (no session reset).
     fn reimport(&mut self, i: usize, n: &NeighborConfig) {
         let id = self.nbrs[i].id;
-        let _ = self.rib.set_import_policy(id, n.import.clone());
+        let local_as = self.cfg.decision.local_as;
+        let p = super::policy::import_policy(n, local_as, self.cfg.ebgp_requires_policy);
+        let _ = self.rib.set_import_policy(id, p);
         if self.nbrs[i].cfg.soft_reconfiguration {
             let _ = self.rib.soft_reconfigure(id);
         } else if self.nbrs[i].session.is_some() || self.nbrs[i].handle.connection().is_some() {
@@ -169,8 +175,10 @@ impl Router {
     /// Re-run a changed export policy over the Loc-RIB for this neighbour: only the
     /// difference to what it was sent goes out.
     fn reexport(&mut self, i: usize, n: &NeighborConfig) {
+        let local_as = self.cfg.decision.local_as;
+        let p = super::policy::export_policy(n, local_as, self.cfg.ebgp_requires_policy);
         if let Some(s) = self.nbrs[i].session.as_mut() {
-            s.out.set_policy(n.export.clone());
+            s.out.set_policy(p);
             for p in self.rib.best_prefixes() {
                 s.out.refresh(&self.rib, p);
             }

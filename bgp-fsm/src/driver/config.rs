@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use bgp_wire::message::AddPathMode;
+use bgp_wire::message::{AddPathMode, BgpRole};
 use bgp_wire::{Afi, AfiSafi, Capability};
 
 use crate::config::{GracefulRestartConfig, SessionConfig};
@@ -19,12 +19,18 @@ pub struct PeerConfig {
     pub router_id: Ipv4Addr,
     /// The peer's address.
     pub peer_addr: IpAddr,
+    /// The scope id (interface index, RFC 4007 zone) of a link-local IPv6 `peer_addr`
+    /// (`fe80::1%eth0`; see [`super::parse_scoped_addr`]): connections go out on that
+    /// interface and only connections arriving on it are taken. 0 (default): none.
+    pub scope_id: u32,
     /// The peer's TCP port. Default 179.
     pub peer_port: u16,
     /// Source address of outgoing connections.
     pub local_addr: Option<IpAddr>,
     /// Hold time we propose. Default 90 s.
     pub hold_time: u16,
+    /// Minimum hold time accepted from the peer (0: RFC 4271 only; above 0 also refuses 0).
+    pub min_hold_time: u16,
     /// Keepalive interval; default a third of the negotiated hold time.
     pub keepalive: Option<u16>,
     /// ConnectRetryTime. Default 120 s (RFC 4271); jittered 0.75-1.0.
@@ -60,6 +66,10 @@ pub struct PeerConfig {
     pub graceful_restart: Option<GracefulRestartConfig>,
     /// Capabilities the peer must advertise (else 2/7).
     pub required_capabilities: Vec<Capability>,
+    /// Our BGP Role towards this eBGP peer (RFC 9234).
+    pub role: Option<BgpRole>,
+    /// RFC 9234 strict mode: the peer must announce a role.
+    pub strict_role: bool,
 }
 
 impl PeerConfig {
@@ -71,9 +81,11 @@ impl PeerConfig {
             peer_as,
             router_id,
             peer_addr,
+            scope_id: 0,
             peer_port: 179,
             local_addr: None,
             hold_time: 90,
+            min_hold_time: 0,
             keepalive: None,
             connect_retry: Duration::from_secs(120),
             passive: false,
@@ -90,6 +102,8 @@ impl PeerConfig {
             extended_message: false,
             graceful_restart: None,
             required_capabilities: Vec::new(),
+            role: None,
+            strict_role: false,
         }
     }
 
@@ -97,6 +111,7 @@ impl PeerConfig {
     pub fn session_config(&self) -> SessionConfig {
         let mut s = SessionConfig::new(self.local_as, self.peer_as, self.router_id);
         s.hold_time = self.hold_time;
+        s.min_hold_time = self.min_hold_time;
         s.keepalive = self.keepalive;
         s.connect_retry = self.connect_retry;
         s.passive = self.passive;
@@ -112,6 +127,8 @@ impl PeerConfig {
         s.extended_message = self.extended_message;
         s.graceful_restart = self.graceful_restart.clone();
         s.required_capabilities = self.required_capabilities.clone();
+        s.role = self.role;
+        s.strict_role = self.strict_role;
         // Distinct peers get distinct jitter sequences.
         let mut seed = u64::from(u32::from(self.router_id)) << 32;
         match self.peer_addr {

@@ -11,12 +11,15 @@ use tokio::sync::mpsc;
 
 use super::sockopt;
 
-/// Per peer address: the registration number of the session that owns it, and where its
-/// connections go.
-type Peers = Mutex<HashMap<IpAddr, (u64, mpsc::Sender<TcpStream>)>>;
+/// Per peer (address, scope id: non-zero only for a link-local IPv6 peer given with its
+/// interface, so `fe80::1%eth0` and `fe80::1%eth1` are different peers): the registration number
+/// of the session that owns it, and where its connections go.
+type Peers = Mutex<HashMap<(IpAddr, u32), (u64, mpsc::Sender<TcpStream>)>>;
 
 /// A listening socket shared by many peers: each accepted connection goes to the peer whose
-/// address matches its source address; connections from unknown addresses are closed.
+/// address matches its source address (and, for a link-local address, its interface: a peer
+/// registered without one takes that address on any interface); connections from unknown
+/// addresses are closed.
 #[derive(Debug, Clone)]
 pub struct Listener {
     inner: Arc<ListenerInner>,
@@ -42,6 +45,18 @@ fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// The map key of a peer: its canonical address, with the scope id only where it matters
+/// (link-local IPv6).
+fn key(peer: IpAddr, scope_id: u32) -> (IpAddr, u32) {
+    let ip = canonical(peer);
+    let scope = if super::scope::is_link_local(ip) {
+        scope_id
+    } else {
+        0
+    };
+    (ip, scope)
 }
 
 impl Listener {
@@ -83,6 +98,7 @@ impl Listener {
     pub(super) fn register(
         &self,
         peer: IpAddr,
+        scope_id: u32,
         md5: Option<&str>,
     ) -> io::Result<(mpsc::Receiver<TcpStream>, u64)> {
         if let Some(key) = md5 {
@@ -99,7 +115,7 @@ impl Listener {
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut m) = self.inner.peers.lock() {
-            m.insert(canonical(peer), (id, tx));
+            m.insert(key(peer, scope_id), (id, tx));
         }
         Ok((rx, id))
     }
@@ -107,13 +123,13 @@ impl Listener {
     /// End registration `id` of `peer`: its entry and MD5 key are removed only if no newer
     /// session registered the same address meanwhile (a replaced session's teardown must not
     /// take the new session's connections or key away).
-    pub(super) fn unregister(&self, peer: IpAddr, id: u64, had_md5: bool) {
+    pub(super) fn unregister(&self, peer: IpAddr, scope_id: u32, id: u64, had_md5: bool) {
         let ours = match self.inner.peers.lock() {
             Ok(mut m) => {
-                let key = canonical(peer);
-                let ours = m.get(&key).is_some_and(|(owner, _)| *owner == id);
+                let k = key(peer, scope_id);
+                let ours = m.get(&k).is_some_and(|(owner, _)| *owner == id);
                 if ours {
-                    m.remove(&key);
+                    m.remove(&k);
                 }
                 ours
             }
@@ -124,12 +140,12 @@ impl Listener {
         }
     }
 
-    /// Whether connections from `peer` currently go to a session.
+    /// Whether connections from `peer` (scope id 0: any interface) currently go to a session.
     pub fn is_registered(&self, peer: IpAddr) -> bool {
         self.inner
             .peers
             .lock()
-            .is_ok_and(|m| m.contains_key(&canonical(peer)))
+            .is_ok_and(|m| m.contains_key(&key(peer, 0)))
     }
 }
 
@@ -144,10 +160,12 @@ async fn accept_loop(socket: Arc<TcpListener>, peers: Weak<Peers>) {
             }
         };
         let Some(peers) = peers.upgrade() else { return };
-        let tx = peers
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&canonical(from.ip())).map(|(_, tx)| tx.clone()));
+        let ip = canonical(from.ip());
+        let tx = peers.lock().ok().and_then(|m| {
+            m.get(&(ip, super::scope::match_scope(&from)))
+                .or_else(|| m.get(&(ip, 0)))
+                .map(|(_, tx)| tx.clone())
+        });
         match tx {
             Some(tx) => {
                 if tx.try_send(stream).is_err() {
@@ -169,20 +187,20 @@ mod tests {
             .await
             .unwrap();
         let peer: IpAddr = "127.0.0.2".parse().unwrap();
-        let (_old_rx, old) = l.register(peer, None).unwrap();
-        let (_new_rx, new) = l.register(peer, None).unwrap();
+        let (_old_rx, old) = l.register(peer, 0, None).unwrap();
+        let (_new_rx, new) = l.register(peer, 0, None).unwrap();
         assert_ne!(old, new);
         // The old session's teardown comes after the new session registered.
-        l.unregister(peer, old, false);
+        l.unregister(peer, 0, old, false);
         assert!(l.is_registered(peer), "the new session keeps its entry");
-        l.unregister(peer, new, false);
+        l.unregister(peer, 0, new, false);
         assert!(!l.is_registered(peer));
         // An IPv4-mapped form is the same peer.
         let (_rx, id) = l
-            .register("::ffff:127.0.0.2".parse().unwrap(), None)
+            .register("::ffff:127.0.0.2".parse().unwrap(), 0, None)
             .unwrap();
         assert!(l.is_registered(peer));
-        l.unregister(peer, id, false);
+        l.unregister(peer, 0, id, false);
         assert!(!l.is_registered(peer));
     }
 }

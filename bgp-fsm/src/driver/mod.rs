@@ -41,6 +41,7 @@
 mod config;
 mod handle;
 mod listener;
+mod scope;
 mod sockopt;
 
 use std::future::Future;
@@ -75,6 +76,7 @@ pub use config::PeerConfig;
 use handle::Command;
 pub use handle::{DriverError, PeerHandle};
 pub use listener::Listener;
+pub use scope::{interface_index, is_link_local, parse_scoped_addr, scoped_socket_addr};
 
 /// Something that happened to a peer (the sans-I/O [`crate::peer::PeerEvent`]).
 pub use crate::peer::PeerEvent;
@@ -89,19 +91,22 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
     let (state_tx, state_rx) = watch::channel(State::Idle);
     let conn_info = Arc::new(Mutex::new(None));
     let taken = Arc::new(AtomicBool::new(false));
-    let incoming =
-        listener.and_then(
-            |l| match l.register(config.peer_addr, config.md5_password.as_deref()) {
-                Ok(reg) => Some(reg),
-                Err(e) => {
-                    tracing::warn!(
-                        "cannot register peer {} with listener: {e}",
-                        config.peer_addr
-                    );
-                    None
-                }
-            },
-        );
+    let incoming = listener.and_then(|l| {
+        match l.register(
+            config.peer_addr,
+            config.scope_id,
+            config.md5_password.as_deref(),
+        ) {
+            Ok(reg) => Some(reg),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot register peer {} with listener: {e}",
+                    config.peer_addr
+                );
+                None
+            }
+        }
+    });
     let limits = Limits {
         events: EVENT_CAPACITY,
         send_buffer: WRITE_QUEUE_LIMIT,
@@ -271,14 +276,16 @@ fn set_ttl(sock: socket2::SockRef<'_>, v6: bool, cfg: &PeerConfig) -> io::Result
 }
 
 async fn connect(cfg: PeerConfig) -> io::Result<TcpStream> {
-    let peer = SocketAddr::new(cfg.peer_addr, cfg.peer_port);
+    let peer = scoped_socket_addr(cfg.peer_addr, cfg.peer_port, cfg.scope_id);
     let sock = if peer.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
     if let Some(l) = cfg.local_addr {
-        sock.bind(SocketAddr::new(l, 0))?;
+        // A link-local source lives on the peer's interface.
+        let scope = if is_link_local(l) { cfg.scope_id } else { 0 };
+        sock.bind(scoped_socket_addr(l, 0, scope))?;
     }
     if let Some(k) = &cfg.md5_password {
         sockopt::set_md5(&sock, peer.is_ipv6(), cfg.peer_addr, k.as_bytes())?;
@@ -488,6 +495,7 @@ impl Driver {
         if let Some(l) = &self.listener {
             l.unregister(
                 self.cfg.peer_addr,
+                self.cfg.scope_id,
                 self.registration,
                 self.cfg.md5_password.is_some(),
             );

@@ -96,6 +96,18 @@ pub(crate) fn set_min_ttl(sock: &impl AsRawFd, v6: bool, min: u8) -> io::Result<
     }
 }
 
+/// The index of a network interface by name (`if_nametoindex(3)`).
+pub(crate) fn if_nametoindex(name: &str) -> io::Result<u32> {
+    let c = std::ffi::CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name with NUL"))?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if i == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,63 @@ impl Rib {
         }
     }
 
+    /// A restarting peer's session is back (RFC 4724 §4.2): its stale paths of every family
+    /// not in `keep` are removed now. `keep` is the families its new Graceful Restart
+    /// capability lists with the Forwarding State (F) bit
+    /// (`bgp_fsm::graceful::forwarding_preserved`); empty when it sent no capability. The
+    /// kept families' stale paths wait for End-of-RIB (or the restart time) as before.
+    pub fn peer_returned(&mut self, peer: PeerId, keep: &[AfiSafi]) {
+        // Stale paths exist only while the restart timer runs: no table scan otherwise.
+        if !matches!(self.peers.get(peer.0 as usize), Some(Some(s)) if s.gr_deadline.is_some()) {
+            return;
+        }
+        for af in [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST] {
+            if !keep.contains(&af) {
+                self.flush_stale(peer, af);
+            }
+        }
+    }
+
+    /// Remove a peer's stale paths of one family now.
+    pub fn flush_stale(&mut self, peer: PeerId, af: AfiSafi) {
+        let id = peer.0;
+        self.sweep(|p| p.peer == id && p.flags & F_STALE != 0, Some(af));
+        if !self.has_stale(id)
+            && let Some(Some(s)) = self.peers.get_mut(id as usize)
+        {
+            s.gr_deadline = None;
+        }
+    }
+
+    /// Number of stale paths (kept for a restarting peer) in the Loc-RIB tables.
+    pub fn stale_path_count(&self, peer: PeerId) -> usize {
+        let id = peer.0;
+        let count = |paths: &[PathRec]| {
+            paths
+                .iter()
+                .filter(|p| p.peer == id && p.flags & F_STALE != 0)
+                .count()
+        };
+        self.v4
+            .dests
+            .iter()
+            .map(|d| count(d.paths.as_slice()))
+            .sum::<usize>()
+            + self
+                .v6
+                .dests
+                .iter()
+                .map(|d| count(d.paths.as_slice()))
+                .sum::<usize>()
+    }
+
+    fn has_stale(&self, id: u32) -> bool {
+        let stale =
+            |paths: &[PathRec]| paths.iter().any(|p| p.peer == id && p.flags & F_STALE != 0);
+        self.v4.dests.iter().any(|d| stale(d.paths.as_slice()))
+            || self.v6.dests.iter().any(|d| stale(d.paths.as_slice()))
+    }
+
     /// Advance time: peers whose restart timer expired lose their stale paths.
     pub fn tick(&mut self, now: u64) {
         let expired: Vec<u32> = self
@@ -103,5 +160,63 @@ impl Rib {
                 s.gr_deadline = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_wire::attr::AsPath;
+    use std::net::Ipv4Addr;
+
+    fn attrs(nh: IpAddr) -> Attrs {
+        let mut a = Attrs::new(nh);
+        a.as_path = AsPath::from_sequence([65001]);
+        a
+    }
+
+    /// A returning peer without the F bit for a family loses that family's stale paths at
+    /// once; the family it preserved forwarding for keeps them until End-of-RIB.
+    #[test]
+    fn returning_peer_without_forwarding_state_flushes_that_family() {
+        let mut rib = Rib::new(DecisionConfig::new(64512, Ipv4Addr::new(192, 168, 1, 1)));
+        let a = rib.add_peer(PeerInfo::new(
+            "192.168.1.2".parse().unwrap(),
+            65001,
+            Ipv4Addr::new(192, 168, 1, 2),
+            64512,
+        ));
+        let (p4, p6): (IpNet, IpNet) = (
+            "10.1.0.0/16".parse().unwrap(),
+            "2001:db8::/32".parse().unwrap(),
+        );
+        rib.announce(a, p4, 0, attrs("192.168.1.2".parse().unwrap()))
+            .unwrap();
+        rib.announce(a, p6, 0, attrs("2001:db8::2".parse().unwrap()))
+            .unwrap();
+        rib.peer_restarting(a, 0, 120);
+        assert_eq!(rib.stale_path_count(a), 2);
+        // Back with F set for IPv6 only.
+        rib.peer_returned(a, &[AfiSafi::IPV6_UNICAST]);
+        assert!(
+            rib.route(p4).is_none(),
+            "IPv4 stale flushed: no forwarding state"
+        );
+        assert!(rib.route(p6).unwrap().best.stale, "IPv6 kept, still stale");
+        assert_eq!(rib.stale_path_count(a), 1);
+        rib.end_of_rib(a, AfiSafi::IPV6_UNICAST);
+        assert!(rib.route(p6).is_none());
+        // No capability at all on return: everything stale goes.
+        rib.announce(a, p4, 0, attrs("192.168.1.2".parse().unwrap()))
+            .unwrap();
+        rib.peer_restarting(a, 10, 120);
+        rib.peer_returned(a, &[]);
+        assert!(rib.route(p4).is_none());
+        assert_eq!(rib.stale_path_count(a), 0);
+        // Fresh paths are never flushed.
+        rib.announce(a, p4, 0, attrs("192.168.1.2".parse().unwrap()))
+            .unwrap();
+        rib.peer_returned(a, &[]);
+        assert!(rib.route(p4).is_some());
     }
 }
