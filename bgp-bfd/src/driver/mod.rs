@@ -31,7 +31,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -132,6 +132,9 @@ pub struct Stats {
     pub discarded: AtomicU64,
     /// Send errors (e.g. no route while a link is down).
     pub send_errors: AtomicU64,
+    /// Whether the driver polls now rather than waking up per packet
+    /// ([`DriverConfig::poll_above_pps`]).
+    pub polling: AtomicBool,
 }
 
 enum Cmd {
@@ -230,6 +233,12 @@ impl Drop for SessionHandle {
 impl Bfd {
     /// Open the sockets and start the driver task.
     pub async fn spawn(cfg: DriverConfig) -> io::Result<Bfd> {
+        Self::start(cfg)
+    }
+
+    /// [`spawn`](Self::spawn) from synchronous code running inside a tokio runtime
+    /// (nothing in it waits); panics outside one, as `tokio::spawn` does.
+    pub fn start(cfg: DriverConfig) -> io::Result<Bfd> {
         let v4 = if cfg.ipv4 {
             Some(Sockets::open(false, cfg.listen_port)?)
         } else {
@@ -547,6 +556,7 @@ impl Core {
         if want != self.polling {
             tracing::debug!(pps, polling = want, "bfd driver mode");
             self.polling = want;
+            self.stats.polling.store(want, Ordering::Relaxed);
             for s in [self.v4.as_mut(), self.v6.as_mut()].into_iter().flatten() {
                 if want {
                     s.rx.to_polled();
