@@ -369,21 +369,21 @@ impl RxSock {
 
     /// Leave the reactor. A duplicate descriptor keeps the socket open while the
     /// registered one is dropped (which deregisters it); on failure nothing changes.
-    fn to_polled(&mut self) {
-        if let RxSock::Async(s) = self {
-            use std::os::fd::AsFd;
-            if let Ok(fd) = s.as_fd().try_clone_to_owned() {
-                *self = RxSock::Polled(std::net::UdpSocket::from(fd));
-            }
+    fn make_polled(&mut self) {
+        use std::os::fd::AsFd;
+        if let RxSock::Async(s) = self
+            && let Ok(fd) = s.as_fd().try_clone_to_owned()
+        {
+            *self = RxSock::Polled(std::net::UdpSocket::from(fd));
         }
     }
 
     /// Join the reactor again; on failure the socket stays polled.
-    fn to_async(&mut self) {
-        if let RxSock::Polled(s) = self {
-            if let Ok(a) = s.try_clone().and_then(UdpSocket::from_std) {
-                *self = RxSock::Async(a);
-            }
+    fn make_async(&mut self) {
+        if let RxSock::Polled(s) = self
+            && let Ok(a) = s.try_clone().and_then(UdpSocket::from_std)
+        {
+            *self = RxSock::Async(a);
         }
     }
 }
@@ -559,9 +559,9 @@ impl Core {
             self.stats.polling.store(want, Ordering::Relaxed);
             for s in [self.v4.as_mut(), self.v6.as_mut()].into_iter().flatten() {
                 if want {
-                    s.rx.to_polled();
+                    s.rx.make_polled();
                 } else {
-                    s.rx.to_async();
+                    s.rx.make_async();
                 }
             }
         }
