@@ -65,6 +65,25 @@ fn ctx_switches(pid: &str) -> u64 {
         .sum()
 }
 
+/// Nanoseconds on CPU summed over the threads of a process, from /proc/PID/task/*/schedstat:
+/// the scheduler's exact runtime (not sampled at ticks, like utime/stime are). Without
+/// IRQ time accounting it includes softirq work done while the process was running.
+fn on_cpu_ns(pid: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|t| {
+            std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
 fn ticks_per_sec() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -215,6 +234,7 @@ fn main() {
         ctx_switches(&bfdd.to_string()),
         counts(),
     );
+    let (ns0, fns0) = (on_cpu_ns("self"), on_cpu_ns(&bfdd.to_string()));
     let w0 = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
     let wall = w0.elapsed().as_secs_f64();
@@ -225,6 +245,7 @@ fn main() {
         ctx_switches(&bfdd.to_string()),
         counts(),
     );
+    let (ns1, fns1) = (on_cpu_ns("self"), on_cpu_ns(&bfdd.to_string()));
     let flaps = downs.load(Ordering::Relaxed) - downs_before;
     let frr_up = frr
         .bfd_peers()
@@ -254,6 +275,18 @@ fn main() {
         (n1.1 - n0.1) as f64 / wall,
         (cs1 - cs0) as f64 / wall,
         (fcs1 - fcs0) as f64 / wall,
+    );
+    let (ours_exact, frr_exact) = (
+        (ns1 - ns0) as f64 / 1e9 / wall * 100.0,
+        (fns1 - fns0) as f64 / 1e9 / wall * 100.0,
+    );
+    println!(
+        "RESULT on-CPU time from schedstat (exact): ours {ours_exact:.2}% of one core, bfdd {frr_exact:.2}%, ratio {:.2}",
+        if frr_exact > 0.0 {
+            ours_exact / frr_exact
+        } else {
+            0.0
+        }
     );
     drop(bfd_handle);
     println!(
