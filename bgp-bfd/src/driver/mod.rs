@@ -68,9 +68,11 @@ pub struct DriverConfig {
     /// back below half this rate. `None`: never. Default 2,000 (200 sessions at 100 ms).
     pub poll_above_pps: Option<u32>,
     /// The round period while polling (default 5 ms): packets are sent and received
-    /// up to this much late, small against BFD intervals of 10s of ms and more. Received
-    /// packets are always read before the timers of a round run, so a late read never
-    /// expires a Detection Time.
+    /// up to this much late, small against BFD intervals of 10s of ms and more. The
+    /// sessions' transmit jitter then ends this much below 100 % of the interval
+    /// ([`Session::set_tx_slack`]), so late packets stay within §6.8.7's 75-100 %.
+    /// Received packets are always read before the timers of a round run, so a late
+    /// read never expires a Detection Time.
     pub poll_interval: Duration,
 }
 
@@ -557,6 +559,10 @@ impl Core {
             tracing::debug!(pps, polling = want, "bfd driver mode");
             self.polling = want;
             self.stats.polling.store(want, Ordering::Relaxed);
+            let slack = self.tx_slack();
+            for e in self.sessions.values_mut() {
+                e.session.set_tx_slack(slack);
+            }
             for s in [self.v4.as_mut(), self.v6.as_mut()].into_iter().flatten() {
                 if want {
                     s.rx.make_polled();
@@ -564,6 +570,15 @@ impl Core {
                     s.rx.make_async();
                 }
             }
+        }
+    }
+
+    /// How late a packet may leave in the current mode (a round's period while polling).
+    fn tx_slack(&self) -> Duration {
+        if self.polling {
+            self.cfg.poll_interval
+        } else {
+            Duration::ZERO
         }
     }
 
@@ -639,7 +654,8 @@ impl Core {
             }
         };
         cfg.jitter_seed ^= u64::from(disc) << 17;
-        let session = Session::new(cfg, NonZeroU32::new(disc).unwrap_or(NonZeroU32::MIN), now);
+        let mut session = Session::new(cfg, NonZeroU32::new(disc).unwrap_or(NonZeroU32::MIN), now);
+        session.set_tx_slack(self.tx_slack());
         let (info, info_rx) = watch::channel(snapshot(&session));
         let (events, events_rx) = mpsc::channel(64);
         let mut peer = peer;
