@@ -411,6 +411,9 @@ impl Sockets {
         }
         rx.set_reuse_address(true)?;
         rx.set_nonblocking(true)?;
+        // Room for a polling round's worth of packets from many sessions (the kernel caps
+        // this at net.core.rmem_max; best effort).
+        let _ = rx.set_recv_buffer_size(1 << 20);
         sys::enable_recv_ttl(&rx, v6)?;
         rx.bind(&SocketAddr::new(any, listen_port).into())?;
         let tx = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
