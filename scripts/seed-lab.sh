@@ -387,6 +387,33 @@ start_capture() {
     fail "tcpdump did not start"
 }
 
+# Where the SIGSTOP failover time goes, from the router's capture: the age of the frozen node's
+# last BFD packet at the freeze, the router's detection (that packet -> the router's first
+# non-Up packet to the node) and the rest (-> next hop gone from the kernel); plus the node's
+# mean transmit interval while Up and what it advertised last.
+bfd_freeze_breakdown() {
+  [ -n "${FREEZE_T0:-}" ] && [ -n "${R[freeze_ms]:-}" ] || return 0
+  local line
+  line=$(tshark -r "$1" -Y bfd -T fields -e frame.time_epoch -e ip.src -e ip.dst -e bfd.sta \
+    -e bfd.desired_min_tx_interval -e bfd.required_min_rx_interval -e bfd.detect_time_multiplier \
+    2>/dev/null | awk -v node="${NODE_IP[3]}" -v t0="$FREEZE_T0" -v gone_ms="${R[freeze_ms]}" '
+    { t = $1 * 1000 }
+    $2 == node && t < t0 {
+      if ($4 == 3) { if (prev_up != "") { sum += t - prev_up; n++ }; prev_up = t } else prev_up = ""
+      last = t; adv = $5 "/" $6 "x" $7
+    }
+    $3 == node && t >= t0 && $4 != 3 && down == "" { down = t }
+    END {
+      if (last == "" || down == "") { print "incomplete"; exit }
+      printf "age_ms=%.1f detect_ms=%.1f after_detect_ms=%.1f node_tx_mean_ms=%.1f (n=%d) node_advertised_us=%s\n",
+        t0 - last, down - last, t0 + gone_ms - down, n ? sum / n : 0, n, adv
+    }')
+  echo "RESULT bfd_freeze_breakdown $line"
+  R[freeze_age_ms]=$(sed -n 's/.*age_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+  R[freeze_detect_ms]=$(sed -n 's/.* detect_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+  R[freeze_after_ms]=$(sed -n 's/.*after_detect_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+}
+
 check_capture() {
   [ -n "$CAP_PID" ] || return 0
   step "tshark: every captured BGP message decodes cleanly"
@@ -399,6 +426,7 @@ check_capture() {
   echo "RESULT tshark_malformed=$bad bgp_messages: $counts"
   if [ "$BFD" = 1 ]; then
     echo "RESULT bfd_packets_decoded=$(tshark -r "$pcap" -Y bfd 2>/dev/null | wc -l)"
+    bfd_freeze_breakdown "$pcap"
   fi
   [ "$bad" = 0 ] || {
     tshark -r "$pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | head -n 5
@@ -690,6 +718,7 @@ run_mode() {
   ms=$(wait_for $(( HOLD + 10 )) nh_gone "${NODE_IP[3]}") ||
     fail "next hop ${NODE_IP[3]} still there $(( HOLD + 10 )) s after SIGSTOP"
   R[freeze_ms]=$ms
+  FREEZE_T0=$T0
   echo "RESULT sigstop_to_nexthop_gone_ms=$ms kernel_nexthops=$(nh_count) (hold time ${HOLD} s)"
   [ "$ms" -le $(( (HOLD + 3) * 1000 )) ] || fail "hold-timer failover took $ms ms (> hold $HOLD s + 3 s)"
   if [ "$BFD" = 1 ]; then
@@ -793,6 +822,9 @@ if [ "$COMPARE" = 1 ]; then
              "sigterm_ms:SIGTERM -> next hop gone" \
              "kill9_ms:kill -9 -> next hop gone" \
              "freeze_ms:SIGSTOP -> next hop gone$( [ "$BFD" = 1 ] && echo ' (BFD)' || echo ' (hold)')" \
+             "freeze_age_ms:  of which: last BFD pkt age at freeze" \
+             "freeze_detect_ms:  router detection (last pkt -> Down)" \
+             "freeze_after_ms:  router Down -> next hop gone" \
              "linkdown_ms:node link down -> next hop gone (BFD)" \
              "withdraw_all_ms:SIGTERM all -> route gone" \
              "health_down_ms:HTTP server down -> next hop gone" \

@@ -157,6 +157,18 @@ impl BfdConfig {
     }
 }
 
+/// Start a BFD driver on UDP 3784 for IPv4 and IPv6, or IPv4 alone on a host without
+/// IPv6. Must run inside a tokio runtime.
+pub fn start_driver() -> std::io::Result<Bfd> {
+    use bgp_bfd::driver::DriverConfig;
+    Bfd::start(DriverConfig::default()).or_else(|_| {
+        Bfd::start(DriverConfig {
+            ipv6: false,
+            ..DriverConfig::default()
+        })
+    })
+}
+
 /// Cease subcode 10, "BFD Down" (RFC 9384).
 pub const CEASE_BFD_DOWN: u8 = 10;
 

@@ -22,7 +22,9 @@ use crate::session::{
 #[derive(Debug)]
 pub struct FsmBackend {
     listener: Option<Listener>,
-    bfd: Option<bgp_bfd::driver::Bfd>,
+    /// The BFD driver, started with the first peer that asks for BFD (at start or on a
+    /// reload) unless given with [`with_bfd`](Self::with_bfd).
+    bfd: std::sync::Mutex<Option<bgp_bfd::driver::Bfd>>,
 }
 
 impl FsmBackend {
@@ -34,14 +36,27 @@ impl FsmBackend {
         };
         Ok(FsmBackend {
             listener,
-            bfd: None,
+            bfd: std::sync::Mutex::new(None),
         })
     }
 
     /// Run BFD through this driver for the peers whose settings ask for it.
-    pub fn with_bfd(mut self, bfd: bgp_bfd::driver::Bfd) -> Self {
-        self.bfd = Some(bfd);
+    pub fn with_bfd(self, bfd: bgp_bfd::driver::Bfd) -> Self {
+        *self.bfd.lock().unwrap_or_else(|e| e.into_inner()) = Some(bfd);
         self
+    }
+
+    /// The BFD driver, started now if there is none yet (None if its sockets cannot be
+    /// opened; tried again for the next peer).
+    fn bfd_driver(&self) -> Option<bgp_bfd::driver::Bfd> {
+        let mut slot = self.bfd.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            match crate::bfd::start_driver() {
+                Ok(b) => *slot = Some(b),
+                Err(e) => tracing::warn!("cannot start BFD (UDP 3784): {e}"),
+            }
+        }
+        slot.clone()
     }
 
     /// The bound listening address, if listening.
@@ -128,16 +143,13 @@ impl SessionBackend for FsmBackend {
         let handle: PeerHandle = spawn_peer(peer_config(settings), self.listener.as_ref());
         // BFD beside the session, for as long as the peer exists (see crate::bfd).
         let (bfd_stop, bfd_stop_rx) = tokio::sync::oneshot::channel::<()>();
-        match (&self.bfd, settings.bfd) {
-            (Some(bfd), Some(b)) => crate::bfd::spawn_for_peer(
-                bfd.clone(),
-                settings.address,
-                b,
-                handle.clone(),
-                bfd_stop_rx,
-            ),
+        let bfd = settings.bfd.and_then(|_| self.bfd_driver());
+        match (bfd, settings.bfd) {
+            (Some(bfd), Some(b)) => {
+                crate::bfd::spawn_for_peer(bfd, settings.address, b, handle.clone(), bfd_stop_rx)
+            }
             (None, Some(_)) => tracing::warn!(
-                "peer {}: BFD configured but the backend has no BFD driver",
+                "peer {}: BFD configured but no BFD driver could be started",
                 settings.address
             ),
             _ => {}

@@ -110,3 +110,65 @@ fn bfd_down_takes_the_bgp_session_down_admin_down_does_not() {
     assert!(wait_gateways(frr, PREFIX, 1, T).is_some());
     assert!(transitions(frr) > est0);
 }
+
+/// `announce` started without BFD gets its first BFD neighbour on SIGHUP: the driver starts
+/// then (no restart of the process), FRR sees the session Up with our timers, and a frozen
+/// bfdd then takes the BGP session down through it.
+#[test]
+fn sighup_adds_the_first_bfd_neighbor() {
+    if !lab_available() || !testlab::require_root_and(&["/usr/lib/frr/bfdd"]) {
+        return;
+    }
+    let mut conf = Frr::config(64512, "192.168.1.1", &[(NODE, 64512)]);
+    conf.push_str(&format!(" neighbor {NODE} bfd profile lab\n"));
+    let mut lab = Lab::new("192.168.1.1/24", &[("192.168.1.21/24", NODE)], &conf);
+    let bfdd = lab.frr.start_bfdd(BFDD_CONF).unwrap();
+    let base = format!(
+        "local-as = 64512\npeer = [\"192.168.1.1\"]\npeer-as = 64512\nhold-time = 9\n\
+         keepalive = 3\nconnect-retry = 1\nprefix = [\"{PREFIX}\"]\n"
+    );
+    lab.nodes[0].write_config(&base);
+    lab.nodes[0].start(&["--json"]);
+    lab.frr.wait_established(NODE, T).unwrap();
+    assert!(wait_gateways(&lab.frr, PREFIX, 1, T).is_some());
+    let pid = lab.nodes[0].pid;
+    // No BFD yet: nothing listens on UDP 3784 in the node.
+    let udp = lab.nodes[0]
+        .ns
+        .exec(&["ss", "-Hlun", "sport = :3784"])
+        .unwrap();
+    assert!(
+        udp.trim().is_empty(),
+        "BFD socket open before any neighbour asks: {udp}"
+    );
+
+    lab.nodes[0].write_config(&format!(
+        "{base}bfd = {{ min-rx-ms = 100, min-tx-ms = 130, multiplier = 3 }}\n"
+    ));
+    lab.nodes[0].signal("HUP");
+    let frr = &lab.frr;
+    assert!(
+        wait_until(Duration::from_secs(15), || frr.bfd_peer(NODE).is_some_and(
+            |v| v["status"] == "up" && v["remote-transmit-interval"] == 130
+        )),
+        "BFD at FRR after SIGHUP: {:?}\n{}",
+        frr.bfd_peers(),
+        lab.nodes[0].log()
+    );
+    assert_eq!(lab.nodes[0].pid, pid);
+    assert!(lab.nodes[0].running(), "announce exited");
+    frr.wait_established(NODE, T).unwrap();
+    assert!(wait_gateways(frr, PREFIX, 1, T).is_some());
+
+    // The lazily started BFD acts: bfdd frozen -> our Cease 6/10 -> route gone.
+    frr.signal_daemon(bfdd, "STOP").unwrap();
+    let gone = wait_until(Duration::from_secs(5), || gateways(frr, PREFIX).is_empty());
+    std::thread::sleep(Duration::from_millis(200));
+    let log = lab.nodes[0].log();
+    frr.signal_daemon(bfdd, "CONT").unwrap();
+    assert!(gone, "route still at the router 5 s after BFD was lost");
+    assert!(
+        log.contains("automatic stop: Cease/BFD Down (6/10)"),
+        "no Cease 6/10 sent by us in our log:\n{log}"
+    );
+}

@@ -7,6 +7,8 @@
 //! flock /work/heavy.lock cargo run --release -p bgp-bfd --features tokio --example scale -- 1000 20
 //! ```
 //! Arguments: sessions (default 1000), measured seconds (default 20). Needs root and FRR.
+//! `BFD_POLL_ABOVE=off` (or a rate) and `BFD_POLL_MS=N` override the driver's
+//! [`DriverConfig::poll_above_pps`] and [`DriverConfig::poll_interval`].
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -43,6 +45,43 @@ fn proc_usage(pid: &str) -> ((u64, u64), u64) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     (ticks, rss)
+}
+
+/// Context switches (voluntary + involuntary) summed over the threads of a process: the
+/// wake-ups it took.
+fn ctx_switches(pid: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    dir.flatten()
+        .map(|t| {
+            std::fs::read_to_string(t.path().join("status"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+/// Nanoseconds on CPU summed over the threads of a process, from /proc/PID/task/*/schedstat:
+/// the scheduler's exact runtime (not sampled at ticks, like utime/stime are). Without
+/// IRQ time accounting it includes softirq work done while the process was running.
+fn on_cpu_ns(pid: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|t| {
+            std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
 }
 
 fn ticks_per_sec() -> f64 {
@@ -96,6 +135,7 @@ fn main() {
     let rss_before = proc_usage("self").1;
     let path = format!("/run/netns/{}", ours_ns.name());
     let (u, d, st, c) = (up.clone(), downs.clone(), stop.clone(), causes.clone());
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel::<Bfd>();
     let ours = std::thread::spawn(move || {
         let file = File::open(&path).expect("open netns");
         // SAFETY: a valid descriptor (kept alive by `file`) and a namespace type flag.
@@ -106,11 +146,28 @@ fn main() {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let cfg = DriverConfig {
+            // BFD_POLL_ABOVE=off|N and BFD_POLL_MS=N override the driver's polling choice.
+            let mut cfg = DriverConfig {
                 ipv6: false,
                 ..DriverConfig::default()
             };
+            match std::env::var("BFD_POLL_ABOVE").ok().as_deref() {
+                Some("off") => cfg.poll_above_pps = None,
+                Some(v) => cfg.poll_above_pps = v.parse().ok(),
+                None => {}
+            }
+            if let Some(ms) = std::env::var("BFD_POLL_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                cfg.poll_interval = Duration::from_millis(ms);
+            }
+            println!(
+                "driver: poll above {:?} pkts/s, round every {:?} while polling",
+                cfg.poll_above_pps, cfg.poll_interval
+            );
             let bfd = Bfd::spawn(cfg).await.expect("bind 3784");
+            let _ = handle_tx.send(bfd.clone());
             let scfg =
                 SessionConfig::new(Duration::from_millis(100), Duration::from_millis(100), 3);
             let mut sessions = Vec::with_capacity(n);
@@ -151,6 +208,14 @@ fn main() {
         })
     });
 
+    let bfd_handle = handle_rx.recv().expect("driver started");
+    let counts = || {
+        let s = bfd_handle.stats();
+        (
+            s.sent.load(Ordering::Relaxed),
+            s.received.load(Ordering::Relaxed),
+        )
+    };
     let t0 = Instant::now();
     let all_up = wait_until(Duration::from_secs(120), || up.load(Ordering::Relaxed) == n);
     println!(
@@ -164,11 +229,23 @@ fn main() {
     let downs_before = downs.load(Ordering::Relaxed);
     let (o0, _) = proc_usage("self");
     let (f0, _) = proc_usage(&bfdd.to_string());
+    let (cs0, fcs0, n0) = (
+        ctx_switches("self"),
+        ctx_switches(&bfdd.to_string()),
+        counts(),
+    );
+    let (ns0, fns0) = (on_cpu_ns("self"), on_cpu_ns(&bfdd.to_string()));
     let w0 = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
     let wall = w0.elapsed().as_secs_f64();
     let (o1, our_rss) = proc_usage("self");
     let (f1, frr_rss) = proc_usage(&bfdd.to_string());
+    let (cs1, fcs1, n1) = (
+        ctx_switches("self"),
+        ctx_switches(&bfdd.to_string()),
+        counts(),
+    );
+    let (ns1, fns1) = (on_cpu_ns("self"), on_cpu_ns(&bfdd.to_string()));
     let flaps = downs.load(Ordering::Relaxed) - downs_before;
     let frr_up = frr
         .bfd_peers()
@@ -192,6 +269,26 @@ fn main() {
         our_rss,
         our_rss.saturating_sub(rss_before)
     );
+    println!(
+        "RESULT ours in the window: sent {:.0} pkts/s, received {:.0} pkts/s, {:.0} context switches/s (all threads; the measuring thread adds ~0); bfdd: {:.0} context switches/s",
+        (n1.0 - n0.0) as f64 / wall,
+        (n1.1 - n0.1) as f64 / wall,
+        (cs1 - cs0) as f64 / wall,
+        (fcs1 - fcs0) as f64 / wall,
+    );
+    let (ours_exact, frr_exact) = (
+        (ns1 - ns0) as f64 / 1e9 / wall * 100.0,
+        (fns1 - fns0) as f64 / 1e9 / wall * 100.0,
+    );
+    println!(
+        "RESULT on-CPU time from schedstat (exact): ours {ours_exact:.2}% of one core, bfdd {frr_exact:.2}%, ratio {:.2}",
+        if frr_exact > 0.0 {
+            ours_exact / frr_exact
+        } else {
+            0.0
+        }
+    );
+    drop(bfd_handle);
     println!(
         "RESULT frr bfdd: cpu={frr_cpu:.2}% of one core (user {frr_user:.2}%, system {frr_sys:.2}%), rss={frr_rss} KiB"
     );

@@ -263,6 +263,20 @@ impl ControlPacket {
     /// the Length field's extent are ignored; the authentication section is a zero-copy
     /// slice of `buf`.
     pub fn decode(buf: &Bytes) -> Result<ControlPacket, DecodeError> {
+        Self::decode_with(buf, |r| buf.slice(r))
+    }
+
+    /// [`decode`](Self::decode) from a borrowed buffer (e.g. a reused receive buffer):
+    /// nothing is allocated unless the packet carries an authentication section, which
+    /// is copied.
+    pub fn decode_slice(buf: &[u8]) -> Result<ControlPacket, DecodeError> {
+        Self::decode_with(buf, |r| Bytes::copy_from_slice(&buf[r]))
+    }
+
+    fn decode_with(
+        buf: &[u8],
+        auth_data: impl FnOnce(std::ops::Range<usize>) -> Bytes,
+    ) -> Result<ControlPacket, DecodeError> {
         if buf.len() < MIN_LEN {
             return Err(DecodeError::Truncated {
                 got: buf.len(),
@@ -312,7 +326,7 @@ impl ControlPacket {
             }
             Some(AuthSection {
                 auth_type: buf[MIN_LEN],
-                data: buf.slice(MIN_LEN + 2..MIN_LEN + auth_len),
+                data: auth_data(MIN_LEN + 2..MIN_LEN + auth_len),
             })
         } else {
             None
@@ -484,7 +498,14 @@ mod tests {
         fn round_trip(p in arb_packet()) {
             let b = p.to_bytes().unwrap();
             prop_assert_eq!(b.len(), p.encoded_len());
-            prop_assert_eq!(ControlPacket::decode(&b).unwrap(), p);
+            prop_assert_eq!(ControlPacket::decode(&b).unwrap(), p.clone());
+            prop_assert_eq!(ControlPacket::decode_slice(&b).unwrap(), p);
+        }
+
+        #[test]
+        fn decode_slice_agrees_with_decode(v in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let b = Bytes::from(v);
+            prop_assert_eq!(ControlPacket::decode_slice(&b), ControlPacket::decode(&b));
         }
 
         #[test]

@@ -135,6 +135,7 @@ pub struct Session {
     next_tx: Duration,
     detect_deadline: Option<Duration>,
     rng: u64,
+    tx_slack: Duration,
     events: VecDeque<Event>,
 }
 
@@ -166,6 +167,7 @@ impl Session {
             next_tx: now,
             detect_deadline: None,
             rng: cfg.jitter_seed | 1,
+            tx_slack: Duration::ZERO,
             events: VecDeque::new(),
             cfg,
         }
@@ -265,6 +267,14 @@ impl Session {
         !(self.remote_demand && self.state == State::Up && self.remote_state == State::Up)
     }
 
+    /// Declare that the caller may send up to `slack` after [`poll_timeout`](Self::poll_timeout)
+    /// (e.g. a driver that works in rounds). The top of the jitter range is lowered by
+    /// that much, not below 75 %, so that a packet sent late still leaves within 100 % (90 %
+    /// with a Detect Mult of 1) of the interval, as §6.8.7 requires. Default zero.
+    pub fn set_tx_slack(&mut self, slack: Duration) {
+        self.tx_slack = slack;
+    }
+
     fn jitter(&mut self, interval: Duration) -> Duration {
         // splitmix64
         self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -273,8 +283,16 @@ impl Session {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
         // §6.8.7: 75-100 % of the interval, 75-90 % with a Detect Mult of 1.
-        let span = if self.detect_mult == 1 { 151 } else { 251 };
-        let per_mille = 750 + (z % span) as u32;
+        let top: u64 = if self.detect_mult == 1 { 900 } else { 1000 };
+        let slack_pm = if interval.is_zero() {
+            0
+        } else {
+            (self.tx_slack.as_nanos() * 1000).div_ceil(interval.as_nanos())
+        };
+        let top = top
+            .saturating_sub(u64::try_from(slack_pm).unwrap_or(u64::MAX))
+            .max(750);
+        let per_mille = 750 + (z % (top - 750 + 1)) as u32;
         interval * per_mille / 1000
     }
 

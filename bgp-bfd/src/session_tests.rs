@@ -184,6 +184,23 @@ fn slow_rate_until_up_then_configured_rate_with_jitter() {
     );
 }
 
+/// A caller that sends up to 5 ms late gets jitter of 75-95 % at 100 ms, so its packets
+/// still leave within 75-100 %; a slack beyond 25 % leaves the interval at 75 %.
+#[test]
+fn tx_slack_lowers_the_top_of_the_jitter_range() {
+    let mut s = session_in(State::Up);
+    s.set_tx_slack(5 * MS);
+    let gaps = periodic_gaps(&mut s, 20 * MS, 400);
+    assert!(
+        gaps.iter().all(|g| *g >= 75 * MS && *g <= 95 * MS),
+        "{gaps:?}"
+    );
+    assert!(gaps.iter().any(|g| *g >= 93 * MS));
+    s.set_tx_slack(60 * MS);
+    let gaps = periodic_gaps(&mut s, 100_000 * MS, 50);
+    assert!(gaps.iter().all(|g| *g == 75 * MS), "{gaps:?}");
+}
+
 /// The transmit interval is the larger of ours and the remote Required Min RX (§6.8.7).
 #[test]
 fn remote_min_rx_governs_the_interval() {

@@ -23,21 +23,21 @@
 //! # Ok(()) }
 //! ```
 
+mod sockets;
 mod sys;
+
+use sockets::{Sockets, readable};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use thiserror::Error;
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -62,6 +62,19 @@ pub struct DriverConfig {
     pub ipv6: bool,
     /// Discard packets whose TTL / Hop Limit is not 255 (RFC 5881 §5). On by default.
     pub check_ttl: bool,
+    /// Above this many received packets per second (measured over a second), stop waking
+    /// up for each arriving packet: the receive sockets leave the reactor and the driver
+    /// works in rounds every [`poll_interval`](Self::poll_interval), each draining the
+    /// sockets with `recvmmsg`, running due timers and sending with `sendmmsg`. It goes
+    /// back below half this rate. `None`: never. Default 2,000 (200 sessions at 100 ms).
+    pub poll_above_pps: Option<u32>,
+    /// The round period while polling (default 5 ms): packets are sent and received
+    /// up to this much late, small against BFD intervals of 10s of ms and more. The
+    /// sessions' transmit jitter then ends this much below 100 % of the interval
+    /// ([`Session::set_tx_slack`]), so late packets stay within §6.8.7's 75-100 %.
+    /// Received packets are always read before the timers of a round run, so a late
+    /// read never expires a Detection Time.
+    pub poll_interval: Duration,
 }
 
 impl Default for DriverConfig {
@@ -72,6 +85,8 @@ impl Default for DriverConfig {
             ipv4: true,
             ipv6: true,
             check_ttl: true,
+            poll_above_pps: Some(2000),
+            poll_interval: Duration::from_millis(5),
         }
     }
 }
@@ -120,6 +135,9 @@ pub struct Stats {
     pub discarded: AtomicU64,
     /// Send errors (e.g. no route while a link is down).
     pub send_errors: AtomicU64,
+    /// Whether the driver polls now rather than waking up per packet
+    /// ([`DriverConfig::poll_above_pps`]).
+    pub polling: AtomicBool,
 }
 
 enum Cmd {
@@ -218,6 +236,12 @@ impl Drop for SessionHandle {
 impl Bfd {
     /// Open the sockets and start the driver task.
     pub async fn spawn(cfg: DriverConfig) -> io::Result<Bfd> {
+        Self::start(cfg)
+    }
+
+    /// [`spawn`](Self::spawn) from synchronous code running inside a tokio runtime
+    /// (nothing in it waits); panics outside one, as `tokio::spawn` does.
+    pub fn start(cfg: DriverConfig) -> io::Result<Bfd> {
         let v4 = if cfg.ipv4 {
             Some(Sockets::open(false, cfg.listen_port)?)
         } else {
@@ -247,7 +271,12 @@ impl Bfd {
             next_disc: (seed as u32).wrapping_mul(2_654_435_761) | 1,
             stats: stats.clone(),
             cmd_tx: cmd.downgrade(),
-            buf: Vec::with_capacity(64),
+            rx: sys::RxBatch::new(),
+            tx4: sys::TxBatch::new(),
+            tx6: sys::TxBatch::new(),
+            polling: false,
+            rate_count: 0,
+            rate_since: Duration::ZERO,
         };
         tokio::spawn(core.run(cmd_rx));
         Ok(Bfd {
@@ -324,58 +353,6 @@ impl Bfd {
     }
 }
 
-struct Sockets {
-    rx: UdpSocket,
-    tx: UdpSocket,
-    tx_port: u16,
-}
-
-impl Sockets {
-    fn open(v6: bool, listen_port: u16) -> io::Result<Sockets> {
-        use socket2::{Domain, Protocol, Socket, Type};
-        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
-        let any: IpAddr = if v6 {
-            Ipv6Addr::UNSPECIFIED.into()
-        } else {
-            Ipv4Addr::UNSPECIFIED.into()
-        };
-        let rx = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-        if v6 {
-            rx.set_only_v6(true)?;
-        }
-        rx.set_reuse_address(true)?;
-        rx.set_nonblocking(true)?;
-        sys::enable_recv_ttl(&rx, v6)?;
-        rx.bind(&SocketAddr::new(any, listen_port).into())?;
-        let tx = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-        if v6 {
-            tx.set_only_v6(true)?;
-            tx.set_unicast_hops_v6(255)?;
-        } else {
-            tx.set_ttl(255)?;
-        }
-        tx.set_nonblocking(true)?;
-        // One source port from the RFC 5881 range, starting at a per-process offset.
-        let span = u32::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
-        let start = std::process::id() % span;
-        let mut bound = None;
-        for i in 0..span {
-            let port = SOURCE_PORTS.start() + ((start + i) % span) as u16;
-            if tx.bind(&SocketAddr::new(any, port).into()).is_ok() {
-                bound = Some(port);
-                break;
-            }
-        }
-        let tx_port = bound
-            .ok_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free BFD source port"))?;
-        Ok(Sockets {
-            rx: UdpSocket::from_std(rx.into())?,
-            tx: UdpSocket::from_std(tx.into())?,
-            tx_port,
-        })
-    }
-}
-
 struct Entry {
     session: Session,
     peer: SocketAddr,
@@ -397,14 +374,16 @@ struct Core {
     next_disc: u32,
     stats: Arc<Stats>,
     cmd_tx: mpsc::WeakUnboundedSender<Cmd>,
-    buf: Vec<u8>,
-}
-
-async fn readable(s: &Option<Sockets>) -> io::Result<()> {
-    match s {
-        Some(s) => s.rx.readable().await,
-        None => std::future::pending().await,
-    }
+    /// Receive buffers for `recvmmsg`.
+    rx: sys::RxBatch,
+    /// Packets queued for the next `sendmmsg`, per family.
+    tx4: sys::TxBatch,
+    tx6: sys::TxBatch,
+    /// Polling rather than waking up per packet (see [`DriverConfig::poll_above_pps`]).
+    polling: bool,
+    /// Packets received since `rate_since`, to choose the mode.
+    rate_count: u64,
+    rate_since: Duration,
 }
 
 impl Core {
@@ -413,27 +392,116 @@ impl Core {
     }
 
     async fn run(mut self, mut cmd_rx: mpsc::UnboundedReceiver<Cmd>) {
+        let mut last_round = Instant::now();
         loop {
-            let deadline = self
-                .heap
-                .peek()
-                .map(|Reverse((t, _))| self.epoch + *t)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let deadline = if self.polling {
+                // Rounds at a fixed period: no wake-up per packet or per timer.
+                last_round + self.cfg.poll_interval
+            } else {
+                self.heap
+                    .peek()
+                    .map(|Reverse((t, _))| self.epoch + *t)
+                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+            };
+            let mut stop = false;
             tokio::select! {
                 biased;
                 cmd = cmd_rx.recv() => match cmd {
                     Some(c) => self.command(c),
-                    None => break,
+                    None => stop = true,
                 },
                 r = readable(&self.v4) => if r.is_ok() { self.receive(false) },
                 r = readable(&self.v6) => if r.is_ok() { self.receive(true) },
-                _ = tokio::time::sleep_until(deadline) => self.timers(),
+                _ = tokio::time::sleep_until(deadline) => {},
             }
+            // One round: whatever else is ready, then every due timer, then one
+            // `sendmmsg` per family for all that this round queued.
+            if !stop {
+                self.receive(false);
+                self.receive(true);
+                self.timers();
+            }
+            self.flush();
+            if stop {
+                break;
+            }
+            last_round = Instant::now();
+            self.choose_mode();
         }
         // Every handle is gone: tell the peers we are going away administratively.
         let discs: Vec<u32> = self.sessions.keys().copied().collect();
         for d in discs {
             self.remove(d);
+        }
+        self.flush();
+    }
+
+    /// Switch between waking up per packet and polling, from the received packet rate
+    /// over the last second or more.
+    fn choose_mode(&mut self) {
+        let now = self.now();
+        let span = now.saturating_sub(self.rate_since);
+        if span < Duration::from_secs(1) {
+            return;
+        }
+        let pps = self.rate_count as f64 / span.as_secs_f64();
+        self.rate_count = 0;
+        self.rate_since = now;
+        let Some(limit) = self.cfg.poll_above_pps else {
+            return;
+        };
+        let limit = f64::from(limit);
+        let want = if self.polling {
+            pps >= limit / 2.0
+        } else {
+            pps >= limit
+        };
+        if want != self.polling {
+            tracing::debug!(pps, polling = want, "bfd driver mode");
+            self.polling = want;
+            self.stats.polling.store(want, Ordering::Relaxed);
+            let slack = self.tx_slack();
+            for e in self.sessions.values_mut() {
+                e.session.set_tx_slack(slack);
+            }
+            for s in [self.v4.as_mut(), self.v6.as_mut()].into_iter().flatten() {
+                if want {
+                    s.rx.make_polled();
+                } else {
+                    s.rx.make_async();
+                }
+            }
+        }
+    }
+
+    /// How late a packet may leave in the current mode (a round's period while polling).
+    fn tx_slack(&self) -> Duration {
+        if self.polling {
+            self.cfg.poll_interval
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Send every queued packet.
+    fn flush(&mut self) {
+        for v6 in [false, true] {
+            let (socks, batch) = if v6 {
+                (&self.v6, &mut self.tx6)
+            } else {
+                (&self.v4, &mut self.tx4)
+            };
+            if batch.len() == 0 {
+                continue;
+            }
+            let (sent, refused) = match socks {
+                Some(s) => sys::send_batch(&s.tx, batch),
+                None => (0, batch.len()),
+            };
+            self.stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
+            self.stats
+                .send_errors
+                .fetch_add(refused as u64, Ordering::Relaxed);
         }
     }
 
@@ -487,7 +555,8 @@ impl Core {
             }
         };
         cfg.jitter_seed ^= u64::from(disc) << 17;
-        let session = Session::new(cfg, NonZeroU32::new(disc).unwrap_or(NonZeroU32::MIN), now);
+        let mut session = Session::new(cfg, NonZeroU32::new(disc).unwrap_or(NonZeroU32::MIN), now);
+        session.set_tx_slack(self.tx_slack());
         let (info, info_rx) = watch::channel(snapshot(&session));
         let (events, events_rx) = mpsc::channel(64);
         let mut peer = peer;
@@ -528,27 +597,32 @@ impl Core {
     }
 
     fn receive(&mut self, v6: bool) {
-        let mut buf = [0u8; 512];
-        // Bounded batch per wake-up so commands and timers are not starved.
-        for _ in 0..256 {
+        // Bounded per round (16 x 64 datagrams) so commands and timers are not starved.
+        for _ in 0..16 {
             let socks = if v6 { &self.v6 } else { &self.v4 };
             let Some(s) = socks else { return };
-            let r =
-                s.rx.try_io(Interest::READABLE, || sys::recv_with_ttl(&s.rx, &mut buf));
-            let got = match r {
-                Ok(x) => x,
+            match s.rx.recv(&mut self.rx) {
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => {
                     self.stats.discarded.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-            };
-            let now = self.now();
-            if self.accept(now, &buf[..got.len.min(buf.len())], &got) {
-                self.stats.received.fetch_add(1, Ordering::Relaxed);
-            } else {
-                self.stats.discarded.fetch_add(1, Ordering::Relaxed);
             }
+            let now = self.now();
+            let rx = std::mem::replace(&mut self.rx, sys::RxBatch::empty());
+            let (mut ok, mut bad) = (0u64, 0u64);
+            for (got, data) in rx.iter() {
+                if self.accept(now, data, got) {
+                    ok += 1;
+                } else {
+                    bad += 1;
+                }
+            }
+            self.rx = rx;
+            self.rate_count += ok + bad;
+            self.stats.received.fetch_add(ok, Ordering::Relaxed);
+            self.stats.discarded.fetch_add(bad, Ordering::Relaxed);
         }
     }
 
@@ -556,7 +630,7 @@ impl Core {
         if self.cfg.check_ttl && got.ttl != Some(255) {
             return false;
         }
-        let Ok(p) = ControlPacket::decode(&Bytes::copy_from_slice(data)) else {
+        let Ok(p) = ControlPacket::decode_slice(data) else {
             return false;
         };
         let src_ip = match got.src.ip() {
@@ -610,22 +684,32 @@ impl Core {
         };
         e.session.handle_timeout(now);
         while let Some(p) = e.session.poll_transmit(now) {
-            self.buf.clear();
-            if p.encode(&mut self.buf).is_err() {
-                continue;
+            let batch = match e.peer {
+                SocketAddr::V4(_) => &mut self.tx4,
+                SocketAddr::V6(_) => &mut self.tx6,
+            };
+            if batch.is_full() {
+                let socks = match e.peer {
+                    SocketAddr::V4(_) => &self.v4,
+                    SocketAddr::V6(_) => &self.v6,
+                };
+                let (sent, refused) = match socks {
+                    Some(s) => sys::send_batch(&s.tx, batch),
+                    None => (0, batch.len()),
+                };
+                self.stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
+                self.stats
+                    .send_errors
+                    .fetch_add(refused as u64, Ordering::Relaxed);
             }
-            let sock = match e.peer {
-                SocketAddr::V4(_) => self.v4.as_ref(),
-                SocketAddr::V6(_) => self.v6.as_ref(),
-            };
-            let sent = sock.map(|s| match e.local {
-                Some(src) => sys::send_from(&s.tx, &self.buf, e.peer, src),
-                None => s.tx.try_send_to(&self.buf, e.peer),
+            batch.push(e.peer, e.local, |out| {
+                if p.encoded_len() > out.len() {
+                    return None;
+                }
+                let mut w: &mut [u8] = out;
+                p.encode(&mut w).ok()?;
+                Some(sys::TX_BUF - w.len())
             });
-            match sent {
-                Some(Ok(_)) => self.stats.sent.fetch_add(1, Ordering::Relaxed),
-                _ => self.stats.send_errors.fetch_add(1, Ordering::Relaxed),
-            };
         }
         while let Some(ev) = e.session.poll_event() {
             tracing::debug!(peer = %e.peer.ip(), ?ev, "bfd");

@@ -6,7 +6,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::mem::{MaybeUninit, size_of, zeroed};
+use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 
@@ -80,31 +80,100 @@ fn sockaddr_of(dst: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (st, len as libc::socklen_t)
 }
 
-/// One non-blocking `sendmsg` to `dst` from source address `src` (which must be an address
-/// of this host of the same family).
-pub(crate) fn send_from(
-    sock: &impl AsRawFd,
-    buf: &[u8],
-    dst: SocketAddr,
-    src: IpAddr,
-) -> io::Result<usize> {
-    let (mut name, namelen) = sockaddr_of(dst);
-    let mut iov = libc::iovec {
-        iov_base: buf.as_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    let mut control = [0u64; 8];
-    // SAFETY: all-zero is a valid msghdr.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
-    msg.msg_namelen = namelen;
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE only computes a size; CMSG_FIRSTHDR/CMSG_DATA point inside
-    // `control`, which is 64 octets, 8-aligned, larger than one cmsghdr plus an
-    // in6_pktinfo (40 octets); the pktinfo is written unaligned-safe.
+/// Datagrams per `recvmmsg` / `sendmmsg` call.
+pub(crate) const BATCH: usize = 64;
+/// Receive buffer per datagram: a Control packet is at most 255 octets (its Length field).
+const RX_BUF: usize = 256;
+/// Transmit buffer per datagram: we send no authentication section (24 octets).
+pub(crate) const TX_BUF: usize = 64;
+/// Control-message room per datagram, in u64 words (aligned like cmsghdr): a TTL / Hop
+/// Limit and a (v6) pktinfo message take 64 octets.
+const CTRL_WORDS: usize = 16;
+
+/// Reusable buffers for one `recvmmsg` call: no allocation per datagram. The `msghdr`
+/// array (raw pointers, not `Send`) is built on the stack for each call.
+pub(crate) struct RxBatch {
+    bufs: Vec<[u8; RX_BUF]>,
+    addrs: Vec<libc::sockaddr_storage>,
+    ctrl: Vec<[u64; CTRL_WORDS]>,
+    got: Vec<Received>,
+}
+
+impl RxBatch {
+    pub(crate) fn new() -> RxBatch {
+        RxBatch {
+            bufs: vec![[0; RX_BUF]; BATCH],
+            // SAFETY: all-zero is a valid sockaddr_storage.
+            addrs: vec![unsafe { zeroed() }; BATCH],
+            ctrl: vec![[0; CTRL_WORDS]; BATCH],
+            got: Vec::with_capacity(BATCH),
+        }
+    }
+    /// A placeholder without buffers (no allocation), to move a batch out and back.
+    pub(crate) fn empty() -> RxBatch {
+        RxBatch {
+            bufs: Vec::new(),
+            addrs: Vec::new(),
+            ctrl: Vec::new(),
+            got: Vec::new(),
+        }
+    }
+    /// The datagrams of the last call: metadata and payload.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Received, &[u8])> {
+        self.got
+            .iter()
+            .zip(self.bufs.iter())
+            .map(|(r, b)| (r, &b[..r.len.min(RX_BUF)]))
+    }
+}
+
+/// Reusable buffers for one `sendmmsg` call.
+pub(crate) struct TxBatch {
+    bufs: Vec<[u8; TX_BUF]>,
+    meta: Vec<(usize, SocketAddr, Option<IpAddr>)>,
+}
+
+impl TxBatch {
+    pub(crate) fn new() -> TxBatch {
+        TxBatch {
+            bufs: vec![[0; TX_BUF]; BATCH],
+            meta: Vec::with_capacity(BATCH),
+        }
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.meta.len()
+    }
+    pub(crate) fn is_full(&self) -> bool {
+        self.meta.len() == BATCH
+    }
+    /// Queue one datagram, written by `fill` into a [`TX_BUF`]-octet buffer (it returns
+    /// the length used, or `None` to queue nothing). False when the batch is full.
+    pub(crate) fn push(
+        &mut self,
+        dst: SocketAddr,
+        src: Option<IpAddr>,
+        fill: impl FnOnce(&mut [u8]) -> Option<usize>,
+    ) -> bool {
+        let i = self.meta.len();
+        let Some(buf) = self.bufs.get_mut(i) else {
+            return false;
+        };
+        if let Some(n) = fill(buf) {
+            self.meta.push((n.min(TX_BUF), dst, src));
+        }
+        true
+    }
+}
+
+/// Write an IP_PKTINFO / IPV6_PKTINFO control message choosing source address `src` into
+/// `control`; returns the control length.
+fn write_pktinfo(control: &mut [u64; 8], src: IpAddr) -> usize {
+    // SAFETY: all-zero is a valid msghdr; it only carries the control buffer to the
+    // CMSG_* macros, which stay inside `control` (64 octets, 8-aligned, larger than one
+    // cmsghdr plus an in6_pktinfo, 40 octets). The pktinfo is written unaligned-safe.
     unsafe {
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_control = control.as_mut_ptr().cast();
         let (level, ty, data_len) = match src {
             IpAddr::V4(_) => (
                 libc::IPPROTO_IP,
@@ -117,7 +186,8 @@ pub(crate) fn send_from(
                 size_of::<libc::in6_pktinfo>(),
             ),
         };
-        msg.msg_controllen = libc::CMSG_SPACE(data_len as u32) as _;
+        let space = libc::CMSG_SPACE(data_len as u32) as usize;
+        msg.msg_controllen = space as _;
         let c = libc::CMSG_FIRSTHDR(&msg);
         (*c).cmsg_level = level;
         (*c).cmsg_type = ty;
@@ -143,76 +213,153 @@ pub(crate) fn send_from(
                 std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>(), info);
             }
         }
-    }
-    // SAFETY: every pointer in `msg` refers to a live buffer of the stated length.
-    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
+        space
     }
 }
 
-/// One non-blocking `recvmsg`: the payload length, the source address and the TTL / Hop
-/// Limit if the kernel reported it. `WouldBlock` when nothing is queued.
-pub(crate) fn recv_with_ttl(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<Received> {
-    // SAFETY: all-zero is a valid sockaddr_storage and msghdr.
-    let mut addr: libc::sockaddr_storage = unsafe { zeroed() };
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
+/// Send the queued datagrams with as few non-blocking `sendmmsg` calls as the kernel
+/// allows and empty the batch. A datagram the kernel refuses (e.g. no route while a link
+/// is down, or a full send buffer) is skipped. Returns (sent, refused).
+pub(crate) fn send_batch(sock: &impl AsRawFd, batch: &mut TxBatch) -> (usize, usize) {
+    let n = batch.meta.len();
+    // SAFETY: all-zero is a valid sockaddr_storage, iovec and mmsghdr.
+    let mut names: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
+    let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+    let mut control = [[0u64; 8]; BATCH];
+    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+    for (i, &(len, dst, src)) in batch.meta.iter().enumerate() {
+        let (name, namelen) = sockaddr_of(dst);
+        names[i] = name;
+        iovs[i] = libc::iovec {
+            iov_base: batch.bufs[i].as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        let h = &mut hdrs[i].msg_hdr;
+        h.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+        h.msg_namelen = namelen;
+        h.msg_iov = &mut iovs[i];
+        h.msg_iovlen = 1;
+        if let Some(src) = src {
+            let clen = write_pktinfo(&mut control[i], src);
+            h.msg_control = control[i].as_mut_ptr().cast();
+            h.msg_controllen = clen as _;
+        }
+    }
+    let (mut at, mut sent, mut refused) = (0usize, 0usize, 0usize);
+    while at < n {
+        // SAFETY: hdrs[at..n] point into `names`, `iovs`, `control` and `batch.bufs`,
+        // all alive and unmoved for the duration of the call, with the stated lengths.
+        let rc = unsafe {
+            libc::sendmmsg(
+                sock.as_raw_fd(),
+                hdrs[at..].as_mut_ptr(),
+                (n - at) as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if rc > 0 {
+            at += rc as usize;
+            sent += rc as usize;
+        } else {
+            // The datagram at `at` failed (rc < 0; 0 does not happen for n > at): skip it.
+            at += 1;
+            refused += 1;
+        }
+    }
+    batch.meta.clear();
+    (sent, refused)
+}
+
+/// Receive up to [`BATCH`] datagrams with one non-blocking `recvmmsg`, each with its
+/// source and destination address and TTL / Hop Limit. `WouldBlock` when none is queued.
+pub(crate) fn recv_batch(sock: &impl AsRawFd, batch: &mut RxBatch) -> io::Result<usize> {
+    recv_batch_limited(sock, batch, BATCH)
+}
+
+fn recv_batch_limited(sock: &impl AsRawFd, batch: &mut RxBatch, max: usize) -> io::Result<usize> {
+    batch.got.clear();
+    // SAFETY: all-zero is a valid iovec and mmsghdr.
+    let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+    for i in 0..BATCH {
+        iovs[i] = libc::iovec {
+            iov_base: batch.bufs[i].as_mut_ptr().cast(),
+            iov_len: RX_BUF,
+        };
+        let h = &mut hdrs[i].msg_hdr;
+        h.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_storage).cast();
+        h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        h.msg_iov = &mut iovs[i];
+        h.msg_iovlen = 1;
+        h.msg_control = batch.ctrl[i].as_mut_ptr().cast();
+        h.msg_controllen = size_of::<[u64; CTRL_WORDS]>() as _;
+    }
+    // SAFETY: every pointer in `hdrs` refers to a live buffer of the stated length for
+    // the duration of the call; the kernel writes at most those lengths.
+    let rc = unsafe {
+        libc::recvmmsg(
+            sock.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            max.clamp(1, BATCH) as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
     };
-    // Room for a few control messages; aligned like cmsghdr.
-    let mut control = [MaybeUninit::<u64>::uninit(); 32];
-    // SAFETY: as above.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_name = (&mut addr as *mut libc::sockaddr_storage).cast();
-    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = size_of::<[u64; 32]>() as _;
-    // SAFETY: every pointer in `msg` refers to a live buffer of the stated length for the
-    // duration of the call; the kernel writes at most those lengths.
-    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
-    if n < 0 {
+    if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    let src = match libc::c_int::from(addr.ss_family) {
+    for (i, h) in hdrs.iter().take(rc as usize).enumerate() {
+        // A datagram of an unexpected family is reported with an unspecified source,
+        // which matches no session.
+        let src = sockaddr_to_std(&batch.addrs[i])
+            .unwrap_or(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)));
+        let (ttl, dst) = parse_control(&h.msg_hdr);
+        batch.got.push(Received {
+            len: h.msg_len as usize,
+            src,
+            ttl,
+            dst,
+        });
+    }
+    Ok(rc as usize)
+}
+
+fn sockaddr_to_std(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match libc::c_int::from(addr.ss_family) {
         libc::AF_INET => {
             // SAFETY: the kernel wrote a sockaddr_in (family AF_INET) into the storage,
             // which is large enough and suitably aligned for it.
             let a =
-                unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            SocketAddr::V4(SocketAddrV4::new(
+                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
                 Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
                 u16::from_be(a.sin_port),
-            ))
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: as above, for sockaddr_in6.
             let a =
-                unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            SocketAddr::V6(SocketAddrV6::new(
+                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
                 Ipv6Addr::from(a.sin6_addr.s6_addr),
                 u16::from_be(a.sin6_port),
                 a.sin6_flowinfo,
                 a.sin6_scope_id,
-            ))
+            )))
         }
-        f => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("unexpected address family {f}"),
-            ));
-        }
-    };
+        _ => None,
+    }
+}
+
+/// The TTL / Hop Limit and destination address in the control data of a received message.
+fn parse_control(msg: &libc::msghdr) -> (Option<u8>, Option<IpAddr>) {
     let mut ttl = None;
     let mut dst = None;
     // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, bounded by
-    // msg_controllen; CMSG_DATA of a TTL/HOPLIMIT message holds one c_int.
+    // msg_controllen; CMSG_DATA of a TTL/HOPLIMIT message holds one c_int, of a pktinfo
+    // message an in_pktinfo / in6_pktinfo (read unaligned).
     unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        let mut c = libc::CMSG_FIRSTHDR(msg);
         while !c.is_null() {
             let h = &*c;
             let is_ttl = (h.cmsg_level == libc::IPPROTO_IP && h.cmsg_type == libc::IP_TTL)
@@ -229,15 +376,43 @@ pub(crate) fn recv_with_ttl(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<R
                 let i = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>());
                 dst = Some(IpAddr::V6(Ipv6Addr::from(i.ipi6_addr.s6_addr)));
             }
-            c = libc::CMSG_NXTHDR(&msg, c);
+            c = libc::CMSG_NXTHDR(msg, c);
         }
     }
-    Ok(Received {
-        len: n as usize,
-        src,
-        ttl,
-        dst,
-    })
+    (ttl, dst)
+}
+
+/// One datagram to `dst` from source address `src`, through [`send_batch`].
+#[cfg(test)]
+pub(crate) fn send_from(
+    sock: &impl AsRawFd,
+    buf: &[u8],
+    dst: SocketAddr,
+    src: IpAddr,
+) -> io::Result<usize> {
+    let mut b = TxBatch::new();
+    b.push(dst, Some(src), |out| {
+        let n = buf.len().min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        Some(n)
+    });
+    match send_batch(sock, &mut b) {
+        (1, _) => Ok(buf.len()),
+        _ => Err(io::Error::other("not sent")),
+    }
+}
+
+/// One datagram with its TTL / Hop Limit, through [`recv_batch`] (the batch may hold
+/// more datagrams; the test reads them one at a time by sending one at a time).
+#[cfg(test)]
+pub(crate) fn recv_with_ttl(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<Received> {
+    let mut b = RxBatch::new();
+    // One at a time: a batch of one is what the test wants to see.
+    recv_batch_limited(sock, &mut b, 1)?;
+    let (r, data) = b.iter().next().ok_or(io::ErrorKind::WouldBlock)?;
+    let n = data.len().min(buf.len());
+    buf[..n].copy_from_slice(&data[..n]);
+    Ok(*r)
 }
 
 #[cfg(test)]
