@@ -32,10 +32,10 @@ use bytes::Bytes;
 
 use crate::afi::{Afi, AfiSafi, Safi};
 use crate::attr::{
-    Aggregator, AsPath, AsSegment, AsSegmentType, AsSegments, Community, ExtGlobalAdmin,
-    ExtendedCommunity, FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE, Ipv6ExtendedCommunity,
-    LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute, RawAttribute,
-    type_code as tc,
+    Aggregator, AsPath, AsSegment, AsSegmentType, AsSegments, Asns, Community, ExtGlobalAdmin,
+    ExtendedCommunity, FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE, INLINE_ASNS,
+    Ipv6ExtendedCommunity, LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute,
+    RawAttribute, type_code as tc,
 };
 use crate::attr_list::AttrListOptions;
 use crate::context::SessionContext;
@@ -452,6 +452,9 @@ pub(crate) fn fill_treat_as_withdraw(
     disabled: &[AfiSafi],
     nlri: &[Nlri],
 ) {
+    if verdict.problems.is_empty() {
+        return;
+    }
     let has_taw = verdict
         .problems
         .iter()
@@ -560,7 +563,14 @@ pub(crate) fn parse_as_path(v: &[u8], four: bool) -> Result<AsPath, &'static str
         let Some(body) = v.get(i..i + cnt * w) else {
             return Err("AS_PATH segment overruns the attribute");
         };
-        let asns = if four {
+        let asns = if four && cnt <= INLINE_ASNS {
+            // The common case: filled in place, no per-element capacity check.
+            let mut buf = [0u32; INLINE_ASNS];
+            for (d, c) in buf.iter_mut().zip(body.chunks_exact(4)) {
+                *d = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+            }
+            Asns::from_buf_and_len(buf, cnt)
+        } else if four {
             body.chunks_exact(4)
                 .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
                 .collect()
