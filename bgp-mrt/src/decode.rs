@@ -1,16 +1,20 @@
 //! Decoding MRT records into the typed form of [`crate::record`].
 //!
-//! Path attributes are decoded by bgp-wire (`decode_message` on a synthetic UPDATE that
-//! carries only the attribute list), so MRT and live sessions share one attribute decoder
-//! with its RFC 7606 checks. The only MRT-specific attribute rule is the abbreviated
-//! MP_REACH_NLRI of RIB entries (RFC 6396 §4.3.4: next-hop length and next hop only),
-//! which is expanded to the full form with the record's AFI/SAFI before bgp-wire sees it.
+//! Path attributes are decoded by bgp-wire's attribute-block decoder
+//! ([`bgp_wire::decode_path_attributes_in`]), the one its UPDATE decoder uses, so MRT and
+//! live sessions share one attribute decoder with its RFC 7606 checks; it reads each RIB
+//! entry's block in place (no copy, no synthetic UPDATE). The MRT-specific rules are
+//! options of that decoder: the abbreviated MP_REACH_NLRI of RIB entries (RFC 6396 §4.3.4:
+//! next-hop length and next hop only) takes the record's AFI/SAFI, and O/T flags that
+//! conflict with a known type are accepted as the producer wrote them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use bgp_wire::attr::{FLAG_EXTENDED_LENGTH, type_code};
-use bgp_wire::{Afi, AfiSafi, Message, PathAttribute, Safi, SessionContext, decode_message};
-use bytes::{BufMut, Bytes, BytesMut};
+use bgp_wire::{
+    Afi, AfiSafi, AttrListOptions, PathAttribute, Safi, SessionContext, decode_message,
+    decode_path_attributes_in,
+};
+use bytes::Bytes;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::error::DecodeError;
@@ -130,15 +134,14 @@ pub(crate) fn make_prefix(afi: Afi, len: u8, s: &[u8]) -> IpNet {
     }
 }
 
-/// Decodes records; holds the session contexts and a scratch arena for attribute lists, so
-/// one decoder per stream avoids per-record setup.
+/// Decodes records; holds the session contexts, so one decoder per stream avoids
+/// per-record setup.
 #[derive(Debug)]
 pub struct MrtDecoder {
     as4: SessionContext,
     as2: SessionContext,
     as4_ap: SessionContext,
     as2_ap: SessionContext,
-    scratch: BytesMut,
 }
 
 impl Default for MrtDecoder {
@@ -169,7 +172,6 @@ impl MrtDecoder {
             as2: base(false, false),
             as4_ap: base(true, true),
             as2_ap: base(false, true),
-            scratch: BytesMut::new(),
         }
     }
 
@@ -264,8 +266,9 @@ impl MrtDecoder {
                 0
             };
             let alen = c.u16("attribute length")? as usize;
-            let raw = c.take(alen, "attributes")?;
-            let attributes = self.attributes(raw, true, Some(af))?;
+            let start = c.pos;
+            c.take(alen, "attributes")?;
+            let attributes = self.block(body, start, c.pos, true, Some(af));
             entries.push(RibEntry {
                 peer_index,
                 originated,
@@ -341,9 +344,10 @@ impl MrtDecoder {
         let peer_addr = c.addr(afi, "peer address")?;
         let peer_as = c.u16("peer AS")?;
         let alen = c.u16("attribute length")? as usize;
-        let raw = c.take(alen, "attributes")?;
+        let start = c.pos;
+        c.take(alen, "attributes")?;
         let af = AfiSafi::new(afi, Safi::Unicast);
-        let attributes = self.attributes(raw, false, Some(af))?;
+        let attributes = self.block(body, start, c.pos, false, Some(af));
         if c.rest() != 0 {
             return Err(DecodeError::Trailing(c.rest()));
         }
@@ -359,8 +363,11 @@ impl MrtDecoder {
         })
     }
 
-    /// Decode a bare attribute list with bgp-wire. `af` is the family an abbreviated
-    /// MP_REACH_NLRI belongs to.
+    /// Decode a bare attribute list with bgp-wire (copied once into a `Bytes`; records
+    /// are decoded in place). `af` is the family an abbreviated MP_REACH_NLRI belongs to.
+    /// Attributes bgp-wire finds malformed (RFC 7606) are left out; flag conflicts are
+    /// accepted as archives store them. Never an error today; the `Result` is kept for
+    /// callers.
     pub fn attributes(
         &mut self,
         raw: &[u8],
@@ -370,137 +377,28 @@ impl MrtDecoder {
         if raw.is_empty() {
             return Ok(Vec::new());
         }
-        let s = &mut self.scratch;
-        s.clear();
-        if s.capacity() < raw.len() + 64 {
-            s.reserve((raw.len() + 64).max(64 * 1024));
+        let b = Bytes::copy_from_slice(raw);
+        Ok(self.block(&b, 0, b.len(), as4, af))
+    }
+
+    /// The attributes of the block `buf[start..end]` (zero-copy: raw values slice `buf`).
+    fn block(
+        &self,
+        buf: &Bytes,
+        start: usize,
+        end: usize,
+        as4: bool,
+        af: Option<AfiSafi>,
+    ) -> Vec<PathAttribute> {
+        if start == end {
+            return Vec::new();
         }
-        // Marker, length (patched below), type UPDATE, withdrawn routes length 0, total
-        // path attribute length (patched below).
-        const HEAD: [u8; 23] = [
-            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-            0xff, 0xff, 0, 0, 2, 0, 0, 0, 0,
-        ];
-        s.extend_from_slice(&HEAD);
-        let astart = s.len();
-        // The common case: the list goes to bgp-wire as it is, in one copy, and one walk
-        // over the headers fixes flags and looks for an abbreviated MP_REACH_NLRI.
-        s.extend_from_slice(raw);
-        if fix_flags(&mut s[astart..])
-            && let Some(af) = af
-        {
-            s.truncate(astart);
-            expand_mp_reach(raw, af, s);
-            fix_flags(&mut s[astart..]);
-        }
-        let alen = s.len() - astart;
-        let total = s.len();
-        if total > 65535 {
-            return Err(DecodeError::Invalid(
-                "attribute list longer than a BGP message",
-            ));
-        }
-        s[16..18].copy_from_slice(&(total as u16).to_be_bytes());
-        s[21..23].copy_from_slice(&(alen as u16).to_be_bytes());
-        let msg = s.split().freeze();
         let ctx = if as4 { &self.as4 } else { &self.as2 };
-        match decode_message(msg, ctx) {
-            Ok(d) => match d.message {
-                Message::Update(u) => Ok(u.attributes),
-                _ => Err(DecodeError::Invalid("attribute list")),
-            },
-            Err(e) => Err(DecodeError::Attributes(e)),
-        }
-    }
-}
-
-/// Archives record attributes as the producer stored them, and producers differ on the
-/// flags (BIRD 2.0 writes NEXT_HOP and LOCAL_PREF with no Transitive bit in its
-/// TABLE_DUMP_V2 entries). The flag check of RFC 7606 serves session error handling, not
-/// reading archives: set the Optional/Transitive bits of known types to their expected
-/// values so bgp-wire decodes them.
-/// Returns whether the list holds an MP_REACH_NLRI in the abbreviated form.
-fn fix_flags(list: &mut [u8]) -> bool {
-    use bgp_wire::attr::{FLAG_OPTIONAL as O, FLAG_TRANSITIVE as T};
-    let mut short_mp = false;
-    let mut pos = 0;
-    while pos + 3 <= list.len() {
-        let flags = list[pos];
-        let code = list[pos + 1];
-        let (hdr, vlen) = if flags & FLAG_EXTENDED_LENGTH != 0 {
-            match list.get(pos + 2..pos + 4) {
-                Some(l) => (4, u16::from_be_bytes([l[0], l[1]]) as usize),
-                None => return short_mp,
-            }
-        } else {
-            (3, list[pos + 2] as usize)
+        let opts = AttrListOptions {
+            abbreviated_mp_reach: af,
+            ignore_flag_errors: true,
         };
-        if code == type_code::MP_REACH_NLRI {
-            let v = list
-                .get(pos + hdr..(pos + hdr + vlen).min(list.len()))
-                .unwrap_or(&[]);
-            short_mp |= v.len() > 1 && v[0] as usize + 1 == v.len();
-        }
-        let want = match code {
-            1 | 2 | 3 | 5 | 6 => Some(T),
-            4 | 9 | 10 | 14 | 15 => Some(O),
-            7 | 8 | 16 | 17 | 18 | 25 | 32 | 35 => Some(O | T),
-            _ => None,
-        };
-        if let Some(w) = want
-            && flags & (O | T) != w
-        {
-            list[pos] = (flags & !(O | T)) | w;
-        }
-        pos += hdr + vlen;
-    }
-    short_mp
-}
-
-/// Copy an attribute list, expanding the abbreviated MP_REACH_NLRI to the full form with
-/// `af`, next hop and reserved octet.
-fn expand_mp_reach(raw: &[u8], af: AfiSafi, s: &mut BytesMut) {
-    let mut pos = 0;
-    while pos < raw.len() {
-        let flags = raw[pos];
-        let hdr = if flags & FLAG_EXTENDED_LENGTH != 0 {
-            4
-        } else {
-            3
-        };
-        if raw.len() - pos < hdr {
-            // Let bgp-wire see (and drop) the broken tail.
-            s.put_slice(&raw[pos..]);
-            break;
-        }
-        let code = raw[pos + 1];
-        let vlen = if hdr == 4 {
-            u16::from_be_bytes([raw[pos + 2], raw[pos + 3]]) as usize
-        } else {
-            raw[pos + 2] as usize
-        };
-        let vstart = pos + hdr;
-        let vend = (vstart + vlen).min(raw.len());
-        let v = &raw[vstart..vend];
-        if code == type_code::MP_REACH_NLRI && v.len() > 1 && v[0] as usize + 1 == v.len() {
-            let n = v.len() + 4;
-            if n > 255 {
-                s.put_u8(flags | FLAG_EXTENDED_LENGTH);
-                s.put_u8(code);
-                s.put_u16(n as u16);
-            } else {
-                s.put_u8(flags & !FLAG_EXTENDED_LENGTH);
-                s.put_u8(code);
-                s.put_u8(n as u8);
-            }
-            s.put_u16(af.afi.code());
-            s.put_u8(af.safi.code());
-            s.put_slice(v);
-            s.put_u8(0);
-        } else {
-            s.put_slice(&raw[pos..vend]);
-        }
-        pos = vend;
+        decode_path_attributes_in(buf, start, end, ctx, opts).attributes
     }
 }
 

@@ -2,10 +2,12 @@
 //! sessions; we read every record and check prefixes, paths and attributes against what the
 //! daemons report in their JSON.
 //!
-//! GoBGP 3.10 writes its update log (`[[mrt-dump]]` type `updates`) as messages arrive; its
-//! table dumps are clamped to a 60 s interval ("use minimum mrt rotation interval") and
-//! `gobgp mrt` has no one-shot dump, so its TABLE_DUMP_V2 output is not tested here. Its file
-//! names go through Go's time.Format: a path with digits is rewritten, silently.
+//! GoBGP 3.10 writes its update log (`[[mrt-dump]]` type `updates`) as messages arrive. Its
+//! table dumps (type `table`) have a minimum `dump-interval` of 60 s ("use minimum mrt dump
+//! interval") and `gobgp mrt` has no one-shot dump: gobgpd creates the file, empty, at
+//! start and writes the first TABLE_DUMP_V2 dump one interval later, so that test waits
+//! about 65 s. File names of the update log go through Go's time.Format: a path with digits
+//! is rewritten, silently.
 mod common;
 
 use std::collections::BTreeMap;
@@ -15,6 +17,7 @@ use bgp_mrt::record::*;
 use bgp_mrt::{MrtBody, MrtReader};
 use bgp_wire::attr::{Community, Origin};
 use bgp_wire::{Message, PathAttribute};
+use serde_json::Value;
 use testlab::{Gobgp, Netns, Veth};
 
 /// (prefix, as path, med, communities) of the routes the announcer originates.
@@ -447,6 +450,129 @@ fn bird_writes_mrt_we_read() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A GoBGP collector (AS 65000, 10.9.0.1) with one `[[mrt-dump]]` section, learning the
+/// ROUTES from an announcing GoBGP (AS 65001, 10.9.0.2). Fields drop in order: daemons,
+/// then the link, then the namespaces, then the directory.
+struct GobgpLab {
+    collector: Gobgp,
+    _announcer: Gobgp,
+    _veth: Veth,
+    _a: Netns,
+    _b: Netns,
+    dir: std::path::PathBuf,
+    /// The collector's `gobgp -j global rib -a ipv4` once it holds every route.
+    rib: Value,
+}
+
+impl Drop for GobgpLab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl GobgpLab {
+    /// `mrt_dump(dir)` gives the `[mrt-dump.config]` lines for files in `dir`.
+    fn start(ns: &str, mrt_dump: impl Fn(&std::path::Path) -> String) -> GobgpLab {
+        // GoBGP passes file names through Go's time.Format when it rotates: digits in the
+        // path (a PID) are layout tokens and would be replaced by the date, so the
+        // directory name has none.
+        let tag: String = std::process::id()
+            .to_string()
+            .bytes()
+            .map(|d| (b'a' + d - b'0') as char)
+            .collect();
+        let dir = std::env::temp_dir().join(format!("bgp-mrt-gobgp-{ns}-{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = Netns::new(&format!("{ns}a")).unwrap();
+        let b = Netns::new(&format!("{ns}b")).unwrap();
+        let veth = Veth::new(&a, "eth0", &b, "eth0").unwrap();
+        a.add_addr("eth0", "10.9.0.1/24").unwrap();
+        b.add_addr("eth0", "10.9.0.2/24").unwrap();
+        let conf_a = format!(
+            "[global.config]\n  as = 65000\n  router-id = \"10.9.0.1\"\n\n[[neighbors]]\n  \
+             [neighbors.config]\n    neighbor-address = \"10.9.0.2\"\n    peer-as = 65001\n\n\
+             [[mrt-dump]]\n  [mrt-dump.config]\n{}",
+            mrt_dump(&dir)
+        );
+        let collector = Gobgp::start(&a, &conf_a).unwrap();
+        let announcer = announcer(&b, "10.9.0.1", 65000);
+        collector
+            .wait_established("10.9.0.2", Duration::from_secs(30))
+            .unwrap();
+        let n = ROUTES.len();
+        let rib = wait("routes at the collector", Duration::from_secs(20), || {
+            let rib = collector.rib_json("ipv4").ok()?;
+            (rib.as_object()?.len() == n).then_some(rib)
+        });
+        GobgpLab {
+            collector,
+            _announcer: announcer,
+            _veth: veth,
+            _a: a,
+            _b: b,
+            dir,
+            rib,
+        }
+    }
+
+    /// The collector's paths as GoBGP reports them in its JSON, summarized like ours.
+    fn json_paths(&self) -> BTreeMap<String, Path4> {
+        let rib = self.rib.as_object().unwrap();
+        rib.iter()
+            .map(|(prefix, paths)| {
+                let paths = paths.as_array().unwrap();
+                assert_eq!(paths.len(), 1, "one path for {prefix}: {paths:?}");
+                (prefix.clone(), gobgp_json_path(&paths[0]))
+            })
+            .collect()
+    }
+}
+
+/// One path of `gobgp -j global rib`, by its attributes (type codes as on the wire).
+fn gobgp_json_path(path: &Value) -> Path4 {
+    let mut p = Path4 {
+        as_path: String::new(),
+        origin: Origin::Incomplete,
+        next_hop: String::new(),
+        med: 0,
+        communities: vec![],
+    };
+    for a in path["attrs"].as_array().unwrap() {
+        match a["type"].as_u64().unwrap() {
+            1 => {
+                p.origin = match a["value"].as_u64().unwrap() {
+                    0 => Origin::Igp,
+                    1 => Origin::Egp,
+                    _ => Origin::Incomplete,
+                }
+            }
+            2 => {
+                let asns: Vec<String> = a["as_paths"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|seg| seg["asns"].as_array().unwrap().iter())
+                    .map(|v| v.to_string())
+                    .collect();
+                p.as_path = asns.join(" ");
+            }
+            3 => p.next_hop = a["nexthop"].as_str().unwrap().to_string(),
+            4 => p.med = a["metric"].as_u64().unwrap() as u32,
+            8 => {
+                p.communities = a["communities"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| Community(c.as_u64().unwrap() as u32).to_string())
+                    .collect()
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
 /// GoBGP: a collector gobgpd (AS 65000) with an `updates` `[[mrt-dump]]` learns the ROUTES
 /// from an announcing gobgpd; every record of its BGP4MP log is read and the routes match
 /// both what was announced and the collector's `gobgp -j global rib`.
@@ -455,48 +581,15 @@ fn gobgp_writes_update_log_we_read() {
     if !testlab::require_root_and(&["gobgpd", "gobgp"]) {
         return;
     }
-    // GoBGP passes the file name through Go's time.Format: digits in the path (a PID) are
-    // layout tokens and would be replaced by the date, so the directory name has none.
-    let tag: String = std::process::id()
-        .to_string()
-        .bytes()
-        .map(|d| (b'a' + d - b'0') as char)
-        .collect();
-    let dir = std::env::temp_dir().join(format!("bgp-mrt-gobgp-{tag}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let a = Netns::new("mrtga").unwrap();
-    let b = Netns::new("mrtgb").unwrap();
-    let _veth = Veth::new(&a, "eth0", &b, "eth0").unwrap();
-    a.add_addr("eth0", "10.9.0.1/24").unwrap();
-    b.add_addr("eth0", "10.9.0.2/24").unwrap();
-    let upd = dir.join("updates.mrt");
-    let conf_a = format!(
-        "[global.config]\n  as = 65000\n  router-id = \"10.9.0.1\"\n\n[[neighbors]]\n  \
-         [neighbors.config]\n    neighbor-address = \"10.9.0.2\"\n    peer-as = 65001\n\n\
-         [[mrt-dump]]\n  [mrt-dump.config]\n    dump-type = \"updates\"\n    file-name = \"{}\"\n",
-        upd.display()
-    );
-    let ga = Gobgp::start(&a, &conf_a).unwrap();
-    let _gb = announcer(&b, "10.9.0.1", 65000);
-    ga.wait_established("10.9.0.2", Duration::from_secs(30))
-        .unwrap();
-    let want = expected(65001, "10.9.0.2");
-    let rib = wait("routes at the collector", Duration::from_secs(20), || {
-        let rib = ga.rib_json("ipv4").ok()?;
-        (rib.as_object()?.len() == want.len()).then_some(rib)
+    let lab = GobgpLab::start("mrtg", |dir| {
+        format!(
+            "    dump-type = \"updates\"\n    file-name = \"{}\"\n",
+            dir.join("updates.mrt").display()
+        )
     });
-    for (p, w) in &want {
-        let attrs = rib[p.as_str()][0]["attrs"].as_array().unwrap();
-        let path: Vec<String> =
-            attrs.iter().find(|a| a["type"] == 2).unwrap()["as_paths"][0]["asns"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.to_string())
-                .collect();
-        assert_eq!(path.join(" "), w.as_path, "gobgp JSON path of {p}");
-    }
+    let upd = lab.dir.join("updates.mrt");
+    let want = expected(65001, "10.9.0.2");
+    assert_eq!(lab.json_paths(), want, "gobgp JSON of the collector");
     let announced = wait(
         "the routes in GoBGP's update log",
         Duration::from_secs(10),
@@ -525,6 +618,98 @@ fn gobgp_writes_update_log_we_read() {
     );
     assert_eq!(announced, want, "routes in GoBGP's BGP4MP log");
     same_as_bgpdump(&upd);
-    drop(ga);
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// GoBGP: the same collector with a `table` `[[mrt-dump]]` (TABLE_DUMP_V2 of the global
+/// RIB every `dump-interval`, 60 s at least). The file exists, empty, from the start; the
+/// first dump comes one interval later (measured: 60 s after start). Its PEER_INDEX_TABLE,
+/// prefixes, peers, AS paths, next hops and attributes are checked against `gobgp -j
+/// global rib` and `gobgp -j neighbor`, and bgpdump reads the same.
+#[test]
+fn gobgp_writes_table_dump_we_read() {
+    if !testlab::require_root_and(&["gobgpd", "gobgp"]) {
+        return;
+    }
+    let started = Instant::now();
+    let lab = GobgpLab::start("mrtt", |dir| {
+        format!(
+            "    dump-type = \"table\"\n    file-name = \"{}\"\n    dump-interval = 60\n",
+            dir.join("rib.mrt").display()
+        )
+    });
+    let rib = lab.dir.join("rib.mrt");
+    // Created at start, nothing written before the first interval.
+    if started.elapsed() < Duration::from_secs(50) {
+        assert_eq!(
+            std::fs::metadata(&rib).map(|m| m.len()).ok(),
+            Some(0),
+            "GoBGP's table dump file before the first interval"
+        );
+    }
+    let want = expected(65001, "10.9.0.2");
+    let json = lab.json_paths();
+    assert_eq!(json, want, "gobgp JSON of the collector");
+    let neighbor = lab.collector.neighbor_json("10.9.0.2").unwrap();
+    let recs = wait("GoBGP's first table dump", Duration::from_secs(80), || {
+        let recs: Vec<MrtRecord> = MrtReader::open(&rib).ok()?.collect::<Result<_, _>>().ok()?;
+        let ribs = recs
+            .iter()
+            .filter(|r| matches!(r.body, MrtBody::Rib(_)))
+            .count();
+        (ribs >= ROUTES.len()).then_some(recs)
+    });
+    let MrtBody::PeerIndexTable(peers) = &recs[0].body else {
+        panic!("no peer table first: {:?}", recs[0])
+    };
+    // GoBGP 3.10 writes collector BGP ID 0.0.0.0 for the global table (the octets say so,
+    // bgpdump agrees below) and puts a dummy peer 0 (0.0.0.0, AS 0) first, for local routes.
+    let raw = std::fs::read(&rib).unwrap();
+    assert_eq!(
+        peers.collector_id.octets(),
+        raw[12..16],
+        "collector BGP ID as written"
+    );
+    assert_eq!(peers.collector_id.to_string(), "0.0.0.0");
+    assert_eq!(
+        (peers.peers[0].addr.to_string(), peers.peers[0].asn),
+        ("0.0.0.0".to_string(), 0),
+        "{peers:?}"
+    );
+    assert_eq!(peers.peers.len(), 2, "{peers:?}");
+    let mut got = BTreeMap::new();
+    for r in &recs[1..] {
+        let x = match &r.body {
+            MrtBody::Rib(x) => x,
+            MrtBody::PeerIndexTable(_) => break, // a second dump began
+            _ => panic!("unexpected {r:?}"),
+        };
+        assert_eq!(x.subtype, td2::RIB_IPV4_UNICAST, "{}", x.prefix);
+        assert_eq!(x.entries.len(), 1, "{}: {x:?}", x.prefix);
+        let e = &x.entries[0];
+        let peer = peers
+            .peers
+            .get(e.peer_index as usize)
+            .unwrap_or_else(|| panic!("peer index {} not in {peers:?}", e.peer_index));
+        // The peer as GoBGP's neighbor JSON has it.
+        assert_eq!(peer.addr.to_string(), "10.9.0.2", "{peers:?}");
+        assert_eq!(peer.asn, 65001, "{peers:?}");
+        let st = &neighbor["state"];
+        assert_eq!(
+            (
+                Some(peer.addr.to_string().as_str()),
+                Some(peer.asn as u64),
+                Some(peer.bgp_id.to_string().as_str())
+            ),
+            (
+                st["neighbor_address"].as_str(),
+                st["peer_asn"].as_u64(),
+                st["router_id"].as_str()
+            ),
+            "PEER_INDEX_TABLE entry against gobgp -j neighbor: {neighbor}"
+        );
+        got.insert(x.prefix.to_string(), summarize(&e.attributes));
+    }
+    assert_eq!(got, json, "GoBGP table dump against its JSON");
+    assert_eq!(got, want, "GoBGP table dump against what was announced");
+    same_as_bgpdump(&rib);
 }

@@ -16,6 +16,8 @@
 //! - [`UpdateBuilder`] packs routes into as few UPDATEs as fit, [`end_of_rib`] builds
 //!   End-of-RIB markers;
 //! - [`UpdateView`] reads an UPDATE without allocating;
+//! - [`decode_path_attributes`] decodes a bare attribute block (MRT, BMP) with the same
+//!   RFC 7606 checks, e.g. the abbreviated MP_REACH_NLRI of MRT RIB entries;
 //! - [`merge_as4_path`] (RFC 6793), [`shutdown`] (RFC 9003), [`NotificationKind`] for logs.
 //!
 //! ## Error handling (RFC 4271 §6, RFC 7606)
@@ -92,6 +94,7 @@
 
 pub mod afi;
 pub mod attr;
+mod attr_list;
 mod builder;
 #[cfg(feature = "codec")]
 mod codec;
@@ -109,6 +112,9 @@ mod view;
 
 pub use afi::{Afi, AfiSafi, Safi};
 pub use attr::{PathAttribute, merge_as4_path};
+pub use attr_list::{
+    AttrListOptions, DecodedAttributes, decode_path_attributes, decode_path_attributes_in,
+};
 pub use context::SessionContext;
 pub use error::{EncodeError, MessageError, UpdateAction, UpdateVerdict};
 pub use message::{Capability, Message, Notification, Open, RouteRefresh, Update};

@@ -32,18 +32,19 @@ use bytes::Bytes;
 
 use crate::afi::{Afi, AfiSafi, Safi};
 use crate::attr::{
-    Aggregator, AsPath, AsSegment, AsSegmentType, AsSegments, Community, ExtGlobalAdmin,
-    ExtendedCommunity, FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE, Ipv6ExtendedCommunity,
-    LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute, RawAttribute,
-    type_code as tc,
+    Aggregator, AsPath, AsSegment, AsSegmentType, AsSegments, Asns, Community, ExtGlobalAdmin,
+    ExtendedCommunity, FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE, INLINE_ASNS,
+    Ipv6ExtendedCommunity, LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute,
+    RawAttribute, type_code as tc,
 };
+use crate::attr_list::AttrListOptions;
 use crate::context::SessionContext;
 use crate::error::merr;
 use crate::error::{
     MessageError, MessageErrorKind, UpdateAction, UpdateProblem, UpdateVerdict, codes,
 };
 use crate::message::{Notification, Update};
-use crate::nlri::MpNlri;
+use crate::nlri::{MpNlri, Nlri};
 use crate::prefix::{PrefixFamily, parse_prefixes};
 
 fn update_err(sub: u8, offset: usize, what: &'static str) -> MessageError {
@@ -194,7 +195,38 @@ pub(crate) fn decode_update(
         })?;
     let nlri = parse_prefixes(&b[aend..], PrefixFamily::V4, v4_add_path)
         .map_err(|o| update_err(codes::INVALID_NETWORK_FIELD, aend + o, "invalid NLRI"))?;
+    let (attributes, mut verdict, disabled) = decode_block(
+        msg,
+        astart,
+        aend,
+        ctx,
+        AttrListOptions::default(),
+        !nlri.is_empty(),
+    );
+    fill_treat_as_withdraw(&mut verdict, &attributes, &disabled, &nlri);
+    Ok((
+        Update {
+            withdrawn,
+            attributes,
+            nlri,
+        },
+        verdict,
+    ))
+}
 
+/// Decode the attribute block `msg[astart..aend]`: every per-attribute RFC 7606 check,
+/// and the missing well-known attribute check when routes are announced (`classic_nlri`:
+/// the UPDATE's own NLRI field is not empty). Returns the attributes kept, the problems
+/// (offsets into `msg`; `treat_as_withdraw` still empty) and the disabled families.
+pub(crate) fn decode_block(
+    msg: &Bytes,
+    astart: usize,
+    aend: usize,
+    ctx: &SessionContext,
+    opts: AttrListOptions,
+    classic_nlri: bool,
+) -> (Vec<PathAttribute>, UpdateVerdict, Vec<AfiSafi>) {
+    let b = &msg[..];
     let mut col = Collector {
         verdict: UpdateVerdict::default(),
     };
@@ -305,7 +337,8 @@ pub(crate) fn decode_update(
             }));
             continue;
         };
-        let flags_ok = flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) == expected;
+        let flags_ok =
+            opts.ignore_flag_errors || flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) == expected;
         let is_mp = code == tc::MP_REACH_NLRI || code == tc::MP_UNREACH_NLRI;
         if !flags_ok && !is_mp {
             // RFC 7606 §3(c); RFC 6793 §6 makes AS4_* errors attribute discard.
@@ -323,7 +356,7 @@ pub(crate) fn decode_update(
             );
             continue;
         }
-        match parse_attr(code, msg, vstart, vend, ctx, &mut attributes) {
+        match parse_attr(code, msg, vstart, vend, ctx, opts, &mut attributes) {
             Ok(()) => {
                 if !flags_ok {
                     // MP attribute with wrong flags: its routes are still needed to withdraw.
@@ -381,10 +414,10 @@ pub(crate) fn decode_update(
 
     // RFC 7606 §3(d): missing well-known mandatory attributes -> treat-as-withdraw.
     // (LOCAL_PREF on iBGP is the session's business.)
-    if !nlri.is_empty() || has_mp_reach {
+    if classic_nlri || has_mp_reach {
         // Only attributes never seen count as missing: a malformed one was reported already.
         // ORIGIN (1), AS_PATH (2), NEXT_HOP (3) are all in the first word of `seen`.
-        let need = if nlri.is_empty() { 0b0110 } else { 0b1110 };
+        let need = if classic_nlri { 0b1110 } else { 0b0110 };
         let absent = need & !seen[0];
         if absent != 0 {
             for (c, why) in [
@@ -408,7 +441,20 @@ pub(crate) fn decode_update(
         }
     }
 
-    let mut verdict = col.verdict;
+    (attributes, col.verdict, disabled)
+}
+
+/// Fill `verdict.treat_as_withdraw` when the verdict is treat-as-withdraw: the IPv4 `nlri`
+/// and the MP_REACH_NLRI routes, leaving out disabled families.
+pub(crate) fn fill_treat_as_withdraw(
+    verdict: &mut UpdateVerdict,
+    attributes: &[PathAttribute],
+    disabled: &[AfiSafi],
+    nlri: &[Nlri],
+) {
+    if verdict.problems.is_empty() {
+        return;
+    }
     let has_taw = verdict
         .problems
         .iter()
@@ -429,14 +475,6 @@ pub(crate) fn decode_update(
         }
         verdict.treat_as_withdraw = list;
     }
-    Ok((
-        Update {
-            withdrawn,
-            attributes,
-            nlri,
-        },
-        verdict,
-    ))
 }
 
 /// Syntax checks for attributes kept raw that RFC 7606 §7 still covers:
@@ -525,7 +563,14 @@ pub(crate) fn parse_as_path(v: &[u8], four: bool) -> Result<AsPath, &'static str
         let Some(body) = v.get(i..i + cnt * w) else {
             return Err("AS_PATH segment overruns the attribute");
         };
-        let asns = if four {
+        let asns = if four && cnt <= INLINE_ASNS {
+            // The common case: filled in place, no per-element capacity check.
+            let mut buf = [0u32; INLINE_ASNS];
+            for (d, c) in buf.iter_mut().zip(body.chunks_exact(4)) {
+                *d = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+            }
+            Asns::from_buf_and_len(buf, cnt)
+        } else if four {
             body.chunks_exact(4)
                 .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
                 .collect()
@@ -601,6 +646,75 @@ fn parse_mp_nlri(
     }
 }
 
+/// The MP_REACH_NLRI next hop at `msg[start..end]` for `af` (RFC 4760 §3; an IPv6 next hop
+/// for IPv4 NLRI only with RFC 8950 negotiated for the family); raw for other families.
+fn mp_next_hop(
+    msg: &Bytes,
+    start: usize,
+    end: usize,
+    af: AfiSafi,
+    ctx: &SessionContext,
+) -> Result<MpNextHop, Bad> {
+    let nh = &msg[start..end];
+    let nhl = nh.len();
+    Ok(match (typed_family(af), nhl) {
+        (Some(PrefixFamily::V4), 4) => MpNextHop::V4(ipv4_at(nh, 0)),
+        (Some(PrefixFamily::V4), 16 | 32) if ctx.extended_next_hop.contains(&af) => MpNextHop::V6 {
+            global: ipv6_at(nh, 0),
+            link_local: (nhl == 32).then(|| ipv6_at(nh, 16)),
+        },
+        (Some(PrefixFamily::V6), 16 | 32) => MpNextHop::V6 {
+            global: ipv6_at(nh, 0),
+            link_local: (nhl == 32).then(|| ipv6_at(nh, 16)),
+        },
+        (Some(_), _) => {
+            return Err(bad(
+                Action::Disable(af),
+                "MP_REACH_NLRI next hop length inconsistent with the AFI/SAFI",
+            ));
+        }
+        (None, _) => MpNextHop::Raw(msg.slice(start..end)),
+    })
+}
+
+/// The full-form MP_REACH_NLRI value at `msg[vstart..vend]` (RFC 4760 §3).
+fn parse_mp_reach(
+    msg: &Bytes,
+    vstart: usize,
+    vend: usize,
+    ctx: &SessionContext,
+) -> Result<PathAttribute, Bad> {
+    let v = &msg[vstart..vend];
+    let n = v.len();
+    if n < 3 {
+        return Err(bad(
+            Action::Reset(codes::OPTIONAL_ATTRIBUTE_ERROR),
+            "MP_REACH_NLRI too short for AFI/SAFI",
+        ));
+    }
+    let af = AfiSafi::new(
+        Afi::from_code(u16::from_be_bytes([v[0], v[1]])),
+        Safi::from_code(v[2]),
+    );
+    let Some(&nhl) = v.get(3) else {
+        return Err(bad(
+            Action::Disable(af),
+            "MP_REACH_NLRI has no next hop length",
+        ));
+    };
+    let nhl = nhl as usize;
+    // next hop, then the reserved octet.
+    if n < 4 + nhl + 1 {
+        return Err(bad(
+            Action::Disable(af),
+            "MP_REACH_NLRI next hop overruns the attribute",
+        ));
+    }
+    let next_hop = mp_next_hop(msg, vstart + 4, vstart + 4 + nhl, af, ctx)?;
+    let nlri = parse_mp_nlri(msg, vstart + 5 + nhl, vend, af, ctx)?;
+    Ok(PathAttribute::MpReachNlri(MpReach { af, next_hop, nlri }))
+}
+
 /// Parse the attribute value `msg[vstart..vend]` and push it onto `out`. Only raw parts are sliced out of `msg`
 /// (zero-copy); typed values are read from the borrowed octets.
 fn parse_attr(
@@ -609,6 +723,7 @@ fn parse_attr(
     vstart: usize,
     vend: usize,
     ctx: &SessionContext,
+    opts: AttrListOptions,
     out: &mut Vec<PathAttribute>,
 ) -> Result<(), Bad> {
     let v = &msg[vstart..vend];
@@ -710,50 +825,18 @@ fn parse_attr(
             )
         }
         tc::MP_REACH_NLRI => {
-            if n < 3 {
-                return Err(bad(
-                    Reset(codes::OPTIONAL_ATTRIBUTE_ERROR),
-                    "MP_REACH_NLRI too short for AFI/SAFI",
-                ));
+            if let Some(af) = opts.abbreviated_mp_reach
+                && n > 1
+                && v[0] as usize + 1 == n
+            {
+                // RFC 6396 §4.3.4: next hop length and next hop only, family from the record.
+                // (The full form starts with an AFI high octet of 0 and is longer than 1.)
+                let next_hop = mp_next_hop(msg, vstart + 1, vend, af, ctx)?;
+                let nlri = parse_mp_nlri(msg, vend, vend, af, ctx)?;
+                PathAttribute::MpReachNlri(MpReach { af, next_hop, nlri })
+            } else {
+                parse_mp_reach(msg, vstart, vend, ctx)?
             }
-            let af = AfiSafi::new(
-                Afi::from_code(u16::from_be_bytes([v[0], v[1]])),
-                Safi::from_code(v[2]),
-            );
-            let Some(&nhl) = v.get(3) else {
-                return Err(bad(Disable(af), "MP_REACH_NLRI has no next hop length"));
-            };
-            let nhl = nhl as usize;
-            // next hop, then the reserved octet.
-            if n < 4 + nhl + 1 {
-                return Err(bad(
-                    Disable(af),
-                    "MP_REACH_NLRI next hop overruns the attribute",
-                ));
-            }
-            let nh = &v[4..4 + nhl];
-            let next_hop = match (typed_family(af), nhl) {
-                (Some(PrefixFamily::V4), 4) => MpNextHop::V4(ipv4_at(nh, 0)),
-                (Some(PrefixFamily::V4), 16 | 32) if ctx.extended_next_hop.contains(&af) => {
-                    MpNextHop::V6 {
-                        global: ipv6_at(nh, 0),
-                        link_local: (nhl == 32).then(|| ipv6_at(nh, 16)),
-                    }
-                }
-                (Some(PrefixFamily::V6), 16 | 32) => MpNextHop::V6 {
-                    global: ipv6_at(nh, 0),
-                    link_local: (nhl == 32).then(|| ipv6_at(nh, 16)),
-                },
-                (Some(_), _) => {
-                    return Err(bad(
-                        Disable(af),
-                        "MP_REACH_NLRI next hop length inconsistent with the AFI/SAFI",
-                    ));
-                }
-                (None, _) => MpNextHop::Raw(msg.slice(vstart + 4..vstart + 4 + nhl)),
-            };
-            let nlri = parse_mp_nlri(msg, vstart + 5 + nhl, vend, af, ctx)?;
-            PathAttribute::MpReachNlri(MpReach { af, next_hop, nlri })
         }
         tc::MP_UNREACH_NLRI => {
             if n < 3 {

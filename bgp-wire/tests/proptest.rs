@@ -12,6 +12,7 @@ use bgp_wire::{
     Afi, AfiSafi, BgpCodec, Capability, Message, Nlri, Notification, Open, RouteRefresh, Safi,
     SessionContext, Update, UpdateBuilder, UpdateView, decode_message, encode_message, frame_len,
 };
+use bgp_wire::{AttrListOptions, DecodedAttributes, decode_path_attributes, put_attribute};
 use bytes::{Bytes, BytesMut};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::collection::vec;
@@ -599,5 +600,129 @@ proptest! {
         }
         prop_assert!(buf.is_empty());
         prop_assert_eq!(got, msgs);
+    }
+}
+
+/// The attributes and verdict of an UPDATE whose attribute field is `block` and which has
+/// no withdrawn routes and no NLRI, offsets made relative to the block.
+fn block_via_update(block: &[u8], ctx: &SessionContext) -> Option<DecodedAttributes> {
+    let mut m = vec![0xFF; 16];
+    m.extend_from_slice(&u16::try_from(23 + block.len()).ok()?.to_be_bytes());
+    m.extend_from_slice(&[2, 0, 0]);
+    m.extend_from_slice(&(block.len() as u16).to_be_bytes());
+    m.extend_from_slice(block);
+    let ext = SessionContext {
+        extended_message: true,
+        ..ctx.clone()
+    };
+    let d = decode_message(Bytes::from(m), &ext).ok()?;
+    let Message::Update(u) = d.message else {
+        return None;
+    };
+    let mut verdict = d.verdict;
+    for p in &mut verdict.problems {
+        p.offset -= 23;
+    }
+    Some(DecodedAttributes {
+        attributes: u.attributes,
+        verdict,
+    })
+}
+
+fn put_block(attrs: &[PathAttribute], ctx: &SessionContext) -> BytesMut {
+    let mut b = BytesMut::new();
+    for a in attrs {
+        put_attribute(a, ctx, &mut b).unwrap();
+    }
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// decode_path_attributes: encode -> decode of an UPDATE's attributes gives them back
+    /// with a clean verdict, under the same context, with and without the archive options.
+    #[test]
+    fn attribute_blocks_roundtrip(
+        (ctx, u) in ctx_strategy().prop_flat_map(|c| (Just(c.clone()), update(c))),
+    ) {
+        let block = put_block(&u.attributes, &ctx).freeze();
+        let d = decode_path_attributes(&block, &ctx, AttrListOptions::default());
+        prop_assert!(d.verdict.is_clean(), "{:?}", d.verdict);
+        prop_assert_eq!(&d.attributes, &u.attributes);
+        // Archive options change nothing on a canonical block (whose full-form MP_REACH
+        // never looks abbreviated).
+        let opts = AttrListOptions { abbreviated_mp_reach: Some(V6U), ignore_flag_errors: true };
+        let d2 = decode_path_attributes(&block, &ctx, opts);
+        prop_assert_eq!(d2, d);
+    }
+
+    /// An abbreviated MP_REACH_NLRI (RFC 6396 §4.3.4) decodes to the family given, with its
+    /// next hop and no prefixes, wherever it sits in the block.
+    #[test]
+    fn abbreviated_mp_reach_roundtrips(
+        ctx in ctx_strategy(),
+        (af, nh) in mp_family().prop_flat_map(|af| {
+            let c = SessionContext { extended_next_hop: vec![V4U, V4M], ..Default::default() };
+            (Just(af), mp_next_hop(af, &c))
+        }),
+        others in vec(optional_attr(true), 0..4),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let ctx = SessionContext { four_octet_as: true, extended_next_hop: vec![V4U, V4M], ..ctx };
+        let mut others: Vec<PathAttribute> = others;
+        let mut seen = vec![];
+        others.retain(|a| { let new = !seen.contains(&a.type_code()); seen.push(a.type_code()); new });
+        let nh_bytes: Vec<u8> = match &nh {
+            MpNextHop::V4(a) => a.octets().to_vec(),
+            MpNextHop::V6 { global, link_local } => {
+                let mut v = global.octets().to_vec();
+                if let Some(l) = link_local { v.extend_from_slice(&l.octets()); }
+                v
+            }
+            MpNextHop::Raw(b) => b.to_vec(),
+        };
+        // A raw next hop of length 0 is not the abbreviated form (the value must be
+        // longer than its length octet).
+        prop_assume!(!nh_bytes.is_empty());
+        let i = at.index(others.len() + 1);
+        let mut block = put_block(&others[..i], &ctx);
+        block.extend_from_slice(&[0x80, 14, nh_bytes.len() as u8 + 1, nh_bytes.len() as u8]);
+        block.extend_from_slice(&nh_bytes);
+        block.extend_from_slice(&put_block(&others[i..], &ctx));
+        let d = decode_path_attributes(&block.freeze(), &ctx, AttrListOptions::mrt_rib(af));
+        prop_assert!(d.verdict.is_clean(), "{:?}", d.verdict);
+        let nlri = match (af.afi, af.safi) {
+            (Afi::Ipv4 | Afi::Ipv6, Safi::Unicast | Safi::Multicast) => MpNlri::Prefixes(vec![]),
+            _ => MpNlri::Raw(Bytes::new()),
+        };
+        let mut want = others.clone();
+        want.insert(i, PathAttribute::MpReachNlri(MpReach { af, next_hop: nh, nlri }));
+        prop_assert_eq!(d.attributes, want);
+    }
+
+    /// Without options, a block decodes exactly as the attribute field of an UPDATE with no
+    /// NLRI (same attributes, same RFC 7606 problems), for arbitrary and mutated blocks.
+    #[test]
+    fn attribute_blocks_match_the_update_decoder(
+        (ctx, u) in ctx_strategy().prop_flat_map(|c| (Just(c.clone()), update(c))),
+        junk in vec(any::<u8>(), 0..120),
+        muts in vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        use_junk in any::<bool>(),
+    ) {
+        let mut block = if use_junk { BytesMut::from(&junk[..]) } else { put_block(&u.attributes, &ctx) };
+        if !block.is_empty() {
+            for (i, v) in muts {
+                let i = i.index(block.len());
+                block[i] = v;
+            }
+        }
+        let block = block.freeze();
+        let d = decode_path_attributes(&block, &ctx, AttrListOptions::default());
+        if let Some(via) = block_via_update(&block, &ctx) {
+            prop_assert_eq!(d, via);
+        }
+        // The archive options never panic either.
+        let _ = decode_path_attributes(&block, &ctx, AttrListOptions::mrt_rib(V4U));
     }
 }
