@@ -23,8 +23,9 @@
 //! present on eBGP, ORIGINATOR_ID / CLUSTER_LIST from eBGP, AS_CONFED segments from an
 //! eBGP peer, the first AS of AS_PATH, and NEXT_HOP being the receiver's own address.
 //!
-//! Length: about 930 lines of code (the attribute loop shared by UPDATEs and bare attribute blocks) because every RFC 7606 rule for every attribute is decided
-//! here, next to the field it checks; the rest is tests.
+//! Length: about 930 lines of code because every RFC 7606 rule for every attribute is decided
+//! here, next to the field it checks, in one attribute loop shared by UPDATEs and bare
+//! attribute blocks (MRT, BMP); the rest is tests.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
