@@ -412,6 +412,17 @@ impl Rib {
         })
     }
 
+    /// The best path of a prefix, read from the flags the decision process left on the
+    /// stored paths (no [`RouteView`] is built and the decision is not re-run): the peer it
+    /// came from, its path id and its attributes. What an Adj-RIB-Out without ADD-PATH needs
+    /// per prefix.
+    pub fn best_path(&self, prefix: IpNet) -> Option<(PeerId, u32, &Arc<Attrs>)> {
+        self.paths_of(prefix.into())
+            .iter()
+            .find(|p| p.flags & F_BEST != 0)
+            .map(|p| (PeerId(p.peer), p.path_id, &p.attrs))
+    }
+
     /// Longest-prefix match of an address in the Loc-RIB: the most specific prefix with a
     /// usable best path (prefixes whose paths are all excluded do not shadow shorter ones).
     pub fn lookup(&self, addr: IpAddr) -> Option<RouteView> {
