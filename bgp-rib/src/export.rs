@@ -17,6 +17,9 @@ use crate::rib::{Delta, PeerId, Rib};
 
 pub use crate::aspath::prepend;
 
+pub mod group;
+pub use group::{GroupBatch, GroupCounters, UpdateGroup, UpdateGroupKey};
+
 /// How we send to one peer.
 #[derive(Debug, Clone)]
 pub struct OutPeerConfig {
@@ -242,12 +245,13 @@ impl AdjRibOut {
     pub(crate) fn members(&self) -> &[PeerId] {
         self.members.as_deref().unwrap_or(&[])
     }
-    pub(crate) fn sent_routes(&self) -> impl Iterator<Item = (&(AnyPrefix, u32), &Sent)> {
-        self.sent.iter()
-    }
     /// The configuration.
     pub fn config(&self) -> &OutPeerConfig {
         &self.cfg
+    }
+    /// Whether changes wait to be taken (or End-of-RIB markers).
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || self.eor_pending
     }
     /// Number of routes (prefix, path id) advertised (after pending changes are taken).
     pub fn advertised(&self) -> usize {
@@ -403,9 +407,10 @@ impl AdjRibOut {
     /// Queue `a` for (key, id) unless the same was sent.
     fn queue(&mut self, key: AnyPrefix, id: u32, a: Sent) {
         let group = self.members.is_some();
-        let same = self.sent.get(&(key, id)).is_some_and(|s| {
-            Arc::ptr_eq(&s.attrs, &a.attrs) && (!group || s.src == a.src)
-        });
+        let same = self
+            .sent
+            .get(&(key, id))
+            .is_some_and(|s| Arc::ptr_eq(&s.attrs, &a.attrs) && (!group || s.src == a.src));
         if same {
             self.interner.release(a.attrs);
         } else {
@@ -415,9 +420,12 @@ impl AdjRibOut {
     /// Without ADD-PATH: only the best path, path id 0, no allocation.
     fn refresh_best(&mut self, rib: &Rib, prefix: IpNet, key: AnyPrefix) {
         let want = match rib.best_path(prefix) {
-            Some((peer, _, attrs)) if !self.elided(peer) => self
-                .export_one(rib, peer, attrs, prefix)
-                .map(|a| Sent { attrs: a, src: peer.0 }),
+            Some((peer, _, attrs)) if !self.elided(peer) => {
+                self.export_one(rib, peer, attrs, prefix).map(|a| Sent {
+                    attrs: a,
+                    src: peer.0,
+                })
+            }
             _ => None,
         };
         if let Some(Some(old)) = self.pending.remove(&(key, 0)) {
@@ -436,12 +444,7 @@ impl AdjRibOut {
     /// the lowest id used neither by a path still advertised for the prefix nor by another
     /// wanted path (so a withdrawal and a new path never share an id in one batch). Ids of
     /// paths no longer wanted are forgotten.
-    fn assign_out_ids(
-        &mut self,
-        key: AnyPrefix,
-        sources: &[(u32, u32)],
-        want: &mut [(u32, Sent)],
-    ) {
+    fn assign_out_ids(&mut self, key: AnyPrefix, sources: &[(u32, u32)], want: &mut [(u32, Sent)]) {
         let range = (key, 0, 0)..=(key, u32::MAX, u32::MAX);
         let old: Vec<((AnyPrefix, u32, u32), u32)> =
             self.out_ids.range(range).map(|(k, v)| (*k, *v)).collect();
@@ -502,7 +505,10 @@ impl AdjRibOut {
     /// [`AdjRibOut::encode_errors`]): its prefixes are withdrawn where a route was advertised
     /// before, and are no longer advertised.
     pub fn take_updates(&mut self, ctx: &SessionContext) -> Vec<Update> {
-        self.take_for_members(ctx).into_iter().map(|(_, u)| u).collect()
+        self.take_for_members(ctx)
+            .into_iter()
+            .map(|(_, u)| u)
+            .collect()
     }
     /// [`AdjRibOut::take_updates`] with each UPDATE's audience among an update group's
     /// members: a member's own routes are not sent to it (split horizon), and a member that
@@ -585,7 +591,7 @@ impl AdjRibOut {
                         && to != Audience::All
                     {
                         // The member that is now the source had the old route.
-                        withdraw(&mut wd, Audience::Only(PeerId(src)), nlri.clone());
+                        withdraw(&mut wd, Audience::Only(PeerId(src)), nlri);
                     }
                     if let Some(grp) = groups.get_mut(g) {
                         if matches!(p, AnyPrefix::V4(_)) {
@@ -661,7 +667,11 @@ impl AdjRibOut {
                 nlri.path_id = Some(*id);
             }
             if let Some(grp) = groups.get_mut(g) {
-                if v4 { grp.1.push(nlri) } else { grp.2.push(nlri) }
+                if v4 {
+                    grp.1.push(nlri)
+                } else {
+                    grp.2.push(nlri)
+                }
             }
         }
         let mut out = Vec::new();
