@@ -116,22 +116,30 @@ impl GroupBatch {
     /// The UPDATEs `member` is sent, in order: its dump, the stream without what is not
     /// for it, its End-of-RIB markers.
     pub fn for_member(&self, member: PeerId) -> Vec<Update> {
-        let mut v: Vec<Update> = self
-            .dumps
-            .iter()
-            .filter(|(p, _)| *p == member)
-            .flat_map(|(_, u)| u.iter().cloned())
-            .collect();
-        v.extend(
-            self.stream
-                .iter()
-                .filter(|(a, _)| a.includes(member))
-                .map(|(_, u)| u.clone()),
-        );
-        if self.eor.contains(&member) {
-            v.extend(self.families.iter().map(|af| end_of_rib(*af)));
-        }
+        let mut v: Vec<Update> = self.shared_for(member).cloned().collect();
+        v.extend(self.eor_for(member));
         v
+    }
+    /// [`GroupBatch::for_member`] without its End-of-RIB markers, borrowed.
+    pub fn shared_for(&self, member: PeerId) -> impl Iterator<Item = &Update> {
+        self.dumps
+            .iter()
+            .filter(move |(p, _)| *p == member)
+            .flat_map(|(_, u)| u.iter())
+            .chain(
+                self.stream
+                    .iter()
+                    .filter(move |(a, _)| a.includes(member))
+                    .map(|(_, u)| u),
+            )
+    }
+    /// The End-of-RIB markers `member` gets after the rest of the batch.
+    pub fn eor_for(&self, member: PeerId) -> Vec<Update> {
+        if self.eor.contains(&member) {
+            self.families.iter().map(|af| end_of_rib(*af)).collect()
+        } else {
+            Vec::new()
+        }
     }
 }
 
