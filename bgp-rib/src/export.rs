@@ -18,7 +18,9 @@ use crate::rib::{Delta, PeerId, Rib};
 pub use crate::aspath::prepend;
 
 pub mod group;
+mod sent;
 pub use group::{GroupBatch, GroupCounters, UpdateGroup, UpdateGroupKey};
+use sent::SentTable;
 
 /// How we send to one peer.
 #[derive(Debug, Clone)]
@@ -148,7 +150,7 @@ pub struct AdjRibOut {
     id: PeerId,
     cfg: OutPeerConfig,
     /// (prefix, path id) -> what was sent; path id 0 without ADD-PATH.
-    sent: BTreeMap<(AnyPrefix, u32), Sent>,
+    sent: SentTable,
     pending: BTreeMap<(AnyPrefix, u32), Option<Sent>>,
     /// ADD-PATH send: (prefix, source peer, source path id) -> the path id we send it with.
     out_ids: BTreeMap<(AnyPrefix, u32, u32), u32>,
@@ -222,7 +224,7 @@ impl AdjRibOut {
         AdjRibOut {
             id,
             cfg,
-            sent: BTreeMap::new(),
+            sent: SentTable::default(),
             pending: BTreeMap::new(),
             out_ids: BTreeMap::new(),
             interner: Interner::default(),
@@ -266,10 +268,8 @@ impl AdjRibOut {
     /// with ADD-PATH).
     pub fn advertised_attrs(&self, prefix: IpNet) -> Option<&Arc<Attrs>> {
         let k = AnyPrefix::from(prefix);
-        self.sent
-            .range((k, 0)..=(k, u32::MAX))
-            .next()
-            .map(|(_, a)| &a.attrs)
+        let id = *self.sent.ids_of(k).first()?;
+        self.sent.get(&(k, id)).map(|a| &a.attrs)
     }
     /// The path identifier we send `prefix`'s path from `peer` (with its `path_id`) with, when
     /// ADD-PATH send is on and the path is advertised or queued. Identifiers are allocated per
@@ -385,11 +385,7 @@ impl AdjRibOut {
                 self.interner.release(a.attrs);
             }
         }
-        let sent_ids: Vec<u32> = self
-            .sent
-            .range((key, 0)..=(key, u32::MAX))
-            .map(|((_, id), _)| *id)
-            .collect();
+        let sent_ids: Vec<u32> = self.sent.ids_of(key);
         for id in sent_ids {
             if !want.iter().any(|(w, _)| *w == id) {
                 self.pending.insert((key, id), None);
@@ -451,11 +447,7 @@ impl AdjRibOut {
         for (k, _) in &old {
             self.out_ids.remove(k);
         }
-        let mut used: Vec<u32> = self
-            .sent
-            .range((key, 0)..=(key, u32::MAX))
-            .map(|((_, id), _)| *id)
-            .collect();
+        let mut used: Vec<u32> = self.sent.ids_of(key);
         let mut fresh = Vec::new();
         for (i, (peer, path_id)) in sources.iter().enumerate() {
             match old
@@ -582,7 +574,11 @@ impl AdjRibOut {
                         groups.push((a.attrs.clone(), to, Vec::new(), Vec::new(), Vec::new()));
                         groups.len() - 1
                     });
-                    let had = self.sent.insert(k, a).map(|old| {
+                    let (old, surplus) = self.sent.insert(k, a);
+                    if let Some(x) = surplus {
+                        self.interner.release(x);
+                    }
+                    let had = old.map(|old| {
                         self.interner.release(old.attrs);
                         old.src
                     });
@@ -651,7 +647,10 @@ impl AdjRibOut {
         let id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
         let mut groups: Vec<(Arc<Attrs>, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
         let mut by_ptr: FastMap<usize, usize> = FastMap::default();
-        for ((p, id), s) in &self.sent {
+        // Sorted, so a dump is the same whatever the table's history.
+        let mut routes: Vec<((AnyPrefix, u32), &Sent)> = self.sent.iter().collect();
+        routes.sort_unstable_by_key(|(k, _)| *k);
+        for ((p, id), s) in routes {
             if s.src == member.0 && member != PeerId::LOCAL {
                 continue;
             }
@@ -664,7 +663,7 @@ impl AdjRibOut {
             let v4 = matches!(p, AnyPrefix::V4(_));
             let mut nlri = Nlri::new(p.to_net());
             if (v4 && id4) || (!v4 && id6) {
-                nlri.path_id = Some(*id);
+                nlri.path_id = Some(id);
             }
             if let Some(grp) = groups.get_mut(g) {
                 if v4 {
@@ -689,8 +688,8 @@ impl AdjRibOut {
     }
     /// Forget everything sent (session down).
     pub fn reset(&mut self) {
-        for (_, a) in std::mem::take(&mut self.sent) {
-            self.interner.release(a.attrs);
+        for a in self.sent.clear() {
+            self.interner.release(a);
         }
         for (_, a) in std::mem::take(&mut self.pending) {
             if let Some(a) = a {
