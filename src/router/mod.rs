@@ -189,9 +189,15 @@ fn spawn_sender(
             room.notify_one();
             // One command for the batch: the driver encodes and writes it in as few
             // syscalls as its send buffer allows.
-            let mut ups: Vec<Update> = batch.shared_for(member).cloned().collect();
-            ups.extend(batch.eor_for(member));
-            drop(batch);
+            let ups: Vec<Update> = match Arc::try_unwrap(batch) {
+                // The last holder of the batch (always so in a group of one) moves it.
+                Ok(b) => b.into_member(member),
+                Err(b) => {
+                    let mut v: Vec<Update> = b.shared_for(member).cloned().collect();
+                    v.extend(b.eor_for(member));
+                    v
+                }
+            };
             if handle.send_updates(ups).await.is_err() {
                 return;
             }

@@ -120,6 +120,31 @@ impl GroupBatch {
         v.extend(self.eor_for(member));
         v
     }
+    /// [`GroupBatch::for_member`], moving the UPDATEs out when nobody else holds the stream
+    /// (a group of one member costs no copy).
+    pub fn into_member(self, member: PeerId) -> Vec<Update> {
+        let eor = self.eor_for(member);
+        let mut v: Vec<Update> = self
+            .dumps
+            .into_iter()
+            .filter(|(p, _)| *p == member)
+            .flat_map(|(_, u)| u)
+            .collect();
+        match Arc::try_unwrap(self.stream) {
+            Ok(s) => v.extend(
+                s.into_iter()
+                    .filter(|(a, _)| a.includes(member))
+                    .map(|(_, u)| u),
+            ),
+            Err(s) => v.extend(
+                s.iter()
+                    .filter(|(a, _)| a.includes(member))
+                    .map(|(_, u)| u.clone()),
+            ),
+        }
+        v.extend(eor);
+        v
+    }
     /// [`GroupBatch::for_member`] without its End-of-RIB markers, borrowed.
     pub fn shared_for(&self, member: PeerId) -> impl Iterator<Item = &Update> {
         self.dumps

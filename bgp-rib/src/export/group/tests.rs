@@ -83,6 +83,13 @@ fn equivalent_members_share_one_computation_and_one_stream() {
     let batch = g.take();
     let (ua, ub) = (batch.for_member(a), batch.for_member(b));
     assert_eq!(ua, ub, "identical UPDATEs for both members");
+    assert_eq!(
+        batch.clone().into_member(b),
+        ub,
+        "copied from a shared stream"
+    );
+    assert_eq!(Arc::strong_count(&batch.stream), 1);
+    assert_eq!(batch.into_member(a), ua, "moved by the last holder");
     assert_eq!(ua.iter().map(|u| u.nlri.len()).sum::<usize>(), 1000);
     let k = g.counters();
     assert_eq!(
