@@ -42,6 +42,9 @@ struct Args {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Local address to connect from (several sinks in one namespace).
+    #[arg(long)]
+    bind: Option<std::net::IpAddr>,
 }
 
 fn unix_ms() -> u128 {
@@ -159,10 +162,25 @@ fn read_msg(r: &mut impl Read) -> std::io::Result<(u8, Vec<u8>)> {
     Ok((h[18], body))
 }
 
+/// One connection attempt, from `--bind` when given.
+fn connect(a: &Args) -> std::io::Result<TcpStream> {
+    let Some(local) = a.bind else {
+        return TcpStream::connect_timeout(&a.connect, Duration::from_secs(1));
+    };
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(a.connect),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    s.bind(&SocketAddr::new(local, 0).into())?;
+    s.connect_timeout(&a.connect.into(), Duration::from_secs(1))?;
+    Ok(s.into())
+}
+
 /// Connect (retrying), exchange OPEN and KEEPALIVE, return the stream once Established.
 fn establish(a: &Args, deadline: Instant) -> std::io::Result<TcpStream> {
     let s = loop {
-        match TcpStream::connect_timeout(&a.connect, Duration::from_secs(1)) {
+        match connect(a) {
             Ok(s) => break s,
             Err(e) if Instant::now() > deadline => return Err(e),
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
