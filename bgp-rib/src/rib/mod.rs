@@ -150,6 +150,8 @@ pub struct Rib {
     deltas: Vec<Delta>,
     track: bool,
     arrival: u32,
+    /// Paths of locally originated routes (peers count theirs in their slot).
+    local_paths: usize,
 }
 
 impl std::fmt::Debug for Rib {
@@ -207,6 +209,7 @@ impl Rib {
             deltas: Vec::new(),
             track: true,
             arrival: 0,
+            local_paths: 0,
         }
     }
     /// The decision configuration.
@@ -465,8 +468,20 @@ impl Rib {
     pub fn prefix_count(&self) -> usize {
         self.v4.index.len() + self.v6.index.len()
     }
-    /// Number of paths stored.
+    /// Number of paths stored. Kept as counters (per peer and for local routes), so it is
+    /// cheap enough for a stats line while a full table loads.
     pub fn path_count(&self) -> usize {
+        self.local_paths
+            + self
+                .peers
+                .iter()
+                .flatten()
+                .map(|s| s.paths[0] + s.paths[1])
+                .sum::<usize>()
+    }
+    /// [`Rib::path_count`] by walking every destination (tests compare the two).
+    #[cfg(test)]
+    pub(crate) fn path_count_walk(&self) -> usize {
         self.v4
             .dests
             .iter()
@@ -497,3 +512,5 @@ impl Rib {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_counts;
