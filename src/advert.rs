@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use bgp_rib::export::{OutPeerConfig, export_attrs};
-use bgp_rib::policy::{Action, Clause, Policy, RouteMap, Set};
-use bgp_rib::{Attrs, DecisionConfig, PeerId, PeerInfo};
-use bgp_wire::attr::{Community, LargeCommunity, MpNextHop, MpReach, MpUnreach, PathAttribute};
+use bgp_rib::decision::communities_allow;
+use bgp_rib::export::{AdjRibOut, OutPeerConfig, prepend};
+use bgp_rib::policy::Policy;
+use bgp_rib::{Attrs, DecisionConfig, PeerId, PeerInfo, Rib};
+use bgp_wire::attr::{Community, LargeCommunity, MpUnreach, PathAttribute};
 use bgp_wire::nlri::MpNlri;
-use bgp_wire::{AfiSafi, Nlri, Update};
+use bgp_wire::{AfiSafi, SessionContext, Update};
 use ipnet::IpNet;
 
 use crate::session::SessionInfo;
@@ -133,52 +134,12 @@ pub fn family_of(p: &IpNet) -> AfiSafi {
     }
 }
 
-/// How a route's next hop is encoded on this session.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Nh {
-    /// Classic NEXT_HOP attribute (IPv4 NLRI in the UPDATE body).
-    Classic(Ipv4Addr),
-    /// MP_REACH_NLRI with this next hop.
-    Mp(MpNextHop),
-}
-
-/// How the exported next hop `addr` is encoded for `prefix` on this session (RFC 8950 where
-/// an IPv4 prefix has an IPv6 next hop).
-fn resolve_next_hop(info: &SessionInfo, prefix: &IpNet, addr: IpAddr) -> Result<Nh, String> {
-    match (prefix, addr) {
-        (IpNet::V4(_), IpAddr::V4(a)) => Ok(Nh::Classic(a)),
-        (IpNet::V4(_), IpAddr::V6(a)) => {
-            if let Some(v4) = a.to_ipv4_mapped() {
-                return Ok(Nh::Classic(v4));
-            }
-            if info.extended_next_hop.contains(&AfiSafi::IPV4_UNICAST) {
-                Ok(Nh::Mp(MpNextHop::V6 {
-                    global: a,
-                    link_local: None,
-                }))
-            } else {
-                Err(format!(
-                    "IPv4 prefix with IPv6 next hop {a} needs extended next hop (RFC 8950), not negotiated"
-                ))
-            }
-        }
-        (IpNet::V6(_), IpAddr::V6(a)) => Ok(Nh::Mp(MpNextHop::V6 {
-            global: a,
-            link_local: None,
-        })),
-        (IpNet::V6(_), IpAddr::V4(a)) => Ok(Nh::Mp(MpNextHop::V6 {
-            global: a.to_ipv6_mapped(),
-            link_local: None,
-        })),
-    }
-}
-
 /// The route as the local pseudo-peer of a RIB holds it: ORIGIN IGP, empty AS_PATH, the next
 /// hop (unspecified for "next hop self", which export fills with the session's address), MED,
 /// LOCAL_PREF and the communities (sorted, without duplicates).
 fn local_attrs(a: &RouteAttrs) -> Attrs {
     let nh = match a.next_hop {
-        NextHop::Addr(addr) => addr,
+        NextHop::Addr(addr) => addr.to_canonical(),
         NextHop::SelfAddr => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     };
     let mut attrs = Attrs::new(nh);
@@ -197,222 +158,227 @@ fn local_attrs(a: &RouteAttrs) -> Attrs {
     attrs
 }
 
-/// The attributes this session gets for a locally originated route, by bgp-rib's export rules
-/// (the one place they live: AS_PATH prepend and next hop on eBGP, LOCAL_PREF only inside the
-/// AS, next hop self, well-known communities), then the route's own settings as an export
-/// policy: extra prepends on eBGP and an explicit next hop. `None` when export forbids
-/// sending it (e.g. NO_EXPORT to an eBGP peer).
-fn exported(info: &SessionInfo, prefix: IpNet, a: &RouteAttrs) -> Result<Option<Attrs>, String> {
-    let local_addr = match (a.next_hop, info.local_addr) {
-        (_, Some(l)) => l,
-        (NextHop::Addr(addr), None) => addr,
-        (NextHop::SelfAddr, None) => {
-            return Err("next hop self but the session's local address is unknown".to_string());
-        }
-    };
-    // Our router id only matters when reflecting, which never applies to local routes.
-    let cfg = DecisionConfig::new(info.local_as, Ipv4Addr::UNSPECIFIED);
-    let peer = PeerInfo::new(
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        info.peer_as,
-        info.peer_router_id,
-        info.local_as,
-    );
-    let mut sets = Vec::new();
-    if !peer.ibgp && a.as_path_prepend > 0 {
-        sets.push(Set::Prepend(info.local_as, a.as_path_prepend));
-    }
-    if let NextHop::Addr(addr) = a.next_hop {
-        sets.push(Set::NextHop(addr));
-    }
-    let policy: Option<Arc<dyn Policy>> = (!sets.is_empty()).then(|| {
-        Arc::new(RouteMap {
-            clauses: vec![Clause {
-                action: Action::Permit,
-                matches: Vec::new(),
-                sets,
-            }],
-        }) as Arc<dyn Policy>
-    });
-    let to = OutPeerConfig {
-        info: peer,
-        local_addr,
-        next_hop_self: false,
-        route_reflector: false,
-        policy,
-        families: info.families.clone(),
-        add_path: false,
-    };
-    let local = PeerInfo::local(&cfg);
-    Ok(export_attrs(
-        &cfg,
-        PeerId::LOCAL,
-        &local,
-        PeerId(u32::MAX),
-        &to,
-        prefix,
-        &local_attrs(a),
-    ))
+/// The per-route settings of the desired set as an export policy, applied by bgp-rib's export
+/// after its protocol rules: extra AS_PATH prepends towards eBGP and an explicit next hop.
+#[derive(Debug)]
+struct RouteKnobs {
+    local_as: u32,
+    set: RwLock<Arc<DesiredSet>>,
 }
 
-/// Estimated wire size of the attributes (an upper bound).
-fn attrs_size(attrs: &[PathAttribute]) -> usize {
-    attrs
-        .iter()
-        .map(|a| {
-            4 + match a {
-                PathAttribute::Origin(_) => 1,
-                PathAttribute::AsPath(p) => p.segments.iter().map(|s| 2 + 4 * s.asns.len()).sum(),
-                PathAttribute::NextHop(_) => 4,
-                PathAttribute::MultiExitDisc(_) | PathAttribute::LocalPref(_) => 4,
-                PathAttribute::Communities(c) => 4 * c.len(),
-                PathAttribute::LargeCommunities(c) => 12 * c.len(),
-                PathAttribute::MpReachNlri(_) => 5 + 32 + 1,
-                _ => 64,
+impl Policy for RouteKnobs {
+    fn apply(&self, prefix: IpNet, peer: &PeerInfo, attrs: &mut Attrs) -> bool {
+        let set = self.set.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = set.get(&prefix) {
+            if !peer.ibgp && r.as_path_prepend > 0 {
+                prepend(
+                    &mut attrs.as_path,
+                    self.local_as,
+                    usize::from(r.as_path_prepend),
+                );
             }
-        })
-        .sum()
-}
-
-fn nlri_size(p: &IpNet) -> usize {
-    1 + usize::from(p.prefix_len()).div_ceil(8)
-}
-
-/// Split `prefixes` into chunks whose NLRI fit in `room` octets.
-fn chunks(prefixes: &[IpNet], room: usize) -> Vec<Vec<IpNet>> {
-    let room = room.max(17);
-    let mut out: Vec<Vec<IpNet>> = Vec::new();
-    let mut cur = Vec::new();
-    let mut used = 0;
-    for p in prefixes {
-        let s = nlri_size(p);
-        if used + s > room && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-            used = 0;
+            if let NextHop::Addr(addr) = r.next_hop {
+                attrs.next_hop = addr.to_canonical();
+            }
         }
-        used += s;
-        cur.push(*p);
+        true
     }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
-/// Build the UPDATEs that turn the peer's view into the desired one for this session.
+/// What one session is sent, kept by bgp-rib's export pipeline: the desired set is originated
+/// into a RIB of local routes (paths of the local pseudo-peer), and an [`AdjRibOut`] applies the
+/// export rules (AS_PATH and next hop towards eBGP, LOCAL_PREF inside the AS, well-known
+/// communities, AS4_PATH towards a 2-octet peer), remembers what was sent and packs the
+/// differences into UPDATEs. The speaker adds only what a RIB cannot know: which routes the
+/// session cannot carry (family not negotiated, next hop not expressible) and why.
 ///
-/// Routes of a family the session did not negotiate, or whose next hop cannot be
-/// expressed on it, are reported in [`Built::skipped`]. Withdrawals of such families are
-/// never sent either. Every message stays under the session's maximum message size.
-pub fn build_updates(info: &SessionInfo, d: &Diff) -> Built {
-    let mut built = Built::default();
-    let max = info.max_message_len.max(bgp_wire::MAX_MESSAGE_LEN);
-    // 19 header + 2 withdrawn len + 2 attrs len, and some slack for the estimate.
-    let overhead = 19 + 4 + 16;
+/// ```
+/// use kube_bgp::advert::{Advertiser, DesiredSet, RouteAttrs};
+/// use kube_bgp::session::SessionInfo;
+/// use std::sync::Arc;
+/// let info = SessionInfo {
+///     local_as: 64512,
+///     peer_as: 64512,
+///     local_addr: Some("192.168.1.10".parse().unwrap()),
+///     families: vec![bgp_wire::AfiSafi::IPV4_UNICAST],
+///     extended_next_hop: vec![],
+///     max_message_len: 4096,
+///     peer_router_id: "192.168.1.1".parse().unwrap(),
+///     four_octet_as: true,
+/// };
+/// let mut adv = Advertiser::new(&info);
+/// let mut set = DesiredSet::new();
+/// set.insert("172.16.10.0/32".parse().unwrap(), RouteAttrs::default());
+/// let built = adv.sync(&Arc::new(set));
+/// assert_eq!(built.updates.len(), 1);
+/// assert_eq!(built.announced.len(), 1);
+/// // The same set again: nothing to send.
+/// assert!(adv.sync(&Arc::new(adv.applied().as_ref().clone())).updates.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct Advertiser {
+    info: SessionInfo,
+    ctx: SessionContext,
+    local: Rib,
+    out: AdjRibOut,
+    knobs: Arc<RouteKnobs>,
+    applied: Arc<DesiredSet>,
+}
 
-    // Withdrawals.
-    let mut w4 = Vec::new();
-    let mut w6 = Vec::new();
-    for p in &d.withdraw {
-        if !info.families.contains(&family_of(p)) {
-            continue;
-        }
-        match p {
-            IpNet::V4(_) => w4.push(*p),
-            IpNet::V6(_) => w6.push(*p),
-        }
-    }
-    for c in chunks(&w4, max - overhead) {
-        built.withdrawn.extend(c.iter().copied());
-        built.updates.push(Update {
-            withdrawn: c.into_iter().map(Nlri::new).collect(),
-            ..Default::default()
+impl Advertiser {
+    /// The pipeline of a session that just came up (nothing sent yet).
+    pub fn new(info: &SessionInfo) -> Self {
+        // Our router id only matters when reflecting, which never applies to local routes.
+        let cfg = DecisionConfig::new(info.local_as, Ipv4Addr::UNSPECIFIED);
+        let mut local = Rib::new(cfg);
+        // Changes are pushed to the Adj-RIB-Out prefix by prefix; no delta log to grow.
+        local.set_track_deltas(false);
+        let mut peer = PeerInfo::new(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            info.peer_as,
+            info.peer_router_id,
+            info.local_as,
+        );
+        peer.four_octet_as = info.four_octet_as;
+        let knobs = Arc::new(RouteKnobs {
+            local_as: info.local_as,
+            set: RwLock::new(Arc::new(DesiredSet::new())),
         });
-    }
-    for c in chunks(&w6, max - overhead - 8) {
-        built.withdrawn.extend(c.iter().copied());
-        built.updates.push(Update {
-            attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
-                af: AfiSafi::IPV6_UNICAST,
-                withdrawn: MpNlri::Prefixes(c.into_iter().map(Nlri::new).collect()),
-            })],
-            ..Default::default()
-        });
-    }
-
-    // Announcements, grouped by (family, next hop encoding, exported attributes).
-    let mut groups: BTreeMap<(AfiSafi, String), (Nh, Attrs, Vec<IpNet>)> = BTreeMap::new();
-    for (p, a) in &d.announce {
-        let af = family_of(p);
-        if !info.families.contains(&af) {
-            built.skipped.push(Skipped {
-                prefix: *p,
-                reason: format!("address family {af} not negotiated"),
-            });
-            continue;
-        }
-        let out = match exported(info, *p, a) {
-            Ok(Some(out)) => out,
-            Ok(None) => {
-                built.skipped.push(Skipped {
-                    prefix: *p,
-                    reason: "export rules hold it back from this peer (well-known community)"
-                        .to_string(),
-                });
-                continue;
-            }
-            Err(reason) => {
-                built.skipped.push(Skipped { prefix: *p, reason });
-                continue;
-            }
-        };
-        let nh = match resolve_next_hop(info, p, out.next_hop) {
-            Ok(nh) => nh,
-            Err(reason) => {
-                built.skipped.push(Skipped { prefix: *p, reason });
-                continue;
-            }
-        };
-        let key = (af, format!("{nh:?}{out:?}"));
-        groups
-            .entry(key)
-            .or_insert_with(|| (nh, out, Vec::new()))
-            .2
-            .push(*p);
-    }
-    for ((af, _), (nh, out, prefixes)) in groups {
-        // The exported attributes in wire order, the next hop encoded for this session:
-        // NEXT_HOP third for IPv4 NLRI, MP_REACH_NLRI in its place otherwise.
-        let mut attrs: Vec<PathAttribute> = out
-            .to_wire()
-            .into_iter()
-            .filter(|x| !matches!(x, PathAttribute::NextHop(_)))
+        let families = info
+            .families
+            .iter()
+            .copied()
+            .filter(|f| *f == AfiSafi::IPV4_UNICAST || *f == AfiSafi::IPV6_UNICAST)
             .collect();
-        if let Nh::Classic(v4) = &nh {
-            attrs.insert(2, PathAttribute::NextHop(*v4));
-        }
-        let room = max.saturating_sub(overhead + attrs_size(&attrs) + 40);
-        for c in chunks(&prefixes, room) {
-            built.announced.extend(c.iter().copied());
-            let mut u = Update {
-                attributes: attrs.clone(),
-                ..Default::default()
-            };
-            match &nh {
-                Nh::Classic(_) => u.nlri = c.into_iter().map(Nlri::new).collect(),
-                Nh::Mp(mp) => u.attributes.insert(
-                    2,
-                    PathAttribute::MpReachNlri(MpReach {
-                        af,
-                        next_hop: mp.clone(),
-                        nlri: MpNlri::Prefixes(c.into_iter().map(Nlri::new).collect()),
-                    }),
-                ),
-            }
-            built.updates.push(u);
+        let out = AdjRibOut::new(
+            PeerId(u32::MAX),
+            OutPeerConfig {
+                info: peer,
+                local_addr: info
+                    .local_addr
+                    .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.to_canonical()),
+                next_hop_self: false,
+                route_reflector: false,
+                policy: Some(knobs.clone() as Arc<dyn Policy>),
+                families,
+                add_path: false,
+            },
+        );
+        let ctx = SessionContext {
+            four_octet_as: info.four_octet_as,
+            extended_message: info.max_message_len > bgp_wire::MAX_MESSAGE_LEN,
+            extended_next_hop: info.extended_next_hop.clone(),
+            ..SessionContext::default()
+        };
+        Advertiser {
+            info: info.clone(),
+            ctx,
+            local,
+            out,
+            knobs,
+            applied: Arc::new(DesiredSet::new()),
         }
     }
-    built
+
+    /// The desired set the session's view was last brought to.
+    pub fn applied(&self) -> &Arc<DesiredSet> {
+        &self.applied
+    }
+
+    /// Number of routes the peer has from us.
+    pub fn advertised(&self) -> usize {
+        self.out.advertised()
+    }
+
+    /// Whether this session can carry `prefix` as `a` asks, or why not.
+    fn sendable(&self, prefix: &IpNet, a: &RouteAttrs) -> Result<(), String> {
+        let af = family_of(prefix);
+        if !self.out.config().families.contains(&af) {
+            return Err(format!("address family {af} not negotiated"));
+        }
+        let nh = match (a.next_hop, self.info.local_addr) {
+            (NextHop::Addr(addr), _) => addr.to_canonical(),
+            (NextHop::SelfAddr, Some(l)) => l.to_canonical(),
+            (NextHop::SelfAddr, None) => {
+                return Err("next hop self but the session's local address is unknown".into());
+            }
+        };
+        if let (IpNet::V4(_), IpAddr::V6(v6)) = (prefix, nh)
+            && !self.info.extended_next_hop.contains(&AfiSafi::IPV4_UNICAST)
+        {
+            return Err(format!(
+                "IPv4 prefix with IPv6 next hop {v6} needs extended next hop (RFC 8950), not negotiated"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bring the peer's view to `target`: the UPDATEs to send (withdrawals first, prefixes
+    /// with the same exported attributes packed together, each within the session's size
+    /// limit), what they announce and withdraw, and the changed routes this session cannot
+    /// carry, with the reason.
+    pub fn sync(&mut self, target: &Arc<DesiredSet>) -> Built {
+        let d = diff(&self.applied, target);
+        *self.knobs.set.write().unwrap_or_else(|e| e.into_inner()) = target.clone();
+        self.applied = target.clone();
+        if d.is_empty() {
+            return Built::default();
+        }
+        let mut skipped = Vec::new();
+        let mut held = Vec::new();
+        for p in &d.withdraw {
+            self.local.withdraw_local(*p);
+        }
+        for (p, a) in &d.announce {
+            match self.sendable(p, a) {
+                Ok(()) => {
+                    self.local.originate(*p, local_attrs(a));
+                    held.push((*p, a));
+                }
+                Err(reason) => {
+                    self.local.withdraw_local(*p);
+                    skipped.push(Skipped { prefix: *p, reason });
+                }
+            }
+        }
+        for p in d.withdraw.iter().chain(d.announce.iter().map(|(p, _)| p)) {
+            self.out.refresh(&self.local, *p);
+        }
+        let mut built = self.take();
+        // What export kept from the peer, or could not encode.
+        let ibgp = self.info.is_ibgp();
+        for (p, a) in held {
+            if self.out.advertised_attrs(p).is_none() {
+                let reason = if communities_allow(&local_attrs(a), ibgp) {
+                    "the attributes do not fit in one message".to_string()
+                } else {
+                    "export rules hold it back from this peer (well-known community)".to_string()
+                };
+                skipped.push(Skipped { prefix: p, reason });
+            }
+        }
+        built.skipped = skipped;
+        built
+    }
+
+    /// Send every route of `af` again (the peer sent a ROUTE-REFRESH, RFC 2918).
+    pub fn resend(&mut self, af: AfiSafi) -> Built {
+        self.out.resend(af);
+        self.take()
+    }
+
+    fn take(&mut self) -> Built {
+        let updates = self.out.take_updates(&self.ctx);
+        let mut built = Built::default();
+        for u in &updates {
+            built.announced.extend(u.announced().map(|(_, n)| n.prefix));
+            built
+                .withdrawn
+                .extend(u.withdrawn_routes().map(|(_, n)| n.prefix));
+        }
+        built.updates = updates;
+        built
+    }
 }
 
 /// The End-of-RIB marker for a family (RFC 4724): an empty UPDATE for IPv4 unicast, an
@@ -434,6 +400,7 @@ pub fn end_of_rib(af: AfiSafi) -> Update {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bgp_wire::Nlri;
     use bgp_wire::attr::AsPath;
 
     fn info(local: u32, peer: u32, addr: &str) -> SessionInfo {
@@ -445,7 +412,15 @@ mod tests {
             extended_next_hop: vec![],
             max_message_len: 4096,
             peer_router_id: Ipv4Addr::new(192, 0, 2, 1),
+            four_octet_as: true,
         }
+    }
+
+    /// What a session that was brought to `old` is sent to bring it to `new`.
+    fn build(info: &SessionInfo, old: &DesiredSet, new: &DesiredSet) -> Built {
+        let mut adv = Advertiser::new(info);
+        adv.sync(&Arc::new(old.clone()));
+        adv.sync(&Arc::new(new.clone()))
     }
 
     fn set(items: &[(&str, RouteAttrs)]) -> DesiredSet {
@@ -489,8 +464,12 @@ mod tests {
             med: Some(10),
             ..Default::default()
         };
-        let d = diff(&DesiredSet::new(), &set(&[("172.16.10.0/32", a)]));
-        let b = build_updates(&info(64512, 64512, "192.168.1.10"), &d);
+        let new = set(&[("172.16.10.0/32", a)]);
+        let b = build(
+            &info(64512, 64512, "192.168.1.10"),
+            &DesiredSet::new(),
+            &new,
+        );
         assert_eq!(b.updates.len(), 1);
         let u = &b.updates[0];
         assert_eq!(u.nlri, vec![Nlri::new("172.16.10.0/32".parse().unwrap())]);
@@ -522,8 +501,12 @@ mod tests {
             as_path_prepend: 2,
             ..Default::default()
         };
-        let d = diff(&DesiredSet::new(), &set(&[("172.16.10.0/32", a)]));
-        let b = build_updates(&info(4_200_000_000, 64512, "192.168.1.10"), &d);
+        let new = set(&[("172.16.10.0/32", a)]);
+        let b = build(
+            &info(4_200_000_000, 64512, "192.168.1.10"),
+            &DesiredSet::new(),
+            &new,
+        );
         let u = &b.updates[0];
         assert!(
             !u.attributes
@@ -542,11 +525,9 @@ mod tests {
 
     #[test]
     fn ipv6_prefix_uses_mp_reach_and_unreach() {
-        let d = diff(
-            &set(&[("fd00::2/128", RouteAttrs::default())]),
-            &set(&[("fd00::1/128", RouteAttrs::default())]),
-        );
-        let b = build_updates(&info(64512, 64512, "fd00:1::10"), &d);
+        let old = set(&[("fd00::2/128", RouteAttrs::default())]);
+        let new = set(&[("fd00::1/128", RouteAttrs::default())]);
+        let b = build(&info(64512, 64512, "fd00:1::10"), &old, &new);
         assert_eq!(b.updates.len(), 2);
         assert!(matches!(
             &b.updates[0].attributes[0],
@@ -567,16 +548,13 @@ mod tests {
 
     #[test]
     fn ipv4_over_ipv6_needs_extended_next_hop() {
-        let d = diff(
-            &DesiredSet::new(),
-            &set(&[("172.16.10.0/32", RouteAttrs::default())]),
-        );
+        let new = set(&[("172.16.10.0/32", RouteAttrs::default())]);
         let mut i = info(64512, 64512, "fd00:1::10");
-        let b = build_updates(&i, &d);
+        let b = build(&i, &DesiredSet::new(), &new);
         assert!(b.updates.is_empty());
         assert_eq!(b.skipped.len(), 1);
         i.extended_next_hop = vec![AfiSafi::IPV4_UNICAST];
-        let b = build_updates(&i, &d);
+        let b = build(&i, &DesiredSet::new(), &new);
         let reach = b.updates[0]
             .attributes
             .iter()
@@ -593,11 +571,9 @@ mod tests {
     fn unnegotiated_family_is_skipped() {
         let mut i = info(64512, 64512, "192.168.1.10");
         i.families = vec![AfiSafi::IPV4_UNICAST];
-        let d = diff(
-            &set(&[("fd00::9/128", RouteAttrs::default())]),
-            &set(&[("fd00::1/128", RouteAttrs::default())]),
-        );
-        let b = build_updates(&i, &d);
+        let old = set(&[("fd00::9/128", RouteAttrs::default())]);
+        let new = set(&[("fd00::1/128", RouteAttrs::default())]);
+        let b = build(&i, &old, &new);
         assert!(b.updates.is_empty());
         assert_eq!(b.skipped.len(), 1);
         assert!(b.withdrawn.is_empty());
@@ -613,21 +589,108 @@ mod tests {
                 )
             })
             .collect();
-        let b = build_updates(
+        let b = build(
             &info(64512, 64512, "192.168.1.10"),
-            &diff(&DesiredSet::new(), &new),
+            &DesiredSet::new(),
+            &new,
         );
         assert!(b.updates.len() > 1);
         assert_eq!(b.announced.len(), 3000);
+        // Packed to the limit by bgp-wire's builder: the encoded size is what must fit.
+        let ctx = bgp_wire::SessionContext::modern();
         for u in &b.updates {
-            assert!(u.nlri.len() * 5 + 100 < 4096);
+            let mut buf = bytes::BytesMut::new();
+            let m = bgp_wire::Message::Update(u.clone());
+            bgp_wire::encode_message(&m, &ctx, &mut buf).unwrap();
+            assert!(buf.len() <= 4096, "{} octets", buf.len());
         }
-        let w = build_updates(
+        let w = build(
             &info(64512, 64512, "192.168.1.10"),
-            &diff(&new, &DesiredSet::new()),
+            &new,
+            &DesiredSet::new(),
         );
         assert_eq!(w.withdrawn.len(), 3000);
         assert!(w.updates.iter().all(|u| u.withdrawn.len() * 5 < 4096 - 23));
+    }
+
+    #[test]
+    fn two_octet_peer_gets_as_trans_and_as4_path_rfc6793() {
+        use bgp_wire::{Message, SessionContext};
+        let mut i = info(4_200_000_000, 64512, "192.168.1.10");
+        i.four_octet_as = false;
+        let a = RouteAttrs {
+            as_path_prepend: 1,
+            ..Default::default()
+        };
+        let b = build(&i, &DesiredSet::new(), &set(&[("172.16.10.0/32", a)]));
+        assert_eq!(b.updates.len(), 1);
+        // On the wire of a 2-octet session: AS_TRANS in AS_PATH, the real path in AS4_PATH.
+        let ctx = SessionContext::default();
+        let mut buf = bytes::BytesMut::new();
+        bgp_wire::encode_message(&Message::Update(b.updates[0].clone()), &ctx, &mut buf).unwrap();
+        let back = bgp_wire::decode_message(buf.freeze(), &ctx).unwrap();
+        let Message::Update(u) = back.message else {
+            panic!("not an update")
+        };
+        assert!(
+            u.attributes
+                .contains(&PathAttribute::AsPath(AsPath::from_sequence([
+                    23456, 23456
+                ])))
+        );
+        assert!(
+            u.attributes
+                .contains(&PathAttribute::As4Path(AsPath::from_sequence([
+                    4_200_000_000,
+                    4_200_000_000
+                ])))
+        );
+        // A 4-octet session carries the path as it is, without AS4_PATH.
+        i.four_octet_as = true;
+        let a = RouteAttrs {
+            as_path_prepend: 1,
+            ..Default::default()
+        };
+        let b = build(&i, &DesiredSet::new(), &set(&[("172.16.10.0/32", a)]));
+        assert!(
+            !b.updates[0]
+                .attributes
+                .iter()
+                .any(|x| matches!(x, PathAttribute::As4Path(_)))
+        );
+    }
+
+    #[test]
+    fn route_refresh_resends_only_the_family() {
+        let mut adv = Advertiser::new(&info(64512, 64512, "192.168.1.10"));
+        let s = set(&[
+            ("172.16.10.0/32", RouteAttrs::default()),
+            ("fd00::1/128", RouteAttrs::default()),
+        ]);
+        assert_eq!(adv.sync(&Arc::new(s)).announced.len(), 2);
+        let again = adv.resend(AfiSafi::IPV6_UNICAST);
+        assert_eq!(
+            again.announced,
+            vec!["fd00::1/128".parse::<IpNet>().unwrap()]
+        );
+        assert!(again.withdrawn.is_empty());
+        assert_eq!(adv.advertised(), 2);
+    }
+
+    #[test]
+    fn well_known_community_is_held_back_with_a_reason() {
+        let a = RouteAttrs {
+            communities: vec![Community::NO_EXPORT],
+            ..Default::default()
+        };
+        let s = set(&[("172.16.10.0/32", a)]);
+        let b = build(&info(64512, 65001, "192.168.1.10"), &DesiredSet::new(), &s);
+        assert!(b.updates.is_empty());
+        assert_eq!(b.skipped.len(), 1);
+        assert!(b.skipped[0].reason.contains("well-known community"));
+        // Inside the AS it goes out.
+        let b = build(&info(64512, 64512, "192.168.1.10"), &DesiredSet::new(), &s);
+        assert_eq!(b.announced.len(), 1);
     }
 
     #[test]
@@ -703,7 +766,7 @@ mod tests {
             let mut i = info(64512, if ibgp { 64512 } else { 65001 }, "192.168.1.10");
             i.extended_next_hop = vec![AfiSafi::IPV4_UNICAST];
             let d = diff(&old, &new);
-            let b = build_updates(&i, &d);
+            let b = build(&i, &old, &new);
             proptest::prop_assert!(b.skipped.is_empty());
             let ctx = SessionContext::modern();
             let mut ann = Vec::new();

@@ -183,6 +183,7 @@ impl SessionBackend for FsmBackend {
                                 .collect(),
                             max_message_len: n.context.max_message_len(),
                             peer_router_id: n.peer_router_id,
+                            four_octet_as: n.context.four_octet_as,
                         })
                     }
                     PeerEvent::Down { reason } => {

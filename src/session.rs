@@ -133,6 +133,9 @@ pub struct SessionInfo {
     pub max_message_len: usize,
     /// The peer's BGP identifier.
     pub peer_router_id: std::net::Ipv4Addr,
+    /// Both sides negotiated 4-octet AS numbers (RFC 6793). When `false`, AS numbers above
+    /// 65535 travel as AS_TRANS with AS4_PATH, and received AS4_PATHs are merged.
+    pub four_octet_as: bool,
 }
 
 impl SessionInfo {

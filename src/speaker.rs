@@ -148,9 +148,16 @@ impl Speaker {
 
     /// Import received routes into a bgp-rib [`Rib`] (Adj-RIB-In + Loc-RIB with the decision
     /// process) instead of ignoring them, for peers started from now on. Returns the shared
-    /// RIB; read it (e.g. `route`, `drain_deltas`) under its lock.
+    /// RIB; read it (e.g. `route`, `best_prefixes`) under its lock.
+    ///
+    /// The RIB records no deltas, so nothing accumulates when nobody reads it (a full table
+    /// received by `announce --import` would otherwise keep one delta per change forever). To
+    /// follow changes, turn them on with `Rib::set_track_deltas(true)` and call `drain_deltas`
+    /// regularly.
     pub fn enable_import(&self, cfg: DecisionConfig) -> SharedRib {
-        let rib = Arc::new(Mutex::new(Rib::new(cfg)));
+        let mut r = Rib::new(cfg);
+        r.set_track_deltas(false);
+        let rib = Arc::new(Mutex::new(r));
         *lock(&self.inner.import) = Some(rib.clone());
         rib
     }
@@ -469,7 +476,8 @@ struct PeerRun {
     events: broadcast::Sender<SpeakerEvent>,
     metrics: Metrics,
     established: Option<SessionInfo>,
-    adj_out: DesiredSet,
+    /// The session's export pipeline (bgp-rib's Adj-RIB-Out) while Established.
+    adv: Option<advert::Advertiser>,
     /// Routes reported as not sendable on this session (reported once per session).
     skipped: std::collections::BTreeSet<IpNet>,
 }
@@ -484,15 +492,15 @@ impl PeerRun {
     }
 
     /// Send what it takes to make the peer's view equal to `target`.
-    fn sync_to(&mut self, target: &DesiredSet) {
-        let Some(info) = self.established.clone() else {
+    fn sync_to(&mut self, target: &Arc<DesiredSet>) {
+        let Some(adv) = self.adv.as_mut() else {
             return;
         };
-        let d = advert::diff(&self.adj_out, target);
-        if d.is_empty() {
+        let built = adv.sync(target);
+        if built.updates.is_empty() && built.skipped.is_empty() {
             return;
         }
-        let built = advert::build_updates(&info, &d);
+        let n = adv.advertised();
         let mut sent = 0u64;
         for u in built.updates {
             if self.control.send_update(u).is_err() {
@@ -500,17 +508,6 @@ impl PeerRun {
             }
             sent += 1;
         }
-        for p in &d.withdraw {
-            self.adj_out.remove(p);
-        }
-        let announced: std::collections::BTreeSet<IpNet> =
-            built.announced.iter().copied().collect();
-        for (p, a) in &d.announce {
-            if announced.contains(p) {
-                self.adj_out.insert(*p, a.clone());
-            }
-        }
-        let n = self.adj_out.len();
         self.metrics.with_peer(self.addr, |s| {
             s.updates_sent += sent;
             s.prefixes_advertised = n;
@@ -539,7 +536,7 @@ impl PeerRun {
         }
     }
 
-    fn on_session_event(&mut self, ev: SessionEvent, target: &DesiredSet) {
+    fn on_session_event(&mut self, ev: SessionEvent, target: &Arc<DesiredSet>) {
         match ev {
             SessionEvent::StateChanged { from, to } => {
                 self.metrics.with_peer(self.addr, |s| s.state = to.clone());
@@ -560,7 +557,7 @@ impl PeerRun {
                     local_addr: info.local_addr.map(|a| a.to_string()),
                     families: info.families.iter().map(|f| fam_name(*f)).collect(),
                 });
-                self.adj_out.clear();
+                self.adv = Some(advert::Advertiser::new(&info));
                 self.skipped.clear();
                 if let Some(rib) = &self.rib {
                     let mut r = lock(rib);
@@ -568,8 +565,9 @@ impl PeerRun {
                         r.peer_down(old);
                         r.remove_peer(old);
                     }
-                    let pi =
+                    let mut pi =
                         PeerInfo::new(self.addr, info.peer_as, info.peer_router_id, info.local_as);
+                    pi.four_octet_as = info.four_octet_as;
                     self.rib_peer = Some(r.add_peer(pi));
                 }
                 let fams: Vec<AfiSafi> = info
@@ -592,7 +590,7 @@ impl PeerRun {
             }
             SessionEvent::Down { reason } => {
                 self.established = None;
-                self.adj_out.clear();
+                self.adv = None;
                 if let (Some(rib), Some(id)) = (&self.rib, self.rib_peer.take()) {
                     let mut r = lock(rib);
                     r.peer_down(id);
@@ -638,19 +636,10 @@ impl PeerRun {
                 }
             }
             SessionEvent::RouteRefresh(af) => {
-                let Some(info) = self.established.clone() else {
+                let Some(adv) = self.adv.as_mut() else {
                     return;
                 };
-                let again = advert::Diff {
-                    announce: self
-                        .adj_out
-                        .iter()
-                        .filter(|(p, _)| advert::family_of(p) == af)
-                        .map(|(p, a)| (*p, a.clone()))
-                        .collect(),
-                    withdraw: Vec::new(),
-                };
-                let built = advert::build_updates(&info, &again);
+                let built = adv.resend(af);
                 let mut sent = 0;
                 for u in built.updates {
                     if self.control.send_update(u).is_err() {
@@ -714,7 +703,7 @@ async fn peer_task(
         events,
         metrics,
         established: None,
-        adj_out: DesiredSet::new(),
+        adv: None,
         skipped: Default::default(),
     };
     loop {
@@ -730,7 +719,7 @@ async fn peer_task(
                 None => {
                     sev = None;
                     if run.established.is_some() {
-                        run.on_session_event(SessionEvent::Down { reason: "session task ended".into() }, &DesiredSet::new());
+                        run.on_session_event(SessionEvent::Down { reason: "session task ended".into() }, &Arc::new(DesiredSet::new()));
                     }
                 }
             },
@@ -760,7 +749,7 @@ async fn peer_task(
                     if let Some(rx) = sev.as_mut() {
                         let _ = tokio::time::timeout(timeout, async {
                             while let Some(ev) = rx.recv().await {
-                                run.on_session_event(ev, &DesiredSet::new());
+                                run.on_session_event(ev, &Arc::new(DesiredSet::new()));
                             }
                         })
                         .await;
@@ -909,6 +898,7 @@ mod tests {
             extended_next_hop: vec![],
             max_message_len: 4096,
             peer_router_id: "192.168.1.1".parse().unwrap(),
+            four_octet_as: true,
         }
     }
 
@@ -1157,6 +1147,8 @@ mod tests {
         .unwrap();
         settle(&sp).await;
         assert!(lock(&rib).route(p("10.0.0.0/8")).is_some());
+        // Nobody drains this RIB's deltas here, so none are kept (issue 9: bounded memory).
+        assert!(lock(&rib).drain_deltas().is_empty());
         // The same route again under a treat-as-withdraw verdict (RFC 7606): withdrawn, and
         // the new prefix of that UPDATE is not imported.
         let mut bad = u.clone();

@@ -682,6 +682,28 @@ impl AdjRibOut {
         }
         out
     }
+    /// Queue every route advertised in `af` again, unchanged: the peer asked for the family
+    /// with a ROUTE-REFRESH (RFC 2918) and expects the full table. Returns how many routes
+    /// were queued; [`AdjRibOut::take_updates`] sends them (no End-of-RIB).
+    pub fn resend(&mut self, af: AfiSafi) -> usize {
+        let v4 = af == AfiSafi::IPV4_UNICAST;
+        if !v4 && af != AfiSafi::IPV6_UNICAST {
+            return 0;
+        }
+        let again: Vec<((AnyPrefix, u32), Arc<Attrs>)> = self
+            .sent
+            .iter()
+            .filter(|((p, _), _)| matches!(p, AnyPrefix::V4(_)) == v4)
+            .filter(|(k, _)| !self.pending.contains_key(k))
+            .map(|(k, a)| (*k, a.clone()))
+            .collect();
+        let n = again.len();
+        for (k, a) in again {
+            let a = self.interner.intern_arc(&a);
+            self.pending.insert(k, Some(a));
+        }
+        n
+    }
     /// How many attribute groups could not be encoded (attributes too large for a message).
     pub fn encode_errors(&self) -> usize {
         self.encode_errors

@@ -7,7 +7,7 @@
 //! checksums), runs `tshark -T fields` on it and asserts that Wireshark finds nothing
 //! malformed, raises no expert error, and reads back the values we encoded.
 //!
-//! Skips (passes with a message) when `tshark` is not installed.
+//! Skips with a message when `tshark` is not installed, and fails instead under `CI=true`.
 //!
 //! Wireshark guesses ADD-PATH per packet (there is no session state for it in 4.0): an
 //! IPv4 NLRI field holding a default route (`0.0.0.0/0`, a lone zero octet) without path

@@ -11,7 +11,9 @@ use tokio::sync::mpsc;
 
 use super::sockopt;
 
-type Peers = Mutex<HashMap<IpAddr, mpsc::Sender<TcpStream>>>;
+/// Per peer address: the registration number of the session that owns it, and where its
+/// connections go.
+type Peers = Mutex<HashMap<IpAddr, (u64, mpsc::Sender<TcpStream>)>>;
 
 /// A listening socket shared by many peers: each accepted connection goes to the peer whose
 /// address matches its source address; connections from unknown addresses are closed.
@@ -25,6 +27,7 @@ struct ListenerInner {
     socket: Arc<TcpListener>,
     local: SocketAddr,
     peers: Arc<Peers>,
+    next_id: std::sync::atomic::AtomicU64,
     task: tokio::task::AbortHandle,
 }
 
@@ -63,6 +66,7 @@ impl Listener {
                 socket,
                 local,
                 peers,
+                next_id: std::sync::atomic::AtomicU64::new(1),
                 task,
             }),
         })
@@ -73,11 +77,14 @@ impl Listener {
         self.inner.local
     }
 
+    /// Route `peer`'s connections to a new session (replacing an older registration) and
+    /// install its MD5 key. Returns the connections and the registration number that
+    /// [`Listener::unregister`] needs.
     pub(super) fn register(
         &self,
         peer: IpAddr,
         md5: Option<&str>,
-    ) -> io::Result<mpsc::Receiver<TcpStream>> {
+    ) -> io::Result<(mpsc::Receiver<TcpStream>, u64)> {
         if let Some(key) = md5 {
             sockopt::set_md5(
                 &*self.inner.socket,
@@ -87,19 +94,42 @@ impl Listener {
             )?;
         }
         let (tx, rx) = mpsc::channel(2);
+        let id = self
+            .inner
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut m) = self.inner.peers.lock() {
-            m.insert(canonical(peer), tx);
+            m.insert(canonical(peer), (id, tx));
         }
-        Ok(rx)
+        Ok((rx, id))
     }
 
-    pub(super) fn unregister(&self, peer: IpAddr, had_md5: bool) {
-        if let Ok(mut m) = self.inner.peers.lock() {
-            m.remove(&canonical(peer));
-        }
-        if had_md5 {
+    /// End registration `id` of `peer`: its entry and MD5 key are removed only if no newer
+    /// session registered the same address meanwhile (a replaced session's teardown must not
+    /// take the new session's connections or key away).
+    pub(super) fn unregister(&self, peer: IpAddr, id: u64, had_md5: bool) {
+        let ours = match self.inner.peers.lock() {
+            Ok(mut m) => {
+                let key = canonical(peer);
+                let ours = m.get(&key).is_some_and(|(owner, _)| *owner == id);
+                if ours {
+                    m.remove(&key);
+                }
+                ours
+            }
+            Err(_) => false,
+        };
+        if ours && had_md5 {
             let _ = sockopt::set_md5(&*self.inner.socket, self.inner.local.is_ipv6(), peer, &[]);
         }
+    }
+
+    /// Whether connections from `peer` currently go to a session.
+    pub fn is_registered(&self, peer: IpAddr) -> bool {
+        self.inner
+            .peers
+            .lock()
+            .is_ok_and(|m| m.contains_key(&canonical(peer)))
     }
 }
 
@@ -117,7 +147,7 @@ async fn accept_loop(socket: Arc<TcpListener>, peers: Weak<Peers>) {
         let tx = peers
             .lock()
             .ok()
-            .and_then(|m| m.get(&canonical(from.ip())).cloned());
+            .and_then(|m| m.get(&canonical(from.ip())).map(|(_, tx)| tx.clone()));
         match tx {
             Some(tx) => {
                 if tx.try_send(stream).is_err() {
@@ -126,5 +156,33 @@ async fn accept_loop(socket: Arc<TcpListener>, peers: Weak<Peers>) {
             }
             None => tracing::debug!("connection from unconfigured {from} refused"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_replaced_registration_does_not_remove_the_new_one() {
+        let l = Listener::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let peer: IpAddr = "127.0.0.2".parse().unwrap();
+        let (_old_rx, old) = l.register(peer, None).unwrap();
+        let (_new_rx, new) = l.register(peer, None).unwrap();
+        assert_ne!(old, new);
+        // The old session's teardown comes after the new session registered.
+        l.unregister(peer, old, false);
+        assert!(l.is_registered(peer), "the new session keeps its entry");
+        l.unregister(peer, new, false);
+        assert!(!l.is_registered(peer));
+        // An IPv4-mapped form is the same peer.
+        let (_rx, id) = l
+            .register("::ffff:127.0.0.2".parse().unwrap(), None)
+            .unwrap();
+        assert!(l.is_registered(peer));
+        l.unregister(peer, id, false);
+        assert!(!l.is_registered(peer));
     }
 }

@@ -92,7 +92,7 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
     let incoming =
         listener.and_then(
             |l| match l.register(config.peer_addr, config.md5_password.as_deref()) {
-                Ok(rx) => Some(rx),
+                Ok(reg) => Some(reg),
                 Err(e) => {
                     tracing::warn!(
                         "cannot register peer {} with listener: {e}",
@@ -107,6 +107,10 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
         send_buffer: WRITE_QUEUE_LIMIT,
         ..Limits::default()
     };
+    let (incoming, registration) = match incoming {
+        Some((rx, id)) => (Some(rx), id),
+        None => (None, 0),
+    };
     let driver = Driver {
         epoch: Instant::now(),
         peer: Peer::new(config.session_config(), limits),
@@ -115,6 +119,7 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
         connecting: None,
         cmd_rx,
         incoming,
+        registration,
         listener: listener.cloned(),
         events: ev_tx,
         held: None,
@@ -158,6 +163,8 @@ struct Driver {
     connecting: Option<Connecting>,
     cmd_rx: mpsc::Receiver<Command>,
     incoming: Option<mpsc::Receiver<TcpStream>>,
+    /// Our registration with the listener (see `Listener::unregister`).
+    registration: u64,
     listener: Option<Listener>,
     events: mpsc::Sender<PeerEvent>,
     /// One event the full channel did not take yet (the rest wait in the peer).
@@ -490,7 +497,11 @@ impl Driver {
             self.drain();
         }
         if let Some(l) = &self.listener {
-            l.unregister(self.cfg.peer_addr, self.cfg.md5_password.is_some());
+            l.unregister(
+                self.cfg.peer_addr,
+                self.registration,
+                self.cfg.md5_password.is_some(),
+            );
         }
         // Deliver what is left (the final Down), but never hang on a receiver nobody drains.
         let mut pending: Vec<PeerEvent> = self.held.take().into_iter().collect();

@@ -519,3 +519,46 @@ fn add_path_ids_are_unique_per_prefix_whatever_the_source_ids() {
     o.process(&rib, &d);
     assert_eq!(o.out_path_id(n(), a, 9), Some(freed));
 }
+
+#[test]
+fn resend_queues_the_family_again_rfc2918() {
+    let mut rib = Rib::new(cfg());
+    let src = peer(2, 65002, false);
+    let from = rib.add_peer(src);
+    let dst = peer(3, 65003, false);
+    let to = rib.add_peer(dst.clone());
+    let mut o = AdjRibOut::new(to, out(&dst, false));
+    let v6: IpNet = "2001:db8::/32".parse().unwrap();
+    rib.announce(from, n(), 0, attrs()).unwrap();
+    rib.announce(from, v6, 0, attrs()).unwrap();
+    o.initial_dump(&rib);
+    let ctx = SessionContext::modern();
+    let first = o.take_updates(&ctx);
+    assert_eq!(first.len(), 4, "IPv4, IPv6 and two End-of-RIBs: {first:?}");
+    assert!(o.take_updates(&ctx).is_empty(), "nothing pending");
+    // ROUTE-REFRESH for IPv4: only the IPv4 route again, with the same attributes.
+    assert_eq!(o.resend(AfiSafi::IPV4_UNICAST), 1);
+    let again = o.take_updates(&ctx);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].nlri, vec![Nlri::new(n())]);
+    assert_eq!(again[0].attributes, first[0].attributes);
+    assert_eq!(o.advertised(), 2);
+    // The shared attribute set is still counted right: withdrawing both frees it.
+    rib.withdraw(from, n(), 0);
+    rib.withdraw(from, v6, 0);
+    let d = rib.drain_deltas();
+    o.process(&rib, &d);
+    let w = o.take_updates(&ctx);
+    let gone: BTreeSet<IpNet> = w
+        .iter()
+        .flat_map(|u| u.withdrawn_routes().map(|(_, n)| n.prefix))
+        .collect();
+    assert_eq!(gone, BTreeSet::from([n(), v6]));
+    assert_eq!(o.advertised(), 0);
+    assert_eq!(o.resend(AfiSafi::IPV4_UNICAST), 0);
+    let multicast = AfiSafi {
+        afi: bgp_wire::Afi::Ipv4,
+        safi: bgp_wire::Safi::Multicast,
+    };
+    assert_eq!(o.resend(multicast), 0);
+}
