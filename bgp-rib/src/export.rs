@@ -690,17 +690,17 @@ impl AdjRibOut {
         if !v4 && af != AfiSafi::IPV6_UNICAST {
             return 0;
         }
-        let again: Vec<((AnyPrefix, u32), Arc<Attrs>)> = self
+        let again: Vec<((AnyPrefix, u32), Sent)> = self
             .sent
             .iter()
             .filter(|((p, _), _)| matches!(p, AnyPrefix::V4(_)) == v4)
             .filter(|(k, _)| !self.pending.contains_key(k))
-            .map(|(k, a)| (*k, a.clone()))
+            .map(|(k, a)| (k, a.clone()))
             .collect();
         let n = again.len();
         for (k, a) in again {
-            let a = self.interner.intern_arc(&a);
-            self.pending.insert(k, Some(a));
+            let attrs = self.interner.intern_arc(&a.attrs);
+            self.pending.insert(k, Some(Sent { attrs, src: a.src }));
         }
         n
     }
