@@ -14,8 +14,27 @@
 //!
 //! Output lines: [`kube_bgp::router::output`].
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    kube_bgp::router::cli::main(true).await?;
+//!
+//! `ROUTER_WORKER_THREADS=N` sets the number of tokio worker threads (default: one per core);
+//! `0` runs everything on one thread (no cross-thread wake-ups between the drivers and the
+//! router task), for measuring which suits a machine.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let threads: Option<usize> = std::env::var("ROUTER_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let rt = match threads {
+        Some(0) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+    };
+    rt.block_on(kube_bgp::router::cli::main(true))?;
     Ok(())
 }

@@ -13,9 +13,12 @@
 # Usage (as root): flock /work/heavy.lock scripts/bench-router.sh [N]
 # Needs: bird2 (bird, birdc), iproute2, jq; builds the release examples unless NO_BUILD=1.
 # ROUTER_WRAP="perf record -g -o FILE --" runs our router under a profiler.
+# SINKS=K (default 1) re-advertises to K equivalent sinks (10.2.0.2 .. 10.2.0.K+1, AS 65002 ..,
+# all behind one interface of the receiver); the sink time is the last prefix at the last sink.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 N=${1:-1000000}
+SINKS=${SINKS:-1}
 P=${BENCH_NS_PREFIX:-br-}
 DIR=$(mktemp -d /tmp/bench-router.XXXXXX)
 PIDS=()
@@ -39,6 +42,9 @@ ip -n "${P}rx" addr add 10.1.0.1/24 dev "${P}a0"; ip -n "${P}rx" link set "${P}a
 ip -n "${P}feed" addr add 10.1.0.2/24 dev "${P}a1"; ip -n "${P}feed" link set "${P}a1" up
 ip -n "${P}rx" addr add 10.2.0.1/24 dev "${P}b0"; ip -n "${P}rx" link set "${P}b0" up
 ip -n "${P}sink" addr add 10.2.0.2/24 dev "${P}b1"; ip -n "${P}sink" link set "${P}b1" up
+for k in $(seq 2 "$SINKS"); do ip -n "${P}sink" addr add "10.2.0.$((k + 1))/24" dev "${P}b1"; done
+SINK_PEERS=(); SINK_ASES=()
+for k in $(seq 2 "$SINKS"); do SINK_PEERS+=(--peer "10.2.0.$((k + 1))"); SINK_ASES+=(--peer-as "$((65000 + k + 1))"); done
 
 now_ms() { date +%s%3N; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -50,6 +56,13 @@ run_one() {
     ip netns exec "${P}sink" "$FEED" sink --connect 10.2.0.1:179 --local-as 65002 \
         --router-id 10.2.0.2 --prefixes "$N" --timeout 300 >"$DIR/$name.sink" 2>&1 &
     local sink=$!; PIDS+=("$sink")
+    local more=() k
+    for k in $(seq 2 "$SINKS"); do
+        ip netns exec "${P}sink" "$FEED" sink --connect 10.2.0.1:179 --local-as "$((65000 + k + 1))" \
+            --router-id "10.2.0.$((k + 1))" --bind "10.2.0.$((k + 1))" --prefixes "$N" --timeout 300 \
+            >"$DIR/$name.sink$k" 2>&1 &
+        more+=($!); PIDS+=($!)
+    done
     sleep 2
     local rss0; rss0=$(rss_kb "$RX_PID")
     ip netns exec "${P}feed" "$FEED" feed --connect 10.1.0.1:179 --local-as 65001 \
@@ -69,9 +82,14 @@ run_one() {
     done
     local rss1; rss1=$(rss_kb "$RX_PID")
     wait "$sink"
+    for k in "${more[@]}"; do wait "$k"; done
     local rss2; rss2=$(rss_kb "$RX_PID")
     local start; start=$(jq -r .start_unix_ms "$DIR/$name.feed")
     local last; last=$(jq -r .last_unix_ms "$DIR/$name.sink")
+    for k in $(seq 2 "$SINKS"); do
+        local l; l=$(jq -r .last_unix_ms "$DIR/$name.sink$k")
+        [ "${l:-0}" -gt "${last:-0}" ] && last=$l
+    done
     R_RECV=$(( ${RECV_MS:-0} - start )); R_SINK=$(( ${last:-0} - start ))
     R_BPR=$(( (rss1 - rss0) * 1024 / N )); R_BPR2=$(( (rss2 - rss0) * 1024 / N ))
     R_HWM=$(hwm_kb "$RX_PID")
@@ -81,7 +99,7 @@ run_one() {
 
 # Ours.
 ip netns exec "${P}rx" ${ROUTER_WRAP:-} "$ROUTER" --local-as 64512 --router-id 10.0.0.1 --listen 0.0.0.0:179 \
-    --passive --peer 10.1.0.2 --peer 10.2.0.2 --peer-as 65001 --peer-as 65002 \
+    --passive --peer 10.1.0.2 --peer 10.2.0.2 "${SINK_PEERS[@]}" --peer-as 65001 --peer-as 65002 "${SINK_ASES[@]}" \
     --import-policy accept --export-policy accept --output none --stats >"$DIR/ours.out" 2>"$DIR/ours.err" &
 RX_PID=$!; PIDS+=("$RX_PID")
 run_one ours
@@ -101,6 +119,14 @@ protocol bgp sink {
   ipv4 { import none; export all; };
 }
 CONF
+for k in $(seq 2 "$SINKS"); do
+    cat >>"$DIR/bird.conf" <<CONF
+protocol bgp sink$k {
+  local 10.2.0.1 as 64512; neighbor 10.2.0.$((k + 1)) as $((65000 + k + 1)); passive on;
+  ipv4 { import none; export all; };
+}
+CONF
+done
 ip netns exec "${P}rx" bird -f -c "$DIR/bird.conf" -s "$DIR/bird.ctl" >"$DIR/bird.log" 2>&1 &
 RX_PID=$!; PIDS+=("$RX_PID")
 sleep 1
@@ -109,7 +135,7 @@ B=("$R_RECV" "$R_SINK" "$R_BPR" "$R_BPR2" "$R_HWM")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 cat <<OUT
-{"prefixes": $N,
+{"prefixes": $N, "sinks": $SINKS,
  "ours": {"received_ms": ${O[0]}, "sink_ms": ${O[1]}, "bytes_per_route": ${O[2]}, "bytes_per_route_after_export": ${O[3]}, "peak_rss_kb": ${O[4]}},
  "bird": {"received_ms": ${B[0]}, "sink_ms": ${B[1]}, "bytes_per_route": ${B[2]}, "bytes_per_route_after_export": ${B[3]}, "peak_rss_kb": ${B[4]}},
  "ratio_ours_over_bird": {"received": $(ratio "${O[0]}" "${B[0]}"), "sink": $(ratio "${O[1]}" "${B[1]}"), "bytes_per_route": $(ratio "${O[2]}" "${B[2]}")}}

@@ -79,3 +79,65 @@ async fn bursty_consumer_gets_every_update_without_stalls() {
     a.shutdown(None).await.unwrap();
     b.shutdown(None).await.unwrap();
 }
+
+/// `send_updates`: batches far larger than the 64 KiB send buffer arrive whole and in order
+/// through a bursty consumer, and a batch returns only once every UPDATE is buffered (so the
+/// sender is held back by TCP, never by an unbounded queue).
+#[tokio::test]
+async fn batches_of_updates_arrive_in_order_and_whole() {
+    let listener = Listener::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut pa = PeerConfig::new(65001, 65002, Ipv4Addr::new(10, 0, 0, 1), B);
+    pa.passive = true;
+    let a = spawn_peer(pa, Some(&listener));
+    let mut pb = PeerConfig::new(65002, 65001, Ipv4Addr::new(10, 0, 0, 3), A);
+    pb.peer_port = listener.local_addr().port();
+    pb.local_addr = Some(B);
+    pb.connect_retry = Duration::from_secs(1);
+    let b = spawn_peer(pb, None);
+    let mut ev = a.take_events().unwrap();
+    assert!(a.wait_established(Duration::from_secs(10)).await);
+    assert!(b.wait_established(Duration::from_secs(10)).await);
+    // 6 batches of 1000 (about 45 octets each: 45 KB per batch, 270 KB in all).
+    const BATCH: u32 = 1000;
+    const N: u32 = 6 * BATCH;
+    let sender = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            for k in 0..N / BATCH {
+                b.send_updates((k * BATCH..(k + 1) * BATCH).map(route).collect())
+                    .await
+                    .unwrap();
+            }
+            b.send_updates(Vec::new()).await.unwrap();
+        })
+    };
+    let mut next = 0u32;
+    while next < N {
+        let e = tokio::time::timeout(Duration::from_secs(5), ev.recv())
+            .await
+            .expect("no event for 5 s: the batch stalled")
+            .unwrap();
+        if let PeerEvent::Update { update, .. } = e {
+            assert_eq!(update.nlri, route(next).nlri, "in order");
+            next += 1;
+            if next.is_multiple_of(500) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    sender.await.unwrap();
+    a.shutdown(None).await.unwrap();
+    // Once the session is gone a batch fails instead of hanging.
+    let t0 = Instant::now();
+    while b.state() == bgp_fsm::State::Established {
+        assert!(t0.elapsed() < Duration::from_secs(5), "b saw no Cease");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let r = tokio::time::timeout(Duration::from_secs(5), b.send_updates(vec![route(0)]))
+        .await
+        .expect("a batch without a session returns");
+    assert!(r.is_err());
+    b.shutdown(None).await.unwrap();
+}

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use bgp_wire::attr::MpNextHop;
 pub use bgp_wire::end_of_rib;
@@ -16,6 +16,11 @@ use crate::prefix::{AnyPrefix, FastMap};
 use crate::rib::{Delta, PeerId, Rib};
 
 pub use crate::aspath::prepend;
+
+pub mod group;
+mod sent;
+pub use group::{GroupBatch, GroupCounters, UpdateGroup, UpdateGroupKey};
+use sent::SentTable;
 
 /// How we send to one peer.
 #[derive(Debug, Clone)]
@@ -166,13 +171,72 @@ pub struct AdjRibOut {
     id: PeerId,
     cfg: OutPeerConfig,
     /// (prefix, path id) -> what was sent; path id 0 without ADD-PATH.
-    sent: BTreeMap<(AnyPrefix, u32), Arc<Attrs>>,
-    pending: BTreeMap<(AnyPrefix, u32), Option<Arc<Attrs>>>,
+    sent: SentTable,
+    pending: BTreeMap<(AnyPrefix, u32), Option<Sent>>,
     /// ADD-PATH send: (prefix, source peer, source path id) -> the path id we send it with.
     out_ids: BTreeMap<(AnyPrefix, u32, u32), u32>,
     interner: Interner,
+    /// Exported attributes per (source attribute set, source peer): see [`ExportCache`].
+    cache: ExportCache,
+    /// Set for the Adj-RIB-Out of an update group: its members (split horizon is theirs).
+    members: Option<Vec<PeerId>>,
     eor_pending: bool,
     encode_errors: usize,
+}
+
+/// A route in the Adj-RIB-Out: the exported attributes and the peer the route came from
+/// (split horizon of update-group members).
+#[derive(Debug, Clone)]
+pub(crate) struct Sent {
+    pub(crate) attrs: Arc<Attrs>,
+    pub(crate) src: u32,
+}
+
+/// Who an UPDATE of an update group's stream is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// Every member.
+    All,
+    /// Every member but this one (its own routes: split horizon).
+    AllBut(PeerId),
+    /// Only this member (withdraws what it had when the route became its own).
+    Only(PeerId),
+}
+
+impl Audience {
+    /// Whether a member receives it.
+    pub fn includes(self, member: PeerId) -> bool {
+        match self {
+            Audience::All => true,
+            Audience::AllBut(p) => p != member,
+            Audience::Only(p) => p == member,
+        }
+    }
+}
+
+/// At most this many (source attribute set, source peer) entries are cached; the cache is
+/// emptied when full (it refills from the next prefixes at the cost of one export each).
+const EXPORT_CACHE_MAX: usize = 1 << 16;
+
+/// Exported attributes per source attribute set: attribute sets are interned by the RIB, so
+/// one (pointer, source peer) pair stands for every prefix carrying that set, and
+/// [`export_attrs`] plus interning run once per set instead of once per prefix. Used when
+/// no export policy is configured (a policy sees the prefix). The entry keeps a `Weak` to the
+/// source set so its address cannot be reused by another set while the entry exists, and
+/// records what else the result depends on (the source peer's type and router id, our AS and
+/// cluster id).
+#[derive(Debug, Default)]
+struct ExportCache {
+    map: FastMap<(usize, u32), CacheEntry>,
+    hits: u64,
+    misses: u64,
+}
+
+#[derive(Debug)]
+struct CacheEntry {
+    _src: Weak<Attrs>,
+    deps: (bool, bool, Ipv4Addr, u32, Ipv4Addr),
+    out: Option<Arc<Attrs>>,
 }
 
 impl AdjRibOut {
@@ -181,13 +245,28 @@ impl AdjRibOut {
         AdjRibOut {
             id,
             cfg,
-            sent: BTreeMap::new(),
+            sent: SentTable::default(),
             pending: BTreeMap::new(),
             out_ids: BTreeMap::new(),
             interner: Interner::default(),
+            cache: ExportCache::default(),
+            members: None,
             eor_pending: false,
             encode_errors: 0,
         }
+    }
+    /// The Adj-RIB-Out of an update group: no peer of its own (split horizon is applied per
+    /// member when the stream is cut, see [`AdjRibOut::take_for_members`]).
+    pub(crate) fn new_group(cfg: OutPeerConfig) -> Self {
+        let mut o = AdjRibOut::new(PeerId(u32::MAX), cfg);
+        o.members = Some(Vec::new());
+        o
+    }
+    pub(crate) fn members_mut(&mut self) -> Option<&mut Vec<PeerId>> {
+        self.members.as_mut()
+    }
+    pub(crate) fn members(&self) -> &[PeerId] {
+        self.members.as_deref().unwrap_or(&[])
     }
     /// The configuration.
     pub fn config(&self) -> &OutPeerConfig {
@@ -198,19 +277,28 @@ impl AdjRibOut {
     /// [`Rib::best_prefixes`], which queues only the difference to what was sent.
     pub fn set_policy(&mut self, policy: Option<Arc<dyn Policy>>) {
         self.cfg.policy = policy;
+        // Cached exports were computed under the old configuration.
+        self.clear_cache();
+    }
+    /// Whether changes wait to be taken (or End-of-RIB markers).
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || self.eor_pending
     }
     /// Number of routes (prefix, path id) advertised (after pending changes are taken).
     pub fn advertised(&self) -> usize {
         self.sent.len()
     }
+    /// Export computations (the RFC rules and interning of one exported set) done so far, and
+    /// how many prefixes reused a cached result (see the module docs).
+    pub fn export_counters(&self) -> (u64, u64) {
+        (self.cache.misses, self.cache.hits)
+    }
     /// The attributes currently advertised for a prefix (path id 0, or the lowest path id
     /// with ADD-PATH).
     pub fn advertised_attrs(&self, prefix: IpNet) -> Option<&Arc<Attrs>> {
         let k = AnyPrefix::from(prefix);
-        self.sent
-            .range((k, 0)..=(k, u32::MAX))
-            .next()
-            .map(|(_, a)| a)
+        let id = *self.sent.ids_of(k).first()?;
+        self.sent.get(&(k, id)).map(|a| &a.attrs)
     }
     /// The path identifier we send `prefix`'s path from `peer` (with its `path_id`) with, when
     /// ADD-PATH send is on and the path is advertised or queued. Identifiers are allocated per
@@ -220,6 +308,65 @@ impl AdjRibOut {
         self.out_ids
             .get(&(AnyPrefix::from(prefix), peer.0, path_id))
             .copied()
+    }
+    /// The exported attributes of one path (interned here), through the cache when no
+    /// policy is configured.
+    fn export_one(
+        &mut self,
+        rib: &Rib,
+        src_id: PeerId,
+        attrs: &Arc<Attrs>,
+        prefix: IpNet,
+    ) -> Option<Arc<Attrs>> {
+        if src_id != PeerId::LOCAL && src_id == self.id {
+            // Split horizon: never back to the peer it came from.
+            return None;
+        }
+        let src = rib.peer_info(src_id)?;
+        let cfg = rib.config();
+        if self.cfg.policy.is_some() {
+            let a = export_attrs(cfg, src_id, src, self.id, &self.cfg, prefix, attrs)?;
+            self.cache.misses += 1;
+            return Some(self.interner.intern(a));
+        }
+        let deps = (
+            src.ibgp,
+            src.rr_client,
+            src.router_id,
+            cfg.local_as,
+            cfg.effective_cluster_id(),
+        );
+        let key = (Arc::as_ptr(attrs) as usize, src_id.0);
+        if let Some(e) = self.cache.map.get(&key)
+            && e.deps == deps
+        {
+            self.cache.hits += 1;
+            return e.out.clone();
+        }
+        self.cache.misses += 1;
+        let out = export_attrs(cfg, src_id, src, self.id, &self.cfg, prefix, attrs)
+            .map(|a| self.interner.intern(a));
+        if self.cache.map.len() >= EXPORT_CACHE_MAX {
+            self.clear_cache();
+        }
+        let e = CacheEntry {
+            _src: Arc::downgrade(attrs),
+            deps,
+            out: out.clone(),
+        };
+        if let Some(old) = self.cache.map.insert(key, e)
+            && let Some(o) = old.out
+        {
+            self.interner.release(o);
+        }
+        out
+    }
+    fn clear_cache(&mut self) {
+        for (_, e) in self.cache.map.drain() {
+            if let Some(o) = e.out {
+                self.interner.release(o);
+            }
+        }
     }
     /// Re-evaluate one prefix against the Loc-RIB.
     pub fn refresh(&mut self, rib: &Rib, prefix: IpNet) {
@@ -231,36 +378,31 @@ impl AdjRibOut {
         if !self.cfg.families.contains(&af) {
             return;
         }
-        let mut want: Vec<(u32, Arc<Attrs>)> = Vec::new();
+        if !self.cfg.add_path {
+            self.refresh_best(rib, prefix, key);
+            return;
+        }
+        let mut want: Vec<(u32, Sent)> = Vec::new();
         // ADD-PATH: the (peer, path id) of every wanted path, to keep or allocate its id.
         let mut sources: Vec<(u32, u32)> = Vec::new();
         if let Some(r) = rib.route(prefix) {
-            let members = if self.cfg.add_path {
-                r.multipath.clone()
-            } else {
-                vec![r.best.clone()]
-            };
-            for m in members {
-                let Some(src) = rib.peer_info(m.peer) else {
+            for m in r.multipath {
+                if self.elided(m.peer) {
                     continue;
-                };
-                if let Some(a) = export_attrs(
-                    rib.config(),
-                    m.peer,
-                    src,
-                    self.id,
-                    &self.cfg,
-                    prefix,
-                    &m.attrs,
-                ) {
+                }
+                if let Some(a) = self.export_one(rib, m.peer, &m.attrs, prefix) {
                     sources.push((m.peer.0, m.path_id));
-                    want.push((0, self.interner.intern(a)));
+                    want.push((
+                        0,
+                        Sent {
+                            attrs: a,
+                            src: m.peer.0,
+                        },
+                    ));
                 }
             }
         }
-        if self.cfg.add_path {
-            self.assign_out_ids(key, &sources, &mut want);
-        }
+        self.assign_out_ids(key, &sources, &mut want);
         // Forget pending changes of this prefix, then queue the difference to what was sent.
         let stale: Vec<(AnyPrefix, u32)> = self
             .pending
@@ -269,52 +411,72 @@ impl AdjRibOut {
             .collect();
         for k in stale {
             if let Some(Some(a)) = self.pending.remove(&k) {
-                self.interner.release(a);
+                self.interner.release(a.attrs);
             }
         }
-        let sent_ids: Vec<u32> = self
-            .sent
-            .range((key, 0)..=(key, u32::MAX))
-            .map(|((_, id), _)| *id)
-            .collect();
+        let sent_ids: Vec<u32> = self.sent.ids_of(key);
         for id in sent_ids {
             if !want.iter().any(|(w, _)| *w == id) {
                 self.pending.insert((key, id), None);
             }
         }
         for (id, a) in want {
-            let same = self
-                .sent
-                .get(&(key, id))
-                .is_some_and(|s| Arc::ptr_eq(s, &a));
-            if same {
-                self.interner.release(a);
-            } else {
-                self.pending.insert((key, id), Some(a));
+            self.queue(key, id, a);
+        }
+    }
+    /// A route from `src` that no member of this group may receive: the group's only
+    /// member is its source (split horizon for the whole group).
+    fn elided(&self, src: PeerId) -> bool {
+        matches!(self.members.as_deref(), Some([m]) if *m == src)
+    }
+    /// Queue `a` for (key, id) unless the same was sent.
+    fn queue(&mut self, key: AnyPrefix, id: u32, a: Sent) {
+        let group = self.members.is_some();
+        let same = self
+            .sent
+            .get(&(key, id))
+            .is_some_and(|s| Arc::ptr_eq(&s.attrs, &a.attrs) && (!group || s.src == a.src));
+        if same {
+            self.interner.release(a.attrs);
+        } else {
+            self.pending.insert((key, id), Some(a));
+        }
+    }
+    /// Without ADD-PATH: only the best path, path id 0, no allocation.
+    fn refresh_best(&mut self, rib: &Rib, prefix: IpNet, key: AnyPrefix) {
+        let want = match rib.best_path(prefix) {
+            Some((peer, _, attrs)) if !self.elided(peer) => {
+                self.export_one(rib, peer, attrs, prefix).map(|a| Sent {
+                    attrs: a,
+                    src: peer.0,
+                })
             }
+            _ => None,
+        };
+        if let Some(Some(old)) = self.pending.remove(&(key, 0)) {
+            self.interner.release(old.attrs);
+        }
+        match want {
+            None => {
+                if self.sent.contains_key(&(key, 0)) {
+                    self.pending.insert((key, 0), None);
+                }
+            }
+            Some(a) => self.queue(key, 0, a),
         }
     }
     /// Give each wanted path of `key` its outgoing ADD-PATH id: the one it already has, else
     /// the lowest id used neither by a path still advertised for the prefix nor by another
     /// wanted path (so a withdrawal and a new path never share an id in one batch). Ids of
     /// paths no longer wanted are forgotten.
-    fn assign_out_ids(
-        &mut self,
-        key: AnyPrefix,
-        sources: &[(u32, u32)],
-        want: &mut [(u32, Arc<Attrs>)],
-    ) {
+    fn assign_out_ids(&mut self, key: AnyPrefix, sources: &[(u32, u32)], want: &mut [(u32, Sent)]) {
         let range = (key, 0, 0)..=(key, u32::MAX, u32::MAX);
         let old: Vec<((AnyPrefix, u32, u32), u32)> =
             self.out_ids.range(range).map(|(k, v)| (*k, *v)).collect();
         for (k, _) in &old {
             self.out_ids.remove(k);
         }
-        let mut used: Vec<u32> = self
-            .sent
-            .range((key, 0)..=(key, u32::MAX))
-            .map(|((_, id), _)| *id)
-            .collect();
+        let mut used: Vec<u32> = self.sent.ids_of(key);
         let mut fresh = Vec::new();
         for (i, (peer, path_id)) in sources.iter().enumerate() {
             match old
@@ -348,10 +510,14 @@ impl AdjRibOut {
     }
     /// Queue the whole Loc-RIB (session just established); End-of-RIB follows the dump.
     pub fn initial_dump(&mut self, rib: &Rib) {
+        self.dump_all(rib);
+        self.eor_pending = true;
+    }
+    /// Re-evaluate every prefix with a best path (no End-of-RIB).
+    pub(crate) fn dump_all(&mut self, rib: &Rib) {
         for p in rib.best_prefixes() {
             self.refresh(rib, p);
         }
-        self.eor_pending = true;
     }
     /// Pack pending changes into UPDATEs with bgp-wire's [`UpdateBuilder`]: withdrawals
     /// batched, prefixes with identical attributes in one message, each message within the
@@ -360,96 +526,113 @@ impl AdjRibOut {
     /// [`AdjRibOut::encode_errors`]): its prefixes are withdrawn where a route was advertised
     /// before, and are no longer advertised.
     pub fn take_updates(&mut self, ctx: &SessionContext) -> Vec<Update> {
+        self.take_for_members(ctx)
+            .into_iter()
+            .map(|(_, u)| u)
+            .collect()
+    }
+    /// [`AdjRibOut::take_updates`] with each UPDATE's audience among an update group's
+    /// members: a member's own routes are not sent to it (split horizon), and a member that
+    /// becomes the source of a prefix gets that prefix withdrawn. Without members (a
+    /// per-peer Adj-RIB-Out) every UPDATE is for [`Audience::All`].
+    pub(crate) fn take_for_members(&mut self, ctx: &SessionContext) -> Vec<(Audience, Update)> {
         let pending = std::mem::take(&mut self.pending);
-        let mut out = Vec::new();
-        let mut w4: Vec<Nlri> = Vec::new();
-        let mut w6: Vec<Nlri> = Vec::new();
-        // Attributes, IPv4 NLRI, IPv6 NLRI, and per route its key and whether the peer had
-        // a route for it before (to withdraw it should the group fail to encode).
+        let members: Vec<PeerId> = self.members().to_vec();
+        let audience = |src: u32| {
+            if members.iter().any(|m| m.0 == src) {
+                Audience::AllBut(PeerId(src))
+            } else {
+                Audience::All
+            }
+        };
+        let mut wd: Vec<(Audience, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
+        fn withdraw(wd: &mut Vec<(Audience, Vec<Nlri>, Vec<Nlri>)>, to: Audience, n: Nlri) {
+            let i = match wd.iter().position(|w| w.0 == to) {
+                Some(i) => i,
+                None => {
+                    wd.push((to, Vec::new(), Vec::new()));
+                    wd.len() - 1
+                }
+            };
+            if let Some(w) = wd.get_mut(i) {
+                if matches!(n.prefix, IpNet::V4(_)) {
+                    w.1.push(n)
+                } else {
+                    w.2.push(n)
+                }
+            }
+        }
+        // Attributes, audience, IPv4 NLRI, IPv6 NLRI, and per route its key and the source
+        // of the route the peer had before, if any (to withdraw it should the group fail to
+        // encode).
         type Group = (
             Arc<Attrs>,
+            Audience,
             Vec<Nlri>,
             Vec<Nlri>,
-            Vec<((AnyPrefix, u32), bool)>,
+            Vec<((AnyPrefix, u32), Option<u32>)>,
         );
         let mut groups: Vec<Group> = Vec::new();
-        let mut by_ptr: FastMap<usize, usize> = FastMap::default();
+        let mut by_key: FastMap<(usize, Audience), usize> = FastMap::default();
         let id4 = ctx.sends_path_id(AfiSafi::IPV4_UNICAST);
         let id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
-        for ((p, id), v) in pending {
-            let k = (p, id);
+        let nlri_of = |p: AnyPrefix, id: u32| {
             let v4 = matches!(p, AnyPrefix::V4(_));
             let mut nlri = Nlri::new(p.to_net());
             if (v4 && id4) || (!v4 && id6) {
                 nlri.path_id = Some(id);
             }
+            nlri
+        };
+        for ((p, id), v) in pending {
+            let k = (p, id);
+            let nlri = nlri_of(p, id);
             match v {
                 None => {
                     if let Some(old) = self.sent.remove(&k) {
-                        self.interner.release(old);
-                        if v4 { w4.push(nlri) } else { w6.push(nlri) }
+                        let to = audience(old.src);
+                        self.interner.release(old.attrs);
+                        withdraw(&mut wd, to, nlri);
                     }
                 }
                 Some(a) => {
-                    let g = *by_ptr.entry(Arc::as_ptr(&a) as usize).or_insert_with(|| {
-                        groups.push((a.clone(), Vec::new(), Vec::new(), Vec::new()));
+                    let to = audience(a.src);
+                    let src = a.src;
+                    let ptr = Arc::as_ptr(&a.attrs) as usize;
+                    let g = *by_key.entry((ptr, to)).or_insert_with(|| {
+                        groups.push((a.attrs.clone(), to, Vec::new(), Vec::new(), Vec::new()));
                         groups.len() - 1
                     });
-                    let had = match self.sent.insert(k, a) {
-                        Some(old) => {
-                            self.interner.release(old);
-                            true
-                        }
-                        None => false,
-                    };
+                    let (old, surplus) = self.sent.insert(k, a);
+                    if let Some(x) = surplus {
+                        self.interner.release(x);
+                    }
+                    let had = old.map(|old| {
+                        self.interner.release(old.attrs);
+                        old.src
+                    });
+                    if let Some(o) = had
+                        && o != src
+                        && to != Audience::All
+                    {
+                        // The member that is now the source had the old route.
+                        withdraw(&mut wd, Audience::Only(PeerId(src)), nlri);
+                    }
                     if let Some(grp) = groups.get_mut(g) {
-                        if v4 {
-                            grp.1.push(nlri)
-                        } else {
+                        if matches!(p, AnyPrefix::V4(_)) {
                             grp.2.push(nlri)
+                        } else {
+                            grp.3.push(nlri)
                         }
-                        grp.3.push((k, had));
+                        grp.4.push((k, had));
                     }
                 }
             }
         }
         let mut announce = Vec::new();
-        for (a, n4, n6, keys) in groups {
-            let mut wire = a.to_wire();
-            if !ctx.four_octet_as {
-                add_as4(&a, &mut wire);
-            }
-            let mut b = UpdateBuilder::new(ctx).attributes(wire);
-            if !n4.is_empty() {
-                if let IpAddr::V6(g) = a.next_hop {
-                    // RFC 8950: IPv4 NLRI with an IPv6 next hop goes in MP_REACH_NLRI.
-                    b = b.next_hop(
-                        AfiSafi::IPV4_UNICAST,
-                        MpNextHop::V6 {
-                            global: g,
-                            link_local: a.link_local(),
-                        },
-                    );
-                }
-                b = b.announce(AfiSafi::IPV4_UNICAST, n4);
-            }
-            if !n6.is_empty() {
-                let nh = match a.next_hop {
-                    IpAddr::V6(g) => MpNextHop::V6 {
-                        global: g,
-                        link_local: a.link_local(),
-                    },
-                    IpAddr::V4(v) => MpNextHop::V6 {
-                        global: v.to_ipv6_mapped(),
-                        link_local: None,
-                    },
-                };
-                b = b
-                    .next_hop(AfiSafi::IPV6_UNICAST, nh)
-                    .announce(AfiSafi::IPV6_UNICAST, n6);
-            }
-            match b.build() {
-                Ok(u) => announce.extend(u),
+        for (a, to, n4, n6, keys) in groups {
+            match encode_group(ctx, &a, n4, n6) {
+                Ok(u) => announce.extend(u.into_iter().map(|u| (to, u))),
                 Err(_) => {
                     // Too large even alone in a message (e.g. a very long AS path after
                     // prepending): the peer must not keep the route we replaced, so the
@@ -457,26 +640,22 @@ impl AdjRibOut {
                     self.encode_errors += 1;
                     for ((p, id), had) in keys {
                         if let Some(x) = self.sent.remove(&(p, id)) {
-                            self.interner.release(x);
+                            self.interner.release(x.attrs);
                         }
-                        if had {
-                            let v4 = matches!(p, AnyPrefix::V4(_));
-                            let mut nlri = Nlri::new(p.to_net());
-                            if (v4 && id4) || (!v4 && id6) {
-                                nlri.path_id = Some(id);
-                            }
-                            if v4 { w4.push(nlri) } else { w6.push(nlri) }
+                        if let Some(o) = had {
+                            withdraw(&mut wd, audience(o), nlri_of(p, id));
                         }
                     }
                 }
             }
         }
-        if !w4.is_empty() || !w6.is_empty() {
+        let mut out = Vec::new();
+        for (to, w4, w6) in wd {
             let b = UpdateBuilder::new(ctx)
                 .withdraw(AfiSafi::IPV4_UNICAST, w4)
                 .withdraw(AfiSafi::IPV6_UNICAST, w6);
             match b.build() {
-                Ok(u) => out.extend(u),
+                Ok(u) => out.extend(u.into_iter().map(|u| (to, u))),
                 Err(_) => self.encode_errors += 1,
             }
         }
@@ -484,7 +663,50 @@ impl AdjRibOut {
         if self.eor_pending {
             self.eor_pending = false;
             for af in &self.cfg.families {
-                out.push(end_of_rib(*af));
+                out.push((Audience::All, end_of_rib(*af)));
+            }
+        }
+        out
+    }
+    /// Everything advertised, packed again for one member of an update group (its own routes
+    /// left out): what a member that joins the group, or asks for a route refresh, is sent
+    /// before the group's stream. Sets that no longer encode are skipped and counted.
+    pub(crate) fn encode_sent_for(&mut self, ctx: &SessionContext, member: PeerId) -> Vec<Update> {
+        let id4 = ctx.sends_path_id(AfiSafi::IPV4_UNICAST);
+        let id6 = ctx.sends_path_id(AfiSafi::IPV6_UNICAST);
+        let mut groups: Vec<(Arc<Attrs>, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
+        let mut by_ptr: FastMap<usize, usize> = FastMap::default();
+        // Sorted, so a dump is the same whatever the table's history.
+        let mut routes: Vec<((AnyPrefix, u32), &Sent)> = self.sent.iter().collect();
+        routes.sort_unstable_by_key(|(k, _)| *k);
+        for ((p, id), s) in routes {
+            if s.src == member.0 && member != PeerId::LOCAL {
+                continue;
+            }
+            let g = *by_ptr
+                .entry(Arc::as_ptr(&s.attrs) as usize)
+                .or_insert_with(|| {
+                    groups.push((s.attrs.clone(), Vec::new(), Vec::new()));
+                    groups.len() - 1
+                });
+            let v4 = matches!(p, AnyPrefix::V4(_));
+            let mut nlri = Nlri::new(p.to_net());
+            if (v4 && id4) || (!v4 && id6) {
+                nlri.path_id = Some(id);
+            }
+            if let Some(grp) = groups.get_mut(g) {
+                if v4 {
+                    grp.1.push(nlri)
+                } else {
+                    grp.2.push(nlri)
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (a, n4, n6) in groups {
+            match encode_group(ctx, &a, n4, n6) {
+                Ok(u) => out.extend(u),
+                Err(_) => self.encode_errors += 1,
             }
         }
         out
@@ -497,17 +719,17 @@ impl AdjRibOut {
         if !v4 && af != AfiSafi::IPV6_UNICAST {
             return 0;
         }
-        let again: Vec<((AnyPrefix, u32), Arc<Attrs>)> = self
+        let again: Vec<((AnyPrefix, u32), Sent)> = self
             .sent
             .iter()
             .filter(|((p, _), _)| matches!(p, AnyPrefix::V4(_)) == v4)
             .filter(|(k, _)| !self.pending.contains_key(k))
-            .map(|(k, a)| (*k, a.clone()))
+            .map(|(k, a)| (k, a.clone()))
             .collect();
         let n = again.len();
         for (k, a) in again {
-            let a = self.interner.intern_arc(&a);
-            self.pending.insert(k, Some(a));
+            let attrs = self.interner.intern_arc(&a.attrs);
+            self.pending.insert(k, Some(Sent { attrs, src: a.src }));
         }
         n
     }
@@ -517,17 +739,61 @@ impl AdjRibOut {
     }
     /// Forget everything sent (session down).
     pub fn reset(&mut self) {
-        for (_, a) in std::mem::take(&mut self.sent) {
+        for a in self.sent.clear() {
             self.interner.release(a);
         }
         for (_, a) in std::mem::take(&mut self.pending) {
             if let Some(a) = a {
-                self.interner.release(a);
+                self.interner.release(a.attrs);
             }
         }
+        self.clear_cache();
         self.out_ids.clear();
         self.eor_pending = false;
     }
+}
+
+/// The UPDATEs announcing `n4` and `n6` with attributes `a`.
+fn encode_group(
+    ctx: &SessionContext,
+    a: &Attrs,
+    n4: Vec<Nlri>,
+    n6: Vec<Nlri>,
+) -> Result<Vec<Update>, bgp_wire::EncodeError> {
+    let mut wire = a.to_wire();
+    if !ctx.four_octet_as {
+        add_as4(a, &mut wire);
+    }
+    let mut b = UpdateBuilder::new(ctx).attributes(wire);
+    if !n4.is_empty() {
+        if let IpAddr::V6(g) = a.next_hop {
+            // RFC 8950: IPv4 NLRI with an IPv6 next hop goes in MP_REACH_NLRI.
+            b = b.next_hop(
+                AfiSafi::IPV4_UNICAST,
+                MpNextHop::V6 {
+                    global: g,
+                    link_local: a.link_local(),
+                },
+            );
+        }
+        b = b.announce(AfiSafi::IPV4_UNICAST, n4);
+    }
+    if !n6.is_empty() {
+        let nh = match a.next_hop {
+            IpAddr::V6(g) => MpNextHop::V6 {
+                global: g,
+                link_local: a.link_local(),
+            },
+            IpAddr::V4(v) => MpNextHop::V6 {
+                global: v.to_ipv6_mapped(),
+                link_local: None,
+            },
+        };
+        b = b
+            .next_hop(AfiSafi::IPV6_UNICAST, nh)
+            .announce(AfiSafi::IPV6_UNICAST, n6);
+    }
+    b.build()
 }
 
 /// RFC 6793 §4.2.2: to a 2-octet speaker, the encoder writes AS_TRANS for AS numbers above

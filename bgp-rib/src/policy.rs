@@ -17,6 +17,12 @@ pub use aspath::{AsPathRegex, origin_as, path_text};
 pub trait Policy: Send + Sync + std::fmt::Debug {
     /// Apply to `prefix` learned from (import) or sent to (export) `peer`.
     fn apply(&self, prefix: IpNet, peer: &PeerInfo, attrs: &mut Attrs) -> bool;
+    /// True when the policy accepts every route unchanged, whatever the peer (as
+    /// [`AcceptAll`]): a user may then run no policy at all, so neighbours with it can share
+    /// one update group. `false` unless a policy overrides it.
+    fn is_accept_all(&self) -> bool {
+        false
+    }
 }
 
 /// Permit or deny.
@@ -228,6 +234,9 @@ pub struct AcceptAll;
 
 impl Policy for AcceptAll {
     fn apply(&self, _prefix: IpNet, _peer: &PeerInfo, _attrs: &mut Attrs) -> bool {
+        true
+    }
+    fn is_accept_all(&self) -> bool {
         true
     }
 }

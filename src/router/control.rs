@@ -174,7 +174,13 @@ impl Router {
                     .iter()
                     .map(|af| self.rib.peer_path_count(n.id, *af))
                     .sum(),
-                advertised: n.session.as_ref().map_or(0, |s| s.out.advertised()),
+                // Routes its update group advertises (its own routes excluded on the wire).
+                advertised: n.session.as_ref().map_or(0, |s| {
+                    self.groups
+                        .get(s.group)
+                        .and_then(|g| g.as_ref())
+                        .map_or(0, |g| g.adj_rib_out().advertised())
+                }),
                 updates_in: n.stats.updates_in,
                 updates_out: n.stats.updates_out(),
                 notifications_in: n.stats.notifications_in,

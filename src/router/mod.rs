@@ -1,6 +1,8 @@
 //! A BGP router on the three crates: neighbours over the bgp-fsm driver, import policy and
 //! the decision process with ECMP in one bgp-rib [`Rib`], export to every other neighbour
-//! through an [`AdjRibOut`] each (RFC 4271 / RFC 4456 rules), optional FIB install, JSON
+//! through bgp-rib update groups (RFC 4271 / RFC 4456 rules; neighbours with the same export
+//! parameters share one [`UpdateGroup`]: one Adj-RIB-Out, one export computation and one
+//! packed UPDATE stream, split horizon kept per member), optional FIB install, JSON
 //! lines and stats on stdout. `examples/router.rs` and `examples/collector.rs` (the
 //! receive-only mode, [`RouterConfig::export`] off) are thin front ends of [`run`].
 //!
@@ -19,8 +21,8 @@
 //! event channel directly (in turn, so one busy neighbour cannot starve the others); a router
 //! that cannot keep up leaves them full, the drivers stop reading their sockets and TCP slows
 //! the senders. Outgoing UPDATEs are packed from
-//! the Adj-RIB-Out only when the neighbour's send queue ([`SEND_BATCHES`] batches) has room;
-//! until then changes coalesce in the Adj-RIB-Out (at most one entry per prefix). Control
+//! a group's Adj-RIB-Out only when every member's send queue ([`SEND_BATCHES`] batches) has
+//! room; until then changes coalesce in the Adj-RIB-Out (at most one entry per prefix). Control
 //! (AutomaticStop) runs in its own task and never waits behind data.
 
 pub mod cli;
@@ -41,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
 use bgp_fsm::{DownReason, GracefulRestartConfig};
-use bgp_rib::export::{AdjRibOut, OutPeerConfig};
+use bgp_rib::export::{GroupBatch, OutPeerConfig, UpdateGroup, UpdateGroupKey};
 use bgp_rib::policy::Policy;
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib};
 use bgp_wire::message::BgpRole;
@@ -204,7 +206,7 @@ struct Neighbor {
     id: PeerId,
     cfg: NeighborConfig,
     handle: PeerHandle,
-    /// Adj-RIB-Out and send queue of the Established session.
+    /// Update group and send queue of the Established session.
     session: Option<OutSession>,
     /// Restart time it advertised (graceful restart), when we help.
     gr_time: Option<u16>,
@@ -217,50 +219,40 @@ struct Neighbor {
 }
 
 struct OutSession {
-    out: AdjRibOut,
-    ctx: SessionContext,
-    tx: mpsc::Sender<Vec<Update>>,
-    dirty: bool,
+    /// Index in [`Router::groups`].
+    group: usize,
+    tx: mpsc::Sender<Arc<GroupBatch>>,
 }
 
-impl OutSession {
-    /// Pack and queue pending changes if the send queue has room. True when nothing is left.
-    fn flush(&mut self) -> bool {
-        if !self.dirty {
-            return true;
-        }
-        match self.tx.try_reserve() {
-            Ok(permit) => {
-                let ups = self.out.take_updates(&self.ctx);
-                if !ups.is_empty() {
-                    permit.send(ups);
-                }
-                self.dirty = false;
-                true
-            }
-            Err(_) => false,
-        }
-    }
-}
-
-/// Sends queued batches to the driver, one UPDATE at a time (the driver bounds its write
+/// Sends this member's part of each queued group batch to the driver (which bounds its write
 /// queue). Ends when the session's queue is dropped or the session fails.
 fn spawn_sender(
     handle: PeerHandle,
     room: Arc<Notify>,
+    member: PeerId,
     sent: Arc<std::sync::atomic::AtomicU64>,
-) -> mpsc::Sender<Vec<Update>> {
-    let (tx, mut rx) = mpsc::channel::<Vec<Update>>(SEND_BATCHES);
+) -> mpsc::Sender<Arc<GroupBatch>> {
+    let (tx, mut rx) = mpsc::channel::<Arc<GroupBatch>>(SEND_BATCHES);
     tokio::spawn(async move {
         while let Some(batch) = rx.recv().await {
             // The router may be waiting for room in this queue.
             room.notify_one();
-            for u in batch {
-                if handle.send_update(u).await.is_err() {
-                    return;
+            // One command for the batch: the driver encodes and writes it in as few
+            // syscalls as its send buffer allows.
+            let ups: Vec<Update> = match Arc::try_unwrap(batch) {
+                // The last holder of the batch (always so in a group of one) moves it.
+                Ok(b) => b.into_member(member),
+                Err(b) => {
+                    let mut v: Vec<Update> = b.shared_for(member).cloned().collect();
+                    v.extend(b.eor_for(member));
+                    v
                 }
-                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            };
+            let n = ups.len() as u64;
+            if handle.send_updates(ups).await.is_err() {
+                return;
             }
+            sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
     });
     tx
@@ -270,6 +262,8 @@ struct Router {
     cfg: RouterConfig,
     rib: Rib,
     nbrs: Vec<Neighbor>,
+    /// Update groups (a slot is freed when its last member leaves).
+    groups: Vec<Option<UpdateGroup>>,
     fib: Option<Fib>,
     out: BufWriter<std::io::Stdout>,
     start: Instant,
@@ -343,6 +337,7 @@ pub async fn run_with(
         cfg,
         rib,
         nbrs: Vec::new(),
+        groups: Vec::new(),
         fib,
         out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
         start,
@@ -407,7 +402,7 @@ pub async fn run_with(
                     b.stats(&r.rib);
                 }
             }
-            _ = room.notified(), if r.nbrs.iter().any(|n| n.session.as_ref().is_some_and(|s| s.dirty)) => {}
+            _ = room.notified(), if r.groups.iter().flatten().any(|g| g.has_pending()) => {}
             Some(new) = async {
                 match reloads.as_mut() {
                     Some(c) => c.recv().await,
@@ -537,6 +532,7 @@ impl Router {
                     id,
                     &bgp_fsm::graceful::forwarding_preserved(neg.peer_graceful_restart.as_ref()),
                 );
+                self.end_session(i);
                 let n = &mut self.nbrs[i];
                 n.over_limit = false;
                 n.gr_time = gr_time;
@@ -550,33 +546,32 @@ impl Router {
                         .map(|(l, _)| l.ip())
                         .or(n.cfg.local_addr)
                         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-                    let mut out = AdjRibOut::new(
-                        id,
-                        OutPeerConfig {
-                            info,
-                            local_addr,
-                            next_hop_self: n.cfg.next_hop_self,
-                            route_reflector: self.cfg.route_reflector,
-                            policy: policy::export_policy(
-                                &n.cfg,
-                                self.cfg.decision.local_as,
-                                self.cfg.ebgp_requires_policy,
-                            ),
-                            families: neg.families.clone(),
-                            add_path: false,
-                        },
-                    );
-                    out.initial_dump(&self.rib);
-                    n.session = Some(OutSession {
-                        out,
-                        ctx: neg.context.clone(),
-                        tx: spawn_sender(
-                            n.handle.clone(),
-                            self.room.clone(),
-                            n.stats.updates_out.clone(),
+                    let ocfg = OutPeerConfig {
+                        info,
+                        local_addr,
+                        next_hop_self: n.cfg.next_hop_self,
+                        route_reflector: self.cfg.route_reflector,
+                        policy: policy::export_policy(
+                            &n.cfg,
+                            self.cfg.decision.local_as,
+                            self.cfg.ebgp_requires_policy,
                         ),
-                        dirty: true,
-                    });
+                        families: neg.families.clone(),
+                        add_path: false,
+                    };
+                    let tx = spawn_sender(
+                        n.handle.clone(),
+                        self.room.clone(),
+                        id,
+                        n.stats.updates_out.clone(),
+                    );
+                    let gi = self.join_group(ocfg, &neg.context, id);
+                    self.nbrs[i].session = Some(OutSession { group: gi, tx });
+                    let members = self.groups[gi].as_ref().map_or(0, |g| g.members().len());
+                    let _ = writeln!(
+                        self.out,
+                        "{{\"type\":\"update_group\",\"peer\":\"{addr}\",\"group\":{gi},\"members\":{members}}}"
+                    );
                 }
                 let _ = writeln!(
                     self.out,
@@ -588,9 +583,9 @@ impl Router {
                 // RFC 4724 §4.2: a session lost without a NOTIFICATION (TCP failure) keeps
                 // the peer's routes as stale while it restarts; with RFC 8538's N bit a
                 // NOTIFICATION or hold-timer expiry does too, a Hard Reset never.
+                let helper = reason.keeps_stale_routes(self.nbrs[i].gr_notification);
+                self.end_session(i);
                 let n = &mut self.nbrs[i];
-                let helper = reason.keeps_stale_routes(n.gr_notification);
-                n.session = None;
                 if n.over_limit {
                     // Printed and withdrawn when we ended it (check_max_prefix).
                     self.rib.peer_down(id);
@@ -624,9 +619,10 @@ impl Router {
                 self.check_max_prefix(i);
             }
             PeerEvent::RouteRefresh(_) => {
-                if let Some(s) = self.nbrs[i].session.as_mut() {
-                    s.out.initial_dump(&self.rib);
-                    s.dirty = true;
+                if let Some(s) = &self.nbrs[i].session
+                    && let Some(Some(g)) = self.groups.get_mut(s.group)
+                {
+                    g.refresh_member(id);
                 }
             }
             _ => {}
@@ -645,9 +641,9 @@ impl Router {
             let count = self.rib.peer_path_count(id, af);
             if count > limit as usize {
                 let addr = self.addr(i);
+                self.end_session(i);
                 let n = &mut self.nbrs[i];
                 n.over_limit = true;
-                n.session = None;
                 let _ = writeln!(
                     self.out,
                     "{{\"type\":\"session\",\"peer\":\"{addr}\",\"event\":\"max_prefix\",\"family\":\"{af}\",\"count\":{count},\"limit\":{limit}}}"
@@ -703,11 +699,9 @@ impl Router {
             }
         }
         self.mon.deltas(&self.rib, &deltas);
-        for n in &mut self.nbrs {
-            if let Some(s) = n.session.as_mut() {
-                s.out.process(&self.rib, &deltas);
-                s.dirty = true;
-            }
+        // One export computation per update group, whatever its number of members.
+        for g in self.groups.iter_mut().flatten() {
+            g.process(&self.rib, &deltas);
         }
         let _ = self.out.flush();
         if let Some(f) = &self.fib {
@@ -715,11 +709,75 @@ impl Router {
         }
     }
 
-    /// Queue packed UPDATEs where there is room.
+    /// Join the update group for `cfg` (created when no group has its key); its index.
+    fn join_group(&mut self, cfg: OutPeerConfig, ctx: &SessionContext, id: PeerId) -> usize {
+        let key = UpdateGroupKey::new(&cfg, ctx);
+        let gi = match self
+            .groups
+            .iter()
+            .position(|g| g.as_ref().is_some_and(|g| g.key() == &key))
+        {
+            Some(gi) => gi,
+            None => {
+                let g = Some(UpdateGroup::new(cfg, ctx.clone()));
+                match self.groups.iter().position(|g| g.is_none()) {
+                    Some(free) => {
+                        self.groups[free] = g;
+                        free
+                    }
+                    None => {
+                        self.groups.push(g);
+                        self.groups.len() - 1
+                    }
+                }
+            }
+        };
+        if let Some(Some(g)) = self.groups.get_mut(gi) {
+            g.join(&self.rib, id);
+        }
+        gi
+    }
+
+    /// Forget neighbour `i`'s outgoing session: it leaves its update group (freed when
+    /// empty) and its send queue is dropped.
+    fn end_session(&mut self, i: usize) {
+        let id = self.nbrs[i].id;
+        if let Some(s) = self.nbrs[i].session.take()
+            && let Some(slot) = self.groups.get_mut(s.group)
+            && slot.as_mut().is_some_and(|g| g.leave(id))
+        {
+            *slot = None;
+        }
+    }
+
+    /// Pack each update group's changes once and queue the batch to every member, when all
+    /// members' send queues have room (the group waits for its slowest member).
     fn flush_out(&mut self) {
-        for n in &mut self.nbrs {
-            if let Some(s) = n.session.as_mut() {
-                s.flush();
+        for (gi, slot) in self.groups.iter_mut().enumerate() {
+            let Some(g) = slot.as_mut() else { continue };
+            if !g.has_pending() {
+                continue;
+            }
+            let mut permits = Vec::new();
+            for n in &self.nbrs {
+                if let Some(s) = &n.session
+                    && s.group == gi
+                {
+                    match s.tx.try_reserve() {
+                        Ok(p) => permits.push(p),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if permits.len() != g.members().len() {
+                continue;
+            }
+            let batch = Arc::new(g.take());
+            if batch.is_empty() {
+                continue;
+            }
+            for p in permits {
+                p.send(batch.clone());
             }
         }
     }
@@ -741,7 +799,36 @@ impl Router {
         };
         if last || self.stats.due(s, now) {
             let _ = self.stats.write(&mut self.out, s, now);
+            self.print_groups();
             let _ = self.out.flush();
+        }
+    }
+}
+
+impl Router {
+    /// One `update_group` line per group: members and counters (exports computed once per
+    /// group, batches and UPDATEs packed once per group).
+    fn print_groups(&mut self) {
+        for (gi, g) in self.groups.iter().enumerate() {
+            let Some(g) = g else { continue };
+            let members: Vec<String> = g
+                .members()
+                .iter()
+                .filter_map(|m| self.nbrs.iter().find(|n| n.id == *m))
+                .map(|n| format!("\"{}\"", n.cfg.addr))
+                .collect();
+            let c = g.counters();
+            let _ = writeln!(
+                self.out,
+                "{{\"type\":\"update_group\",\"group\":{gi},\"members\":[{}],\"exports\":{},\"export_cache_hits\":{},\"batches\":{},\"updates\":{},\"member_dumps\":{},\"advertised\":{}}}",
+                members.join(","),
+                c.exports,
+                c.export_cache_hits,
+                c.batches,
+                c.updates,
+                c.member_dumps,
+                g.adj_rib_out().advertised()
+            );
         }
     }
 }

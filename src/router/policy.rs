@@ -19,9 +19,11 @@ fn chain(first: Option<Arc<dyn Policy>>, then: Option<Arc<dyn Policy>>) -> Optio
 }
 
 /// The configured policy, or with RFC 8212 (`requires`) a deny-all for an eBGP neighbour
-/// that has none.
+/// that has none. An explicit accept-all is no policy to run (it satisfies RFC 8212), so
+/// such neighbours share update groups.
 fn configured(p: &Option<Arc<dyn Policy>>, ebgp: bool, requires: bool) -> Option<Arc<dyn Policy>> {
     match p {
+        Some(p) if p.is_accept_all() => None,
         Some(p) => Some(p.clone()),
         None if ebgp && requires => Some(Arc::new(DenyAll)),
         None => None,
@@ -57,6 +59,20 @@ mod tests {
     use super::*;
     use bgp_rib::policy::AcceptAll;
     use bgp_rib::{Attrs, PeerInfo};
+
+    #[test]
+    fn explicit_accept_all_runs_no_policy_and_satisfies_rfc8212() {
+        let mut n = NeighborConfig::new("10.0.0.2".parse().unwrap(), 65001);
+        n.import = Some(Arc::new(AcceptAll));
+        n.export = Some(Arc::new(AcceptAll));
+        assert!(import_policy(&n, 64512, true).is_none());
+        assert!(export_policy(&n, 64512, true).is_none());
+        n.export = None;
+        assert!(
+            export_policy(&n, 64512, true).is_some(),
+            "RFC 8212: deny-all"
+        );
+    }
 
     fn accepts(p: &Option<Arc<dyn Policy>>, asn: u32) -> bool {
         let info = PeerInfo::new(

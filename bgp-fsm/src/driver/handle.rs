@@ -35,6 +35,7 @@ pub enum DriverError {
 
 pub(super) enum Command {
     Update(Box<Update>, oneshot::Sender<Result<(), DriverError>>),
+    Updates(Vec<Update>, oneshot::Sender<Result<(), DriverError>>),
     RouteRefresh(AfiSafi, oneshot::Sender<Result<(), DriverError>>),
     Shutdown(Option<String>, oneshot::Sender<()>),
     AutomaticStop(Notification, oneshot::Sender<()>),
@@ -91,6 +92,21 @@ impl PeerHandle {
         let (tx, rx) = oneshot::channel();
         self.cmd
             .send(Command::Update(Box::new(update), tx))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        rx.await.map_err(|_| DriverError::Stopped)?
+    }
+    /// Queue UPDATEs in order as one command: they are encoded as the session's send buffer
+    /// takes them and leave in as few writes as fit, with one wake-up of the driver instead
+    /// of one per message. Returns once every one is in the send buffer (or the first error;
+    /// the rest are then not sent).
+    pub async fn send_updates(&self, updates: Vec<Update>) -> Result<(), DriverError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::Updates(updates, tx))
             .await
             .map_err(|_| DriverError::Stopped)?;
         rx.await.map_err(|_| DriverError::Stopped)?

@@ -55,7 +55,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::fsm::State;
@@ -133,6 +133,7 @@ pub fn spawn_peer(config: PeerConfig, listener: Option<&Listener>) -> PeerHandle
         taken: taken.clone(),
         finished: false,
         closing: Vec::new(),
+        outq: None,
         cfg: config.clone(),
     };
     tokio::spawn(driver.run());
@@ -178,7 +179,15 @@ struct Driver {
     taken: Arc<AtomicBool>,
     finished: bool,
     closing: Vec<tokio::task::JoinHandle<()>>,
+    /// UPDATEs of a [`PeerHandle::send_updates`] command not yet taken by the send buffer,
+    /// and where to report when they all are.
+    outq: Option<OutQueue>,
 }
+
+type OutQueue = (
+    std::vec::IntoIter<bgp_wire::Update>,
+    oneshot::Sender<Result<(), DriverError>>,
+);
 
 enum Io {
     Read(io::Result<()>),
@@ -435,8 +444,10 @@ impl Driver {
         self.peer.start(now);
         self.drain();
         while !self.finished {
+            self.pump_outq();
             let deadline = self.peer.poll_timeout();
-            let write_ok = self.peer.send_capacity() > 0;
+            // A batch being sent is finished before the next command.
+            let write_ok = self.peer.send_capacity() > 0 && self.outq.is_none();
             let epoch = self.epoch;
             let Driver {
                 peer,
@@ -560,6 +571,10 @@ impl Driver {
                 });
                 let _ = reply.send(r);
             }
+            Command::Updates(u, reply) => {
+                self.outq = Some((u.into_iter(), reply));
+                self.pump_outq();
+            }
             Command::RouteRefresh(af, reply) => {
                 let r = self.peer.send_route_refresh(now, af).map_err(driver_error);
                 let _ = reply.send(r);
@@ -573,6 +588,35 @@ impl Driver {
                 let _ = reply.send(());
             }
         }
+    }
+
+    /// Hand queued UPDATEs of a batch to the session while its send buffer takes them.
+    fn pump_outq(&mut self) {
+        let Some((mut it, reply)) = self.outq.take() else {
+            return;
+        };
+        let now = self.now();
+        while self.peer.send_capacity() > 0 {
+            let Some(u) = it.next() else {
+                let _ = reply.send(Ok(()));
+                self.drain();
+                return;
+            };
+            if let Err(e) = self.peer.send_update(now, u) {
+                if let PeerError::Encode(e) = &e {
+                    tracing::warn!("cannot encode message for {}: {e}", self.cfg.peer_addr);
+                }
+                let _ = reply.send(Err(driver_error(e)));
+                self.drain();
+                return;
+            }
+        }
+        if it.len() == 0 {
+            let _ = reply.send(Ok(()));
+        } else {
+            self.outq = Some((it, reply));
+        }
+        self.drain();
     }
 
     fn on_connected(&mut self, r: io::Result<TcpStream>, now: Duration) {

@@ -124,8 +124,12 @@ impl Rib {
         if let Some(o) = old {
             self.interner.release(o.attrs);
         }
-        if added && let Some(Some(s)) = self.peers.get_mut(peer.0 as usize) {
-            s.paths[fam_index(key)] += 1;
+        if added {
+            match self.peers.get_mut(peer.0 as usize) {
+                Some(Some(s)) => s.paths[fam_index(key)] += 1,
+                _ if peer == PeerId::LOCAL => self.local_paths += 1,
+                _ => {}
+            }
         }
         if let Some(kind) = change
             && self.track
@@ -178,9 +182,15 @@ impl Rib {
             c
         });
         for r in removed {
-            if let Some(Some(s)) = self.peers.get_mut(r.peer as usize) {
-                let n = &mut s.paths[fam_index(key)];
-                *n = n.saturating_sub(1);
+            match self.peers.get_mut(r.peer as usize) {
+                Some(Some(s)) => {
+                    let n = &mut s.paths[fam_index(key)];
+                    *n = n.saturating_sub(1);
+                }
+                _ if r.peer == PeerId::LOCAL.0 => {
+                    self.local_paths = self.local_paths.saturating_sub(1)
+                }
+                _ => {}
             }
             self.interner.release(r.attrs);
         }

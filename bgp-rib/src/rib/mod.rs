@@ -150,6 +150,8 @@ pub struct Rib {
     deltas: Vec<Delta>,
     track: bool,
     arrival: u32,
+    /// Paths of locally originated routes (peers count theirs in their slot).
+    local_paths: usize,
 }
 
 impl std::fmt::Debug for Rib {
@@ -209,6 +211,7 @@ impl Rib {
             deltas: Vec::new(),
             track: true,
             arrival: 0,
+            local_paths: 0,
         }
     }
     /// The decision configuration.
@@ -414,6 +417,17 @@ impl Rib {
         })
     }
 
+    /// The best path of a prefix, read from the flags the decision process left on the
+    /// stored paths (no [`RouteView`] is built and the decision is not re-run): the peer it
+    /// came from, its path id and its attributes. What an Adj-RIB-Out without ADD-PATH needs
+    /// per prefix.
+    pub fn best_path(&self, prefix: IpNet) -> Option<(PeerId, u32, &Arc<Attrs>)> {
+        self.paths_of(prefix.into())
+            .iter()
+            .find(|p| p.flags & F_BEST != 0)
+            .map(|p| (PeerId(p.peer), p.path_id, &p.attrs))
+    }
+
     /// Longest-prefix match of an address in the Loc-RIB: the most specific prefix with a
     /// usable best path (prefixes whose paths are all excluded do not shadow shorter ones).
     pub fn lookup(&self, addr: IpAddr) -> Option<RouteView> {
@@ -456,8 +470,20 @@ impl Rib {
     pub fn prefix_count(&self) -> usize {
         self.v4.index.len() + self.v6.index.len()
     }
-    /// Number of paths stored.
+    /// Number of paths stored. Kept as counters (per peer and for local routes), so it is
+    /// cheap enough for a stats line while a full table loads.
     pub fn path_count(&self) -> usize {
+        self.local_paths
+            + self
+                .peers
+                .iter()
+                .flatten()
+                .map(|s| s.paths[0] + s.paths[1])
+                .sum::<usize>()
+    }
+    /// [`Rib::path_count`] by walking every destination (tests compare the two).
+    #[cfg(test)]
+    pub(crate) fn path_count_walk(&self) -> usize {
         self.v4
             .dests
             .iter()
@@ -488,3 +514,5 @@ impl Rib {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_counts;
