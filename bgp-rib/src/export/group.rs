@@ -28,6 +28,7 @@ use crate::rib::{Delta, PeerId, Rib};
 pub struct UpdateGroupKey {
     ibgp: bool,
     rr_client: bool,
+    rs_client: bool,
     local_addr: IpAddr,
     next_hop_self: bool,
     route_reflector: bool,
@@ -53,6 +54,7 @@ impl UpdateGroupKey {
         UpdateGroupKey {
             ibgp: cfg.info.ibgp,
             rr_client: cfg.info.rr_client,
+            rs_client: cfg.info.rs_client,
             local_addr: cfg.local_addr,
             next_hop_self: cfg.next_hop_self,
             route_reflector: cfg.route_reflector,

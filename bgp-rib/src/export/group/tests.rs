@@ -292,3 +292,22 @@ fn keys_separate_what_changes_the_exported_routes_or_their_encoding() {
     );
     assert_eq!(k(&pa, &ctx), k(&pa.clone(), &ctx));
 }
+
+#[test]
+fn route_server_clients_and_plain_ebgp_neighbours_never_share_a_group() {
+    let ctx = bgp_wire::SessionContext::modern();
+    let plain = info(2, 65002);
+    let mut client = info(3, 65003);
+    client.rs_client = true;
+    assert_ne!(
+        UpdateGroupKey::new(&out(&plain), &ctx),
+        UpdateGroupKey::new(&out(&client), &ctx),
+        "RFC 7947 export differs: no prepend, next hop and MED kept"
+    );
+    let mut other_client = info(4, 65004);
+    other_client.rs_client = true;
+    assert_eq!(
+        UpdateGroupKey::new(&out(&client), &ctx),
+        UpdateGroupKey::new(&out(&other_client), &ctx)
+    );
+}
