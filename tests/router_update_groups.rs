@@ -91,6 +91,12 @@ async fn equivalent_neighbours_share_one_computation_and_get_identical_updates()
             "65002",
             "--peer-as",
             "65003",
+            // RFC 8212 is on by default: explicit accept-all policies (which run no policy,
+            // so the three still form one group).
+            "--import-policy",
+            "accept",
+            "--export-policy",
+            "accept",
             "--output",
             "none",
             "--stats",

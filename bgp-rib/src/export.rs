@@ -293,6 +293,14 @@ impl AdjRibOut {
     pub fn export_counters(&self) -> (u64, u64) {
         (self.cache.misses, self.cache.hits)
     }
+    /// Every prefix advertised (after pending changes are taken), each once, in no
+    /// particular order: what a neighbour holds from this Adj-RIB-Out.
+    pub fn advertised_prefixes(&self) -> Vec<IpNet> {
+        let mut v: Vec<IpNet> = self.sent.iter().map(|((p, _), _)| p.to_net()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
     /// The attributes currently advertised for a prefix (path id 0, or the lowest path id
     /// with ADD-PATH).
     pub fn advertised_attrs(&self, prefix: IpNet) -> Option<&Arc<Attrs>> {

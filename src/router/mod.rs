@@ -47,7 +47,8 @@ use bgp_rib::export::{GroupBatch, OutPeerConfig, UpdateGroup, UpdateGroupKey};
 use bgp_rib::policy::Policy;
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib};
 use bgp_wire::message::BgpRole;
-use bgp_wire::{AfiSafi, Capability, Notification, SessionContext, Update};
+use bgp_wire::{AfiSafi, Capability, Nlri, Notification, SessionContext, Update, UpdateBuilder};
+use ipnet::IpNet;
 use tokio::sync::{Notify, mpsc};
 
 use fib::{Fib, FibChange};
@@ -222,6 +223,10 @@ struct OutSession {
     /// Index in [`Router::groups`].
     group: usize,
     tx: mpsc::Sender<Arc<GroupBatch>>,
+    /// Moved here from another update group (a reloaded export policy): the prefixes it
+    /// holds from the old group. With this group's first batch, those the group does not
+    /// advertise are withdrawn; the rest are replaced by the batch.
+    moving: Option<Vec<IpNet>>,
 }
 
 /// Sends this member's part of each queued group batch to the driver (which bounds its write
@@ -566,7 +571,11 @@ impl Router {
                         n.stats.updates_out.clone(),
                     );
                     let gi = self.join_group(ocfg, &neg.context, id);
-                    self.nbrs[i].session = Some(OutSession { group: gi, tx });
+                    self.nbrs[i].session = Some(OutSession {
+                        group: gi,
+                        tx,
+                        moving: None,
+                    });
                     let members = self.groups[gi].as_ref().map_or(0, |g| g.members().len());
                     let _ = writeln!(
                         self.out,
@@ -758,21 +767,44 @@ impl Router {
             if !g.has_pending() {
                 continue;
             }
+            let txs: Vec<mpsc::Sender<Arc<GroupBatch>>> = self
+                .nbrs
+                .iter()
+                .filter_map(|n| n.session.as_ref().filter(|s| s.group == gi))
+                .map(|s| s.tx.clone())
+                .collect();
             let mut permits = Vec::new();
-            for n in &self.nbrs {
-                if let Some(s) = &n.session
-                    && s.group == gi
-                {
-                    match s.tx.try_reserve() {
-                        Ok(p) => permits.push(p),
-                        Err(_) => break,
-                    }
+            for tx in &txs {
+                match tx.try_reserve() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
                 }
             }
             if permits.len() != g.members().len() {
                 continue;
             }
-            let batch = Arc::new(g.take());
+            let mut batch = g.take();
+            for n in self.nbrs.iter_mut() {
+                if let Some(s) = n.session.as_mut()
+                    && s.group == gi
+                    && let Some(held) = s.moving.take()
+                {
+                    let gone = held
+                        .into_iter()
+                        .filter(|p| g.adj_rib_out().advertised_attrs(*p).is_none());
+                    let (w4, w6): (Vec<IpNet>, Vec<IpNet>) = gone.partition(|p| p.addr().is_ipv4());
+                    if w4.is_empty() && w6.is_empty() {
+                        continue;
+                    }
+                    let ups = UpdateBuilder::new(g.context())
+                        .withdraw(AfiSafi::IPV4_UNICAST, w4.into_iter().map(Nlri::new))
+                        .withdraw(AfiSafi::IPV6_UNICAST, w6.into_iter().map(Nlri::new))
+                        .build()
+                        .unwrap_or_default();
+                    batch.dumps.push((n.id, ups));
+                }
+            }
+            let batch = Arc::new(batch);
             if batch.is_empty() {
                 continue;
             }

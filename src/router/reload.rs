@@ -21,13 +21,7 @@ use std::time::Duration;
 
 use bgp_fsm::DownReason;
 use bgp_fsm::driver::PeerEvent;
-use std::sync::Arc;
-
-use bgp_rib::export::export_attrs;
-use bgp_rib::export::group::GroupBatch;
-use bgp_wire::{AfiSafi, Nlri, Notification, UpdateBuilder};
-use ipnet::IpNet;
-use tokio::sync::mpsc;
+use bgp_wire::Notification;
 
 use super::config::same_policy;
 use super::{Events, NeighborConfig, Router, RouterConfig};
@@ -179,9 +173,10 @@ impl Router {
     }
 
     /// Apply a changed export policy without resetting the session: the neighbour leaves its
-    /// update group for the group of its new export parameters, which sends it what it
-    /// advertises (an implicit replace of every route it had); routes the new policy no longer
-    /// exports are withdrawn first, on the same queue, so nothing stale is left there.
+    /// update group for the group of its new export parameters. That group's first batch for
+    /// it replaces every route it advertises and withdraws the rest of what the neighbour
+    /// held from the old group (`OutSession::moving`), on the neighbour's own queue, so
+    /// nothing stale is left there and nothing flaps.
     fn reexport(&mut self, i: usize, n: &NeighborConfig) {
         let local_as = self.cfg.decision.local_as;
         let policy = super::policy::export_policy(n, local_as, self.cfg.ebgp_requires_policy);
@@ -195,57 +190,19 @@ impl Router {
         let mut cfg = old.adj_rib_out().config().clone();
         cfg.policy = policy;
         let ctx = old.context().clone();
-        // What the old group advertises that the new parameters do not export.
-        let (mut w4, mut w6) = (Vec::new(), Vec::new());
-        for p in self.rib.best_prefixes() {
-            if old.adj_rib_out().advertised_attrs(p).is_none() {
-                continue;
-            }
-            let exported = self.rib.route(p).is_some_and(|r| {
-                self.rib.peer_info(r.best.peer).is_some_and(|src| {
-                    export_attrs(
-                        self.rib.config(),
-                        r.best.peer,
-                        src,
-                        id,
-                        &cfg,
-                        p,
-                        &r.best.attrs,
-                    )
-                    .is_some()
-                })
-            });
-            if !exported {
-                match p {
-                    IpNet::V4(_) => w4.push(Nlri::new(p)),
-                    IpNet::V6(_) => w6.push(Nlri::new(p)),
-                }
-            }
-        }
-        if !w4.is_empty() || !w6.is_empty() {
-            let ups = UpdateBuilder::new(&ctx)
-                .withdraw(AfiSafi::IPV4_UNICAST, w4)
-                .withdraw(AfiSafi::IPV6_UNICAST, w6)
-                .build()
-                .unwrap_or_default();
-            let batch = GroupBatch {
-                dumps: vec![(id, ups)],
-                ..GroupBatch::default()
-            };
-            // The member's own queue keeps the order: old batches, these withdrawals, then
-            // the new group's dump.
-            if let Err(mpsc::error::TrySendError::Full(batch)) = s.tx.try_send(Arc::new(batch)) {
-                // Only while the queue is full: wait for room beside the router task.
-                let tx = s.tx.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(batch).await;
-                });
-            }
+        let mut held = old.adj_rib_out().advertised_prefixes();
+        if let Some(earlier) = &s.moving {
+            // Moved twice before a batch went out: it still holds those too.
+            held.extend(earlier.iter().copied());
         }
         let tx = s.tx.clone();
         self.end_session(i);
         let gi = self.join_group(cfg, &ctx, id);
-        self.nbrs[i].session = Some(super::OutSession { group: gi, tx });
+        self.nbrs[i].session = Some(super::OutSession {
+            group: gi,
+            tx,
+            moving: Some(held),
+        });
     }
 }
 
