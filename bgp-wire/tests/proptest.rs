@@ -650,11 +650,18 @@ proptest! {
         let d = decode_path_attributes(&block, &ctx, AttrListOptions::default());
         prop_assert!(d.verdict.is_clean(), "{:?}", d.verdict);
         prop_assert_eq!(&d.attributes, &u.attributes);
-        // Archive options change nothing on a canonical block (whose full-form MP_REACH
-        // never looks abbreviated).
-        let opts = AttrListOptions { abbreviated_mp_reach: Some(V6U), ignore_flag_errors: true };
-        let d2 = decode_path_attributes(&block, &ctx, opts);
-        prop_assert_eq!(d2, d);
+        // Archive options change nothing on a canonical block: a full-form MP_REACH starts
+        // with the AFI's high octet, 0 for IPv4/IPv6 (the families of RIB entries), so it
+        // never looks abbreviated. (An AFI above 255 whose high octet happens to equal the
+        // rest's length would: such a block is not a RIB entry's, so it is left out here.)
+        let high_afi = u.attributes.iter().any(|a| {
+            matches!(a, PathAttribute::MpReachNlri(r) if r.af.afi.code() > 255)
+        });
+        if !high_afi {
+            let opts = AttrListOptions { abbreviated_mp_reach: Some(V6U), ignore_flag_errors: true };
+            let d2 = decode_path_attributes(&block, &ctx, opts);
+            prop_assert_eq!(d2, d);
+        }
     }
 
     /// An abbreviated MP_REACH_NLRI (RFC 6396 §4.3.4) decodes to the family given, with its
