@@ -11,21 +11,9 @@ use testlab::{Bridge, Frr, Netns, TempDir, require_root_and, wait_until};
 
 const T: Duration = Duration::from_secs(30);
 
-fn router_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("router");
-    assert!(
-        p.is_file(),
-        "examples/router not built (cargo build --examples)"
-    );
-    p
-}
+#[path = "router_common.rs"]
+mod router_common;
+use router_common::router_bin;
 
 /// `examples/router` running in a namespace, its JSON lines in a file; stopped by PID.
 struct Router {

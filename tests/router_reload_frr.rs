@@ -9,21 +9,14 @@
 //! connection, none dropped). Every neighbour has explicit import and export policies (RFC
 //! 8212). Needs root and FRR; fails under CI=true without them.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use testlab::{Frr, Netns, TempDir, link, require_root_and, wait_until};
 
-fn router_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("router")
-}
+#[path = "router_common.rs"]
+mod router_common;
+use router_common::router_bin;
 
 const PREFIXES: [&str; 4] = ["10.9.0.0/24", "10.9.1.0/24", "10.9.2.0/24", "10.9.3.0/24"];
 

@@ -11,15 +11,9 @@ use bgp_fsm::driver::{PeerConfig, spawn_peer};
 use bgp_rib::Attrs;
 use bgp_wire::{AfiSafi, Nlri, SessionContext, UpdateBuilder};
 
-fn router_bin() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("router")
-}
+#[path = "router_common.rs"]
+mod router_common;
+use router_common::router_bin;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_lines_are_rate_limited_and_settle_on_the_final_count() {

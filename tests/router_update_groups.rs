@@ -17,15 +17,9 @@ use bgp_wire::attr::AsPath;
 use bgp_wire::{AfiSafi, Nlri, SessionContext, Update, UpdateBuilder};
 use tokio::sync::mpsc;
 
-fn router_bin() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("router")
-}
+#[path = "router_common.rs"]
+mod router_common;
+use router_common::router_bin;
 
 fn peer(addr: &str, asn: u32, port: u16) -> (PeerHandle, mpsc::Receiver<PeerEvent>) {
     let mut pc = PeerConfig::new(
