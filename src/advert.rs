@@ -10,8 +10,7 @@ use bgp_rib::decision::communities_allow;
 use bgp_rib::export::{AdjRibOut, OutPeerConfig, prepend};
 use bgp_rib::policy::Policy;
 use bgp_rib::{Attrs, DecisionConfig, PeerId, PeerInfo, Rib};
-use bgp_wire::attr::{Community, LargeCommunity, MpUnreach, PathAttribute};
-use bgp_wire::nlri::MpNlri;
+use bgp_wire::attr::{Community, LargeCommunity};
 use bgp_wire::{AfiSafi, SessionContext, Update};
 use ipnet::IpNet;
 
@@ -381,27 +380,15 @@ impl Advertiser {
     }
 }
 
-/// The End-of-RIB marker for a family (RFC 4724): an empty UPDATE for IPv4 unicast, an
-/// empty MP_UNREACH_NLRI otherwise.
-pub fn end_of_rib(af: AfiSafi) -> Update {
-    if af == AfiSafi::IPV4_UNICAST {
-        Update::default()
-    } else {
-        Update {
-            attributes: vec![PathAttribute::MpUnreachNlri(MpUnreach {
-                af,
-                withdrawn: MpNlri::Prefixes(Vec::new()),
-            })],
-            ..Default::default()
-        }
-    }
-}
+/// The End-of-RIB marker for a family (RFC 4724), bgp-wire's.
+pub use bgp_wire::end_of_rib;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use bgp_wire::Nlri;
     use bgp_wire::attr::AsPath;
+    use bgp_wire::attr::PathAttribute;
 
     fn info(local: u32, peer: u32, addr: &str) -> SessionInfo {
         SessionInfo {
