@@ -195,15 +195,22 @@ fn connect(a: &Args) -> std::io::Result<TcpStream> {
     Ok(s.into())
 }
 
-/// Connect (retrying), exchange OPEN and KEEPALIVE, return the stream once Established.
+/// Connect and exchange OPEN and KEEPALIVE, retrying the whole exchange until `deadline`
+/// (a receiver that is still starting may reset a connection it has no neighbour for yet);
+/// the stream once Established.
 fn establish(a: &Args, deadline: Instant) -> std::io::Result<TcpStream> {
-    let s = loop {
-        match connect(a) {
-            Ok(s) => break s,
+    loop {
+        match handshake(a) {
+            Ok(s) => return Ok(s),
             Err(e) if Instant::now() > deadline => return Err(e),
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
-    };
+    }
+}
+
+/// One connection and OPEN/KEEPALIVE exchange.
+fn handshake(a: &Args) -> std::io::Result<TcpStream> {
+    let s = connect(a)?;
     s.set_nodelay(true)?;
     let mut w = s.try_clone()?;
     w.write_all(&open(a.local_as, a.router_id))?;

@@ -12,6 +12,7 @@
 #
 # Usage (as root): flock /work/heavy.lock scripts/bench-router.sh [N]
 # Needs: bird2 (bird, birdc), iproute2, jq; builds the release examples unless NO_BUILD=1.
+# ROUTER_BIN=PATH runs another build of our router (A/B comparisons).
 # ROUTER_WRAP="perf record -g -o FILE --" runs our router under a profiler.
 # SINKS=K (default 1) re-advertises to K equivalent sinks (10.2.0.2 .. 10.2.0.K+1, AS 65002 ..,
 # all behind one interface of the receiver); the sink time is the last prefix at the last sink.
@@ -32,7 +33,7 @@ trap cleanup EXIT
 if [ "${NO_BUILD:-0}" != 1 ]; then
     (cd "$ROOT" && nice -n 5 cargo build -q --release --example router --example bgp_feed) || exit 1
 fi
-ROUTER=$ROOT/target/release/examples/router
+ROUTER=${ROUTER_BIN:-$ROOT/target/release/examples/router}
 FEED=$ROOT/target/release/examples/bgp_feed
 
 for n in rx feed sink; do ip netns add "${P}$n"; ip -n "${P}$n" link set lo up; done
