@@ -1,5 +1,7 @@
 //! bgp-rib benchmarks: table ingest (one peer, four peers), best-path recompute when a peer
-//! goes down, and the per-prefix decision with eight paths.
+//! goes down, the per-prefix decision with eight paths, and the router's data path without
+//! I/O (ingest in batches, each batch's deltas through one update group's Adj-RIB-Out and
+//! packed into UPDATEs).
 //!
 //! The full-size measured run (1M prefixes, heap bytes per route with a counting allocator) is
 //! `cargo run --release -p bgp-rib --example rib_mem`; results in `benches/RESULTS-rib.md`.
@@ -150,5 +152,52 @@ fn decision(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, ingest, decision);
+/// What `examples/router` does per batch of received UPDATEs, without sockets: apply them,
+/// feed the deltas to the update group of one eBGP neighbour, pack the group's UPDATEs.
+fn export(c: &mut Criterion) {
+    use bgp_rib::export::{OutPeerConfig, UpdateGroup};
+    let pfx = prefixes(N);
+    let ups = updates(&pfx, 0);
+    let run = |ups: &[Update]| {
+        let mut rib = Rib::new(cfg());
+        let ids = peers(&mut rib, 2);
+        let sink = PeerInfo::new(
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)),
+            65002,
+            Ipv4Addr::new(1, 0, 0, 3),
+            65000,
+        );
+        let ocfg = OutPeerConfig {
+            info: sink,
+            local_addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            next_hop_self: false,
+            route_reflector: false,
+            policy: None,
+            families: vec![bgp_wire::AfiSafi::IPV4_UNICAST],
+            add_path: false,
+        };
+        let mut g = UpdateGroup::new(ocfg, bgp_wire::SessionContext::modern());
+        g.join(&rib, ids[1]);
+        let mut sent = 0usize;
+        // The router takes up to 257 UPDATEs per wake-up.
+        for batch in ups.chunks(257) {
+            for u in batch {
+                let _ = rib.apply_update(ids[0], u);
+            }
+            let d = rib.drain_deltas();
+            g.process(&rib, &d);
+            sent += g.take().stream.len();
+        }
+        sent
+    };
+    let mut g = c.benchmark_group("rib_export");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("ingest_and_export_100k", |b| {
+        b.iter(|| black_box(run(&ups)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ingest, decision, export);
 criterion_main!(benches);

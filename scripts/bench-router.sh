@@ -73,7 +73,8 @@ run_one() {
     RECV_MS=""
     while [ "$(now_ms)" -lt "$deadline" ]; do
         if [ "$name" = ours ]; then
-            RECV_MS=$(jq -r "select(.type==\"stats\" and .routes>=$N) | .unix_ms" "$DIR/ours.out" 2>/dev/null | head -1)
+            # grep, not jq, every 20 ms: a jq start per poll took 15 % of a core beside the router.
+            RECV_MS=$(grep -m1 -F "\"routes\":$N," "$DIR/ours.out" 2>/dev/null | sed -n 's/.*"unix_ms":\([0-9]*\).*/\1/p')
         else
             local c; c=$(birdc -s "$DIR/bird.ctl" show protocols all feeder 2>/dev/null | awk '/Routes:/ {print $2; exit}')
             [ "${c:-0}" -ge "$N" ] && RECV_MS=$(now_ms)

@@ -18,8 +18,10 @@ use crate::rib::{Delta, PeerId, Rib};
 pub use crate::aspath::prepend;
 
 pub mod group;
+mod pending;
 mod sent;
 pub use group::{GroupBatch, GroupCounters, UpdateGroup, UpdateGroupKey};
+use pending::Pending;
 use sent::SentTable;
 
 /// How we send to one peer.
@@ -172,7 +174,7 @@ pub struct AdjRibOut {
     cfg: OutPeerConfig,
     /// (prefix, path id) -> what was sent; path id 0 without ADD-PATH.
     sent: SentTable,
-    pending: BTreeMap<(AnyPrefix, u32), Option<Sent>>,
+    pending: Pending,
     /// ADD-PATH send: (prefix, source peer, source path id) -> the path id we send it with.
     out_ids: BTreeMap<(AnyPrefix, u32, u32), u32>,
     interner: Interner,
@@ -246,7 +248,7 @@ impl AdjRibOut {
             id,
             cfg,
             sent: SentTable::default(),
-            pending: BTreeMap::new(),
+            pending: Pending::default(),
             out_ids: BTreeMap::new(),
             interner: Interner::default(),
             cache: ExportCache::default(),
@@ -412,11 +414,7 @@ impl AdjRibOut {
         }
         self.assign_out_ids(key, &sources, &mut want);
         // Forget pending changes of this prefix, then queue the difference to what was sent.
-        let stale: Vec<(AnyPrefix, u32)> = self
-            .pending
-            .range((key, 0)..=(key, u32::MAX))
-            .map(|(k, _)| *k)
-            .collect();
+        let stale: Vec<(AnyPrefix, u32)> = self.pending.keys_of(key);
         for k in stale {
             if let Some(Some(a)) = self.pending.remove(&k) {
                 self.interner.release(a.attrs);
@@ -544,7 +542,7 @@ impl AdjRibOut {
     /// becomes the source of a prefix gets that prefix withdrawn. Without members (a
     /// per-peer Adj-RIB-Out) every UPDATE is for [`Audience::All`].
     pub(crate) fn take_for_members(&mut self, ctx: &SessionContext) -> Vec<(Audience, Update)> {
-        let pending = std::mem::take(&mut self.pending);
+        let pending = self.pending.take_sorted();
         let members: Vec<PeerId> = self.members().to_vec();
         let audience = |src: u32| {
             if members.iter().any(|m| m.0 == src) {
@@ -750,7 +748,7 @@ impl AdjRibOut {
         for a in self.sent.clear() {
             self.interner.release(a);
         }
-        for (_, a) in std::mem::take(&mut self.pending) {
+        for (_, a) in self.pending.take_sorted() {
             if let Some(a) = a {
                 self.interner.release(a.attrs);
             }
