@@ -139,6 +139,7 @@ async fn client(sock: tokio::net::UnixStream, queries: mpsc::Sender<Query>) -> s
 impl Router {
     /// Answer a query from the control socket or the metrics endpoint.
     pub(super) fn answer(&mut self, q: Query) {
+        self.home_all();
         match q {
             Query::Metrics(tx) => {
                 let body = render(

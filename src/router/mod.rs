@@ -219,6 +219,14 @@ struct Neighbor {
     gr_notification: bool,
 }
 
+/// An update group packing its batch on a blocking thread, beside the router task: the
+/// Loc-RIB changes it misses meanwhile wait here and are applied when it returns.
+struct Away {
+    group: usize,
+    deltas: Vec<Delta>,
+    back: std::sync::mpsc::Receiver<UpdateGroup>,
+}
+
 struct OutSession {
     /// Index in [`Router::groups`].
     group: usize,
@@ -267,8 +275,11 @@ struct Router {
     cfg: RouterConfig,
     rib: Rib,
     nbrs: Vec<Neighbor>,
-    /// Update groups (a slot is freed when its last member leaves).
+    /// Update groups (a slot is freed when its last member leaves; a group whose batch is
+    /// being packed is in [`Router::away`] meanwhile, its slot empty but not free).
     groups: Vec<Option<UpdateGroup>>,
+    /// Groups packing a batch on a blocking thread (see [`Router::flush_out`]).
+    away: Vec<Away>,
     fib: Option<Fib>,
     out: BufWriter<std::io::Stdout>,
     start: Instant,
@@ -343,6 +354,7 @@ pub async fn run_with(
         rib,
         nbrs: Vec::new(),
         groups: Vec::new(),
+        away: Vec::new(),
         fib,
         out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
         start,
@@ -407,7 +419,7 @@ pub async fn run_with(
                     b.stats(&r.rib);
                 }
             }
-            _ = room.notified(), if r.groups.iter().flatten().any(|g| g.has_pending()) => {}
+            _ = room.notified(), if !r.away.is_empty() || r.groups.iter().flatten().any(|g| g.has_pending()) => {}
             Some(new) = async {
                 match reloads.as_mut() {
                     Some(c) => c.recv().await,
@@ -429,6 +441,7 @@ pub async fn run_with(
         // Session lines and route lines of this batch leave now (no syscall when empty).
         let _ = r.out.flush();
     }
+    r.home_all();
     r.print_stats(true);
     r.mon.close();
     if let Some(f) = &r.fib {
@@ -628,6 +641,7 @@ impl Router {
                 self.check_max_prefix(i);
             }
             PeerEvent::RouteRefresh(_) => {
+                self.home_all();
                 if let Some(s) = &self.nbrs[i].session
                     && let Some(Some(g)) = self.groups.get_mut(s.group)
                 {
@@ -712,6 +726,9 @@ impl Router {
         for g in self.groups.iter_mut().flatten() {
             g.process(&self.rib, &deltas);
         }
+        for a in &mut self.away {
+            a.deltas.extend_from_slice(&deltas);
+        }
         let _ = self.out.flush();
         if let Some(f) = &self.fib {
             f.install(changes).await;
@@ -720,6 +737,7 @@ impl Router {
 
     /// Join the update group for `cfg` (created when no group has its key); its index.
     fn join_group(&mut self, cfg: OutPeerConfig, ctx: &SessionContext, id: PeerId) -> usize {
+        self.home_all();
         let key = UpdateGroupKey::new(&cfg, ctx);
         let gi = match self
             .groups
@@ -750,6 +768,7 @@ impl Router {
     /// Forget neighbour `i`'s outgoing session: it leaves its update group (freed when
     /// empty) and its send queue is dropped.
     fn end_session(&mut self, i: usize) {
+        self.home_all();
         let id = self.nbrs[i].id;
         if let Some(s) = self.nbrs[i].session.take()
             && let Some(slot) = self.groups.get_mut(s.group)
@@ -759,23 +778,59 @@ impl Router {
         }
     }
 
+    /// Wait for every group packing a batch, and apply the changes it missed.
+    fn home_all(&mut self) {
+        for a in std::mem::take(&mut self.away) {
+            // The packing thread always sends the group back (it cannot fail short of a
+            // panic, which would end the process anyway).
+            if let Ok(mut g) = a.back.recv() {
+                g.process(&self.rib, &a.deltas);
+                self.groups[a.group] = Some(g);
+            }
+        }
+    }
+
+    /// Take back the groups whose packing has ended (without waiting).
+    fn reap(&mut self) {
+        let mut i = 0;
+        while i < self.away.len() {
+            match self.away[i].back.try_recv() {
+                Ok(mut g) => {
+                    let a = self.away.swap_remove(i);
+                    g.process(&self.rib, &a.deltas);
+                    self.groups[a.group] = Some(g);
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => i += 1,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.away.swap_remove(i);
+                }
+            }
+        }
+    }
+
     /// Pack each update group's changes once and queue the batch to every member, when all
     /// members' send queues have room (the group waits for its slowest member).
+    ///
+    /// The packing (what was sent is updated, UPDATEs are built: a third of the router's
+    /// work on a full table) runs on a blocking thread while this task goes on reading and
+    /// deciding; the group is away meanwhile and its changes wait in [`Away`]. A group comes
+    /// back before anything else touches it ([`Router::home_all`]), and packs one batch at a
+    /// time, queued to the members before it returns, so its stream stays in order.
     fn flush_out(&mut self) {
-        for (gi, slot) in self.groups.iter_mut().enumerate() {
-            let Some(g) = slot.as_mut() else { continue };
+        self.reap();
+        for gi in 0..self.groups.len() {
+            let Some(g) = self.groups[gi].as_ref() else {
+                continue;
+            };
             if !g.has_pending() {
                 continue;
             }
-            let txs: Vec<mpsc::Sender<Arc<GroupBatch>>> = self
-                .nbrs
-                .iter()
-                .filter_map(|n| n.session.as_ref().filter(|s| s.group == gi))
-                .map(|s| s.tx.clone())
-                .collect();
             let mut permits = Vec::new();
-            for tx in &txs {
-                match tx.try_reserve() {
+            for s in self.nbrs.iter().filter_map(|n| n.session.as_ref()) {
+                if s.group != gi {
+                    continue;
+                }
+                match s.tx.clone().try_reserve_owned() {
                     Ok(p) => permits.push(p),
                     Err(_) => break,
                 }
@@ -783,34 +838,72 @@ impl Router {
             if permits.len() != g.members().len() {
                 continue;
             }
-            let mut batch = g.take();
-            for n in self.nbrs.iter_mut() {
-                if let Some(s) = n.session.as_mut()
-                    && s.group == gi
-                    && let Some(held) = s.moving.take()
-                {
-                    let gone = held
-                        .into_iter()
-                        .filter(|p| g.adj_rib_out().advertised_attrs(*p).is_none());
-                    let (w4, w6): (Vec<IpNet>, Vec<IpNet>) = gone.partition(|p| p.addr().is_ipv4());
-                    if w4.is_empty() && w6.is_empty() {
-                        continue;
-                    }
-                    let ups = UpdateBuilder::new(g.context())
-                        .withdraw(AfiSafi::IPV4_UNICAST, w4.into_iter().map(Nlri::new))
-                        .withdraw(AfiSafi::IPV6_UNICAST, w6.into_iter().map(Nlri::new))
-                        .build()
-                        .unwrap_or_default();
-                    batch.dumps.push((n.id, ups));
-                }
-            }
-            let batch = Arc::new(batch);
-            if batch.is_empty() {
+            let moving = self
+                .nbrs
+                .iter()
+                .filter_map(|n| n.session.as_ref())
+                .any(|s| s.group == gi && s.moving.is_some());
+            if moving {
+                self.flush_moving(gi, permits);
                 continue;
             }
-            for p in permits {
-                p.send(batch.clone());
+            let Some(mut g) = self.groups[gi].take() else {
+                continue;
+            };
+            let (back, rx) = std::sync::mpsc::sync_channel(1);
+            let room = self.room.clone();
+            tokio::task::spawn_blocking(move || {
+                let batch = Arc::new(g.take());
+                if !batch.is_empty() {
+                    for p in permits {
+                        p.send(batch.clone());
+                    }
+                }
+                let _ = back.send(g);
+                room.notify_one();
+            });
+            self.away.push(Away {
+                group: gi,
+                deltas: Vec::new(),
+                back: rx,
+            });
+        }
+    }
+
+    /// [`Router::flush_out`] for a group with members moved in from another group (a
+    /// reloaded export policy): packed here, since the withdrawals for what they held need
+    /// the group's advertised routes after the batch.
+    fn flush_moving(&mut self, gi: usize, permits: Vec<mpsc::OwnedPermit<Arc<GroupBatch>>>) {
+        let Some(g) = self.groups[gi].as_mut() else {
+            return;
+        };
+        let mut batch = g.take();
+        for n in self.nbrs.iter_mut() {
+            if let Some(s) = n.session.as_mut()
+                && s.group == gi
+                && let Some(held) = s.moving.take()
+            {
+                let gone = held
+                    .into_iter()
+                    .filter(|p| g.adj_rib_out().advertised_attrs(*p).is_none());
+                let (w4, w6): (Vec<IpNet>, Vec<IpNet>) = gone.partition(|p| p.addr().is_ipv4());
+                if w4.is_empty() && w6.is_empty() {
+                    continue;
+                }
+                let ups = UpdateBuilder::new(g.context())
+                    .withdraw(AfiSafi::IPV4_UNICAST, w4.into_iter().map(Nlri::new))
+                    .withdraw(AfiSafi::IPV6_UNICAST, w6.into_iter().map(Nlri::new))
+                    .build()
+                    .unwrap_or_default();
+                batch.dumps.push((n.id, ups));
             }
+        }
+        let batch = Arc::new(batch);
+        if batch.is_empty() {
+            return;
+        }
+        for p in permits {
+            p.send(batch.clone());
         }
     }
 
@@ -841,6 +934,7 @@ impl Router {
     /// One `update_group` line per group: members and counters (exports computed once per
     /// group, batches and UPDATEs packed once per group).
     fn print_groups(&mut self) {
+        self.home_all();
         for (gi, g) in self.groups.iter().enumerate() {
             let Some(g) = g else { continue };
             let members: Vec<String> = g

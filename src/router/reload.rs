@@ -97,6 +97,7 @@ impl Router {
 
     /// Apply `new`: see the module documentation.
     pub(super) async fn reload(&mut self, new: RouterConfig, events: &mut Events) {
+        self.home_all();
         let (mut added, mut removed, mut reset, mut import, mut export) = (0, 0, 0, 0, 0);
         // Removed neighbours, and those whose session must restart.
         let mut i = 0;
