@@ -435,13 +435,21 @@ impl AdjRibOut {
     fn elided(&self, src: PeerId) -> bool {
         matches!(self.members.as_deref(), Some([m]) if *m == src)
     }
-    /// Queue `a` for (key, id) unless the same was sent.
+    /// Queue `a` for (key, id) unless the same was sent. An update group queues it anyway:
+    /// [`AdjRibOut::take_for_members`] drops what is unchanged with the lookup it does to
+    /// record the route (one probe of the sent table instead of two, and not on the thread
+    /// that reads and decides when the router packs elsewhere).
     fn queue(&mut self, key: AnyPrefix, id: u32, a: Sent) {
-        let group = self.members.is_some();
+        if self.members.is_some() {
+            if let Some(Some(old)) = self.pending.insert((key, id), Some(a)) {
+                self.interner.release(old.attrs);
+            }
+            return;
+        }
         let same = self
             .sent
             .get(&(key, id))
-            .is_some_and(|s| Arc::ptr_eq(&s.attrs, &a.attrs) && (!group || s.src == a.src));
+            .is_some_and(|s| Arc::ptr_eq(&s.attrs, &a.attrs));
         if same {
             self.interner.release(a.attrs);
         } else {
@@ -543,6 +551,7 @@ impl AdjRibOut {
     /// per-peer Adj-RIB-Out) every UPDATE is for [`Audience::All`].
     pub(crate) fn take_for_members(&mut self, ctx: &SessionContext) -> Vec<(Audience, Update)> {
         let pending = self.pending.take_sorted();
+        let group = self.members.is_some();
         let members: Vec<PeerId> = self.members().to_vec();
         let audience = |src: u32| {
             if members.iter().any(|m| m.0 == src) {
@@ -605,18 +614,31 @@ impl AdjRibOut {
                     let to = audience(a.src);
                     let src = a.src;
                     let ptr = Arc::as_ptr(&a.attrs) as usize;
-                    let g = *by_key.entry((ptr, to)).or_insert_with(|| {
-                        groups.push((a.attrs.clone(), to, Vec::new(), Vec::new(), Vec::new()));
-                        groups.len() - 1
-                    });
+                    let attrs = a.attrs.clone();
                     let (old, surplus) = self.sent.insert(k, a);
                     if let Some(x) = surplus {
                         self.interner.release(x);
                     }
+                    // Only an update group queues without looking (a plain Adj-RIB-Out's
+                    // queue holds changes and ROUTE-REFRESH resends).
+                    let unchanged = group
+                        && old
+                            .as_ref()
+                            .is_some_and(|o| Arc::as_ptr(&o.attrs) as usize == ptr && o.src == src);
                     let had = old.map(|old| {
                         self.interner.release(old.attrs);
                         old.src
                     });
+                    if unchanged {
+                        // Queued by an update group without looking (see `queue`).
+                        self.interner.release(attrs);
+                        continue;
+                    }
+                    let g = *by_key.entry((ptr, to)).or_insert_with(|| {
+                        groups.push((attrs.clone(), to, Vec::new(), Vec::new(), Vec::new()));
+                        groups.len() - 1
+                    });
+                    self.interner.release(attrs);
                     if let Some(o) = had
                         && o != src
                         && to != Audience::All
