@@ -378,6 +378,21 @@ impl AdjRibOut {
             }
         }
     }
+    /// [`AdjRibOut::refresh`] of a delta's prefix (its slot hint spares the RIB lookup).
+    fn refresh_delta(&mut self, rib: &Rib, d: &Delta) {
+        if self.cfg.add_path {
+            return self.refresh(rib, d.prefix);
+        }
+        let key = AnyPrefix::from(d.prefix);
+        let af = match key {
+            AnyPrefix::V4(_) => AfiSafi::IPV4_UNICAST,
+            AnyPrefix::V6(_) => AfiSafi::IPV6_UNICAST,
+        };
+        if self.cfg.families.contains(&af) {
+            let best = rib.best_path_of(d);
+            self.refresh_best_with(rib, d.prefix, key, best);
+        }
+    }
     /// Re-evaluate one prefix against the Loc-RIB.
     pub fn refresh(&mut self, rib: &Rib, prefix: IpNet) {
         let key = AnyPrefix::from(prefix);
@@ -458,7 +473,17 @@ impl AdjRibOut {
     }
     /// Without ADD-PATH: only the best path, path id 0, no allocation.
     fn refresh_best(&mut self, rib: &Rib, prefix: IpNet, key: AnyPrefix) {
-        let want = match rib.best_path(prefix) {
+        self.refresh_best_with(rib, prefix, key, rib.best_path(prefix));
+    }
+    /// [`AdjRibOut::refresh_best`] with the best path already looked up.
+    fn refresh_best_with(
+        &mut self,
+        rib: &Rib,
+        prefix: IpNet,
+        key: AnyPrefix,
+        best: Option<(PeerId, u32, &Arc<Attrs>)>,
+    ) {
+        let want = match best {
             Some((peer, _, attrs)) if !self.elided(peer) => {
                 self.export_one(rib, peer, attrs, prefix).map(|a| Sent {
                     attrs: a,
@@ -519,7 +544,7 @@ impl AdjRibOut {
     /// Apply Loc-RIB deltas.
     pub fn process(&mut self, rib: &Rib, deltas: &[Delta]) {
         for d in deltas {
-            self.refresh(rib, d.prefix);
+            self.refresh_delta(rib, d);
         }
     }
     /// Queue the whole Loc-RIB (session just established); End-of-RIB follows the dump.

@@ -142,20 +142,14 @@ impl Rib {
             if let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice()))
                 && self.track
             {
-                self.deltas.push(Delta {
-                    prefix: d.prefix.to_net(),
-                    kind,
-                });
+                self.deltas.push(Delta::new(d.prefix.to_net(), kind));
             }
         }
         for d in &mut self.v6.dests {
             if let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice()))
                 && self.track
             {
-                self.deltas.push(Delta {
-                    prefix: d.prefix.to_net(),
-                    kind,
-                });
+                self.deltas.push(Delta::new(d.prefix.to_net(), kind));
             }
         }
     }

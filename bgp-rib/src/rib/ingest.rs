@@ -94,7 +94,7 @@ impl Rib {
             peers: &self.peers,
             resolver: &*self.resolver,
         };
-        let (change, old, added) = with_table!(self, key, |t, p| {
+        let (change, old, added, slot) = with_table!(self, key, |t, p| {
             let i = t.find_or_insert(p);
             let Some(d) = t.dests.get_mut(i as usize) else {
                 return Ok(());
@@ -119,7 +119,7 @@ impl Rib {
             if let Some(r) = rec {
                 d.paths.push(r);
             }
-            (recompute(&ctx, d, before), old, added)
+            (recompute(&ctx, d, before), old, added, i)
         });
         if let Some(o) = old {
             self.interner.release(o.attrs);
@@ -137,6 +137,7 @@ impl Rib {
             self.deltas.push(Delta {
                 prefix: key.to_net(),
                 kind,
+                slot,
             });
         }
         Ok(())
@@ -197,10 +198,7 @@ impl Rib {
         if let Some(kind) = change
             && self.track
         {
-            self.deltas.push(Delta {
-                prefix: key.to_net(),
-                kind,
-            });
+            self.deltas.push(Delta::new(key.to_net(), kind));
         }
     }
 

@@ -64,12 +64,43 @@ pub enum DeltaKind {
 }
 
 /// One change of the Loc-RIB; look the prefix up with [`Rib::route`] for the new state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Two deltas are equal when prefix and kind are.
+#[derive(Debug, Clone, Copy)]
 pub struct Delta {
     /// The prefix.
     pub prefix: IpNet,
     /// What changed.
     pub kind: DeltaKind,
+    /// Where the RIB kept the prefix when the delta was made (a hint: checked against the
+    /// prefix before use, since the slot may be reused), so the export finds it without a
+    /// hash lookup. `u32::MAX` for none.
+    pub(crate) slot: u32,
+}
+
+impl Delta {
+    /// A delta for `prefix`.
+    pub fn new(prefix: IpNet, kind: DeltaKind) -> Self {
+        Delta {
+            prefix,
+            kind,
+            slot: u32::MAX,
+        }
+    }
+}
+
+impl PartialEq for Delta {
+    fn eq(&self, other: &Self) -> bool {
+        self.prefix == other.prefix && self.kind == other.kind
+    }
+}
+
+impl Eq for Delta {}
+
+impl std::hash::Hash for Delta {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.prefix.hash(h);
+        self.kind.hash(h);
+    }
 }
 
 /// A view of one path.
@@ -276,10 +307,7 @@ impl Rib {
                 && let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice()))
                 && self.track
             {
-                self.deltas.push(Delta {
-                    prefix: d.prefix.to_net(),
-                    kind,
-                });
+                self.deltas.push(Delta::new(d.prefix.to_net(), kind));
             }
         }
         for d in self.v6.dests.iter_mut() {
@@ -287,10 +315,7 @@ impl Rib {
                 && let Some(kind) = recompute(&ctx, d, snapshot(d.paths.as_slice()))
                 && self.track
             {
-                self.deltas.push(Delta {
-                    prefix: d.prefix.to_net(),
-                    kind,
-                });
+                self.deltas.push(Delta::new(d.prefix.to_net(), kind));
             }
         }
         Ok(())
@@ -423,6 +448,31 @@ impl Rib {
     /// per prefix.
     pub fn best_path(&self, prefix: IpNet) -> Option<(PeerId, u32, &Arc<Attrs>)> {
         self.paths_of(prefix.into())
+            .iter()
+            .find(|p| p.flags & F_BEST != 0)
+            .map(|p| (PeerId(p.peer), p.path_id, &p.attrs))
+    }
+
+    /// [`Rib::best_path`] of a delta's prefix, through the delta's slot hint when it still
+    /// holds that prefix.
+    pub(crate) fn best_path_of(&self, d: &Delta) -> Option<(PeerId, u32, &Arc<Attrs>)> {
+        let key = AnyPrefix::from(d.prefix);
+        let hinted = match key {
+            AnyPrefix::V4(p) => self
+                .v4
+                .dests
+                .get(d.slot as usize)
+                .filter(|x| x.prefix == p)
+                .map(|x| x.paths.as_slice()),
+            AnyPrefix::V6(p) => self
+                .v6
+                .dests
+                .get(d.slot as usize)
+                .filter(|x| x.prefix == p)
+                .map(|x| x.paths.as_slice()),
+        };
+        hinted
+            .unwrap_or_else(|| self.paths_of(key))
             .iter()
             .find(|p| p.flags & F_BEST != 0)
             .map(|p| (PeerId(p.peer), p.path_id, &p.attrs))

@@ -6,6 +6,8 @@ use super::*;
 pub(super) const F_BEST: u8 = 1;
 pub(super) const F_MULTI: u8 = 2;
 pub(super) const F_STALE: u8 = 4;
+/// The prefix length that marks a free destination slot.
+pub(super) const FREE_LEN: u8 = u8::MAX;
 
 /// One stored path: 24 bytes.
 #[derive(Debug, Clone)]
@@ -140,12 +142,15 @@ impl<A: AddrBits> Table<A> {
         self.index.insert(p.addr, p.len, i);
         i
     }
-    /// Drop the destination if it has no paths left.
+    /// Drop the destination if it has no paths left. Its slot is marked free (a length no
+    /// prefix has), so a [`Delta`] slot hint made before never matches it.
     pub(super) fn gc(&mut self, i: u32) {
-        if let Some(d) = self.dests.get(i as usize)
+        if let Some(d) = self.dests.get_mut(i as usize)
             && d.paths.is_empty()
+            && d.prefix.len != FREE_LEN
         {
             let p = d.prefix;
+            d.prefix.len = FREE_LEN;
             self.index.remove(p.addr, p.len);
             self.free.push(i);
         }

@@ -71,10 +71,7 @@ fn multipath_member_leaving_and_lpm_fallback() {
     rib.withdraw(b, p, 0);
     assert_eq!(
         rib.drain_deltas(),
-        vec![Delta {
-            prefix: p,
-            kind: DeltaKind::MultipathChanged
-        }]
+        vec![Delta::new(p, DeltaKind::MultipathChanged)]
     );
     // Covering route: LPM falls back to it when the /32 goes.
     rib.announce(b, net("172.16.0.0/16"), 0, attrs(21, &[]))
@@ -737,4 +734,33 @@ fn as4_path_and_aggregator_merged_from_two_octet_peer_rfc6793() {
     rib.apply_update(new, &update(TRANS)).unwrap();
     let b = rib.route(net("10.0.0.0/8")).unwrap().best.attrs;
     assert_eq!(b.as_path, AsPath::from_sequence([65010, TRANS, 65020]));
+}
+
+proptest! {
+    /// A delta's slot hint may be stale once its slot is freed and reused within one batch;
+    /// looked up through the hint, every delta still finds what the prefix lookup finds.
+    #[test]
+    fn delta_slot_hints_never_mislead(ops in proptest::collection::vec((0u8..6, any::<bool>(), 0u8..2), 1..80)) {
+        let mut rib = Rib::new(cfg());
+        let peers = [add(&mut rib, 10, 65010), add(&mut rib, 11, 65011)];
+        let mut deltas = Vec::new();
+        for (i, (p, announce, who)) in ops.into_iter().enumerate() {
+            let prefix = net(&format!("10.0.{p}.0/24"));
+            let peer = peers[usize::from(who)];
+            if announce {
+                let _ = rib.announce(peer, prefix, 0, attrs(10 + who, &[65010 + u32::from(who), i as u32]));
+            } else {
+                rib.withdraw(peer, prefix, 0);
+            }
+            if i % 7 == 0 {
+                deltas.extend(rib.drain_deltas());
+            }
+        }
+        deltas.extend(rib.drain_deltas());
+        for d in &deltas {
+            let hinted = rib.best_path_of(d).map(|(p, id, a)| (p, id, Arc::as_ptr(a)));
+            let looked = rib.best_path(d.prefix).map(|(p, id, a)| (p, id, Arc::as_ptr(a)));
+            prop_assert_eq!(hinted, looked);
+        }
+    }
 }
