@@ -79,6 +79,7 @@ impl Sockets {
             tx.set_unicast_hops_v6(255)?;
         } else {
             tx.set_ttl(255)?;
+            sys::set_dont_fragment(&tx)?;
         }
         tx.set_nonblocking(true)?;
         // One source port from the RFC 5881 range, starting at a per-process offset.

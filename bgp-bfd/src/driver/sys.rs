@@ -42,6 +42,19 @@ pub(crate) fn enable_recv_ttl(sock: &impl AsRawFd, v6: bool) -> io::Result<()> {
     }
 }
 
+/// Set the Don't Fragment bit on everything an IPv4 socket sends (IP_PMTUDISC_DO). A
+/// Control packet (at most 255 octets) never needs fragmenting, and a packet with DF
+/// set takes IP ID 0 (RFC 6864) instead of a draw from the kernel's shared IP ID
+/// generator, which profiling showed as ~5 % of the transmit cost.
+pub(crate) fn set_dont_fragment(sock: &impl AsRawFd) -> io::Result<()> {
+    set_int(
+        sock.as_raw_fd(),
+        libc::IPPROTO_IP,
+        libc::IP_MTU_DISCOVER,
+        libc::IP_PMTUDISC_DO,
+    )
+}
+
 /// What `recv_with_ttl` learned about one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Received {
