@@ -112,3 +112,60 @@ pub(super) async fn readable(s: &Option<Sockets>) -> io::Result<()> {
         _ => std::future::pending().await,
     }
 }
+
+/// Ports tried per session before it falls back to the shared transmit socket.
+const PORT_TRIES: u32 = 64;
+
+/// The transmit socket of one session: its own source port in 49152-65535 (unique on the
+/// host, as RFC 5881 §4 recommends), bound to the session's local address if it has one,
+/// connected to the peer (so the kernel keeps the route and the source address in the
+/// socket instead of looking them up for each packet), TTL / Hop Limit 255, and a
+/// minimal receive buffer (nothing is read from it). Non-blocking, outside the reactor.
+/// `cursor` is where the port search starts (it moves on as ports are taken).
+pub(super) fn session_tx(
+    peer: SocketAddr,
+    local: Option<IpAddr>,
+    cursor: &mut u32,
+) -> io::Result<(std::net::UdpSocket, u16)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let v6 = peer.is_ipv6();
+    let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if v6 {
+        s.set_only_v6(true)?;
+        s.set_unicast_hops_v6(255)?;
+    } else {
+        s.set_ttl(255)?;
+        sys::set_dont_fragment(&s)?;
+    }
+    s.set_nonblocking(true)?;
+    // The kernel rounds this up to its minimum (a few KiB): nothing should arrive here,
+    // and what does cannot pile up.
+    let _ = s.set_recv_buffer_size(1);
+    let ip = local.unwrap_or(if v6 {
+        Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::UNSPECIFIED.into()
+    });
+    let span = u32::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
+    let mut port = None;
+    for _ in 0..PORT_TRIES {
+        let p = SOURCE_PORTS.start() + (*cursor % span) as u16;
+        *cursor = cursor.wrapping_add(1);
+        let at = match (ip, peer) {
+            // A link-local source needs the peer's interface.
+            (IpAddr::V6(a), SocketAddr::V6(pa)) => {
+                SocketAddr::V6(std::net::SocketAddrV6::new(a, p, 0, pa.scope_id()))
+            }
+            _ => SocketAddr::new(ip, p),
+        };
+        if s.bind(&at.into()).is_ok() {
+            port = Some(p);
+            break;
+        }
+    }
+    let port =
+        port.ok_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free BFD source port"))?;
+    s.connect(&peer.into())?;
+    Ok((s.into(), port))
+}
