@@ -8,8 +8,7 @@
 //! ```
 //! Arguments: sessions (default 1000), measured seconds (default 20). Needs root and FRR.
 //! `BFD_POLL_ABOVE=off` (or a rate) and `BFD_POLL_MS=N` override the driver's
-//! [`DriverConfig::poll_above_pps`] and [`DriverConfig::poll_interval`];
-//! `BFD_SOCKET_PER_SESSION=off` turns off [`DriverConfig::socket_per_session`].
+//! [`DriverConfig::poll_above_pps`] and [`DriverConfig::poll_interval`].
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -157,9 +156,6 @@ fn main() {
                 Some(v) => cfg.poll_above_pps = v.parse().ok(),
                 None => {}
             }
-            if std::env::var("BFD_SOCKET_PER_SESSION").as_deref() == Ok("off") {
-                cfg.socket_per_session = false;
-            }
             if let Some(ms) = std::env::var("BFD_POLL_MS")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -167,8 +163,8 @@ fn main() {
                 cfg.poll_interval = Duration::from_millis(ms);
             }
             println!(
-                "driver: poll above {:?} pkts/s, round every {:?} while polling, socket per session: {}",
-                cfg.poll_above_pps, cfg.poll_interval, cfg.socket_per_session
+                "driver: poll above {:?} pkts/s, round every {:?} while polling",
+                cfg.poll_above_pps, cfg.poll_interval
             );
             let bfd = Bfd::spawn(cfg).await.expect("bind 3784");
             let _ = handle_tx.send(bfd.clone());
@@ -206,10 +202,6 @@ fn main() {
             while !st.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            println!(
-                "sessions with their own transmit socket: {}",
-                bfd.stats().own_sockets.load(Ordering::Relaxed)
-            );
             let sent = bfd.stats().sent.load(Ordering::Relaxed);
             let rcvd = bfd.stats().received.load(Ordering::Relaxed);
             (sent, rcvd)

@@ -2,12 +2,8 @@
 //!
 //! One task owns every session and one socket pair per address family: a receive
 //! socket on UDP 3784 shared by all sessions, and a transmit socket bound to one source
-//! port in 49152-65535. Each session also gets its own transmit socket
-//! ([`DriverConfig::socket_per_session`]): its own source port from that range (unique on
-//! the host, as §4 recommends), bound to the session's local address and connected to
-//! the peer, so the kernel looks up the route once rather than per packet; a session
-//! whose socket cannot be opened (e.g. out of descriptors or ports) sends through the
-//! shared one, batched with `sendmmsg`. Packets go out with TTL / Hop Limit 255, and received packets with any
+//! port in 49152-65535 (the same port for every packet of every session, as §4 asks of
+//! each session). Packets go out with TTL / Hop Limit 255, and received packets with any
 //! other value are discarded (§5, the GTSM check). A received packet finds its session by
 //! Your Discriminator, or by source address while that is zero (§3 of RFC 5881, §6.8.6).
 //! Timers sit in one heap, so the cost per packet does not grow with the session count.
@@ -79,10 +75,6 @@ pub struct DriverConfig {
     /// Received packets are always read before the timers of a round run, so a late
     /// read never expires a Detection Time.
     pub poll_interval: Duration,
-    /// Give each session its own connected transmit socket and source port (default).
-    /// Costs one descriptor per session; when one cannot be opened, or when this is
-    /// false, the session sends through the shared transmit socket.
-    pub socket_per_session: bool,
 }
 
 impl Default for DriverConfig {
@@ -95,7 +87,6 @@ impl Default for DriverConfig {
             check_ttl: true,
             poll_above_pps: Some(2000),
             poll_interval: Duration::from_millis(5),
-            socket_per_session: true,
         }
     }
 }
@@ -144,9 +135,6 @@ pub struct Stats {
     pub discarded: AtomicU64,
     /// Send errors (e.g. no route while a link is down).
     pub send_errors: AtomicU64,
-    /// Sessions (now) sending through their own connected socket
-    /// ([`DriverConfig::socket_per_session`]).
-    pub own_sockets: AtomicU64,
     /// Whether the driver polls now rather than waking up per packet
     /// ([`DriverConfig::poll_above_pps`]).
     pub polling: AtomicBool,
@@ -177,7 +165,6 @@ pub struct Bfd {
 pub struct SessionHandle {
     disc: u32,
     peer: IpAddr,
-    src_port: u16,
     cmd: mpsc::UnboundedSender<Cmd>,
     info: watch::Receiver<SessionInfo>,
     events: Option<mpsc::Receiver<Event>>,
@@ -208,11 +195,6 @@ impl SessionHandle {
     /// The peer address.
     pub fn peer(&self) -> IpAddr {
         self.peer
-    }
-    /// The UDP source port of this session's packets, in 49152-65535: its own, or the
-    /// shared socket's ([`Bfd::source_ports`]).
-    pub fn source_port(&self) -> u16 {
-        self.src_port
     }
     /// The current snapshot.
     pub fn info(&self) -> SessionInfo {
@@ -293,7 +275,6 @@ impl Bfd {
             tx4: sys::TxBatch::new(),
             tx6: sys::TxBatch::new(),
             polling: false,
-            port_cursor: (seed >> 32) as u32,
             rate_count: 0,
             rate_since: Duration::ZERO,
         };
@@ -366,8 +347,7 @@ impl Bfd {
         &self.stats
     }
 
-    /// The source ports (IPv4, IPv6) of the shared transmit sockets, in 49152-65535
-    /// (used by sessions without a socket of their own: [`SessionHandle::source_port`]).
+    /// The transmit source ports (IPv4, IPv6), in 49152-65535.
     pub fn source_ports(&self) -> (Option<u16>, Option<u16>) {
         self.tx_ports
     }
@@ -377,8 +357,6 @@ struct Entry {
     session: Session,
     peer: SocketAddr,
     local: Option<IpAddr>,
-    /// The session's own connected transmit socket, if it has one.
-    tx: Option<std::net::UdpSocket>,
     info: watch::Sender<SessionInfo>,
     events: mpsc::Sender<Event>,
     scheduled: Option<Duration>,
@@ -403,8 +381,6 @@ struct Core {
     tx6: sys::TxBatch,
     /// Polling rather than waking up per packet (see [`DriverConfig::poll_above_pps`]).
     polling: bool,
-    /// Where the search for a session's source port starts.
-    port_cursor: u32,
     /// Packets received since `rate_since`, to choose the mode.
     rate_count: u64,
     rate_since: Duration,
@@ -585,31 +561,12 @@ impl Core {
         let (events, events_rx) = mpsc::channel(64);
         let mut peer = peer;
         peer.set_port(self.cfg.peer_port);
-        let shared_port = match peer {
-            SocketAddr::V4(_) => self.v4.as_ref().map(|s| s.tx_port),
-            SocketAddr::V6(_) => self.v6.as_ref().map(|s| s.tx_port),
-        };
-        let (tx, src_port) = if self.cfg.socket_per_session {
-            match sockets::session_tx(peer, local, &mut self.port_cursor) {
-                Ok((s, port)) => (Some(s), port),
-                Err(e) => {
-                    tracing::debug!(peer = %peer.ip(), error = %e, "bfd: shared transmit socket");
-                    (None, shared_port.unwrap_or(0))
-                }
-            }
-        } else {
-            (None, shared_port.unwrap_or(0))
-        };
-        if tx.is_some() {
-            self.stats.own_sockets.fetch_add(1, Ordering::Relaxed);
-        }
         self.sessions.insert(
             disc,
             Entry {
                 session,
                 peer,
                 local,
-                tx,
                 info,
                 events,
                 scheduled: None,
@@ -621,7 +578,6 @@ impl Core {
         Ok(SessionHandle {
             disc,
             peer: peer.ip(),
-            src_port,
             cmd,
             info: info_rx,
             events: Some(events_rx),
@@ -637,9 +593,6 @@ impl Core {
         }
         if let Some(e) = self.sessions.remove(&disc) {
             self.by_peer.remove(&(e.peer.ip(), e.local));
-            if e.tx.is_some() {
-                self.stats.own_sockets.fetch_sub(1, Ordering::Relaxed);
-            }
         }
     }
 
@@ -731,22 +684,6 @@ impl Core {
         };
         e.session.handle_timeout(now);
         while let Some(p) = e.session.poll_transmit(now) {
-            if let Some(sock) = &e.tx {
-                let mut buf = [0u8; sys::TX_BUF];
-                let mut w: &mut [u8] = &mut buf;
-                if p.encoded_len() > sys::TX_BUF || p.encode(&mut w).is_err() {
-                    continue;
-                }
-                let n = sys::TX_BUF - w.len();
-                let ok = sys::send_connected(sock, &buf[..n]);
-                let counter = if ok {
-                    &self.stats.sent
-                } else {
-                    &self.stats.send_errors
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
             let batch = match e.peer {
                 SocketAddr::V4(_) => &mut self.tx4,
                 SocketAddr::V6(_) => &mut self.tx6,

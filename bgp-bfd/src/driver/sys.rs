@@ -283,17 +283,6 @@ pub(crate) fn send_batch(sock: &impl AsRawFd, batch: &mut TxBatch) -> (usize, us
     (sent, refused)
 }
 
-/// Send one datagram on a connected non-blocking socket. A connected UDP socket reports
-/// an ICMP error (e.g. port unreachable while the peer's BFD is not running yet) on the
-/// next send, which then sends nothing: that send is made once more.
-pub(crate) fn send_connected(sock: &std::net::UdpSocket, buf: &[u8]) -> bool {
-    match sock.send(buf) {
-        Ok(_) => true,
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => sock.send(buf).is_ok(),
-        Err(_) => false,
-    }
-}
-
 /// Receive up to [`BATCH`] datagrams with one non-blocking `recvmmsg`, each with its
 /// source and destination address and TTL / Hop Limit. `WouldBlock` when none is queued.
 pub(crate) fn recv_batch(sock: &impl AsRawFd, batch: &mut RxBatch) -> io::Result<usize> {
