@@ -22,6 +22,7 @@
 //!   On this VM a receive thread is woken for nearly every packet, which adds context
 //!   switches to both sides (see the context switches/s). `BFD_STEER=rps` steers with
 //!   Receive Packet Steering instead (see the comment in `main`), `off` skips it.
+//!
 //! `BFD_POLL_ABOVE=off` (or a rate) and `BFD_POLL_MS=N` override the driver's
 //! [`DriverConfig::poll_above_pps`] and [`DriverConfig::poll_interval`].
 #![allow(unsafe_code)]
