@@ -11,6 +11,8 @@ for pair in frr:/usr/lib/frr/bgpd bird2:/usr/sbin/bird gobgpd:/usr/bin/gobgpd ex
 done
 # bgp-mrt: bgpdump is the independent MRT decoder of bgp-mrt/tests/bgpdump.rs.
 [ -x /usr/bin/bgpdump ] || need+=(bgpdump)
+# bgp-bfd/examples/scale.rs: ethtool turns on threaded NAPI for its steered measurement.
+[ -x /usr/sbin/ethtool ] || need+=(ethtool)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

