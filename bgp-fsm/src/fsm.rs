@@ -504,6 +504,16 @@ impl Fsm {
         Ok(())
     }
 
+    /// Record an UPDATE the caller encoded and sends itself (Established only): the
+    /// KeepaliveTimer restarts as for [`Fsm::send_update`]; no action is queued.
+    pub fn update_sent(&mut self, now: Duration) -> Result<(), FsmError> {
+        if self.state != State::Established {
+            return Err(FsmError::NotEstablished(self.state));
+        }
+        self.restart_keepalive(now);
+        Ok(())
+    }
+
     /// Send a ROUTE-REFRESH request for a negotiated family (Established only).
     pub fn send_route_refresh(&mut self, now: Duration, af: AfiSafi) -> Result<(), FsmError> {
         self.send_route_refresh_subtype(now, af, RouteRefreshSubtype::Request)

@@ -353,6 +353,44 @@ fn updates_cross_in_order_with_the_negotiated_context() {
     assert_eq!(got, want);
 }
 
+/// UPDATEs encoded by the caller (an update group encodes once for all members) go out as
+/// they are, in order with the others; bytes that are not one UPDATE within the session's
+/// limits are refused and nothing is sent.
+#[test]
+fn encoded_updates_go_out_as_given_and_bad_framing_is_refused() {
+    let mut net = established_pair();
+    let ctx = net.p[0].negotiated().unwrap().context.clone();
+    let mut wire = BytesMut::new();
+    bgp_wire::encode_message(&Message::Update(route(1)), &ctx, &mut wire).unwrap();
+    net.p[0].send_update(net.now, route(0)).unwrap();
+    net.p[0].send_encoded_update(net.now, &wire).unwrap();
+    net.p[0].send_update(net.now, route(2)).unwrap();
+    // Refused: a KEEPALIVE, a truncated UPDATE, a wrong length field, a bad marker.
+    let mut ka = BytesMut::new();
+    bgp_wire::encode_message(&Message::Keepalive, &ctx, &mut ka).unwrap();
+    let mut bad_len = wire.to_vec();
+    bad_len[17] ^= 1;
+    let mut bad_marker = wire.to_vec();
+    bad_marker[0] = 0;
+    for bad in [&ka[..], &wire[..wire.len() - 1], &bad_len, &bad_marker] {
+        assert!(matches!(
+            net.p[0].send_encoded_update(net.now, bad),
+            Err(PeerError::Encode(_))
+        ));
+    }
+    net.settle();
+    let got: Vec<_> = net.events[1]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            PeerEvent::Update { update, .. } => Some(update.nlri[0].prefix),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<_> = (0..3).map(|i| route(i).nlri[0].prefix).collect();
+    assert_eq!(got, want);
+    assert_eq!(net.p[1].state(), State::Established);
+}
+
 /// Both sides connect at the same moment; `ids` are the BGP Identifiers of side 0 and 1.
 fn collide(ids: [Ipv4Addr; 2]) -> Net {
     let a = cfg(65001, 65002, ids[0]);

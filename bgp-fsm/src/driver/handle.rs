@@ -36,6 +36,7 @@ pub enum DriverError {
 pub(super) enum Command {
     Update(Box<Update>, oneshot::Sender<Result<(), DriverError>>),
     Updates(Vec<Update>, oneshot::Sender<Result<(), DriverError>>),
+    Encoded(Vec<bytes::Bytes>, oneshot::Sender<Result<(), DriverError>>),
     RouteRefresh(AfiSafi, oneshot::Sender<Result<(), DriverError>>),
     Shutdown(Option<String>, oneshot::Sender<()>),
     AutomaticStop(Notification, oneshot::Sender<()>),
@@ -107,6 +108,23 @@ impl PeerHandle {
         let (tx, rx) = oneshot::channel();
         self.cmd
             .send(Command::Updates(updates, tx))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        rx.await.map_err(|_| DriverError::Stopped)?
+    }
+    /// [`PeerHandle::send_updates`] for UPDATEs already encoded for this session (each a
+    /// whole message, see [`crate::peer::Peer::send_encoded_update`]): an update group
+    /// encodes its stream once and every member's driver copies the same bytes.
+    pub async fn send_encoded_updates(
+        &self,
+        updates: Vec<bytes::Bytes>,
+    ) -> Result<(), DriverError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::Encoded(updates, tx))
             .await
             .map_err(|_| DriverError::Stopped)?;
         rx.await.map_err(|_| DriverError::Stopped)?

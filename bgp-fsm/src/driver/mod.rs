@@ -184,10 +184,22 @@ struct Driver {
     outq: Option<OutQueue>,
 }
 
-type OutQueue = (
-    std::vec::IntoIter<bgp_wire::Update>,
-    oneshot::Sender<Result<(), DriverError>>,
-);
+type OutQueue = (OutItems, oneshot::Sender<Result<(), DriverError>>);
+
+/// The UPDATEs of one batch command: to encode, or encoded already.
+enum OutItems {
+    Updates(std::vec::IntoIter<bgp_wire::Update>),
+    Encoded(std::vec::IntoIter<bytes::Bytes>),
+}
+
+impl OutItems {
+    fn len(&self) -> usize {
+        match self {
+            OutItems::Updates(it) => it.len(),
+            OutItems::Encoded(it) => it.len(),
+        }
+    }
+}
 
 enum Io {
     Read(io::Result<()>),
@@ -572,7 +584,11 @@ impl Driver {
                 let _ = reply.send(r);
             }
             Command::Updates(u, reply) => {
-                self.outq = Some((u.into_iter(), reply));
+                self.outq = Some((OutItems::Updates(u.into_iter()), reply));
+                self.pump_outq();
+            }
+            Command::Encoded(u, reply) => {
+                self.outq = Some((OutItems::Encoded(u.into_iter()), reply));
                 self.pump_outq();
             }
             Command::RouteRefresh(af, reply) => {
@@ -597,12 +613,16 @@ impl Driver {
         };
         let now = self.now();
         while self.peer.send_capacity() > 0 {
-            let Some(u) = it.next() else {
+            let r = match &mut it {
+                OutItems::Updates(it) => it.next().map(|u| self.peer.send_update(now, u)),
+                OutItems::Encoded(it) => it.next().map(|b| self.peer.send_encoded_update(now, &b)),
+            };
+            let Some(r) = r else {
                 let _ = reply.send(Ok(()));
                 self.drain();
                 return;
             };
-            if let Err(e) = self.peer.send_update(now, u) {
+            if let Err(e) = r {
                 if let PeerError::Encode(e) = &e {
                     tracing::warn!("cannot encode message for {}: {e}", self.cfg.peer_addr);
                 }

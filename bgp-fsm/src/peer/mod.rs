@@ -546,6 +546,45 @@ impl Peer {
         }
     }
 
+    /// Send an UPDATE already encoded for this session: one whole message, header included,
+    /// as [`bgp_wire::encode_message`] writes it with the session's context. This is what a
+    /// sender that encodes once for several sessions with equal parameters uses (an update
+    /// group). The framing is checked (marker, length, type UPDATE, the session's maximum
+    /// message size); the content is the caller's. Established only; refused while the send
+    /// buffer is full.
+    pub fn send_encoded_update(&mut self, now: Duration, msg: &[u8]) -> Result<(), PeerError> {
+        let state = self.primary.fsm.state();
+        if state != State::Established {
+            return Err(PeerError::NotEstablished(state));
+        }
+        if self.send_capacity() == 0 {
+            return Err(PeerError::Backpressure(self.primary.buffered()));
+        }
+        let max = self
+            .primary
+            .fsm
+            .negotiated()
+            .map_or(bgp_wire::MAX_MESSAGE_LEN, |n| n.context.max_message_len());
+        let framed = msg.len() >= 23
+            && msg.len() <= max
+            && msg.get(..16).is_some_and(|m| m.iter().all(|b| *b == 0xff))
+            && msg.get(16..19).is_some_and(|h| {
+                usize::from(u16::from_be_bytes([h[0], h[1]])) == msg.len() && h[2] == 2
+            });
+        if !framed {
+            return Err(PeerError::Encode(bgp_wire::EncodeError::Invalid(
+                "not one UPDATE message within the session's maximum size",
+            )));
+        }
+        self.primary.fsm.update_sent(now)?;
+        if self.primary.id.is_some() {
+            self.primary.data.extend_from_slice(msg);
+        }
+        self.apply(now, Which::Primary);
+        self.after(now);
+        Ok(())
+    }
+
     /// Ask the peer to resend a family (needs Route Refresh negotiated).
     pub fn send_route_refresh(&mut self, now: Duration, af: AfiSafi) -> Result<(), PeerError> {
         let r = self.primary.fsm.send_route_refresh(now, af);
