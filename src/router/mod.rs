@@ -34,6 +34,7 @@ pub mod monitor;
 pub mod output;
 pub mod policy;
 pub mod reload;
+mod wire;
 
 use std::future::Future;
 use std::io::{BufWriter, Write};
@@ -43,16 +44,17 @@ use std::time::{Duration, Instant};
 
 use bgp_fsm::driver::{Listener, PeerConfig, PeerEvent, PeerHandle, spawn_peer};
 use bgp_fsm::{DownReason, GracefulRestartConfig};
-use bgp_rib::export::{GroupBatch, OutPeerConfig, UpdateGroup, UpdateGroupKey};
+use bgp_rib::export::{OutPeerConfig, UpdateGroup, UpdateGroupKey};
 use bgp_rib::policy::Policy;
 use bgp_rib::{DecisionConfig, Delta, DeltaKind, PeerId, PeerInfo, Rib};
 use bgp_wire::message::BgpRole;
-use bgp_wire::{AfiSafi, Capability, Nlri, Notification, SessionContext, Update, UpdateBuilder};
+use bgp_wire::{AfiSafi, Capability, Nlri, Notification, SessionContext, UpdateBuilder};
 use ipnet::IpNet;
 use tokio::sync::{Notify, mpsc};
 
 use fib::{Fib, FibChange};
 use output::{OutputMode, RouteEvent, Stats, StatsPrinter};
+use wire::WireBatch;
 
 /// Batches of packed UPDATEs that may wait for one neighbour's driver.
 pub const SEND_BATCHES: usize = 2;
@@ -230,7 +232,7 @@ struct Away {
 struct OutSession {
     /// Index in [`Router::groups`].
     group: usize,
-    tx: mpsc::Sender<Arc<GroupBatch>>,
+    tx: mpsc::Sender<Arc<WireBatch>>,
     /// Moved here from another update group (a reloaded export policy): the prefixes it
     /// holds from the old group. With this group's first batch, those the group does not
     /// advertise are withdrawn; the rest are replaced by the batch.
@@ -244,25 +246,18 @@ fn spawn_sender(
     room: Arc<Notify>,
     member: PeerId,
     sent: Arc<std::sync::atomic::AtomicU64>,
-) -> mpsc::Sender<Arc<GroupBatch>> {
-    let (tx, mut rx) = mpsc::channel::<Arc<GroupBatch>>(SEND_BATCHES);
+) -> mpsc::Sender<Arc<WireBatch>> {
+    let (tx, mut rx) = mpsc::channel::<Arc<WireBatch>>(SEND_BATCHES);
     tokio::spawn(async move {
         while let Some(batch) = rx.recv().await {
             // The router may be waiting for room in this queue.
             room.notify_one();
-            // One command for the batch: the driver encodes and writes it in as few
-            // syscalls as its send buffer allows.
-            let ups: Vec<Update> = match Arc::try_unwrap(batch) {
-                // The last holder of the batch (always so in a group of one) moves it.
-                Ok(b) => b.into_member(member),
-                Err(b) => {
-                    let mut v: Vec<Update> = b.shared_for(member).cloned().collect();
-                    v.extend(b.eor_for(member));
-                    v
-                }
-            };
+            // One command for the batch, encoded once for the whole group: the driver
+            // copies the bytes and writes them in as few syscalls as its send buffer allows.
+            let ups = batch.for_member(member);
+            drop(batch);
             let n = ups.len() as u64;
-            if handle.send_updates(ups).await.is_err() {
+            if handle.send_encoded_updates(ups).await.is_err() {
                 return;
             }
             sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
@@ -853,7 +848,7 @@ impl Router {
             let (back, rx) = std::sync::mpsc::sync_channel(1);
             let room = self.room.clone();
             tokio::task::spawn_blocking(move || {
-                let batch = Arc::new(g.take());
+                let batch = Arc::new(WireBatch::encode(g.take(), g.context()));
                 if !batch.is_empty() {
                     for p in permits {
                         p.send(batch.clone());
@@ -873,7 +868,7 @@ impl Router {
     /// [`Router::flush_out`] for a group with members moved in from another group (a
     /// reloaded export policy): packed here, since the withdrawals for what they held need
     /// the group's advertised routes after the batch.
-    fn flush_moving(&mut self, gi: usize, permits: Vec<mpsc::OwnedPermit<Arc<GroupBatch>>>) {
+    fn flush_moving(&mut self, gi: usize, permits: Vec<mpsc::OwnedPermit<Arc<WireBatch>>>) {
         let Some(g) = self.groups[gi].as_mut() else {
             return;
         };
@@ -898,7 +893,7 @@ impl Router {
                 batch.dumps.push((n.id, ups));
             }
         }
-        let batch = Arc::new(batch);
+        let batch = Arc::new(WireBatch::encode(batch, g.context()));
         if batch.is_empty() {
             return;
         }
