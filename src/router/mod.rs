@@ -226,7 +226,9 @@ struct Neighbor {
 struct Away {
     group: usize,
     deltas: Vec<Delta>,
-    back: std::sync::mpsc::Receiver<UpdateGroup>,
+    /// The group back, or the panic that ended its packing (resumed in the router task, as
+    /// if it had packed there).
+    back: std::sync::mpsc::Receiver<std::thread::Result<UpdateGroup>>,
 }
 
 struct OutSession {
@@ -776,11 +778,10 @@ impl Router {
     /// Wait for every group packing a batch, and apply the changes it missed.
     fn home_all(&mut self) {
         for a in std::mem::take(&mut self.away) {
-            // The packing thread always sends the group back (it cannot fail short of a
-            // panic, which would end the process anyway).
-            if let Ok(mut g) = a.back.recv() {
-                g.process(&self.rib, &a.deltas);
-                self.groups[a.group] = Some(g);
+            // The packing closure always answers; only a runtime shutting down drops it
+            // unrun, and the router brings every group home before it ends.
+            if let Ok(r) = a.back.recv() {
+                self.arrive(a, r);
             }
         }
     }
@@ -790,16 +791,29 @@ impl Router {
         let mut i = 0;
         while i < self.away.len() {
             match self.away[i].back.try_recv() {
-                Ok(mut g) => {
+                Ok(r) => {
                     let a = self.away.swap_remove(i);
-                    g.process(&self.rib, &a.deltas);
-                    self.groups[a.group] = Some(g);
+                    self.arrive(a, r);
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => i += 1,
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => {
                     self.away.swap_remove(i);
                 }
             }
+        }
+    }
+
+    /// A group back from packing: the changes it missed are applied and its slot holds it
+    /// again. A panic while packing is resumed here, so it ends the router task as it did
+    /// when the packing ran in it (a group lost silently would leave its members' slot
+    /// empty and their streams stalled).
+    fn arrive(&mut self, a: Away, r: std::thread::Result<UpdateGroup>) {
+        match r {
+            Ok(mut g) => {
+                g.process(&self.rib, &a.deltas);
+                self.groups[a.group] = Some(g);
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 
@@ -848,13 +862,16 @@ impl Router {
             let (back, rx) = std::sync::mpsc::sync_channel(1);
             let room = self.room.clone();
             tokio::task::spawn_blocking(move || {
-                let batch = Arc::new(WireBatch::encode(g.take(), g.context()));
-                if !batch.is_empty() {
-                    for p in permits {
-                        p.send(batch.clone());
+                let packed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    let batch = Arc::new(WireBatch::encode(g.take(), g.context()));
+                    if !batch.is_empty() {
+                        for p in permits {
+                            p.send(batch.clone());
+                        }
                     }
-                }
-                let _ = back.send(g);
+                    g
+                }));
+                let _ = back.send(packed);
                 room.notify_one();
             });
             self.away.push(Away {
