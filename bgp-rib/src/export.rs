@@ -378,33 +378,32 @@ impl AdjRibOut {
             }
         }
     }
+    /// Whether this Adj-RIB-Out carries the family of `key`.
+    fn carries(&self, key: AnyPrefix) -> bool {
+        let af = match key {
+            AnyPrefix::V4(_) => AfiSafi::IPV4_UNICAST,
+            AnyPrefix::V6(_) => AfiSafi::IPV6_UNICAST,
+        };
+        self.cfg.families.contains(&af)
+    }
     /// [`AdjRibOut::refresh`] of a delta's prefix (its slot hint spares the RIB lookup).
     fn refresh_delta(&mut self, rib: &Rib, d: &Delta) {
         if self.cfg.add_path {
             return self.refresh(rib, d.prefix);
         }
         let key = AnyPrefix::from(d.prefix);
-        let af = match key {
-            AnyPrefix::V4(_) => AfiSafi::IPV4_UNICAST,
-            AnyPrefix::V6(_) => AfiSafi::IPV6_UNICAST,
-        };
-        if self.cfg.families.contains(&af) {
-            let best = rib.best_path_of(d);
-            self.refresh_best_with(rib, d.prefix, key, best);
+        if self.carries(key) {
+            self.refresh_best(rib, d.prefix, key, rib.best_path_of(d));
         }
     }
     /// Re-evaluate one prefix against the Loc-RIB.
     pub fn refresh(&mut self, rib: &Rib, prefix: IpNet) {
         let key = AnyPrefix::from(prefix);
-        let af = match key {
-            AnyPrefix::V4(_) => AfiSafi::IPV4_UNICAST,
-            AnyPrefix::V6(_) => AfiSafi::IPV6_UNICAST,
-        };
-        if !self.cfg.families.contains(&af) {
+        if !self.carries(key) {
             return;
         }
         if !self.cfg.add_path {
-            self.refresh_best(rib, prefix, key);
+            self.refresh_best(rib, prefix, key, rib.best_path(prefix));
             return;
         }
         let mut want: Vec<(u32, Sent)> = Vec::new();
@@ -471,12 +470,9 @@ impl AdjRibOut {
             self.pending.insert((key, id), Some(a));
         }
     }
-    /// Without ADD-PATH: only the best path, path id 0, no allocation.
-    fn refresh_best(&mut self, rib: &Rib, prefix: IpNet, key: AnyPrefix) {
-        self.refresh_best_with(rib, prefix, key, rib.best_path(prefix));
-    }
-    /// [`AdjRibOut::refresh_best`] with the best path already looked up.
-    fn refresh_best_with(
+    /// Without ADD-PATH: only the best path (`best`, looked up by the caller), path id 0, no
+    /// allocation.
+    fn refresh_best(
         &mut self,
         rib: &Rib,
         prefix: IpNet,

@@ -447,10 +447,7 @@ impl Rib {
     /// came from, its path id and its attributes. What an Adj-RIB-Out without ADD-PATH needs
     /// per prefix.
     pub fn best_path(&self, prefix: IpNet) -> Option<(PeerId, u32, &Arc<Attrs>)> {
-        self.paths_of(prefix.into())
-            .iter()
-            .find(|p| p.flags & F_BEST != 0)
-            .map(|p| (PeerId(p.peer), p.path_id, &p.attrs))
+        best_of(self.paths_of(prefix.into()))
     }
 
     /// [`Rib::best_path`] of a delta's prefix, through the delta's slot hint when it still
@@ -458,24 +455,10 @@ impl Rib {
     pub(crate) fn best_path_of(&self, d: &Delta) -> Option<(PeerId, u32, &Arc<Attrs>)> {
         let key = AnyPrefix::from(d.prefix);
         let hinted = match key {
-            AnyPrefix::V4(p) => self
-                .v4
-                .dests
-                .get(d.slot as usize)
-                .filter(|x| x.prefix == p)
-                .map(|x| x.paths.as_slice()),
-            AnyPrefix::V6(p) => self
-                .v6
-                .dests
-                .get(d.slot as usize)
-                .filter(|x| x.prefix == p)
-                .map(|x| x.paths.as_slice()),
+            AnyPrefix::V4(p) => self.v4.paths_at(d.slot, p),
+            AnyPrefix::V6(p) => self.v6.paths_at(d.slot, p),
         };
-        hinted
-            .unwrap_or_else(|| self.paths_of(key))
-            .iter()
-            .find(|p| p.flags & F_BEST != 0)
-            .map(|p| (PeerId(p.peer), p.path_id, &p.attrs))
+        best_of(hinted.unwrap_or_else(|| self.paths_of(key)))
     }
 
     /// Longest-prefix match of an address in the Loc-RIB: the most specific prefix with a

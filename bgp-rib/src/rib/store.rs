@@ -142,6 +142,13 @@ impl<A: AddrBits> Table<A> {
         self.index.insert(p.addr, p.len, i);
         i
     }
+    /// The paths of the destination in `slot`, if it holds `p` (a [`Delta`] slot hint).
+    pub(super) fn paths_at(&self, slot: u32, p: Prefix<A>) -> Option<&[PathRec]> {
+        self.dests
+            .get(slot as usize)
+            .filter(|d| d.prefix == p)
+            .map(|d| d.paths.as_slice())
+    }
     /// Drop the destination if it has no paths left. Its slot is marked free (a length no
     /// prefix has), so a [`Delta`] slot hint made before never matches it.
     pub(super) fn gc(&mut self, i: u32) {
@@ -155,6 +162,14 @@ impl<A: AddrBits> Table<A> {
             self.free.push(i);
         }
     }
+}
+
+/// The best path among `paths`: (peer, path id, attributes).
+pub(super) fn best_of(paths: &[PathRec]) -> Option<(PeerId, u32, &Arc<Attrs>)> {
+    paths
+        .iter()
+        .find(|p| p.flags & F_BEST != 0)
+        .map(|p| (PeerId(p.peer), p.path_id, &p.attrs))
 }
 
 /// Per-peer state.
