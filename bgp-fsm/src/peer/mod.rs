@@ -527,8 +527,8 @@ impl Peer {
         self.primary.buffered()
     }
 
-    /// Send an UPDATE (Established only; refused while the send buffer is full).
-    pub fn send_update(&mut self, now: Duration, update: Update) -> Result<(), PeerError> {
+    /// Whether an UPDATE may be queued now: Established, and room in the send buffer.
+    fn can_send_update(&self) -> Result<(), PeerError> {
         let state = self.primary.fsm.state();
         if state != State::Established {
             return Err(PeerError::NotEstablished(state));
@@ -536,6 +536,12 @@ impl Peer {
         if self.send_capacity() == 0 {
             return Err(PeerError::Backpressure(self.primary.buffered()));
         }
+        Ok(())
+    }
+
+    /// Send an UPDATE (Established only; refused while the send buffer is full).
+    pub fn send_update(&mut self, now: Duration, update: Update) -> Result<(), PeerError> {
+        self.can_send_update()?;
         let r = self.primary.fsm.send_update(now, update);
         self.apply(now, Which::Primary);
         self.after(now);
@@ -553,13 +559,7 @@ impl Peer {
     /// message size); the content is the caller's. Established only; refused while the send
     /// buffer is full.
     pub fn send_encoded_update(&mut self, now: Duration, msg: &[u8]) -> Result<(), PeerError> {
-        let state = self.primary.fsm.state();
-        if state != State::Established {
-            return Err(PeerError::NotEstablished(state));
-        }
-        if self.send_capacity() == 0 {
-            return Err(PeerError::Backpressure(self.primary.buffered()));
-        }
+        self.can_send_update()?;
         let max = self
             .primary
             .fsm
