@@ -326,20 +326,19 @@ thread_local! {
 
 /// The encoded length of `attrs` for the session `ctx`.
 fn attributes_len(attrs: &[PathAttribute], ctx: &SessionContext) -> Result<usize, EncodeError> {
+    let put_all = |buf: &mut BytesMut| -> Result<usize, EncodeError> {
+        for a in attrs {
+            put_attribute(a, ctx, buf)?;
+        }
+        Ok(buf.len())
+    };
     SCRATCH.with(|b| {
         let Ok(mut buf) = b.try_borrow_mut() else {
             // Not reentrant in practice; a fresh buffer if it ever were.
-            let mut buf = BytesMut::new();
-            for a in attrs {
-                put_attribute(a, ctx, &mut buf)?;
-            }
-            return Ok(buf.len());
+            return put_all(&mut BytesMut::new());
         };
         buf.clear();
-        for a in attrs {
-            put_attribute(a, ctx, &mut buf)?;
-        }
-        let n = buf.len();
+        let n = put_all(&mut buf)?;
         if buf.capacity() > 1 << 16 {
             // An unusually large set: do not keep its buffer for good.
             *buf = BytesMut::new();
