@@ -13,6 +13,9 @@ done
 [ -x /usr/bin/bgpdump ] || need+=(bgpdump)
 # bgp-bfd/examples/scale.rs: ethtool turns on threaded NAPI for its steered measurement.
 [ -x /usr/sbin/ethtool ] || need+=(ethtool)
+# examples/router.rs links jemalloc (tikv-jemalloc-sys builds it from C with make and cc).
+[ -x /usr/bin/make ] || need+=(make)
+[ -x /usr/bin/cc ] || need+=(gcc)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
