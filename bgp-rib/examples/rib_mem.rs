@@ -4,7 +4,9 @@
 //!
 //! The synthetic table: IPv4 prefixes with a realistic length mix (about 60% /24, the rest
 //! /16 to /23), grouped 5 prefixes per UPDATE (so about PREFIXES/5 distinct attribute sets),
-//! AS_PATHs of 2 to 7 ASes, 0 to 3 communities, a MED on a third of them. Phase 1: one eBGP peer.
+//! AS_PATHs of 2 to 7 ASes, 0 to 3 communities, a MED on a third of them. Phase 1: one eBGP peer;
+//! then the same with one eBGP neighbour's update group fed in the router's batches (the RIB's
+//! and the group's share of the heap).
 //! Phase 2: four eBGP peers with different attributes for the same prefixes. Phase 3: one of the
 //! four goes down (best-path recompute).
 #![allow(unsafe_code)]
@@ -180,6 +182,50 @@ fn main() {
             rib.attr_set_count(),
             bytes as f64 / 1e6,
             bytes as f64 / routes as f64
+        );
+    }
+    // Phase 1b: one peer and one eBGP neighbour's update group, fed in the router's batches
+    // (what `examples/router` holds for a table re-advertised to one neighbour).
+    {
+        use bgp_rib::export::{OutPeerConfig, UpdateGroup};
+        let ups = updates(&pfx, 0);
+        let before = live();
+        let mut rib = Rib::new(cfg.clone());
+        let p = rib.add_peer(peer(0));
+        let sink = rib.add_peer(peer(1));
+        let ocfg = OutPeerConfig {
+            info: peer(1),
+            local_addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            next_hop_self: false,
+            route_reflector: false,
+            policy: None,
+            families: vec![bgp_wire::AfiSafi::IPV4_UNICAST],
+            add_path: false,
+        };
+        let mut g = UpdateGroup::new(ocfg, bgp_wire::SessionContext::modern());
+        g.join(&rib, sink);
+        let (t, c0) = (Instant::now(), cpu());
+        let mut msgs = 0usize;
+        for batch in ups.chunks(257) {
+            for u in batch {
+                let _ = rib.apply_update(p, u);
+            }
+            let d = rib.drain_deltas();
+            g.process(&rib, &d);
+            msgs += g.take().stream.len();
+        }
+        let (dt, dc) = (t.elapsed().as_secs_f64(), cpu() - c0);
+        let bytes = live() - before;
+        let routes = rib.path_count();
+        drop(g);
+        let rib_only = live() - before;
+        println!(
+            "1 peer + 1 eBGP group: {routes} routes, {msgs} UPDATEs in {dt:.3} s wall / {dc:.3} s \
+             CPU; heap {:.1} MB = {:.1} B/route (RIB {:.1}, group {:.1})",
+            bytes as f64 / 1e6,
+            bytes as f64 / routes as f64,
+            rib_only as f64 / routes as f64,
+            (bytes - rib_only) as f64 / routes as f64
         );
     }
     // Phase 2: four peers, deltas tracked and drained after each peer.

@@ -246,6 +246,8 @@ fn attrs_hash(a: &Attrs) -> u64 {
 #[derive(Debug, Default)]
 pub struct Interner {
     map: HashMap<u64, Arc<Attrs>, FastBuild>,
+    /// The table is swept when it reaches this size (see [`Interner::release`]).
+    sweep_at: usize,
 }
 
 impl Interner {
@@ -259,7 +261,7 @@ impl Interner {
             Some(_) => Arc::new(a),
             None => {
                 let arc = Arc::new(a);
-                self.map.insert(h, arc.clone());
+                self.insert(h, arc.clone());
                 arc
             }
         }
@@ -274,12 +276,23 @@ impl Interner {
             Some(e) if Arc::ptr_eq(e, a) || **e == **a => e.clone(),
             Some(_) => a.clone(),
             None => {
-                self.map.insert(h, a.clone());
+                self.insert(h, a.clone());
                 a.clone()
             }
         }
     }
-    /// Give back a reference; the table forgets the value when nobody else holds it.
+    fn insert(&mut self, h: u64, a: Arc<Attrs>) {
+        if self.map.len() >= self.sweep_at {
+            // Sets whose last other holder dropped them without `release` (an Adj-RIB-Out
+            // keeps the Loc-RIB's sets): forgotten here, once per doubling of the table.
+            self.map.retain(|_, a| Arc::strong_count(a) > 1);
+            self.sweep_at = (2 * self.map.len()).max(1024);
+        }
+        self.map.insert(h, a);
+    }
+    /// Give back a reference; the table forgets the value when nobody else holds it. A value
+    /// someone else still holds stays; once they drop it, it is forgotten at the next sweep
+    /// (when the table has doubled since the last one).
     pub fn release(&mut self, a: Arc<Attrs>) {
         // The interner holds one reference and `a` another: 2 means `a` was the last user.
         if Arc::strong_count(&a) == 2 {
@@ -344,6 +357,30 @@ mod tests {
         let b = i.intern(b);
         assert!(Arc::ptr_eq(&a, &b), "an empty extra box is the same set");
         assert!(b.extra.is_none());
+    }
+
+    #[test]
+    fn sets_dropped_elsewhere_are_swept() {
+        let mut i = Interner::default();
+        let set = |k: u32| {
+            let mut a = Attrs::new("10.0.0.1".parse().unwrap());
+            a.med = Some(k);
+            a
+        };
+        let kept = i.intern(set(u32::MAX));
+        for k in 0..5000u32 {
+            // Another holder keeps it past `release`, then drops it.
+            let a = i.intern(set(k));
+            let other = a.clone();
+            i.release(a);
+            assert!(i.len() <= 1024, "swept as it grows: {}", i.len());
+            drop(other);
+        }
+        let again = i.intern(set(u32::MAX));
+        assert!(
+            Arc::ptr_eq(&kept, &again),
+            "a set still in use survives the sweeps"
+        );
     }
 
     #[test]

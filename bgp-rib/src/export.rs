@@ -57,6 +57,27 @@ pub fn export_attrs(
     prefix: IpNet,
     attrs: &Attrs,
 ) -> Option<Attrs> {
+    export_with(
+        cfg,
+        src_id,
+        src,
+        to_id,
+        to,
+        to.policy.as_ref(),
+        prefix,
+        attrs,
+    )
+}
+
+/// The RFC 4271 / 4456 / 7947 export rules without the peer's policy.
+fn export_rules(
+    cfg: &DecisionConfig,
+    src_id: PeerId,
+    src: &PeerInfo,
+    to_id: PeerId,
+    to: &OutPeerConfig,
+    attrs: &Attrs,
+) -> Option<Attrs> {
     let local = src_id == PeerId::LOCAL;
     // Split horizon: never back to the peer it came from.
     if !local && src_id == to_id {
@@ -141,7 +162,24 @@ pub fn export_attrs(
             a.med = None;
         }
     }
-    if let Some(p) = &to.policy
+    Some(a)
+}
+
+/// [`export_attrs`]: the RFC rules (`export_rules`), then `policy` (the peer's, or the one a
+/// reload replaced).
+#[allow(clippy::too_many_arguments)]
+fn export_with(
+    cfg: &DecisionConfig,
+    src_id: PeerId,
+    src: &PeerInfo,
+    to_id: PeerId,
+    to: &OutPeerConfig,
+    policy: Option<&Arc<dyn Policy>>,
+    prefix: IpNet,
+    attrs: &Attrs,
+) -> Option<Attrs> {
+    let mut a = export_rules(cfg, src_id, src, to_id, to, attrs)?;
+    if let Some(p) = policy
         && !p.apply(prefix, &to.info, &mut a)
     {
         return None;
@@ -177,7 +215,20 @@ pub struct AdjRibOut {
     pending: Pending,
     /// ADD-PATH send: (prefix, source peer, source path id) -> the path id we send it with.
     out_ids: BTreeMap<(AnyPrefix, u32, u32), u32>,
+    /// Exported sets while they are packed (and those the cache holds): none is kept for
+    /// what was sent.
     interner: Interner,
+    /// What the export depends on besides the route, copied from the RIB when routes are
+    /// queued, so packing (on another thread, without the RIB) can run it: the decision
+    /// configuration and each source peer.
+    dcfg: Option<DecisionConfig>,
+    srcs: FastMap<u32, PeerInfo>,
+    /// Export generation: changes when the export configuration does. A route recorded under
+    /// another generation is exported again to see whether it changed.
+    generation: u32,
+    /// The generation before the last policy change and its policy: a route sent under it is
+    /// unchanged when both policies export it alike.
+    prev: Option<(u32, Option<Arc<dyn Policy>>)>,
     /// Exported attributes per (source attribute set, source peer): see [`ExportCache`].
     cache: ExportCache,
     /// Set for the Adj-RIB-Out of an update group: its members (split horizon is theirs).
@@ -186,13 +237,21 @@ pub struct AdjRibOut {
     encode_errors: usize,
 }
 
-/// A route in the Adj-RIB-Out: the exported attributes and the peer the route came from
-/// (split horizon of update-group members).
+/// A route in the Adj-RIB-Out: the Loc-RIB's attributes of the route (the RIB's interned
+/// set, shared, not a copy), the peer the route came from (split horizon of update-group
+/// members) and the export generation it was sent under. What the peer was sent is the
+/// export of these, computed again when needed (packing, a member's dump): keeping the
+/// exported sets cost a second attribute set per distinct set and source, about 40 bytes
+/// per route on a full table.
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {
     pub(crate) attrs: Arc<Attrs>,
     pub(crate) src: u32,
+    pub(crate) generation: u32,
 }
+
+/// The generation a queued route carries to be sent even when unchanged (ROUTE-REFRESH).
+const FORCE: u32 = u32::MAX;
 
 /// Who an UPDATE of an update group's stream is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -218,15 +277,15 @@ impl Audience {
 
 /// At most this many (source attribute set, source peer) entries are cached; the cache is
 /// emptied when full (it refills from the next prefixes at the cost of one export each).
-const EXPORT_CACHE_MAX: usize = 1 << 16;
+const EXPORT_CACHE_MAX: usize = 1 << 14;
 
 /// Exported attributes per source attribute set: attribute sets are interned by the RIB, so
 /// one (pointer, source peer) pair stands for every prefix carrying that set, and
 /// [`export_attrs`] plus interning run once per set instead of once per prefix. Used when
 /// no export policy is configured (a policy sees the prefix). The entry keeps a `Weak` to the
 /// source set so its address cannot be reused by another set while the entry exists, and
-/// records what else the result depends on (the source peer's type and router id, our AS and
-/// cluster id).
+/// is emptied whenever what else the result depends on changes (the source peer, the decision
+/// configuration, the policy).
 #[derive(Debug, Default)]
 struct ExportCache {
     map: FastMap<(usize, u32), CacheEntry>,
@@ -237,7 +296,6 @@ struct ExportCache {
 #[derive(Debug)]
 struct CacheEntry {
     _src: Weak<Attrs>,
-    deps: (bool, bool, Ipv4Addr, u32, Ipv4Addr),
     out: Option<Arc<Attrs>>,
 }
 
@@ -251,6 +309,10 @@ impl AdjRibOut {
             pending: Pending::default(),
             out_ids: BTreeMap::new(),
             interner: Interner::default(),
+            dcfg: None,
+            srcs: FastMap::default(),
+            generation: 0,
+            prev: None,
             cache: ExportCache::default(),
             members: None,
             eor_pending: false,
@@ -278,9 +340,14 @@ impl AdjRibOut {
     /// prefixes are refreshed: call [`AdjRibOut::refresh`] for each of
     /// [`Rib::best_prefixes`], which queues only the difference to what was sent.
     pub fn set_policy(&mut self, policy: Option<Arc<dyn Policy>>) {
-        self.cfg.policy = policy;
+        let old = std::mem::replace(&mut self.cfg.policy, policy);
+        self.prev = Some((self.generation, old));
+        self.next_generation();
         // Cached exports were computed under the old configuration.
         self.clear_cache();
+    }
+    fn next_generation(&mut self) {
+        self.generation = (self.generation + 1) % FORCE;
     }
     /// Whether changes wait to be taken (or End-of-RIB markers).
     pub fn has_pending(&self) -> bool {
@@ -305,10 +372,11 @@ impl AdjRibOut {
     }
     /// The attributes currently advertised for a prefix (path id 0, or the lowest path id
     /// with ADD-PATH).
-    pub fn advertised_attrs(&self, prefix: IpNet) -> Option<&Arc<Attrs>> {
+    pub fn advertised_attrs(&self, prefix: IpNet) -> Option<Attrs> {
         let k = AnyPrefix::from(prefix);
         let id = *self.sent.ids_of(k).first()?;
-        self.sent.get(&(k, id)).map(|a| &a.attrs)
+        let s = self.sent.get(&(k, id))?;
+        self.export_plain(self.cfg.policy.as_ref(), s.src, &s.attrs, prefix)
     }
     /// The path identifier we send `prefix`'s path from `peer` (with its `path_id`) with, when
     /// ADD-PATH send is on and the path is advertised or queued. Identifiers are allocated per
@@ -319,49 +387,86 @@ impl AdjRibOut {
             .get(&(AnyPrefix::from(prefix), peer.0, path_id))
             .copied()
     }
-    /// The exported attributes of one path (interned here), through the cache when no
-    /// policy is configured.
-    fn export_one(
-        &mut self,
-        rib: &Rib,
-        src_id: PeerId,
-        attrs: &Arc<Attrs>,
-        prefix: IpNet,
-    ) -> Option<Arc<Attrs>> {
+    /// Whether a route from `src_id` may be queued here (split horizon of a per-peer
+    /// Adj-RIB-Out); records what its export needs from the RIB.
+    fn note_source(&mut self, rib: &Rib, src_id: PeerId) -> bool {
         if src_id != PeerId::LOCAL && src_id == self.id {
             // Split horizon: never back to the peer it came from.
-            return None;
+            return false;
         }
-        let src = rib.peer_info(src_id)?;
-        let cfg = rib.config();
+        let Some(info) = rib.peer_info(src_id) else {
+            return false;
+        };
+        match self.srcs.get(&src_id.0) {
+            Some(known) if known == info => {}
+            Some(_) => {
+                // The source changed (a session came back as another peer): routes sent from
+                // it before are exported again.
+                self.srcs.insert(src_id.0, info.clone());
+                self.prev = None;
+                self.next_generation();
+                self.clear_cache();
+            }
+            None => {
+                self.srcs.insert(src_id.0, info.clone());
+            }
+        }
+        true
+    }
+    /// Record the RIB's decision configuration (once per batch of deltas).
+    fn note_config(&mut self, rib: &Rib) {
+        if self.dcfg.as_ref() != Some(rib.config()) {
+            if self.dcfg.is_some() {
+                self.prev = None;
+                self.next_generation();
+                self.clear_cache();
+            }
+            self.dcfg = Some(rib.config().clone());
+        }
+    }
+    /// The export of a route from `src` under `policy`, not interned.
+    fn export_plain(
+        &self,
+        policy: Option<&Arc<dyn Policy>>,
+        src: u32,
+        attrs: &Attrs,
+        prefix: IpNet,
+    ) -> Option<Attrs> {
+        let cfg = self.dcfg.as_ref()?;
+        let info = self.srcs.get(&src)?;
+        export_with(
+            cfg,
+            PeerId(src),
+            info,
+            self.id,
+            &self.cfg,
+            policy,
+            prefix,
+            attrs,
+        )
+    }
+    /// The exported attributes of one path (interned here), through the cache when no
+    /// policy is configured.
+    fn export_now(&mut self, src: u32, attrs: &Arc<Attrs>, prefix: IpNet) -> Option<Arc<Attrs>> {
         if self.cfg.policy.is_some() {
-            let a = export_attrs(cfg, src_id, src, self.id, &self.cfg, prefix, attrs)?;
+            let a = self.export_plain(self.cfg.policy.as_ref(), src, attrs, prefix)?;
             self.cache.misses += 1;
             return Some(self.interner.intern(a));
         }
-        let deps = (
-            src.ibgp,
-            src.rr_client,
-            src.router_id,
-            cfg.local_as,
-            cfg.effective_cluster_id(),
-        );
-        let key = (Arc::as_ptr(attrs) as usize, src_id.0);
-        if let Some(e) = self.cache.map.get(&key)
-            && e.deps == deps
-        {
+        let key = (Arc::as_ptr(attrs) as usize, src);
+        if let Some(e) = self.cache.map.get(&key) {
             self.cache.hits += 1;
             return e.out.clone();
         }
         self.cache.misses += 1;
-        let out = export_attrs(cfg, src_id, src, self.id, &self.cfg, prefix, attrs)
+        let out = self
+            .export_plain(None, src, attrs, prefix)
             .map(|a| self.interner.intern(a));
         if self.cache.map.len() >= EXPORT_CACHE_MAX {
             self.clear_cache();
         }
         let e = CacheEntry {
             _src: Arc::downgrade(attrs),
-            deps,
             out: out.clone(),
         };
         if let Some(old) = self.cache.map.insert(key, e)
@@ -389,21 +494,25 @@ impl AdjRibOut {
     /// [`AdjRibOut::refresh`] of a delta's prefix (its slot hint spares the RIB lookup).
     fn refresh_delta(&mut self, rib: &Rib, d: &Delta) {
         if self.cfg.add_path {
-            return self.refresh(rib, d.prefix);
+            return self.refresh_one(rib, d.prefix);
         }
         let key = AnyPrefix::from(d.prefix);
         if self.carries(key) {
-            self.refresh_best(rib, d.prefix, key, rib.best_path_of(d));
+            self.refresh_best(rib, key, rib.best_path_of(d));
         }
     }
     /// Re-evaluate one prefix against the Loc-RIB.
     pub fn refresh(&mut self, rib: &Rib, prefix: IpNet) {
+        self.note_config(rib);
+        self.refresh_one(rib, prefix);
+    }
+    fn refresh_one(&mut self, rib: &Rib, prefix: IpNet) {
         let key = AnyPrefix::from(prefix);
         if !self.carries(key) {
             return;
         }
         if !self.cfg.add_path {
-            self.refresh_best(rib, prefix, key, rib.best_path(prefix));
+            self.refresh_best(rib, key, rib.best_path(prefix));
             return;
         }
         let mut want: Vec<(u32, Sent)> = Vec::new();
@@ -411,28 +520,24 @@ impl AdjRibOut {
         let mut sources: Vec<(u32, u32)> = Vec::new();
         if let Some(r) = rib.route(prefix) {
             for m in r.multipath {
-                if self.elided(m.peer) {
+                if self.elided(m.peer) || !self.note_source(rib, m.peer) {
                     continue;
                 }
-                if let Some(a) = self.export_one(rib, m.peer, &m.attrs, prefix) {
-                    sources.push((m.peer.0, m.path_id));
-                    want.push((
-                        0,
-                        Sent {
-                            attrs: a,
-                            src: m.peer.0,
-                        },
-                    ));
-                }
+                sources.push((m.peer.0, m.path_id));
+                want.push((
+                    0,
+                    Sent {
+                        attrs: m.attrs.clone(),
+                        src: m.peer.0,
+                        generation: self.generation,
+                    },
+                ));
             }
         }
         self.assign_out_ids(key, &sources, &mut want);
         // Forget pending changes of this prefix, then queue the difference to what was sent.
-        let stale: Vec<(AnyPrefix, u32)> = self.pending.keys_of(key);
-        for k in stale {
-            if let Some(Some(a)) = self.pending.remove(&k) {
-                self.interner.release(a.attrs);
-            }
+        for k in self.pending.keys_of(key) {
+            self.pending.remove(&k);
         }
         let sent_ids: Vec<u32> = self.sent.ids_of(key);
         for id in sent_ids {
@@ -449,52 +554,45 @@ impl AdjRibOut {
     fn elided(&self, src: PeerId) -> bool {
         matches!(self.members.as_deref(), Some([m]) if *m == src)
     }
-    /// Queue `a` for (key, id) unless the same was sent. An update group queues it anyway:
-    /// [`AdjRibOut::take_for_members`] drops what is unchanged with the lookup it does to
-    /// record the route (one probe of the sent table instead of two, and not on the thread
-    /// that reads and decides when the router packs elsewhere).
+    /// Queue `a` for (key, id) unless the same was sent under this export generation. An
+    /// update group queues it anyway: [`AdjRibOut::take_for_members`] drops what is unchanged
+    /// with the lookup it does to record the route (one probe of the sent table instead of
+    /// two, and not on the thread that reads and decides when the router packs elsewhere).
     fn queue(&mut self, key: AnyPrefix, id: u32, a: Sent) {
-        if self.members.is_some() {
-            if let Some(Some(old)) = self.pending.insert((key, id), Some(a)) {
-                self.interner.release(old.attrs);
-            }
+        if self.members.is_none()
+            && self.sent.get(&(key, id)).is_some_and(|s| {
+                Arc::ptr_eq(&s.attrs, &a.attrs) && s.src == a.src && s.generation == a.generation
+            })
+        {
+            self.pending.remove(&(key, id));
             return;
         }
-        let same = self
-            .sent
-            .get(&(key, id))
-            .is_some_and(|s| Arc::ptr_eq(&s.attrs, &a.attrs));
-        if same {
-            self.interner.release(a.attrs);
-        } else {
-            self.pending.insert((key, id), Some(a));
-        }
+        self.pending.insert((key, id), Some(a));
     }
     /// Without ADD-PATH: only the best path (`best`, looked up by the caller), path id 0, no
-    /// allocation.
+    /// allocation. Whether the peer may have it (rules, policy) is decided when it is packed.
     fn refresh_best(
         &mut self,
         rib: &Rib,
-        prefix: IpNet,
         key: AnyPrefix,
         best: Option<(PeerId, u32, &Arc<Attrs>)>,
     ) {
         let want = match best {
-            Some((peer, _, attrs)) if !self.elided(peer) => {
-                self.export_one(rib, peer, attrs, prefix).map(|a| Sent {
-                    attrs: a,
+            Some((peer, _, attrs)) if !self.elided(peer) && self.note_source(rib, peer) => {
+                Some(Sent {
+                    attrs: attrs.clone(),
                     src: peer.0,
+                    generation: self.generation,
                 })
             }
             _ => None,
         };
-        if let Some(Some(old)) = self.pending.remove(&(key, 0)) {
-            self.interner.release(old.attrs);
-        }
         match want {
             None => {
                 if self.sent.contains_key(&(key, 0)) {
                     self.pending.insert((key, 0), None);
+                } else {
+                    self.pending.remove(&(key, 0));
                 }
             }
             Some(a) => self.queue(key, 0, a),
@@ -539,6 +637,7 @@ impl AdjRibOut {
     }
     /// Apply Loc-RIB deltas.
     pub fn process(&mut self, rib: &Rib, deltas: &[Delta]) {
+        self.note_config(rib);
         for d in deltas {
             self.refresh_delta(rib, d);
         }
@@ -550,8 +649,9 @@ impl AdjRibOut {
     }
     /// Re-evaluate every prefix with a best path (no End-of-RIB).
     pub(crate) fn dump_all(&mut self, rib: &Rib) {
+        self.note_config(rib);
         for p in rib.best_prefixes() {
-            self.refresh(rib, p);
+            self.refresh_one(rib, p);
         }
     }
     /// Pack pending changes into UPDATEs with bgp-wire's [`UpdateBuilder`]: withdrawals
@@ -572,7 +672,6 @@ impl AdjRibOut {
     /// per-peer Adj-RIB-Out) every UPDATE is for [`Audience::All`].
     pub(crate) fn take_for_members(&mut self, ctx: &SessionContext) -> Vec<(Audience, Update)> {
         let pending = self.pending.take_sorted();
-        let group = self.members.is_some();
         let members: Vec<PeerId> = self.members().to_vec();
         let audience = |src: u32| {
             if members.iter().any(|m| m.0 == src) {
@@ -623,59 +722,50 @@ impl AdjRibOut {
         for ((p, id), v) in pending {
             let k = (p, id);
             let nlri = nlri_of(p, id);
-            match v {
-                None => {
-                    if let Some(old) = self.sent.remove(&k) {
-                        let to = audience(old.src);
-                        self.interner.release(old.attrs);
-                        withdraw(&mut wd, to, nlri);
-                    }
+            let Some(mut a) = v else {
+                if let Some(old) = self.sent.remove(&k) {
+                    withdraw(&mut wd, audience(old.src), nlri);
                 }
-                Some(a) => {
-                    let to = audience(a.src);
-                    let src = a.src;
-                    let ptr = Arc::as_ptr(&a.attrs) as usize;
-                    let attrs = a.attrs.clone();
-                    let (old, surplus) = self.sent.insert(k, a);
-                    if let Some(x) = surplus {
-                        self.interner.release(x);
-                    }
-                    // Only an update group queues without looking (a plain Adj-RIB-Out's
-                    // queue holds changes and ROUTE-REFRESH resends).
-                    let unchanged = group
-                        && old
-                            .as_ref()
-                            .is_some_and(|o| Arc::as_ptr(&o.attrs) as usize == ptr && o.src == src);
-                    let had = old.map(|old| {
-                        self.interner.release(old.attrs);
-                        old.src
-                    });
-                    if unchanged {
-                        // Queued by an update group without looking (see `queue`).
-                        self.interner.release(attrs);
-                        continue;
-                    }
-                    let g = *by_key.entry((ptr, to)).or_insert_with(|| {
-                        groups.push((attrs.clone(), to, Vec::new(), Vec::new(), Vec::new()));
-                        groups.len() - 1
-                    });
-                    self.interner.release(attrs);
-                    if let Some(o) = had
-                        && o != src
-                        && to != Audience::All
-                    {
-                        // The member that is now the source had the old route.
-                        withdraw(&mut wd, Audience::Only(PeerId(src)), nlri);
-                    }
-                    if let Some(grp) = groups.get_mut(g) {
-                        if matches!(p, AnyPrefix::V4(_)) {
-                            grp.2.push(nlri)
-                        } else {
-                            grp.3.push(nlri)
-                        }
-                        grp.4.push((k, had));
-                    }
+                continue;
+            };
+            let forced = a.generation == FORCE;
+            a.generation = self.generation;
+            // An update group queues without looking (see `queue`), and a route sent under
+            // an earlier export generation may export as before; ROUTE-REFRESH resends are
+            // sent as they are.
+            if !forced && self.unchanged(k, &a) {
+                continue;
+            }
+            let Some(attrs) = self.export_now(a.src, &a.attrs, p.to_net()) else {
+                // The rules or the policy keep it from the peer: withdrawn where it was sent.
+                if let Some(old) = self.sent.remove(&k) {
+                    withdraw(&mut wd, audience(old.src), nlri);
                 }
+                continue;
+            };
+            let to = audience(a.src);
+            let src = a.src;
+            let ptr = Arc::as_ptr(&attrs) as usize;
+            let had = self.sent.insert(k, a).map(|old| old.src);
+            let g = *by_key.entry((ptr, to)).or_insert_with(|| {
+                groups.push((attrs.clone(), to, Vec::new(), Vec::new(), Vec::new()));
+                groups.len() - 1
+            });
+            self.interner.release(attrs);
+            if let Some(o) = had
+                && o != src
+                && to != Audience::All
+            {
+                // The member that is now the source had the old route.
+                withdraw(&mut wd, Audience::Only(PeerId(src)), nlri);
+            }
+            if let Some(grp) = groups.get_mut(g) {
+                if matches!(p, AnyPrefix::V4(_)) {
+                    grp.2.push(nlri)
+                } else {
+                    grp.3.push(nlri)
+                }
+                grp.4.push((k, had));
             }
         }
         let mut announce = Vec::new();
@@ -688,15 +778,14 @@ impl AdjRibOut {
                     // prefixes are withdrawn there and no longer count as advertised.
                     self.encode_errors += 1;
                     for ((p, id), had) in keys {
-                        if let Some(x) = self.sent.remove(&(p, id)) {
-                            self.interner.release(x.attrs);
-                        }
+                        self.sent.remove(&(p, id));
                         if let Some(o) = had {
                             withdraw(&mut wd, audience(o), nlri_of(p, id));
                         }
                     }
                 }
             }
+            self.interner.release(a);
         }
         let mut out = Vec::new();
         for (to, w4, w6) in wd {
@@ -717,6 +806,34 @@ impl AdjRibOut {
         }
         out
     }
+    /// Whether the peer already has what `a` (queued for `k`, current generation) exports
+    /// to: the same source route sent under this generation, or under the generation before
+    /// the last policy change when both policies export it alike (then it is recorded under
+    /// this one).
+    fn unchanged(&mut self, k: (AnyPrefix, u32), a: &Sent) -> bool {
+        let Some(old) = self.sent.get(&k) else {
+            return false;
+        };
+        if !Arc::ptr_eq(&old.attrs, &a.attrs) || old.src != a.src {
+            return false;
+        }
+        if old.generation == a.generation {
+            return true;
+        }
+        let same = match &self.prev {
+            Some((g, policy)) if *g == old.generation => {
+                let p = k.0.to_net();
+                let before = self.export_plain(policy.as_ref(), a.src, &a.attrs, p);
+                before.is_some()
+                    && before == self.export_plain(self.cfg.policy.as_ref(), a.src, &a.attrs, p)
+            }
+            _ => false,
+        };
+        if same {
+            self.sent.insert(k, a.clone());
+        }
+        same
+    }
     /// Everything advertised, packed again for one member of an update group (its own routes
     /// left out): what a member that joins the group, or asks for a route refresh, is sent
     /// before the group's stream. Sets that no longer encode are skipped and counted.
@@ -726,18 +843,24 @@ impl AdjRibOut {
         let mut groups: Vec<(Arc<Attrs>, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
         let mut by_ptr: FastMap<usize, usize> = FastMap::default();
         // Sorted, so a dump is the same whatever the table's history.
-        let mut routes: Vec<((AnyPrefix, u32), &Sent)> = self.sent.iter().collect();
+        let mut routes: Vec<((AnyPrefix, u32), Sent)> = self
+            .sent
+            .iter()
+            .filter(|(_, s)| s.src != member.0 || member == PeerId::LOCAL)
+            .map(|(k, s)| (k, s.clone()))
+            .collect();
         routes.sort_unstable_by_key(|(k, _)| *k);
         for ((p, id), s) in routes {
-            if s.src == member.0 && member != PeerId::LOCAL {
+            let Some(attrs) = self.export_now(s.src, &s.attrs, p.to_net()) else {
                 continue;
-            }
+            };
             let g = *by_ptr
-                .entry(Arc::as_ptr(&s.attrs) as usize)
+                .entry(Arc::as_ptr(&attrs) as usize)
                 .or_insert_with(|| {
-                    groups.push((s.attrs.clone(), Vec::new(), Vec::new()));
+                    groups.push((attrs.clone(), Vec::new(), Vec::new()));
                     groups.len() - 1
                 });
+            self.interner.release(attrs);
             let v4 = matches!(p, AnyPrefix::V4(_));
             let mut nlri = Nlri::new(p.to_net());
             if (v4 && id4) || (!v4 && id6) {
@@ -757,6 +880,7 @@ impl AdjRibOut {
                 Ok(u) => out.extend(u),
                 Err(_) => self.encode_errors += 1,
             }
+            self.interner.release(a);
         }
         out
     }
@@ -773,12 +897,15 @@ impl AdjRibOut {
             .iter()
             .filter(|((p, _), _)| matches!(p, AnyPrefix::V4(_)) == v4)
             .filter(|(k, _)| !self.pending.contains_key(k))
-            .map(|(k, a)| (k, a.clone()))
+            .map(|(k, a)| {
+                let mut a = a.clone();
+                a.generation = FORCE;
+                (k, a)
+            })
             .collect();
         let n = again.len();
         for (k, a) in again {
-            let attrs = self.interner.intern_arc(&a.attrs);
-            self.pending.insert(k, Some(Sent { attrs, src: a.src }));
+            self.pending.insert(k, Some(a));
         }
         n
     }
@@ -788,14 +915,8 @@ impl AdjRibOut {
     }
     /// Forget everything sent (session down).
     pub fn reset(&mut self) {
-        for a in self.sent.clear() {
-            self.interner.release(a);
-        }
-        for (_, a) in self.pending.take_sorted() {
-            if let Some(a) = a {
-                self.interner.release(a.attrs);
-            }
-        }
+        self.sent.clear();
+        self.pending.take_sorted();
         self.clear_cache();
         self.out_ids.clear();
         self.eor_pending = false;

@@ -1,6 +1,6 @@
 //! What an Adj-RIB-Out advertised, stored compactly: a route is a prefix key and a 4-byte
-//! index into a table of (exported attribute set, source peer) pairs, each held once with a
-//! reference count. An IPv4 route without ADD-PATH costs one 8-byte hash-map slot (one map per
+//! index into a table of (Loc-RIB attribute set, source peer, export generation) triples, each
+//! held once with a reference count. An IPv4 route without ADD-PATH costs one 8-byte hash-map slot (one map per
 //! prefix length, keyed by the address: a (address, length) key was 12 bytes with padding,
 //! 8 MB more at 1M routes) instead of
 //! a B-tree entry with a 64-byte key and its own `Arc`.
@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::Sent;
-use crate::attrs::Attrs;
 use crate::prefix::{AnyPrefix, FastMap, Prefix};
 
 type Key = (AnyPrefix, u32);
@@ -20,8 +19,7 @@ struct Slot {
     refs: u32,
 }
 
-/// The advertised routes of one Adj-RIB-Out. Methods that drop a reference to an attribute
-/// set hand an `Arc` back, for the owner to release to its interner.
+/// The advertised routes of one Adj-RIB-Out.
 #[derive(Debug, Default)]
 pub(crate) struct SentTable {
     /// IPv4, path id 0: per prefix length, address -> slot.
@@ -32,8 +30,8 @@ pub(crate) struct SentTable {
     other: BTreeMap<Key, u32>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// (attribute set address, source peer) -> slot.
-    index: FastMap<(usize, u32), u32>,
+    /// (attribute set address, source peer, generation) -> slot.
+    index: FastMap<(usize, u32, u32), u32>,
 }
 
 /// IPv4 prefix -> slot, one map per prefix length (0-32).
@@ -101,14 +99,14 @@ impl SentTable {
         );
         v
     }
-    /// Take one reference to `s`'s slot (created when new); a surplus `Arc` to release.
-    fn acquire(&mut self, s: Sent) -> (u32, Option<Arc<Attrs>>) {
-        let key = (Arc::as_ptr(&s.attrs) as usize, s.src);
+    /// Take one reference to `s`'s slot (created when new).
+    fn acquire(&mut self, s: Sent) -> u32 {
+        let key = (Arc::as_ptr(&s.attrs) as usize, s.src, s.generation);
         if let Some(&i) = self.index.get(&key)
             && let Some(slot) = self.slots.get_mut(i as usize)
         {
             slot.refs += 1;
-            return (i, Some(s.attrs));
+            return i;
         }
         let slot = Slot {
             sent: Some(s),
@@ -127,7 +125,7 @@ impl SentTable {
             }
         };
         self.index.insert(key, i);
-        (i, None)
+        i
     }
     /// Drop one reference; the slot's `Sent` (a clone while others still use it).
     fn unref(&mut self, i: u32) -> Option<Sent> {
@@ -137,22 +135,22 @@ impl SentTable {
             return slot.sent.clone();
         }
         let s = slot.sent.take()?;
-        self.index.remove(&(Arc::as_ptr(&s.attrs) as usize, s.src));
+        self.index
+            .remove(&(Arc::as_ptr(&s.attrs) as usize, s.src, s.generation));
         self.free.push(i);
         Some(s)
     }
-    /// Record `s` as sent for `k`: the previous route, if any, and a surplus `Arc` (both to
-    /// release).
-    pub(crate) fn insert(&mut self, k: Key, s: Sent) -> (Option<Sent>, Option<Arc<Attrs>>) {
-        let (i, surplus) = self.acquire(s);
+    /// Record `s` as sent for `k`: the previous route, if any.
+    pub(crate) fn insert(&mut self, k: Key, s: Sent) -> Option<Sent> {
+        let i = self.acquire(s);
         let old = match k {
             (AnyPrefix::V4(p), 0) => self.v4.insert(p.addr, p.len, i),
             (AnyPrefix::V6(p), 0) => self.v6.insert((p.addr, p.len), i),
             _ => self.other.insert(k, i),
         };
-        (old.and_then(|o| self.unref(o)), surplus)
+        old.and_then(|o| self.unref(o))
     }
-    /// Forget `k`: what was sent (to release).
+    /// Forget `k`: what was sent.
     pub(crate) fn remove(&mut self, k: &Key) -> Option<Sent> {
         let i = match k {
             (AnyPrefix::V4(p), 0) => self.v4.remove(p.addr, p.len),
@@ -181,23 +179,16 @@ impl SentTable {
             .chain(other)
             .filter_map(|(k, i)| self.sent(i).map(|s| (k, s)))
     }
-    /// Forget everything; the attribute sets held (to release).
-    pub(crate) fn clear(&mut self) -> Vec<Arc<Attrs>> {
-        self.v4 = V4Slots::default();
-        self.v6 = FastMap::default();
-        self.other.clear();
-        self.index = FastMap::default();
-        self.free.clear();
-        std::mem::take(&mut self.slots)
-            .into_iter()
-            .filter_map(|s| s.sent.map(|s| s.attrs))
-            .collect()
+    /// Forget everything.
+    pub(crate) fn clear(&mut self) {
+        *self = SentTable::default();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attrs::Attrs;
 
     fn p(i: u32) -> AnyPrefix {
         AnyPrefix::V4(Prefix {
@@ -206,42 +197,35 @@ mod tests {
         })
     }
 
+    fn sent(a: &Arc<Attrs>, src: u32, generation: u32) -> Sent {
+        Sent {
+            attrs: a.clone(),
+            src,
+            generation,
+        }
+    }
+
     #[test]
-    fn shares_one_slot_per_set_and_source() {
+    fn shares_one_slot_per_set_source_and_generation() {
         let a = Arc::new(Attrs::new("10.0.0.1".parse().unwrap()));
         let mut t = SentTable::default();
         for i in 0..100 {
-            let (old, surplus) = t.insert(
-                (p(i), 0),
-                Sent {
-                    attrs: a.clone(),
-                    src: 1,
-                },
-            );
-            assert!(old.is_none());
-            assert_eq!(surplus.is_some(), i > 0);
+            assert!(t.insert((p(i), 0), sent(&a, 1, 0)).is_none());
         }
         assert_eq!(t.slots.len(), 1);
         assert_eq!(Arc::strong_count(&a), 2, "the table holds one reference");
         assert_eq!(t.len(), 100);
         assert_eq!(t.get(&(p(7), 0)).unwrap().src, 1);
         // Same set from another source: a second slot.
-        let (old, _) = t.insert(
-            (p(7), 0),
-            Sent {
-                attrs: a.clone(),
-                src: 2,
-            },
-        );
+        let old = t.insert((p(7), 0), sent(&a, 2, 0));
         assert_eq!(old.unwrap().src, 1);
         assert_eq!(t.slots.len(), 2);
-        t.insert(
-            (p(7), 3),
-            Sent {
-                attrs: a.clone(),
-                src: 2,
-            },
-        );
+        // Same set and source under another export generation: a third.
+        let old = t.insert((p(8), 0), sent(&a, 1, 1));
+        assert_eq!(old.unwrap().generation, 0);
+        assert_eq!(t.slots.len(), 3);
+        assert_eq!(t.get(&(p(8), 0)).unwrap().generation, 1);
+        t.insert((p(7), 3), sent(&a, 2, 0));
         assert_eq!(t.ids_of(p(7)), vec![0, 3]);
         for i in 0..100 {
             assert!(t.remove(&(p(i), 0)).is_some());

@@ -562,3 +562,77 @@ fn resend_queues_the_family_again_rfc2918() {
     };
     assert_eq!(o.resend(multicast), 0);
 }
+
+/// Sets MED 99 on 198.51.100.0/24, leaves every other route as it is.
+#[derive(Debug)]
+struct MedOnOne;
+impl Policy for MedOnOne {
+    fn apply(&self, prefix: IpNet, _peer: &PeerInfo, attrs: &mut Attrs) -> bool {
+        if prefix == "198.51.100.0/24".parse::<IpNet>().unwrap() {
+            attrs.med = Some(99);
+        }
+        true
+    }
+}
+
+#[test]
+fn a_new_policy_resends_only_what_it_changes() {
+    let mut rib = Rib::new(cfg());
+    let src = peer(2, 65002, false);
+    let from = rib.add_peer(src);
+    let dst = peer(3, 65003, false);
+    let to = rib.add_peer(dst.clone());
+    let mut o = AdjRibOut::new(to, out(&dst, false));
+    let b: IpNet = "198.51.100.0/24".parse().unwrap();
+    rib.announce(from, n(), 0, attrs()).unwrap();
+    rib.announce(from, b, 0, attrs()).unwrap();
+    o.initial_dump(&rib);
+    let ctx = SessionContext::modern();
+    assert_eq!(
+        o.take_updates(&ctx).len(),
+        3,
+        "one UPDATE for both, two End-of-RIBs"
+    );
+    assert_eq!(
+        o.advertised_attrs(b).unwrap().med,
+        None,
+        "MED not passed to eBGP"
+    );
+    // The export is recomputed from the Loc-RIB's set: the peer's view is what it was sent.
+    let exported = o.advertised_attrs(n()).unwrap();
+    assert_eq!(exported.as_path, AsPath::from_sequence([AS, 65009]));
+    assert_eq!(exported.next_hop, "10.0.0.1".parse::<IpAddr>().unwrap());
+
+    o.set_policy(Some(Arc::new(MedOnOne)));
+    for p in rib.best_prefixes() {
+        o.refresh(&rib, p);
+    }
+    let u = o.take_updates(&ctx);
+    assert_eq!(u.len(), 1, "only the route the policy changed: {u:?}");
+    assert_eq!(u[0].nlri, vec![Nlri::new(b)]);
+    assert!(u[0].attributes.contains(&PathAttribute::MultiExitDisc(99)));
+    assert_eq!(o.advertised_attrs(b).unwrap().med, Some(99));
+    // Settled: refreshing again sends nothing.
+    for p in rib.best_prefixes() {
+        o.refresh(&rib, p);
+    }
+    assert!(o.take_updates(&ctx).is_empty());
+    // Back to no policy twice in a row (the first change never went out): both routes are
+    // exported again and the one with MED 99 changes back; the other is compared against
+    // an export generation that is no longer known, so it is sent again, unchanged.
+    o.set_policy(None);
+    o.set_policy(None);
+    for p in rib.best_prefixes() {
+        o.refresh(&rib, p);
+    }
+    let u = o.take_updates(&ctx);
+    let sent: BTreeSet<IpNet> = u
+        .iter()
+        .flat_map(|u| u.nlri.iter().map(|n| n.prefix))
+        .collect();
+    assert_eq!(sent, BTreeSet::from([n(), b]));
+    assert!(
+        !u.iter()
+            .any(|u| u.attributes.contains(&PathAttribute::MultiExitDisc(99)))
+    );
+}
