@@ -354,8 +354,8 @@ fn updates_cross_in_order_with_the_negotiated_context() {
 }
 
 /// UPDATEs encoded by the caller (an update group encodes once for all members) go out as
-/// they are, in order with the others; bytes that are not one UPDATE within the session's
-/// limits are refused and nothing is sent.
+/// they are, one or a run of several back to back, in order with the others; bytes that are
+/// not whole UPDATEs within the session's limits are refused and nothing of them is sent.
 #[test]
 fn encoded_updates_go_out_as_given_and_bad_framing_is_refused() {
     let mut net = established_pair();
@@ -365,14 +365,30 @@ fn encoded_updates_go_out_as_given_and_bad_framing_is_refused() {
     net.p[0].send_update(net.now, route(0)).unwrap();
     net.p[0].send_encoded_update(net.now, &wire).unwrap();
     net.p[0].send_update(net.now, route(2)).unwrap();
-    // Refused: a KEEPALIVE, a truncated UPDATE, a wrong length field, a bad marker.
+    let mut run = BytesMut::new();
+    for i in [3, 4] {
+        bgp_wire::encode_message(&Message::Update(route(i)), &ctx, &mut run).unwrap();
+    }
+    net.p[0].send_encoded_update(net.now, &run).unwrap();
+    // Refused: a KEEPALIVE, a truncated UPDATE, a wrong length field, a bad marker, a run
+    // with a KEEPALIVE at its end, nothing.
     let mut ka = BytesMut::new();
     bgp_wire::encode_message(&Message::Keepalive, &ctx, &mut ka).unwrap();
     let mut bad_len = wire.to_vec();
     bad_len[17] ^= 1;
     let mut bad_marker = wire.to_vec();
     bad_marker[0] = 0;
-    for bad in [&ka[..], &wire[..wire.len() - 1], &bad_len, &bad_marker] {
+    let mut then_ka = wire.to_vec();
+    then_ka.extend_from_slice(&ka);
+    let bad_runs: [&[u8]; 6] = [
+        &ka[..],
+        &wire[..wire.len() - 1],
+        &bad_len,
+        &bad_marker,
+        &then_ka,
+        &[],
+    ];
+    for bad in bad_runs {
         assert!(matches!(
             net.p[0].send_encoded_update(net.now, bad),
             Err(PeerError::Encode(_))
@@ -386,7 +402,7 @@ fn encoded_updates_go_out_as_given_and_bad_framing_is_refused() {
             _ => None,
         })
         .collect();
-    let want: Vec<_> = (0..3).map(|i| route(i).nlri[0].prefix).collect();
+    let want: Vec<_> = (0..5).map(|i| route(i).nlri[0].prefix).collect();
     assert_eq!(got, want);
     assert_eq!(net.p[1].state(), State::Established);
 }

@@ -256,9 +256,9 @@ fn spawn_sender(
             room.notify_one();
             // One command for the batch, encoded once for the whole group: the driver
             // copies the bytes and writes them in as few syscalls as its send buffer allows.
-            let ups = batch.for_member(member);
+            let (ups, n) = batch.for_member(member);
             drop(batch);
-            let n = ups.len() as u64;
+            let n = n as u64;
             if handle.send_encoded_updates(ups).await.is_err() {
                 return;
             }

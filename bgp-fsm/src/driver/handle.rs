@@ -112,9 +112,10 @@ impl PeerHandle {
             .map_err(|_| DriverError::Stopped)?;
         rx.await.map_err(|_| DriverError::Stopped)?
     }
-    /// [`PeerHandle::send_updates`] for UPDATEs already encoded for this session (each a
-    /// whole message, see [`crate::peer::Peer::send_encoded_update`]): an update group
-    /// encodes its stream once and every member's driver copies the same bytes.
+    /// [`PeerHandle::send_updates`] for UPDATEs already encoded for this session (each item
+    /// one whole message or a run of them back to back, see
+    /// [`crate::peer::Peer::send_encoded_update`]): an update group encodes its stream once
+    /// and every member's driver copies the same bytes.
     pub async fn send_encoded_updates(
         &self,
         updates: Vec<bytes::Bytes>,

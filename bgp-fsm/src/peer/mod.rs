@@ -552,12 +552,14 @@ impl Peer {
         }
     }
 
-    /// Send an UPDATE already encoded for this session: one whole message, header included,
-    /// as [`bgp_wire::encode_message`] writes it with the session's context. This is what a
-    /// sender that encodes once for several sessions with equal parameters uses (an update
-    /// group). The framing is checked (marker, length, type UPDATE, the session's maximum
-    /// message size); the content is the caller's. Established only; refused while the send
-    /// buffer is full.
+    /// Send UPDATEs already encoded for this session: one whole message, header included,
+    /// as [`bgp_wire::encode_message`] writes it with the session's context, or several such
+    /// messages back to back. This is what a sender that encodes once for several sessions
+    /// with equal parameters uses (an update group), handing each session runs of one shared
+    /// buffer. The framing of every message is checked (marker, length, type UPDATE, the
+    /// session's maximum message size); the content is the caller's. Established only;
+    /// refused while the send buffer is full (a run is taken whole, so keep runs small
+    /// against [`Peer::send_capacity`]).
     pub fn send_encoded_update(&mut self, now: Duration, msg: &[u8]) -> Result<(), PeerError> {
         self.can_send_update()?;
         let max = self
@@ -565,15 +567,9 @@ impl Peer {
             .fsm
             .negotiated()
             .map_or(bgp_wire::MAX_MESSAGE_LEN, |n| n.context.max_message_len());
-        let framed = msg.len() >= 23
-            && msg.len() <= max
-            && msg.get(..16).is_some_and(|m| m.iter().all(|b| *b == 0xff))
-            && msg.get(16..19).is_some_and(|h| {
-                usize::from(u16::from_be_bytes([h[0], h[1]])) == msg.len() && h[2] == 2
-            });
-        if !framed {
+        if msg.is_empty() || !updates_framed(msg, max) {
             return Err(PeerError::Encode(bgp_wire::EncodeError::Invalid(
-                "not one UPDATE message within the session's maximum size",
+                "not whole UPDATE messages within the session's maximum size",
             )));
         }
         self.primary.fsm.update_sent(now)?;
@@ -624,4 +620,22 @@ impl Peer {
     fn after(&mut self, now: Duration) {
         let _ = self.check_collision(now);
     }
+}
+
+/// Whether `run` is whole UPDATE messages back to back, each at most `max` octets.
+fn updates_framed(mut run: &[u8], max: usize) -> bool {
+    while !run.is_empty() {
+        let Some(h) = run.get(..19) else {
+            return false;
+        };
+        let len = usize::from(u16::from_be_bytes([h[16], h[17]]));
+        if !h[..16].iter().all(|b| *b == 0xff) || h[18] != 2 || len < 23 || len > max {
+            return false;
+        }
+        match run.get(len..) {
+            Some(rest) => run = rest,
+            None => return false,
+        }
+    }
+    true
 }

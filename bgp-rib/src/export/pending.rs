@@ -8,6 +8,9 @@ use crate::prefix::{AnyPrefix, FastMap};
 
 type Key = (AnyPrefix, u32);
 
+/// Room for this many entries is kept between batches.
+const KEEP: usize = 4096;
+
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
     map: FastMap<Key, Option<Sent>>,
@@ -56,10 +59,16 @@ impl Pending {
         }
         v
     }
-    /// Everything queued, sorted by (prefix, path id); the queue is left empty.
+    /// Everything queued, sorted by (prefix, path id); the queue is left empty, and without
+    /// the room a large batch made (64 bytes per entry: a full table queued at once would
+    /// otherwise stay allocated for good).
     pub(crate) fn take_sorted(&mut self) -> Vec<(Key, Option<Sent>)> {
-        self.ids.clear();
-        let mut v: Vec<(Key, Option<Sent>)> = self.map.drain().collect();
+        self.ids = FastMap::default();
+        let mut v: Vec<(Key, Option<Sent>)> = if self.map.capacity() > KEEP {
+            std::mem::take(&mut self.map).into_iter().collect()
+        } else {
+            self.map.drain().collect()
+        };
         v.sort_unstable_by_key(|(k, _)| *k);
         v
     }
