@@ -227,6 +227,26 @@ impl<A: AddrBits, V> PrefixMap<A, V> {
         }
         old
     }
+    /// The value of a prefix, inserting `f()` when there is none (one hash probe for both);
+    /// and whether it was inserted.
+    pub fn get_or_insert_with(&mut self, addr: A, len: u8, f: impl FnOnce() -> V) -> (V, bool)
+    where
+        V: Copy,
+    {
+        let len = len.min(A::BITS);
+        let mut inserted = false;
+        let v = *self.by_len[usize::from(len)]
+            .entry(addr.mask(len))
+            .or_insert_with(|| {
+                inserted = true;
+                f()
+            });
+        if inserted {
+            self.len += 1;
+            self.set_nonempty(len, true);
+        }
+        (v, inserted)
+    }
     /// Exact-match lookup.
     pub fn get(&self, addr: A, len: u8) -> Option<&V> {
         self.by_len.get(usize::from(len))?.get(&addr.mask(len))

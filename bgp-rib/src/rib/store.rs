@@ -120,26 +120,25 @@ impl<A: AddrBits> Table<A> {
         self.index.get(p.addr, p.len).copied()
     }
     pub(super) fn find_or_insert(&mut self, p: Prefix<A>) -> u32 {
-        if let Some(i) = self.find(p) {
-            return i;
-        }
-        let d = Dest {
-            prefix: p,
-            paths: PathSet::empty(),
-        };
-        let i = match self.free.pop() {
-            Some(i) => {
-                if let Some(slot) = self.dests.get_mut(i as usize) {
-                    *slot = d;
+        let (free, dests) = (&mut self.free, &mut self.dests);
+        let (i, _) = self.index.get_or_insert_with(p.addr, p.len, || {
+            let d = Dest {
+                prefix: p,
+                paths: PathSet::empty(),
+            };
+            match free.pop() {
+                Some(i) => {
+                    if let Some(slot) = dests.get_mut(i as usize) {
+                        *slot = d;
+                    }
+                    i
                 }
-                i
+                None => {
+                    dests.push(d);
+                    (dests.len() - 1) as u32
+                }
             }
-            None => {
-                self.dests.push(d);
-                (self.dests.len() - 1) as u32
-            }
-        };
-        self.index.insert(p.addr, p.len, i);
+        });
         i
     }
     /// The paths of the destination in `slot`, if it holds `p` (a [`Delta`] slot hint).
