@@ -13,6 +13,7 @@
 #
 # Usage (as root): flock /work/heavy.lock scripts/bench-rs.sh [CLIENTS] [PREFIXES_PER_CLIENT]
 # Needs: bird2 (bird, birdc), iproute2, jq; builds the release examples unless NO_BUILD=1.
+# ROUTER_BIN=PATH runs another build of our router (A/B comparisons).
 # ROUTER_WRAP="heaptrack -o FILE" (or perf record ... --) runs our router under a profiler;
 # ONLY_OURS=1 skips BIRD (for profiling only: no comparison is printed).
 set -uo pipefail
@@ -37,7 +38,7 @@ if [ "$C" -gt 200 ]; then echo "at most 200 clients" >&2; exit 1; fi
 if [ "${NO_BUILD:-0}" != 1 ]; then
     (cd "$ROOT" && nice -n 5 cargo build -q --release --example router --example bgp_feed) || exit 1
 fi
-ROUTER=$ROOT/target/release/examples/router
+ROUTER=${ROUTER_BIN:-$ROOT/target/release/examples/router}
 FEED=$ROOT/target/release/examples/bgp_feed
 EXPECT=$(( (C - 1) * N ))
 
