@@ -64,9 +64,10 @@ pub type FastMap<K, V> = HashMap<K, V, FastBuild>;
 /// in 64 consecutive buckets at a mixed place. Tables arrive mostly in prefix order (a
 /// speaker walks its table), so consecutive inserts touch one group of cache lines instead of
 /// two random ones each: with a full table the map is far larger than the cache and these
-/// misses were a quarter of the router's receive time. Which runs share buckets is mixed,
-/// so a peer choosing its prefixes can pile at most 64 into one run's buckets; the control
-/// byte hashbrown compares mixes the position within the run too.
+/// misses were a quarter of the router's receive time. Where a run goes is mixed, and the
+/// control byte hashbrown compares mixes the position within the run too. Like
+/// [`FastHasher`] it is unseeded: not built against a peer that searches for prefixes
+/// sharing buckets (a maximum-prefix limit bounds what such a peer inserts).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PrefixBuild {
     shift: u32,
