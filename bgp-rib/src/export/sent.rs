@@ -1,15 +1,14 @@
 //! What an Adj-RIB-Out advertised, stored compactly: a route is a prefix key and a 4-byte
 //! index into a table of (Loc-RIB attribute set, source peer, export generation) triples, each
-//! held once with a reference count. An IPv4 route without ADD-PATH costs one 8-byte hash-map slot (one map per
-//! prefix length, keyed by the address: a (address, length) key was 12 bytes with padding,
-//! 8 MB more at 1M routes) instead of
-//! a B-tree entry with a 64-byte key and its own `Arc`.
+//! held once with a reference count. An IPv4 route without ADD-PATH costs one 8-byte slot in
+//! the RIB's per-length [`PrefixMap`] (an (address, length) key was 12 bytes with padding, 8 MB
+//! more at 1M routes) instead of a B-tree entry with a 64-byte key and its own `Arc`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::Sent;
-use crate::prefix::{AnyPrefix, FastMap, Prefix};
+use crate::prefix::{AnyPrefix, FastMap, Prefix, PrefixMap};
 
 type Key = (AnyPrefix, u32);
 
@@ -22,8 +21,8 @@ struct Slot {
 /// The advertised routes of one Adj-RIB-Out.
 #[derive(Debug, Default)]
 pub(crate) struct SentTable {
-    /// IPv4, path id 0: per prefix length, address -> slot.
-    v4: V4Slots,
+    /// IPv4, path id 0: prefix -> slot.
+    v4: PrefixMap<u32, u32>,
     /// IPv6, path id 0.
     v6: FastMap<(u128, u8), u32>,
     /// Other path ids (ADD-PATH).
@@ -34,41 +33,10 @@ pub(crate) struct SentTable {
     index: FastMap<(usize, u32, u32), u32>,
 }
 
-/// IPv4 prefix -> slot, one map per prefix length (0-32).
-#[derive(Debug, Default)]
-struct V4Slots {
-    by_len: Vec<FastMap<u32, u32>>,
-    len: usize,
-}
-
-impl V4Slots {
-    fn get(&self, addr: u32, len: u8) -> Option<u32> {
-        self.by_len.get(usize::from(len))?.get(&addr).copied()
-    }
-    fn insert(&mut self, addr: u32, len: u8, slot: u32) -> Option<u32> {
-        let l = usize::from(len.min(32));
-        if self.by_len.len() <= l {
-            self.by_len.resize_with(l + 1, FastMap::default);
-        }
-        let old = self.by_len[l].insert(addr, slot);
-        if old.is_none() {
-            self.len += 1;
-        }
-        old
-    }
-    fn remove(&mut self, addr: u32, len: u8) -> Option<u32> {
-        let old = self.by_len.get_mut(usize::from(len))?.remove(&addr);
-        if old.is_some() {
-            self.len -= 1;
-        }
-        old
-    }
-}
-
 impl SentTable {
     fn slot_of(&self, k: &Key) -> Option<u32> {
         match k {
-            (AnyPrefix::V4(p), 0) => self.v4.get(p.addr, p.len),
+            (AnyPrefix::V4(p), 0) => self.v4.get(p.addr, p.len).copied(),
             (AnyPrefix::V6(p), 0) => self.v6.get(&(p.addr, p.len)).copied(),
             _ => self.other.get(k).copied(),
         }
@@ -84,7 +52,7 @@ impl SentTable {
         self.slot_of(k).is_some()
     }
     pub(crate) fn len(&self) -> usize {
-        self.v4.len + self.v6.len() + self.other.len()
+        self.v4.len() + self.v6.len() + self.other.len()
     }
     /// The path ids advertised for a prefix, ascending.
     pub(crate) fn ids_of(&self, p: AnyPrefix) -> Vec<u32> {
@@ -161,15 +129,7 @@ impl SentTable {
     }
     /// Every route, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &Sent)> + '_ {
-        let v4 = self.v4.by_len.iter().enumerate().flat_map(|(l, m)| {
-            m.iter().map(move |(&a, &i)| {
-                let p = Prefix {
-                    addr: a,
-                    len: l as u8,
-                };
-                ((AnyPrefix::V4(p), 0), i)
-            })
-        });
+        let v4 = self.v4.iter().map(|(p, &i)| ((AnyPrefix::V4(p), 0), i));
         let v6 = self
             .v6
             .iter()
