@@ -250,6 +250,13 @@ pub(crate) struct Sent {
     pub(crate) generation: u32,
 }
 
+impl Sent {
+    /// The same Loc-RIB route (attribute set and source), whatever the generation.
+    fn same_route(&self, o: &Sent) -> bool {
+        Arc::ptr_eq(&self.attrs, &o.attrs) && self.src == o.src
+    }
+}
+
 /// The generation a queued route carries to be sent even when unchanged (ROUTE-REFRESH).
 const FORCE: u32 = u32::MAX;
 
@@ -560,9 +567,10 @@ impl AdjRibOut {
     /// two, and not on the thread that reads and decides when the router packs elsewhere).
     fn queue(&mut self, key: AnyPrefix, id: u32, a: Sent) {
         if self.members.is_none()
-            && self.sent.get(&(key, id)).is_some_and(|s| {
-                Arc::ptr_eq(&s.attrs, &a.attrs) && s.src == a.src && s.generation == a.generation
-            })
+            && self
+                .sent
+                .get(&(key, id))
+                .is_some_and(|s| s.same_route(&a) && s.generation == a.generation)
         {
             self.pending.remove(&(key, id));
             return;
@@ -814,7 +822,7 @@ impl AdjRibOut {
         let Some(old) = self.sent.get(&k) else {
             return false;
         };
-        if !Arc::ptr_eq(&old.attrs, &a.attrs) || old.src != a.src {
+        if !old.same_route(a) {
             return false;
         }
         if old.generation == a.generation {
@@ -916,7 +924,7 @@ impl AdjRibOut {
     /// Forget everything sent (session down).
     pub fn reset(&mut self) {
         self.sent.clear();
-        self.pending.take_sorted();
+        self.pending = Pending::default();
         self.clear_cache();
         self.out_ids.clear();
         self.eor_pending = false;

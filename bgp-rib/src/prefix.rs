@@ -296,14 +296,17 @@ impl<A: AddrBits, V> PrefixMap<A, V> {
         let m = &mut self.by_len[usize::from(len)];
         let old = m.insert(addr.mask(len), v);
         if old.is_none() {
-            self.len += 1;
-            self.set_nonempty(len, true);
+            self.added(len);
         }
         old
     }
-    /// The value of a prefix, inserting `f()` when there is none (one hash probe for both);
-    /// and whether it was inserted.
-    pub fn get_or_insert_with(&mut self, addr: A, len: u8, f: impl FnOnce() -> V) -> (V, bool)
+    /// Count a new prefix of length `len`.
+    fn added(&mut self, len: u8) {
+        self.len += 1;
+        self.set_nonempty(len, true);
+    }
+    /// The value of a prefix, inserting `f()` when there is none (one hash probe for both).
+    pub fn get_or_insert_with(&mut self, addr: A, len: u8, f: impl FnOnce() -> V) -> V
     where
         V: Copy,
     {
@@ -316,10 +319,9 @@ impl<A: AddrBits, V> PrefixMap<A, V> {
                 f()
             });
         if inserted {
-            self.len += 1;
-            self.set_nonempty(len, true);
+            self.added(len);
         }
-        (v, inserted)
+        v
     }
     /// Exact-match lookup.
     pub fn get(&self, addr: A, len: u8) -> Option<&V> {
@@ -396,9 +398,7 @@ mod tests {
         let b = PrefixBuild { shift: 8 };
         let h = |a: u32| b.hash_one(a);
         // 64 consecutive /24s: one 64-bucket window, 64 distinct buckets, varied control bytes.
-        let run: Vec<u64> = (0..64u32)
-            .map(|i| h((0x0a00_0000 >> 8 << 8) + (i << 8)))
-            .collect();
+        let run: Vec<u64> = (0..64u32).map(|i| h(0x0a00_0000 + (i << 8))).collect();
         let base = run[0] & !63;
         assert!(
             run.iter()

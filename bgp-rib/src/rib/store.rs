@@ -121,7 +121,7 @@ impl<A: AddrBits> Table<A> {
     }
     pub(super) fn find_or_insert(&mut self, p: Prefix<A>) -> u32 {
         let (free, dests) = (&mut self.free, &mut self.dests);
-        let (i, _) = self.index.get_or_insert_with(p.addr, p.len, || {
+        self.index.get_or_insert_with(p.addr, p.len, || {
             let d = Dest {
                 prefix: p,
                 paths: PathSet::empty(),
@@ -138,8 +138,7 @@ impl<A: AddrBits> Table<A> {
                     (dests.len() - 1) as u32
                 }
             }
-        });
-        i
+        })
     }
     /// The paths of the destination in `slot`, if it holds `p` (a [`Delta`] slot hint).
     pub(super) fn paths_at(&self, slot: u32, p: Prefix<A>) -> Option<&[PathRec]> {
