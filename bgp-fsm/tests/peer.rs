@@ -51,6 +51,22 @@ fn cfg(local_as: u32, peer_as: u32, id: Ipv4Addr) -> SessionConfig {
     c
 }
 
+/// The prefixes of the UPDATEs side `side` received, in order.
+fn received(net: &Net, side: usize) -> Vec<ipnet::IpNet> {
+    net.events[side]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            PeerEvent::Update { update, .. } => Some(update.nlri[0].prefix),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The prefixes of `route(i)` for each i.
+fn routes(r: std::ops::Range<u32>) -> Vec<ipnet::IpNet> {
+    r.map(|i| route(i).nlri[0].prefix).collect()
+}
+
 fn route(i: u32) -> Update {
     Update {
         withdrawn: vec![],
@@ -342,15 +358,7 @@ fn updates_cross_in_order_with_the_negotiated_context() {
         net.p[0].send_update(net.now, route(i)).unwrap();
     }
     net.settle();
-    let got: Vec<_> = net.events[1]
-        .iter()
-        .filter_map(|(_, e)| match e {
-            PeerEvent::Update { update, .. } => Some(update.nlri[0].prefix),
-            _ => None,
-        })
-        .collect();
-    let want: Vec<_> = (0..50).map(|i| route(i).nlri[0].prefix).collect();
-    assert_eq!(got, want);
+    assert_eq!(received(&net, 1), routes(0..50));
 }
 
 /// UPDATEs encoded by the caller (an update group encodes once for all members) go out as
@@ -395,15 +403,7 @@ fn encoded_updates_go_out_as_given_and_bad_framing_is_refused() {
         ));
     }
     net.settle();
-    let got: Vec<_> = net.events[1]
-        .iter()
-        .filter_map(|(_, e)| match e {
-            PeerEvent::Update { update, .. } => Some(update.nlri[0].prefix),
-            _ => None,
-        })
-        .collect();
-    let want: Vec<_> = (0..5).map(|i| route(i).nlri[0].prefix).collect();
-    assert_eq!(got, want);
+    assert_eq!(received(&net, 1), routes(0..5));
     assert_eq!(net.p[1].state(), State::Established);
 }
 
@@ -663,15 +663,7 @@ fn throttled_application_still_reads_keepalives() {
     net.drain_events[1] = true;
     net.settle();
     assert!(!net.p[1].has_held_input());
-    let got: Vec<_> = net.events[1]
-        .iter()
-        .filter_map(|(_, e)| match e {
-            PeerEvent::Update { update, .. } => Some(update.nlri[0].prefix),
-            _ => None,
-        })
-        .collect();
-    let want: Vec<_> = (0..40).map(|i| route(i).nlri[0].prefix).collect();
-    assert_eq!(got, want);
+    assert_eq!(received(&net, 1), routes(0..40));
 }
 
 #[test]

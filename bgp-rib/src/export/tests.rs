@@ -43,6 +43,15 @@ fn attrs() -> Attrs {
 fn n() -> IpNet {
     "203.0.113.0/24".parse().unwrap()
 }
+/// A RIB with eBGP peer 2 (AS 65002, the source) and the Adj-RIB-Out of eBGP peer 3.
+fn ebgp_to_ebgp() -> (Rib, PeerId, AdjRibOut) {
+    let mut rib = Rib::new(cfg());
+    let from = rib.add_peer(peer(2, 65002, false));
+    let dst = peer(3, 65003, false);
+    let to = rib.add_peer(dst.clone());
+    let o = AdjRibOut::new(to, out(&dst, false));
+    (rib, from, o)
+}
 
 #[test]
 fn unknown_optional_attributes_partial_or_dropped_rfc4271_9_1_3() {
@@ -137,12 +146,7 @@ fn as4_path_generated_to_two_octet_peer_rfc6793() {
 
 #[test]
 fn too_large_after_prepend_withdraws_at_the_neighbour() {
-    let mut rib = Rib::new(cfg());
-    let src = peer(2, 65002, false);
-    let from = rib.add_peer(src.clone());
-    let dst = peer(3, 65003, false);
-    let to = rib.add_peer(dst.clone());
-    let mut o = AdjRibOut::new(to, out(&dst, false));
+    let (mut rib, from, mut o) = ebgp_to_ebgp();
     let kept: IpNet = "198.51.100.0/24".parse().unwrap();
     rib.announce(from, n(), 0, attrs()).unwrap();
     rib.announce(from, kept, 0, attrs()).unwrap();
@@ -522,12 +526,7 @@ fn add_path_ids_are_unique_per_prefix_whatever_the_source_ids() {
 
 #[test]
 fn resend_queues_the_family_again_rfc2918() {
-    let mut rib = Rib::new(cfg());
-    let src = peer(2, 65002, false);
-    let from = rib.add_peer(src);
-    let dst = peer(3, 65003, false);
-    let to = rib.add_peer(dst.clone());
-    let mut o = AdjRibOut::new(to, out(&dst, false));
+    let (mut rib, from, mut o) = ebgp_to_ebgp();
     let v6: IpNet = "2001:db8::/32".parse().unwrap();
     rib.announce(from, n(), 0, attrs()).unwrap();
     rib.announce(from, v6, 0, attrs()).unwrap();
@@ -577,12 +576,7 @@ impl Policy for MedOnOne {
 
 #[test]
 fn a_new_policy_resends_only_what_it_changes() {
-    let mut rib = Rib::new(cfg());
-    let src = peer(2, 65002, false);
-    let from = rib.add_peer(src);
-    let dst = peer(3, 65003, false);
-    let to = rib.add_peer(dst.clone());
-    let mut o = AdjRibOut::new(to, out(&dst, false));
+    let (mut rib, from, mut o) = ebgp_to_ebgp();
     let b: IpNet = "198.51.100.0/24".parse().unwrap();
     rib.announce(from, n(), 0, attrs()).unwrap();
     rib.announce(from, b, 0, attrs()).unwrap();
