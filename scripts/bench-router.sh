@@ -78,16 +78,16 @@ run_one() {
     local feed=$!; PIDS+=("$feed")
     deadline=$(( $(now_ms) + 300000 ))
     RECV_MS=""
+    local c
     while [ "$(now_ms)" -lt "$deadline" ]; do
         if [ "$name" = ours ]; then
             # Asked over the control socket every 20 ms, a process per question, as birdc is
             # for BIRD (grep, not jq: a jq start per poll took 15 % of a core beside the router).
-            local c; c=$(ip netns exec "${P}rx" "$CTL" --control "$DIR/ours.sock" --json summary 2>/dev/null | grep -o '"rib_paths": *[0-9]*' | grep -o '[0-9]*$')
-            [ "${c:-0}" -ge "$N" ] && RECV_MS=$(now_ms)
+            c=$(ip netns exec "${P}rx" "$CTL" --control "$DIR/ours.sock" --json summary 2>/dev/null | grep -o '"rib_paths": *[0-9]*' | grep -o '[0-9]*$')
         else
-            local c; c=$(birdc -s "$DIR/bird.ctl" show protocols all feeder 2>/dev/null | awk '/Routes:/ {print $2; exit}')
-            [ "${c:-0}" -ge "$N" ] && RECV_MS=$(now_ms)
+            c=$(birdc -s "$DIR/bird.ctl" show protocols all feeder 2>/dev/null | awk '/Routes:/ {print $2; exit}')
         fi
+        [ "${c:-0}" -ge "$N" ] && RECV_MS=$(now_ms)
         [ -n "$RECV_MS" ] && break
         sleep 0.02
     done
