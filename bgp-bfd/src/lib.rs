@@ -40,8 +40,11 @@
 //! - Asynchronous mode only. Demand mode is not offered (we never set D); a peer in Demand
 //!   mode is honoured by ceasing periodic transmission as §6.8.7 says.
 //! - The Echo function is not implemented: we advertise a Required Min Echo RX Interval of
-//!   zero. Authentication (§6.7) is not implemented: packets with the A bit set are
-//!   discarded (§6.8.6), and we never set it. Both may come later.
+//!   zero.
+//! - Authentication (§6.7): all five types, one key per session
+//!   ([`SessionConfig::auth`]). Without a key, packets with the A bit are discarded
+//!   (§6.8.6); with one, packets without it or failing it are. A non-meticulous key moves
+//!   its sequence number once a second, a meticulous one with every packet.
 //! - A state change is sent at once rather than at the next periodic slot, as FRR and BIRD
 //!   do: it shortens the three-way handshake; the periodic rate is unchanged.
 //! - Coming Up lowers bfd.DesiredMinTxInterval from the one-second floor to the configured
@@ -55,6 +58,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod auth;
 pub mod packet;
 pub mod session;
 
@@ -63,5 +67,6 @@ pub mod driver;
 #[cfg(test)]
 mod session_tests;
 
+pub use auth::{AuthError, AuthKey, AuthType, KeyLengthError};
 pub use packet::{AuthSection, ControlPacket, DecodeError, Diag, EncodeError, State};
 pub use session::{Event, RxError, Session, SessionConfig};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::auth::{AuthError, AuthKey};
 use crate::packet::{ControlPacket, Diag, State};
 
 /// The transmit interval floor while the session is not Up (§6.8.3): one second.
@@ -27,8 +28,12 @@ pub struct SessionConfig {
     pub detect_mult: u8,
     /// Passive role (§6.1): send nothing until the remote side has been heard.
     pub passive: bool,
-    /// Seed of the transmit jitter generator (§6.8.7), for reproducible runs.
+    /// Seed of the transmit jitter generator (§6.8.7), for reproducible runs; it also
+    /// draws the first authentication sequence number.
     pub jitter_seed: u64,
+    /// Authentication (§6.7): every packet sent is signed with this key and every packet
+    /// received must be; `None` (default) runs none and discards packets with the A bit.
+    pub auth: Option<AuthKey>,
 }
 
 impl SessionConfig {
@@ -41,6 +46,7 @@ impl SessionConfig {
             detect_mult: detect_mult.max(1),
             passive: false,
             jitter_seed: 0x5eed_bfd0,
+            auth: None,
         }
     }
 }
@@ -73,9 +79,10 @@ pub enum Event {
 /// Why [`Session::handle_packet`] discarded a packet (after decoding succeeded).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RxError {
-    /// The A bit is set: this implementation runs no authentication (§6.8.6 discards).
-    #[error("authentication not in use but A bit set")]
-    AuthNotInUse,
+    /// Authentication failed, or the A bit does not match the session's use of it
+    /// (§6.8.6, §6.7).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// Your Discriminator is neither zero nor ours.
     #[error("your discriminator {got} is not ours ({ours})")]
     WrongDiscriminator {
@@ -98,8 +105,8 @@ fn from_us(v: u32) -> Duration {
     Duration::from_micros(u64::from(v))
 }
 
-/// A BFD session (RFC 5880 §6.8), Asynchronous mode, no Echo function, no
-/// authentication.
+/// A BFD session (RFC 5880 §6.8), Asynchronous mode, no Echo function, with optional
+/// authentication ([`SessionConfig::auth`]).
 ///
 /// Drive it with [`handle_packet`](Self::handle_packet) for received packets,
 /// [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout), and
@@ -137,6 +144,15 @@ pub struct Session {
     rng: u64,
     tx_slack: Duration,
     events: VecDeque<Event>,
+    /// bfd.XmitAuthSeq.
+    xmit_auth_seq: u32,
+    /// When a non-meticulous key last moved bfd.XmitAuthSeq.
+    xmit_seq_moved: Option<Duration>,
+    /// bfd.RcvAuthSeq when bfd.AuthSeqKnown is set.
+    rcv_auth_seq: Option<u32>,
+    /// Until when bfd.AuthSeqKnown holds without another authenticated packet: twice the
+    /// Detection Time after the last one (§6.8.1).
+    auth_seq_until: Duration,
 }
 
 impl Session {
@@ -169,8 +185,19 @@ impl Session {
             rng: cfg.jitter_seed | 1,
             tx_slack: Duration::ZERO,
             events: VecDeque::new(),
+            xmit_auth_seq: 0,
+            xmit_seq_moved: None,
+            rcv_auth_seq: None,
+            auth_seq_until: Duration::ZERO,
             cfg,
         }
+        .with_first_seq()
+    }
+
+    /// §6.8.1: bfd.XmitAuthSeq starts at a random value.
+    fn with_first_seq(mut self) -> Session {
+        self.xmit_auth_seq = self.next_random() as u32;
+        self
     }
 
     /// bfd.SessionState.
@@ -275,13 +302,17 @@ impl Session {
         self.tx_slack = slack;
     }
 
-    fn jitter(&mut self, interval: Duration) -> Duration {
-        // splitmix64
+    /// splitmix64
+    fn next_random(&mut self) -> u64 {
         self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.rng;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
+        z ^ (z >> 31)
+    }
+
+    fn jitter(&mut self, interval: Duration) -> Duration {
+        let z = self.next_random();
         // §6.8.7: 75-100 % of the interval, 75-90 % with a Detect Mult of 1.
         let top: u64 = if self.detect_mult == 1 { 900 } else { 1000 };
         let slack_pm = if interval.is_zero() {
@@ -340,15 +371,13 @@ impl Session {
     /// Process a received, decoded Control packet (RFC 5880 §6.8.6, from the A bit
     /// check on; the packet-level checks ran in [`ControlPacket::decode`]).
     pub fn handle_packet(&mut self, now: Duration, p: &ControlPacket) -> Result<(), RxError> {
-        if p.auth.is_some() {
-            return Err(RxError::AuthNotInUse);
-        }
         if p.your_disc != 0 && p.your_disc != self.local_disc {
             return Err(RxError::WrongDiscriminator {
                 got: p.your_disc,
                 ours: self.local_disc,
             });
         }
+        self.authenticate(now, p)?;
         self.remote_disc = p.my_disc;
         self.remote_state = p.state;
         self.remote_demand = p.demand;
@@ -396,6 +425,30 @@ impl Session {
         Ok(())
     }
 
+    /// The A-bit and authentication checks of §6.8.6 and §6.7, and the sequence number
+    /// bookkeeping of an accepted packet.
+    fn authenticate(&mut self, now: Duration, p: &ControlPacket) -> Result<(), AuthError> {
+        let Some(key) = &self.cfg.auth else {
+            return match p.auth {
+                Some(_) => Err(AuthError::NotInUse),
+                None => Ok(()),
+            };
+        };
+        // §6.8.1: bfd.AuthSeqKnown lapses after twice the Detection Time without an
+        // authenticated packet.
+        if now >= self.auth_seq_until {
+            self.rcv_auth_seq = None;
+        }
+        let seq = key.verify(p, self.rcv_auth_seq)?;
+        if key.kind() != crate::auth::AuthType::SimplePassword {
+            self.rcv_auth_seq = Some(seq);
+        }
+        // The Detection Time this packet sets (its own Detect Mult and Desired Min TX).
+        let per = self.rx_for_detect.max(p.desired_min_tx);
+        self.auth_seq_until = now + from_us(per) * u32::from(p.detect_mult) * 2;
+        Ok(())
+    }
+
     /// Handle the passage of time: the Detection Time expiring (§6.8.4).
     pub fn handle_timeout(&mut self, now: Duration) {
         if let Some(dl) = self.detect_deadline
@@ -435,11 +488,30 @@ impl Session {
         // P and F never together (§6.5): a Final goes out alone, the Poll follows.
         p.final_ = final_;
         p.poll = self.poll_active && !final_;
+        if let Some(key) = &self.cfg.auth {
+            // §6.7.3: a meticulous key moves the sequence number with every packet; the
+            // others may, and here do so once a second, well inside the receiver's window
+            // of 3 x Detect Mult.
+            let due = self
+                .xmit_seq_moved
+                .is_none_or(|t| now >= t + Duration::from_secs(1));
+            if key.kind().meticulous() || due {
+                self.xmit_auth_seq = self.xmit_auth_seq.wrapping_add(1);
+                self.xmit_seq_moved = Some(now);
+            }
+            key.sign(&mut p, self.xmit_auth_seq);
+        }
         if periodic {
             let iv = self.tx_interval();
             self.next_tx = now + self.jitter(iv);
         }
         Some(p)
+    }
+
+    /// Set bfd.XmitAuthSeq (tests of the receiver's sequence window).
+    #[cfg(test)]
+    pub(crate) fn xmit_auth_seq_for_tests(&mut self, seq: u32) {
+        self.xmit_auth_seq = seq;
     }
 
     /// Hold the session AdminDown (diag 7) or release it to Down (§6.8.16).

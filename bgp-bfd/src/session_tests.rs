@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
+use crate::auth::{AuthError, AuthKey, AuthType};
 use crate::packet::{AuthSection, ControlPacket, Diag, State};
 use crate::session::{Event, RxError, SLOW_TX_US, Session, SessionConfig};
 
@@ -126,7 +127,10 @@ fn session_level_discards() {
         auth_type: 1,
         data: bytes::Bytes::from_static(b"\x01key"),
     });
-    assert_eq!(s.handle_packet(MS, &p), Err(RxError::AuthNotInUse));
+    assert_eq!(
+        s.handle_packet(MS, &p),
+        Err(RxError::Auth(AuthError::NotInUse))
+    );
     let mut p = pkt(State::Up);
     p.your_disc = 99;
     assert_eq!(
@@ -422,6 +426,156 @@ fn two_sessions_end_to_end() {
     // Detection Time is 3 x 200 ms from b's last packet, which was at most 200 ms earlier.
     assert!(took <= 601 * MS && took >= 400 * MS, "{took:?}");
     assert_eq!(a.local_diag(), Diag::ControlDetectionTimeExpired);
+}
+
+fn keyed(kind: AuthType, secret: &[u8]) -> SessionConfig {
+    let mut c = cfg();
+    c.auth = Some(AuthKey::new(kind, 5, secret).unwrap());
+    c
+}
+
+/// Run both sessions for `secs` seconds of virtual time, every packet through the wire.
+fn run(a: &mut Session, b: &mut Session, now: &mut Duration, secs: u64) {
+    let end = *now + Duration::from_secs(secs);
+    while *now < end {
+        pump(a, b, *now, false);
+        pump(b, a, *now, false);
+        *now += MS;
+    }
+}
+
+/// §6.7: every type brings two sessions with the same key Up and keeps them Up through a
+/// parameter change; a meticulous key numbers each packet, a keyed one moves once a
+/// second; the A bit is set in everything sent.
+#[test]
+fn authenticated_sessions_come_up_with_each_type() {
+    for kind in [
+        AuthType::SimplePassword,
+        AuthType::KeyedMd5,
+        AuthType::MeticulousKeyedMd5,
+        AuthType::KeyedSha1,
+        AuthType::MeticulousKeyedSha1,
+    ] {
+        let mut a = Session::new(
+            keyed(kind, b"s3cret"),
+            NonZeroU32::new(OURS).unwrap(),
+            Duration::ZERO,
+        );
+        let mut b = Session::new(
+            keyed(kind, b"s3cret"),
+            NonZeroU32::new(THEIRS).unwrap(),
+            Duration::ZERO,
+        );
+        let mut now = Duration::ZERO;
+        run(&mut a, &mut b, &mut now, 3);
+        assert_eq!((a.state(), b.state()), (State::Up, State::Up), "{kind:?}");
+        while a.poll_event().is_some() {}
+        a.set_parameters(now, 200 * MS, 200 * MS, 3);
+        run(&mut a, &mut b, &mut now, 2);
+        assert_eq!(a.poll_event(), Some(Event::PollSequenceDone), "{kind:?}");
+        assert_eq!(a.poll_event(), None, "{kind:?}: no flap");
+        // Sequence numbers of consecutive packets.
+        let mut seqs = Vec::new();
+        let end = now + Duration::from_secs(2);
+        while now < end {
+            while let Some(p) = a.poll_transmit(now) {
+                let sec = p.auth.clone().expect("A bit");
+                assert_eq!(sec.auth_type, kind.code());
+                if kind != AuthType::SimplePassword {
+                    seqs.push(u32::from_be_bytes(sec.data[2..6].try_into().unwrap()));
+                }
+            }
+            now += MS;
+        }
+        if kind.meticulous() {
+            assert!(
+                seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+                "{kind:?} {seqs:?}"
+            );
+        } else if kind != AuthType::SimplePassword {
+            let moves = seqs.windows(2).filter(|w| w[0] != w[1]).count();
+            assert!((1..=2).contains(&moves), "{kind:?}: {moves} moves in 2 s");
+        }
+    }
+}
+
+/// §6.8.6: a session with a key discards packets without the A bit or with another key,
+/// and one without a key discards signed packets: neither pair ever comes Up.
+#[test]
+fn mismatched_authentication_never_comes_up() {
+    let pairs = [
+        (keyed(AuthType::KeyedSha1, b"one"), cfg()),
+        (
+            keyed(AuthType::KeyedSha1, b"one"),
+            keyed(AuthType::KeyedSha1, b"two"),
+        ),
+        (
+            keyed(AuthType::KeyedSha1, b"one"),
+            keyed(AuthType::MeticulousKeyedSha1, b"one"),
+        ),
+        (
+            keyed(AuthType::SimplePassword, b"one"),
+            keyed(AuthType::SimplePassword, b"onE"),
+        ),
+    ];
+    for (ca, cb) in pairs {
+        let mut a = Session::new(ca.clone(), NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
+        let mut b = Session::new(cb.clone(), NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+        let mut now = Duration::ZERO;
+        run(&mut a, &mut b, &mut now, 5);
+        assert_eq!(
+            (a.state(), b.state()),
+            (State::Down, State::Down),
+            "{ca:?} / {cb:?}"
+        );
+        assert_eq!(
+            (a.remote_disc(), b.remote_disc()),
+            (0, 0),
+            "nothing was accepted"
+        );
+    }
+}
+
+/// §6.7.3: a replayed meticulous packet is discarded and changes nothing; after twice the
+/// Detection Time without an authenticated packet, any sequence number is taken again.
+#[test]
+fn replay_is_discarded_and_the_sequence_is_relearnt() {
+    let c = keyed(AuthType::MeticulousKeyedMd5, b"k");
+    let mut a = Session::new(c.clone(), NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
+    let mut b = Session::new(c, NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+    let mut now = Duration::ZERO;
+    run(&mut a, &mut b, &mut now, 3);
+    assert_eq!(a.state(), State::Up);
+    // Capture one of b's packets, deliver it, then replay it.
+    let p = loop {
+        if let Some(p) = b.poll_transmit(now) {
+            break p;
+        }
+        now += MS;
+    };
+    let wire = ControlPacket::decode(&p.to_bytes().unwrap()).unwrap();
+    assert_eq!(a.handle_packet(now, &wire), Ok(()));
+    assert!(matches!(
+        a.handle_packet(now, &wire),
+        Err(RxError::Auth(AuthError::Sequence { .. }))
+    ));
+    // A packet far ahead in sequence is refused while the sequence is known...
+    let mut far = b.clone();
+    far.xmit_auth_seq_for_tests(1 << 20);
+    let mut q = None;
+    while q.is_none() {
+        now += MS;
+        q = far.poll_transmit(now);
+    }
+    let q = ControlPacket::decode(&q.unwrap().to_bytes().unwrap()).unwrap();
+    assert!(matches!(
+        a.handle_packet(now, &q),
+        Err(RxError::Auth(AuthError::Sequence { .. }))
+    ));
+    // ...and taken after twice the Detection Time (2 x 3 x 100 ms) of silence.
+    now += 600 * MS;
+    a.handle_timeout(now);
+    assert_eq!(a.handle_packet(now, &q), Ok(()));
 }
 
 proptest! {
