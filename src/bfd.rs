@@ -13,13 +13,17 @@
 //! [[neighbor]]
 //! address = "192.168.1.2"
 //! bfd = false                                                  # not this one
+//!
+//! [[neighbor]]
+//! address = "192.168.1.3"                                      # signed (RFC 5880 §6.7)
+//! bfd = { auth = "meticulous-keyed-sha1", key-id = 1, key-file = "/etc/bfd.key" }
 //! ```
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use bgp_bfd::driver::{Bfd, SessionHandle};
-use bgp_bfd::{Event, SessionConfig, State};
+use bgp_bfd::{AuthKey, AuthType, Event, SessionConfig, State};
 use bgp_fsm::driver::PeerHandle;
 use bgp_wire::Notification;
 use serde::Deserialize;
@@ -27,8 +31,8 @@ use tokio::sync::oneshot;
 
 use crate::config::ConfigError;
 
-/// BFD timers of one neighbour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// BFD timers and key of one neighbour.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BfdSettings {
     /// Required Min RX Interval.
     pub min_rx: Duration,
@@ -36,6 +40,8 @@ pub struct BfdSettings {
     pub min_tx: Duration,
     /// Detect Mult.
     pub multiplier: u8,
+    /// Authentication key, if the packets are signed.
+    pub auth: Option<AuthKey>,
 }
 
 impl Default for BfdSettings {
@@ -45,6 +51,7 @@ impl Default for BfdSettings {
             min_rx: Duration::from_millis(300),
             min_tx: Duration::from_millis(300),
             multiplier: 3,
+            auth: None,
         }
     }
 }
@@ -52,11 +59,14 @@ impl Default for BfdSettings {
 impl BfdSettings {
     /// The `bgp-bfd` session configuration for these timers.
     pub fn session_config(&self) -> SessionConfig {
-        SessionConfig::new(self.min_tx, self.min_rx, self.multiplier)
+        let mut c = SessionConfig::new(self.min_tx, self.min_rx, self.multiplier);
+        c.auth = self.auth.clone();
+        c
     }
 }
 
-/// `bfd = true | false | { min-rx-ms, min-tx-ms, multiplier }` in the file.
+/// `bfd = true | false | { min-rx-ms, min-tx-ms, multiplier, auth, key-id, key | key-file }`
+/// in the file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum BfdConfig {
@@ -76,6 +86,27 @@ pub struct BfdParams {
     pub min_tx_ms: Option<u32>,
     /// Detect Mult (2-255; default 3).
     pub multiplier: Option<u8>,
+    /// Authentication type: `simple-password`, `keyed-md5`, `meticulous-keyed-md5`,
+    /// `keyed-sha1` or `meticulous-keyed-sha1` (default: none).
+    pub auth: Option<String>,
+    /// Auth Key ID (default 1).
+    pub key_id: Option<u8>,
+    /// The key (or password) itself: 1-16 octets, 1-20 for SHA1.
+    pub key: Option<String>,
+    /// A file holding the key (one trailing newline ignored): keeps it out of the
+    /// configuration and off the command line.
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+fn auth_type(name: &str) -> Option<AuthType> {
+    Some(match name {
+        "simple-password" => AuthType::SimplePassword,
+        "keyed-md5" => AuthType::KeyedMd5,
+        "meticulous-keyed-md5" => AuthType::MeticulousKeyedMd5,
+        "keyed-sha1" => AuthType::KeyedSha1,
+        "meticulous-keyed-sha1" => AuthType::MeticulousKeyedSha1,
+        _ => return None,
+    })
 }
 
 fn bad(key: &str, value: impl ToString, reason: &str) -> ConfigError {
@@ -88,7 +119,8 @@ fn bad(key: &str, value: impl ToString, reason: &str) -> ConfigError {
 
 impl BfdConfig {
     /// Parse the `--bfd` flag: empty (defaults), `off`, or comma-separated
-    /// `min-rx-ms=N`, `min-tx-ms=N`, `multiplier=N`.
+    /// `min-rx-ms=N`, `min-tx-ms=N`, `multiplier=N`, `auth=TYPE`, `key-id=N`,
+    /// `key-file=PATH` (no `key=`: a secret on the command line shows in `ps`).
     pub fn parse_flag(s: &str) -> Result<BfdConfig, ConfigError> {
         let s = s.trim();
         match s {
@@ -101,6 +133,17 @@ impl BfdConfig {
             let (k, v) = kv
                 .split_once('=')
                 .ok_or_else(|| bad("bfd", kv, "expected KEY=VALUE"))?;
+            match k.trim() {
+                "auth" => {
+                    p.auth = Some(v.trim().to_string());
+                    continue;
+                }
+                "key-file" => {
+                    p.key_file = Some(v.trim().into());
+                    continue;
+                }
+                _ => {}
+            }
             let n: u32 = v
                 .trim()
                 .parse()
@@ -112,11 +155,14 @@ impl BfdConfig {
                     p.multiplier =
                         Some(u8::try_from(n).map_err(|_| bad("bfd.multiplier", n, "2 to 255"))?)
                 }
+                "key-id" => {
+                    p.key_id = Some(u8::try_from(n).map_err(|_| bad("bfd.key-id", n, "0 to 255"))?)
+                }
                 other => {
                     return Err(bad(
                         "bfd",
                         other,
-                        "unknown key (min-rx-ms, min-tx-ms, multiplier)",
+                        "unknown key (min-rx-ms, min-tx-ms, multiplier, auth, key-id, key-file)",
                     ));
                 }
             }
@@ -153,7 +199,46 @@ impl BfdConfig {
             min_rx: ms("min-rx-ms", p.min_rx_ms, d.min_rx)?,
             min_tx: ms("min-tx-ms", p.min_tx_ms, d.min_tx)?,
             multiplier,
+            auth: Self::auth_key(key, p)?,
         }))
+    }
+
+    /// The key of `auth`, `key-id` and `key` or `key-file`, all or nothing.
+    fn auth_key(key: &str, p: &BfdParams) -> Result<Option<AuthKey>, ConfigError> {
+        let Some(name) = &p.auth else {
+            if p.key.is_some() || p.key_file.is_some() || p.key_id.is_some() {
+                return Err(bad(&format!("{key}.auth"), "", "a key needs an auth type"));
+            }
+            return Ok(None);
+        };
+        let kind = auth_type(name).ok_or_else(|| {
+            bad(
+                &format!("{key}.auth"),
+                name,
+                "simple-password, keyed-md5, meticulous-keyed-md5, keyed-sha1 or meticulous-keyed-sha1",
+            )
+        })?;
+        let secret = match (&p.key, &p.key_file) {
+            (Some(k), None) => k.as_bytes().to_vec(),
+            (None, Some(f)) => {
+                let mut b = std::fs::read(f)
+                    .map_err(|e| bad(&format!("{key}.key-file"), f.display(), &e.to_string()))?;
+                if b.last() == Some(&b'\n') {
+                    b.pop();
+                }
+                b
+            }
+            _ => {
+                return Err(bad(
+                    &format!("{key}.key"),
+                    "",
+                    "give the key in exactly one of key and key-file",
+                ));
+            }
+        };
+        AuthKey::new(kind, p.key_id.unwrap_or(1), &secret)
+            .map(Some)
+            .map_err(|e| bad(&format!("{key}.key"), "<secret>", &e.to_string()))
     }
 }
 
@@ -238,7 +323,8 @@ mod tests {
             BfdSettings {
                 min_rx: Duration::from_millis(100),
                 min_tx: Duration::from_millis(150),
-                multiplier: 4
+                multiplier: 4,
+                auth: None,
             }
         );
         // A neighbour's own key wins, also to switch BFD off.
@@ -287,6 +373,7 @@ bfd = { multiplier = 5 }
                 .find(|p| p.address == a.parse::<IpAddr>().unwrap())
                 .unwrap()
                 .bfd
+                .clone()
         };
         let ms = Duration::from_millis;
         assert_eq!(
@@ -294,7 +381,8 @@ bfd = { multiplier = 5 }
             Some(BfdSettings {
                 min_rx: ms(100),
                 min_tx: ms(100),
-                multiplier: 3
+                multiplier: 3,
+                auth: None,
             })
         );
         assert_eq!(by("10.0.0.2"), None);
@@ -303,7 +391,8 @@ bfd = { multiplier = 5 }
             Some(BfdSettings {
                 min_rx: ms(300),
                 min_tx: ms(300),
-                multiplier: 5
+                multiplier: 5,
+                auth: None,
             })
         );
         let e = crate::config::parse_toml(
@@ -325,6 +414,7 @@ bfd = { multiplier = 5 }
         let c = f.clone().overlay(&cli).validate().unwrap();
         assert!(c.peers.iter().all(|p| {
             p.bfd
+                .as_ref()
                 .is_some_and(|b| b.multiplier == 4 && b.min_tx == ms(60))
                 || p.address == "10.0.0.2".parse::<IpAddr>().unwrap()
                 || p.address == "10.0.0.3".parse::<IpAddr>().unwrap()
@@ -332,6 +422,70 @@ bfd = { multiplier = 5 }
         let cli = crate::config::Cli::try_parse_from(["announce", "--bfd", "--json"]).unwrap();
         assert_eq!(cli.bfd, Some(BfdConfig::Enabled(true)));
         assert!(crate::config::Cli::try_parse_from(["announce", "--bfd=multiplier=1"]).is_err());
+    }
+
+    #[test]
+    fn auth_keys_in_file_and_flag() {
+        let dir = std::env::temp_dir().join(format!("bfd-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kf = dir.join("key");
+        std::fs::write(&kf, "from-file\n").unwrap();
+        let text = format!(
+            r#"
+local-as = 64512
+peer-as = 64512
+peer = ["10.0.0.1"]
+bfd = {{ auth = "keyed-md5", key = "inline", key-id = 7 }}
+
+[[neighbor]]
+address = "10.0.0.2"
+bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
+"#,
+            kf.display()
+        );
+        let c = crate::config::parse_toml(std::path::Path::new("t.toml"), &text)
+            .unwrap()
+            .validate()
+            .unwrap();
+        let key = |a: &str| {
+            c.peers
+                .iter()
+                .find(|p| p.address == a.parse::<IpAddr>().unwrap())
+                .and_then(|p| p.bfd.clone()?.auth)
+                .unwrap()
+        };
+        assert_eq!(
+            key("10.0.0.1"),
+            AuthKey::new(AuthType::KeyedMd5, 7, b"inline").unwrap()
+        );
+        assert_eq!(
+            key("10.0.0.2"),
+            AuthKey::new(AuthType::MeticulousKeyedSha1, 1, b"from-file").unwrap()
+        );
+        let flag = format!(
+            "min-rx-ms=100,auth=simple-password,key-id=3,key-file={}",
+            kf.display()
+        );
+        let s = BfdConfig::resolve("bfd", Some(&BfdConfig::parse_flag(&flag).unwrap()), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            s.session_config().auth,
+            Some(AuthKey::new(AuthType::SimplePassword, 3, b"from-file").unwrap())
+        );
+        for bad in [
+            "auth=keyed-md5",
+            "auth=sha256,key-file=/dev/null",
+            "key-id=1",
+            "auth=keyed-md5,key-file=/nonexistent/key",
+            "auth=keyed-md5,key-file=/dev/null",
+            "key=secret",
+        ] {
+            let r =
+                BfdConfig::parse_flag(bad).and_then(|c| BfdConfig::resolve("bfd", Some(&c), None));
+            assert!(r.is_err(), "{bad}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -644,7 +644,7 @@ impl FileConfig {
             s.source_address = source;
             s.ttl = self.ttl;
             s.graceful_restart = self.graceful_restart;
-            s.bfd = global_bfd;
+            s.bfd = global_bfd.clone();
             s
         };
         for p in &self.peer {

@@ -143,8 +143,8 @@ impl SessionBackend for FsmBackend {
         let handle: PeerHandle = spawn_peer(peer_config(settings), self.listener.as_ref());
         // BFD beside the session, for as long as the peer exists (see crate::bfd).
         let (bfd_stop, bfd_stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let bfd = settings.bfd.and_then(|_| self.bfd_driver());
-        match (bfd, settings.bfd) {
+        let bfd = settings.bfd.as_ref().and_then(|_| self.bfd_driver());
+        match (bfd, settings.bfd.clone()) {
             (Some(bfd), Some(b)) => {
                 crate::bfd::spawn_for_peer(bfd, settings.address, b, handle.clone(), bfd_stop_rx)
             }
