@@ -1,0 +1,299 @@
+//! Authentication interop with BIRD 2's BFD in network namespaces (root, BIRD and tcpdump
+//! needed, tshark for the last step; under CI=true their absence fails the test). FRR's
+//! bfdd has no authentication, BIRD has all five types. One veth per case, because BIRD
+//! sets authentication per interface:
+//! - simple password, keyed MD5, meticulous keyed SHA1 over IPv4, and meticulous keyed MD5
+//!   over IPv6: both sides come Up and stay Up for 3 s (a meticulous sequence number
+//!   checked on every packet), and BIRD reports our 100 ms x 3;
+//! - keyed SHA1 with a different key on each side: neither side comes Up;
+//! - tshark decodes every packet we sent, with the authentication type of its link.
+#![cfg(feature = "tokio")]
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use bgp_bfd::driver::{Bfd, DriverConfig};
+use bgp_bfd::{AuthKey, AuthType, Event, SessionConfig, State};
+use testlab::{Bird, Capture, Netns, link, require_root_and, require_tool};
+use tokio::sync::mpsc;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// One link: BIRD's address, ours, BIRD's authentication lines, our key, whether it
+/// must come Up.
+struct Case {
+    bird: &'static str,
+    ours: &'static str,
+    prefix: u8,
+    bird_auth: &'static str,
+    our_key: (AuthType, u8, &'static [u8]),
+    up: bool,
+}
+
+const CASES: [Case; 5] = [
+    Case {
+        bird: "10.9.1.1",
+        ours: "10.9.1.2",
+        prefix: 24,
+        bird_auth: r#"authentication simple; password "pw-one" { id 1; };"#,
+        our_key: (AuthType::SimplePassword, 1, b"pw-one"),
+        up: true,
+    },
+    Case {
+        bird: "10.9.2.1",
+        ours: "10.9.2.2",
+        prefix: 24,
+        bird_auth: r#"authentication keyed md5; password "md5-key" { id 2; };"#,
+        our_key: (AuthType::KeyedMd5, 2, b"md5-key"),
+        up: true,
+    },
+    Case {
+        bird: "10.9.3.1",
+        ours: "10.9.3.2",
+        prefix: 24,
+        bird_auth: r#"authentication meticulous keyed sha1; password "a-twenty-octet-key!!" { id 3; };"#,
+        our_key: (AuthType::MeticulousKeyedSha1, 3, b"a-twenty-octet-key!!"),
+        up: true,
+    },
+    Case {
+        bird: "fd00:9:4::1",
+        ours: "fd00:9:4::2",
+        prefix: 64,
+        bird_auth: r#"authentication meticulous keyed md5; password "v6-key" { id 4; };"#,
+        our_key: (AuthType::MeticulousKeyedMd5, 4, b"v6-key"),
+        up: true,
+    },
+    Case {
+        bird: "10.9.5.1",
+        ours: "10.9.5.2",
+        prefix: 24,
+        bird_auth: r#"authentication keyed sha1; password "right" { id 5; };"#,
+        our_key: (AuthType::KeyedSha1, 5, b"wrong"),
+        up: false,
+    },
+];
+
+/// Run `f` on a thread that joined namespace `ns`, with a current-thread runtime.
+fn in_netns<F, Fut, R>(ns: &Netns, f: F) -> std::thread::JoinHandle<R>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R>,
+    R: Send + 'static,
+{
+    let path = format!("/run/netns/{}", ns.name());
+    std::thread::spawn(move || {
+        let file = File::open(&path).expect("open netns");
+        // SAFETY: a valid open descriptor (kept alive by `file`) and a namespace type flag;
+        // setns changes only this thread's network namespace.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(f())
+    })
+}
+
+/// BIRD's line for a neighbour in `show bfd sessions`, split in words.
+fn bird_session(bird: &Bird, addr: &str) -> Option<Vec<String>> {
+    let out = bird.birdc("show bfd sessions").ok()?;
+    out.lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .find(|w| w.first().map(String::as_str) == Some(addr))
+}
+
+#[test]
+fn bird_authenticated_sessions() {
+    if !require_root_and(&["bird", "birdc", "tcpdump"]) {
+        return;
+    }
+    let r = Netns::new("bar").unwrap();
+    let n = Netns::new("ban").unwrap();
+    let mut links = Vec::new();
+    let mut ifaces = String::new();
+    let mut neighbors = String::new();
+    for c in &CASES {
+        let l = link(
+            &r,
+            &format!("{}/{}", c.bird, c.prefix),
+            &n,
+            &format!("{}/{}", c.ours, c.prefix),
+        )
+        .unwrap();
+        ifaces.push_str(&format!(
+            "  interface \"{}\" {{ interval 100 ms; multiplier 3; {} }};\n",
+            l.a_if(),
+            c.bird_auth
+        ));
+        neighbors.push_str(&format!(
+            "  neighbor {} dev \"{}\" local {};\n",
+            c.ours,
+            l.a_if(),
+            c.bird
+        ));
+        links.push(l);
+    }
+    let conf = format!(
+        "router id 10.9.1.1;\nlog stderr all;\nprotocol device {{ scan time 1; }}\n\
+         protocol bfd {{\n{ifaces}{neighbors}}}\n"
+    );
+    let bird = Bird::start(&r, &conf).unwrap();
+    let mut caps: Vec<Capture> = links
+        .iter()
+        .map(|l| Capture::start_filtered(&n, l.b_if(), None, "udp port 3784").unwrap())
+        .collect();
+
+    let (ev_tx, ev_rx) = std::sync::mpsc::channel::<(usize, Instant, Event)>();
+    let (quit_tx, mut quit_rx) = mpsc::unbounded_channel::<()>();
+    let ours = in_netns(&n, move || async move {
+        let bfd = Bfd::spawn(DriverConfig::default())
+            .await
+            .expect("bind 3784");
+        let mut sessions = Vec::new();
+        for (i, c) in CASES.iter().enumerate() {
+            let mut cfg = SessionConfig::new(100 * MS, 100 * MS, 3);
+            let (kind, id, secret) = c.our_key;
+            cfg.auth = Some(AuthKey::new(kind, id, secret).unwrap());
+            let mut s = bfd.add_session(c.bird.parse().unwrap(), cfg).await.unwrap();
+            let mut evs = s.take_events().unwrap();
+            let tx = ev_tx.clone();
+            tokio::spawn(async move {
+                while let Some(e) = evs.recv().await {
+                    if tx.send((i, Instant::now(), e)).is_err() {
+                        break;
+                    }
+                }
+            });
+            sessions.push(s);
+        }
+        let _ = quit_rx.recv().await;
+        let st = bfd.stats();
+        (
+            st.sent.load(std::sync::atomic::Ordering::Relaxed),
+            st.discarded.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    });
+
+    // 1. The four good cases come Up on our side, within 10 s.
+    let t0 = Instant::now();
+    let mut up_at: [Option<Instant>; 5] = [None; 5];
+    let mut events = Vec::new();
+    while up_at.iter().zip(&CASES).any(|(u, c)| c.up && u.is_none()) {
+        let left = Duration::from_secs(10).saturating_sub(t0.elapsed());
+        match ev_rx.recv_timeout(left) {
+            Ok((i, t, e)) => {
+                if matches!(e, Event::StateChange { to: State::Up, .. }) {
+                    up_at[i] = Some(t);
+                }
+                events.push((i, e));
+            }
+            Err(_) => panic!(
+                "not Up: {up_at:?}; events {events:?}; BIRD:\n{}",
+                bird.birdc("show bfd sessions").unwrap_or_default()
+            ),
+        }
+    }
+    eprintln!("authenticated sessions Up after {:?}", t0.elapsed());
+    // 2. BIRD agrees, and reports our interval (0.100 s) and a 0.300 s timeout.
+    for c in CASES.iter().filter(|c| c.up) {
+        let ok = testlab::wait_until(Duration::from_secs(5), || {
+            bird_session(&bird, c.ours).is_some_and(|w| {
+                w.get(2).map(String::as_str) == Some("Up")
+                    && w.iter().any(|x| x == "0.100")
+                    && w.iter().any(|x| x == "0.300")
+            })
+        });
+        assert!(
+            ok,
+            "BIRD's view of {}: {:?}\n{}",
+            c.ours,
+            bird_session(&bird, c.ours),
+            bird.birdc("show bfd sessions").unwrap_or_default()
+        );
+    }
+    // 3. Three more seconds: no flap (about 30 packets each way per session, every
+    //    meticulous one with a new sequence number), and the mismatched key never Up.
+    std::thread::sleep(Duration::from_secs(3));
+    let later: Vec<_> = ev_rx.try_iter().map(|(i, _, e)| (i, e)).collect();
+    assert!(
+        later
+            .iter()
+            .all(|(_, e)| matches!(e, Event::PollSequenceDone)),
+        "flap: {later:?}"
+    );
+    events.extend(later);
+    assert!(
+        !events.iter().any(|(i, e)| *i == 4
+            && matches!(
+                e,
+                Event::StateChange {
+                    to: State::Up | State::Init,
+                    ..
+                }
+            )),
+        "the wrong key got somewhere: {events:?}"
+    );
+    let bad = bird_session(&bird, CASES[4].ours);
+    assert!(
+        bad.as_ref()
+            .is_some_and(|w| w.get(2).map(String::as_str) != Some("Up")),
+        "BIRD with a different key: {bad:?}"
+    );
+    for c in CASES.iter().filter(|c| c.up) {
+        let w = bird_session(&bird, c.ours).unwrap();
+        assert_eq!(w.get(2).map(String::as_str), Some("Up"), "{w:?}");
+    }
+    quit_tx.send(()).unwrap();
+    let (sent, discarded) = ours.join().unwrap();
+    eprintln!("ours: {sent} sent, {discarded} discarded (the mismatched link's packets)");
+    assert!(
+        discarded > 0,
+        "BIRD's packets with the other key were not discarded"
+    );
+
+    // 4. tshark decodes what we sent on each link, with that link's authentication.
+    for c in &mut caps {
+        c.stop().unwrap();
+    }
+    if require_tool("tshark") {
+        for (c, cap) in CASES.iter().zip(&caps) {
+            let src = if c.ours.contains(':') {
+                "ipv6.src"
+            } else {
+                "ip.src"
+            };
+            let rows = cap
+                .fields(
+                    &format!("bfd && {src} == {}", c.ours),
+                    &[
+                        "bfd.flags.a",
+                        "bfd.auth.type",
+                        "bfd.auth.key",
+                        "bfd.auth.seq_num",
+                    ],
+                )
+                .unwrap();
+            assert!(
+                rows.len() >= 3,
+                "{}: {} packets decoded",
+                c.ours,
+                rows.len()
+            );
+            for row in &rows {
+                assert!(row[0] == "1" || row[0] == "True", "A bit: {row:?}");
+                assert_eq!(row[1], c.our_key.0.code().to_string(), "{row:?}");
+                assert_eq!(row[2], c.our_key.1.to_string(), "key id: {row:?}");
+            }
+            assert_eq!(cap.malformed_count().unwrap(), 0, "{}", c.ours);
+            eprintln!(
+                "tshark: {} packets from {}, {:?}",
+                rows.len(),
+                c.ours,
+                rows[0]
+            );
+        }
+    }
+}
