@@ -17,6 +17,11 @@
 //! [[neighbor]]
 //! address = "192.168.1.3"                                      # signed (RFC 5880 §6.7)
 //! bfd = { auth = "meticulous-keyed-sha1", key-id = 1, key-file = "/etc/bfd.key" }
+//!
+//! [[neighbor]]
+//! address = "10.255.0.1"                                       # iBGP between loopbacks
+//! source-address = "10.255.0.9"
+//! bfd = { multihop = true }                                    # RFC 5883, UDP 4784
 //! ```
 
 use std::net::IpAddr;
@@ -42,6 +47,9 @@ pub struct BfdSettings {
     pub multiplier: u8,
     /// Authentication key, if the packets are signed.
     pub auth: Option<AuthKey>,
+    /// A multihop session (RFC 5883) from the neighbour's source address, rather than
+    /// single hop.
+    pub multihop: bool,
 }
 
 impl Default for BfdSettings {
@@ -52,6 +60,7 @@ impl Default for BfdSettings {
             min_tx: Duration::from_millis(300),
             multiplier: 3,
             auth: None,
+            multihop: false,
         }
     }
 }
@@ -96,6 +105,9 @@ pub struct BfdParams {
     /// A file holding the key (one trailing newline ignored): keeps it out of the
     /// configuration and off the command line.
     pub key_file: Option<std::path::PathBuf>,
+    /// Multihop (RFC 5883; default false): for a neighbour that is not directly
+    /// connected. Needs the neighbour's `source-address`.
+    pub multihop: Option<bool>,
 }
 
 fn auth_type(name: &str) -> Option<AuthType> {
@@ -120,7 +132,8 @@ fn bad(key: &str, value: impl ToString, reason: &str) -> ConfigError {
 impl BfdConfig {
     /// Parse the `--bfd` flag: empty (defaults), `off`, or comma-separated
     /// `min-rx-ms=N`, `min-tx-ms=N`, `multiplier=N`, `auth=TYPE`, `key-id=N`,
-    /// `key-file=PATH` (no `key=`: a secret on the command line shows in `ps`).
+    /// `key-file=PATH` (no `key=`: a secret on the command line shows in `ps`),
+    /// `multihop=true|false`.
     pub fn parse_flag(s: &str) -> Result<BfdConfig, ConfigError> {
         let s = s.trim();
         match s {
@@ -140,6 +153,14 @@ impl BfdConfig {
                 }
                 "key-file" => {
                     p.key_file = Some(v.trim().into());
+                    continue;
+                }
+                "multihop" => {
+                    p.multihop = Some(match v.trim() {
+                        "true" | "on" => true,
+                        "false" | "off" => false,
+                        other => return Err(bad("bfd.multihop", other, "true or false")),
+                    });
                     continue;
                 }
                 _ => {}
@@ -162,7 +183,7 @@ impl BfdConfig {
                     return Err(bad(
                         "bfd",
                         other,
-                        "unknown key (min-rx-ms, min-tx-ms, multiplier, auth, key-id, key-file)",
+                        "unknown key (min-rx-ms, min-tx-ms, multiplier, auth, key-id, key-file, multihop)",
                     ));
                 }
             }
@@ -200,6 +221,7 @@ impl BfdConfig {
             min_tx: ms("min-tx-ms", p.min_tx_ms, d.min_tx)?,
             multiplier,
             auth: Self::auth_key(key, p)?,
+            multihop: p.multihop.unwrap_or(false),
         }))
     }
 
@@ -269,23 +291,31 @@ pub fn takes_bgp_down(e: &Event) -> bool {
 
 /// Run a BFD session to `peer` beside the BGP peer `bgp` until `stop` fires (or its sender
 /// is dropped); then the BFD session is removed (its peer sees AdminDown, which by RFC 5882
-/// does not take its BGP session down).
+/// does not take its BGP session down). A multihop session runs from `local` (the
+/// neighbour's source address, which configuration validation requires).
 pub fn spawn_for_peer(
     bfd: Bfd,
     peer: IpAddr,
+    local: Option<IpAddr>,
     settings: BfdSettings,
     bgp: PeerHandle,
     mut stop: oneshot::Receiver<()>,
 ) {
     tokio::spawn(async move {
-        let mut session: SessionHandle =
-            match bfd.add_session(peer, settings.session_config()).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("peer {peer}: no BFD session: {e}");
-                    return;
-                }
-            };
+        let added = match (settings.multihop, local) {
+            (true, Some(local)) => {
+                bfd.add_multihop_session(peer, local, settings.session_config())
+                    .await
+            }
+            _ => bfd.add_session(peer, settings.session_config()).await,
+        };
+        let mut session: SessionHandle = match added {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("peer {peer}: no BFD session: {e}");
+                return;
+            }
+        };
         let Some(mut events) = session.take_events() else {
             return;
         };
@@ -325,6 +355,7 @@ mod tests {
                 min_tx: Duration::from_millis(150),
                 multiplier: 4,
                 auth: None,
+                multihop: false,
             }
         );
         // A neighbour's own key wins, also to switch BFD off.
@@ -383,6 +414,7 @@ bfd = { multiplier = 5 }
                 min_tx: ms(100),
                 multiplier: 3,
                 auth: None,
+                multihop: false,
             })
         );
         assert_eq!(by("10.0.0.2"), None);
@@ -393,6 +425,7 @@ bfd = { multiplier = 5 }
                 min_tx: ms(300),
                 multiplier: 5,
                 auth: None,
+                multihop: false,
             })
         );
         let e = crate::config::parse_toml(
@@ -486,6 +519,30 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
             assert!(r.is_err(), "{bad}");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn multihop_needs_a_source_address() {
+        let parse = |t: &str| {
+            crate::config::parse_toml(std::path::Path::new("t.toml"), t)
+                .unwrap()
+                .validate()
+        };
+        let c = parse(
+            "local-as = 1\npeer-as = 1\n[[neighbor]]\naddress = \"10.255.0.1\"\n\
+             source-address = \"10.255.0.9\"\nbfd = { multihop = true }\n",
+        )
+        .unwrap();
+        assert!(c.peers[0].bfd.as_ref().unwrap().multihop);
+        let e =
+            parse("local-as = 1\npeer-as = 1\npeer = [\"10.0.0.1\"]\nbfd = { multihop = true }\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("source-address"), "{e}");
+        let f = BfdConfig::parse_flag("multihop=true,multiplier=3").unwrap();
+        let s = BfdConfig::resolve("bfd", Some(&f), None).unwrap().unwrap();
+        assert!(s.multihop);
+        assert!(BfdConfig::parse_flag("multihop=maybe").is_err());
     }
 
     #[test]

@@ -698,6 +698,17 @@ impl FileConfig {
                 return Err(invalid("neighbor.address", &n.address, "peer listed twice"));
             }
         }
+        // Multihop BFD runs between fixed addresses (RFC 5883 §3).
+        if let Some(p) = peers
+            .values()
+            .find(|p| p.bfd.as_ref().is_some_and(|b| b.multihop) && p.source_address.is_none())
+        {
+            return Err(invalid(
+                format!("neighbor.{}.bfd.multihop", p.address),
+                "true",
+                "multihop BFD needs the neighbour's source-address",
+            ));
+        }
         for s in peers.values() {
             if let Some(t) = s.graceful_restart
                 && !(1..=4095).contains(&t)

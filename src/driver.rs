@@ -145,9 +145,14 @@ impl SessionBackend for FsmBackend {
         let (bfd_stop, bfd_stop_rx) = tokio::sync::oneshot::channel::<()>();
         let bfd = settings.bfd.as_ref().and_then(|_| self.bfd_driver());
         match (bfd, settings.bfd.clone()) {
-            (Some(bfd), Some(b)) => {
-                crate::bfd::spawn_for_peer(bfd, settings.address, b, handle.clone(), bfd_stop_rx)
-            }
+            (Some(bfd), Some(b)) => crate::bfd::spawn_for_peer(
+                bfd,
+                settings.address,
+                settings.source_address,
+                b,
+                handle.clone(),
+                bfd_stop_rx,
+            ),
             (None, Some(_)) => tracing::warn!(
                 "peer {}: BFD configured but no BFD driver could be started",
                 settings.address

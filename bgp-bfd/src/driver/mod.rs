@@ -1,4 +1,5 @@
-//! A tokio driver for single-hop BFD over UDP (RFC 5881), IPv4 and IPv6.
+//! A tokio driver for single-hop (RFC 5881) and multihop (RFC 5883) BFD over UDP, IPv4
+//! and IPv6.
 //!
 //! One task owns every session and one socket pair per address family: a receive
 //! socket on UDP 3784 shared by all sessions, and a transmit socket bound to one source
@@ -7,6 +8,11 @@
 //! other value are discarded (§5, the GTSM check). A received packet finds its session by
 //! Your Discriminator, or by source address while that is zero (§3 of RFC 5881, §6.8.6).
 //! Timers sit in one heap, so the cost per packet does not grow with the session count.
+//!
+//! Multihop sessions ([`Bfd::add_multihop_session`]) receive on UDP 4784 with a socket of
+//! their own per family, are identified by the pair of addresses (RFC 5883 §3), and
+//! accept any TTL of at least [`DriverConfig::multihop_min_ttl`] instead of exactly 255.
+//! A packet on one port never reaches a session of the other kind.
 //!
 //! ```no_run
 //! # async fn f() -> std::io::Result<()> {
@@ -46,6 +52,8 @@ use crate::session::{Event, Session, SessionConfig};
 
 /// The single-hop BFD Control port (RFC 5881 §4).
 pub const CONTROL_PORT: u16 = 3784;
+/// The multihop BFD Control port (RFC 5883 §5).
+pub const MULTIHOP_PORT: u16 = 4784;
 /// The source port range for Control packets (RFC 5881 §4).
 pub const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
 
@@ -62,6 +70,14 @@ pub struct DriverConfig {
     pub ipv6: bool,
     /// Discard packets whose TTL / Hop Limit is not 255 (RFC 5881 §5). On by default.
     pub check_ttl: bool,
+    /// Port to receive multihop packets on (RFC 5883): 4784 (another value only for
+    /// tests). `None`: no multihop socket is opened and no multihop session can be added.
+    pub multihop_listen_port: Option<u16>,
+    /// Port to send multihop packets to (4784; another value only for tests).
+    pub multihop_peer_port: u16,
+    /// Lowest TTL / Hop Limit accepted on a multihop session (default 254: one router in
+    /// between, as FRR's default). We send 255.
+    pub multihop_min_ttl: u8,
     /// Above this many received packets per second (measured over a second), stop waking
     /// up for each arriving packet: the receive sockets leave the reactor and the driver
     /// works in rounds every [`poll_interval`](Self::poll_interval), each draining the
@@ -85,6 +101,9 @@ impl Default for DriverConfig {
             ipv4: true,
             ipv6: true,
             check_ttl: true,
+            multihop_listen_port: Some(MULTIHOP_PORT),
+            multihop_peer_port: MULTIHOP_PORT,
+            multihop_min_ttl: 254,
             poll_above_pps: Some(2000),
             poll_interval: Duration::from_millis(5),
         }
@@ -119,7 +138,7 @@ pub enum DriverError {
     /// A session for this peer address already exists.
     #[error("a BFD session for {0} already exists")]
     Duplicate(IpAddr),
-    /// No socket for the peer's address family.
+    /// No socket for the peer's address family (or no multihop socket).
     #[error("no {0} socket open")]
     NoSocket(&'static str),
 }
@@ -144,6 +163,7 @@ enum Cmd {
     Add {
         peer: SocketAddr,
         local: Option<IpAddr>,
+        multihop: bool,
         cfg: SessionConfig,
         reply: oneshot::Sender<Result<SessionHandle, DriverError>>,
     },
@@ -243,12 +263,20 @@ impl Bfd {
     /// (nothing in it waits); panics outside one, as `tokio::spawn` does.
     pub fn start(cfg: DriverConfig) -> io::Result<Bfd> {
         let v4 = if cfg.ipv4 {
-            Some(Sockets::open(false, cfg.listen_port)?)
+            Some(Sockets::open(
+                false,
+                cfg.listen_port,
+                cfg.multihop_listen_port,
+            )?)
         } else {
             None
         };
         let v6 = if cfg.ipv6 {
-            Some(Sockets::open(true, cfg.listen_port)?)
+            Some(Sockets::open(
+                true,
+                cfg.listen_port,
+                cfg.multihop_listen_port,
+            )?)
         } else {
             None
         };
@@ -293,7 +321,20 @@ impl Bfd {
         peer: IpAddr,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
-        self.add_session_full(peer, 0, None, cfg).await
+        self.add_session_full(peer, 0, None, false, cfg).await
+    }
+
+    /// Start a multihop session (RFC 5883) to `peer` from local address `local`, e.g.
+    /// between the loopbacks of two iBGP speakers. Packets go to UDP 4784 with TTL 255;
+    /// received ones must carry at least [`DriverConfig::multihop_min_ttl`]. Use
+    /// authentication ([`SessionConfig::auth`]) where the path is not trusted.
+    pub async fn add_multihop_session(
+        &self,
+        peer: IpAddr,
+        local: IpAddr,
+        cfg: SessionConfig,
+    ) -> Result<SessionHandle, DriverError> {
+        self.add_session_full(peer, 0, Some(local), true, cfg).await
     }
 
     /// Start a session to `peer` from local address `local`: packets leave from that
@@ -305,7 +346,8 @@ impl Bfd {
         local: IpAddr,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
-        self.add_session_full(peer, 0, Some(local), cfg).await
+        self.add_session_full(peer, 0, Some(local), false, cfg)
+            .await
     }
 
     /// Start a session to `peer` reached through interface index `scope_id` (IPv6
@@ -316,7 +358,8 @@ impl Bfd {
         scope_id: u32,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
-        self.add_session_full(peer, scope_id, None, cfg).await
+        self.add_session_full(peer, scope_id, None, false, cfg)
+            .await
     }
 
     async fn add_session_full(
@@ -324,6 +367,7 @@ impl Bfd {
         peer: IpAddr,
         scope_id: u32,
         local: Option<IpAddr>,
+        multihop: bool,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
         let peer = match peer {
@@ -335,6 +379,7 @@ impl Bfd {
             .send(Cmd::Add {
                 peer,
                 local,
+                multihop,
                 cfg,
                 reply,
             })
@@ -357,6 +402,7 @@ struct Entry {
     session: Session,
     peer: SocketAddr,
     local: Option<IpAddr>,
+    multihop: bool,
     info: watch::Sender<SessionInfo>,
     /// The snapshot last sent on `info`, kept here to compare with: reading the
     /// channel's own copy takes its lock, a cache miss per packet with many sessions
@@ -373,7 +419,8 @@ struct Core {
     v4: Option<Sockets>,
     v6: Option<Sockets>,
     sessions: HashMap<u32, Entry>,
-    by_peer: HashMap<(IpAddr, Option<IpAddr>), u32>,
+    /// Sessions by (peer, local address if bound, multihop).
+    by_peer: HashMap<(IpAddr, Option<IpAddr>, bool), u32>,
     heap: BinaryHeap<Reverse<(Duration, u32)>>,
     next_disc: u32,
     stats: Arc<Stats>,
@@ -414,15 +461,18 @@ impl Core {
                     Some(c) => self.command(c),
                     None => stop = true,
                 },
-                r = readable(&self.v4) => if r.is_ok() { self.receive(false) },
-                r = readable(&self.v6) => if r.is_ok() { self.receive(true) },
+                r = readable(&self.v4, false) => if r.is_ok() { self.receive(false, false) },
+                r = readable(&self.v6, false) => if r.is_ok() { self.receive(true, false) },
+                r = readable(&self.v4, true) => if r.is_ok() { self.receive(false, true) },
+                r = readable(&self.v6, true) => if r.is_ok() { self.receive(true, true) },
                 _ = tokio::time::sleep_until(deadline) => {},
             }
             // One round: whatever else is ready, then every due timer, then one
             // `sendmmsg` per family for all that this round queued.
             if !stop {
-                self.receive(false);
-                self.receive(true);
+                for (v6, mh) in [(false, false), (true, false), (false, true), (true, true)] {
+                    self.receive(v6, mh);
+                }
                 self.timers();
             }
             self.flush();
@@ -469,10 +519,12 @@ impl Core {
                 e.session.set_tx_slack(slack);
             }
             for s in [self.v4.as_mut(), self.v6.as_mut()].into_iter().flatten() {
-                if want {
-                    s.rx.make_polled();
-                } else {
-                    s.rx.make_async();
+                for rx in std::iter::once(&mut s.rx).chain(s.mh.as_mut()) {
+                    if want {
+                        rx.make_polled();
+                    } else {
+                        rx.make_async();
+                    }
                 }
             }
         }
@@ -515,10 +567,11 @@ impl Core {
             Cmd::Add {
                 peer,
                 local,
+                multihop,
                 cfg,
                 reply,
             } => {
-                let _ = reply.send(self.add(peer, local, cfg, now));
+                let _ = reply.send(self.add(peer, local, multihop, cfg, now));
             }
             Cmd::Remove(d) => self.remove(d),
             Cmd::AdminDown(d, down) => {
@@ -540,18 +593,23 @@ impl Core {
         &mut self,
         peer: SocketAddr,
         local: Option<IpAddr>,
+        multihop: bool,
         mut cfg: SessionConfig,
         now: Duration,
     ) -> Result<SessionHandle, DriverError> {
         let cmd = self.cmd_tx.upgrade().ok_or(DriverError::Stopped)?;
-        if self.by_peer.contains_key(&(peer.ip(), local)) {
+        if self.by_peer.contains_key(&(peer.ip(), local, multihop)) {
             return Err(DriverError::Duplicate(peer.ip()));
         }
-        match peer {
-            SocketAddr::V4(_) if self.v4.is_none() => return Err(DriverError::NoSocket("IPv4")),
-            SocketAddr::V6(_) if self.v6.is_none() => return Err(DriverError::NoSocket("IPv6")),
-            _ => {}
-        }
+        let socks = match peer {
+            SocketAddr::V4(_) => self.v4.as_ref().ok_or(DriverError::NoSocket("IPv4"))?,
+            SocketAddr::V6(_) => self.v6.as_ref().ok_or(DriverError::NoSocket("IPv6"))?,
+        };
+        let port = match multihop {
+            false => self.cfg.peer_port,
+            true if socks.mh.is_some() => self.cfg.multihop_peer_port,
+            true => return Err(DriverError::NoSocket("multihop")),
+        };
         let disc = loop {
             self.next_disc = self.next_disc.wrapping_add(1);
             if self.next_disc != 0 && !self.sessions.contains_key(&self.next_disc) {
@@ -565,13 +623,14 @@ impl Core {
         let (info, info_rx) = watch::channel(published.clone());
         let (events, events_rx) = mpsc::channel(64);
         let mut peer = peer;
-        peer.set_port(self.cfg.peer_port);
+        peer.set_port(port);
         self.sessions.insert(
             disc,
             Entry {
                 session,
                 peer,
                 local,
+                multihop,
                 info,
                 published,
                 events,
@@ -579,7 +638,7 @@ impl Core {
                 removing: false,
             },
         );
-        self.by_peer.insert((peer.ip(), local), disc);
+        self.by_peer.insert((peer.ip(), local, multihop), disc);
         self.service(disc, now);
         Ok(SessionHandle {
             disc,
@@ -598,16 +657,18 @@ impl Core {
             self.service(disc, now);
         }
         if let Some(e) = self.sessions.remove(&disc) {
-            self.by_peer.remove(&(e.peer.ip(), e.local));
+            self.by_peer.remove(&(e.peer.ip(), e.local, e.multihop));
         }
     }
 
-    fn receive(&mut self, v6: bool) {
+    fn receive(&mut self, v6: bool, multihop: bool) {
         // Bounded per round (16 x 64 datagrams) so commands and timers are not starved.
         for _ in 0..16 {
             let socks = if v6 { &self.v6 } else { &self.v4 };
             let Some(s) = socks else { return };
-            match s.rx.recv(&mut self.rx) {
+            let rx = if multihop { s.mh.as_ref() } else { Some(&s.rx) };
+            let Some(rx) = rx else { return };
+            match rx.recv(&mut self.rx) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => {
@@ -619,7 +680,7 @@ impl Core {
             let rx = std::mem::replace(&mut self.rx, sys::RxBatch::empty());
             let (mut ok, mut bad) = (0u64, 0u64);
             for (got, data) in rx.iter() {
-                if self.accept(now, data, got) {
+                if self.accept(now, data, got, multihop) {
                     ok += 1;
                 } else {
                     bad += 1;
@@ -632,9 +693,17 @@ impl Core {
         }
     }
 
-    fn accept(&mut self, now: Duration, data: &[u8], got: &sys::Received) -> bool {
-        if self.cfg.check_ttl && got.ttl != Some(255) {
-            return false;
+    fn accept(&mut self, now: Duration, data: &[u8], got: &sys::Received, multihop: bool) -> bool {
+        if self.cfg.check_ttl {
+            // RFC 5881 §5: exactly 255 on a single hop; RFC 5883 §5: our floor on multihop.
+            let ok = match got.ttl {
+                Some(t) if multihop => t >= self.cfg.multihop_min_ttl,
+                Some(t) => t == 255,
+                None => false,
+            };
+            if !ok {
+                return false;
+            }
         }
         let Ok(p) = ControlPacket::decode_slice(data) else {
             return false;
@@ -647,8 +716,10 @@ impl Core {
             // (RFC 5880 §6.8.6: by Your Discriminator whenever it is set.)
             p.your_disc
         } else {
-            let by_both = got.dst.and_then(|d| self.by_peer.get(&(src_ip, Some(d))));
-            match by_both.or_else(|| self.by_peer.get(&(src_ip, None))) {
+            let by_both = got
+                .dst
+                .and_then(|d| self.by_peer.get(&(src_ip, Some(d), multihop)));
+            match by_both.or_else(|| self.by_peer.get(&(src_ip, None, multihop))) {
                 Some(d) => *d,
                 None => return false,
             }
@@ -656,8 +727,12 @@ impl Core {
         let Some(e) = self.sessions.get_mut(&disc) else {
             return false;
         };
-        // A packet naming our discriminator must also come from the session's peer.
-        if e.peer.ip() != src_ip || (e.local.is_some() && got.dst.is_some() && e.local != got.dst) {
+        // A packet naming our discriminator must also come from the session's peer, to
+        // its local address, on its kind of port.
+        if e.peer.ip() != src_ip
+            || (e.local.is_some() && got.dst.is_some() && e.local != got.dst)
+            || e.multihop != multihop
+        {
             return false;
         }
         let ok = e.session.handle_packet(now, &p).is_ok();

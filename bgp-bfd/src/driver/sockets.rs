@@ -1,6 +1,6 @@
-//! The driver's sockets: per address family a receive socket on the Control port (in the
-//! reactor, or polled in rounds under load) and a transmit socket on one source port
-//! (never in the reactor).
+//! The driver's sockets: per address family a receive socket on the single-hop Control
+//! port and one on the multihop port (in the reactor, or polled in rounds under load), and
+//! a transmit socket on one source port (never in the reactor).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -49,7 +49,10 @@ impl RxSock {
 }
 
 pub(super) struct Sockets {
+    /// Single hop (RFC 5881, port 3784).
     pub(super) rx: RxSock,
+    /// Multihop (RFC 5883, port 4784), if opened.
+    pub(super) mh: Option<RxSock>,
     /// Not in the reactor: sends are non-blocking and a datagram the kernel refuses is
     /// dropped, so nothing waits for writability. Registered, each sent packet's
     /// release (`sock_wfree`) would run epoll's wake-up callback (~3 % of our samples).
@@ -57,27 +60,48 @@ pub(super) struct Sockets {
     pub(super) tx_port: u16,
 }
 
+fn any(v6: bool) -> IpAddr {
+    if v6 {
+        Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::UNSPECIFIED.into()
+    }
+}
+
+fn domain(v6: bool) -> socket2::Domain {
+    if v6 {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    }
+}
+
+/// A receive socket on `port` that reports each datagram's TTL and destination.
+fn open_rx(v6: bool, port: u16) -> io::Result<RxSock> {
+    use socket2::{Protocol, Socket, Type};
+    let rx = Socket::new(domain(v6), Type::DGRAM, Some(Protocol::UDP))?;
+    if v6 {
+        rx.set_only_v6(true)?;
+    }
+    rx.set_reuse_address(true)?;
+    rx.set_nonblocking(true)?;
+    // Room for a polling round's worth of packets from many sessions (the kernel caps
+    // this at net.core.rmem_max; best effort).
+    let _ = rx.set_recv_buffer_size(1 << 20);
+    sys::enable_recv_ttl(&rx, v6)?;
+    rx.bind(&SocketAddr::new(any(v6), port).into())?;
+    Ok(RxSock::Async(UdpSocket::from_std(rx.into())?))
+}
+
 impl Sockets {
-    pub(super) fn open(v6: bool, listen_port: u16) -> io::Result<Sockets> {
-        use socket2::{Domain, Protocol, Socket, Type};
-        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
-        let any: IpAddr = if v6 {
-            Ipv6Addr::UNSPECIFIED.into()
-        } else {
-            Ipv4Addr::UNSPECIFIED.into()
-        };
-        let rx = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-        if v6 {
-            rx.set_only_v6(true)?;
-        }
-        rx.set_reuse_address(true)?;
-        rx.set_nonblocking(true)?;
-        // Room for a polling round's worth of packets from many sessions (the kernel caps
-        // this at net.core.rmem_max; best effort).
-        let _ = rx.set_recv_buffer_size(1 << 20);
-        sys::enable_recv_ttl(&rx, v6)?;
-        rx.bind(&SocketAddr::new(any, listen_port).into())?;
-        let tx = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    /// The sockets of one family: receiving on `listen_port` and, if given, on the
+    /// multihop port.
+    pub(super) fn open(v6: bool, listen_port: u16, multihop: Option<u16>) -> io::Result<Sockets> {
+        use socket2::{Protocol, Socket, Type};
+        let any = any(v6);
+        let rx = open_rx(v6, listen_port)?;
+        let mh = multihop.map(|p| open_rx(v6, p)).transpose()?;
+        let tx = Socket::new(domain(v6), Type::DGRAM, Some(Protocol::UDP))?;
         if v6 {
             tx.set_only_v6(true)?;
             tx.set_unicast_hops_v6(255)?;
@@ -100,19 +124,22 @@ impl Sockets {
         let tx_port = bound
             .ok_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free BFD source port"))?;
         Ok(Sockets {
-            rx: RxSock::Async(UdpSocket::from_std(rx.into())?),
+            rx,
+            mh,
             tx: tx.into(),
             tx_port,
         })
     }
 }
 
-pub(super) async fn readable(s: &Option<Sockets>) -> io::Result<()> {
-    match s {
-        Some(Sockets {
-            rx: RxSock::Async(s),
-            ..
-        }) => s.readable().await,
+/// Ready when the single-hop (`multihop` false) or multihop receive socket of `s` is
+/// readable; never while it is polled or absent.
+pub(super) async fn readable(s: &Option<Sockets>, multihop: bool) -> io::Result<()> {
+    let rx = s
+        .as_ref()
+        .and_then(|s| if multihop { s.mh.as_ref() } else { Some(&s.rx) });
+    match rx {
+        Some(RxSock::Async(s)) => s.readable().await,
         _ => std::future::pending().await,
     }
 }
