@@ -25,6 +25,19 @@
 //!
 //! `BFD_POLL_ABOVE=off` (or a rate) and `BFD_POLL_MS=N` override the driver's
 //! [`DriverConfig::poll_above_pps`] and [`DriverConfig::poll_interval`].
+//!
+//! Kernel floor: `scale floor [SESSIONS] [SECS]` measures what the kernel's UDP path alone
+//! costs at the same packet rate, with no BFD logic, no tokio and no FRR: the same two
+//! namespaces and addresses, and in each a blaster process (this example re-executed) that
+//! every 5 ms drains its receive socket with `recvmmsg` and sends SESSIONS x 5 / 87.5
+//! packets (the mean rate of BFD's 75-100 % jitter at 100 ms) with one `sendmmsg`, the
+//! "many" side choosing each packet's source address with IP_PKTINFO as our driver does.
+//! Each blaster's on-CPU time (schedstat) is printed as `RESULT floor unsteered:` and,
+//! unless `BFD_STEER=off`, `RESULT floor steered:` (threaded NAPI, as above).
+//!
+//! ```text
+//! flock /work/heavy.lock target/release/examples/scale floor 1000 20
+//! ```
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -107,6 +120,11 @@ fn ticks_per_sec() -> f64 {
 }
 
 fn main() {
+    match std::env::args().nth(1).as_deref() {
+        Some("floor") => return floor_main(std::env::args().skip(2)),
+        Some("floor-blast") => return blast_main(std::env::args().skip(2)),
+        _ => {}
+    }
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
@@ -119,17 +137,7 @@ fn main() {
     let ours_ns = Netns::new("bsa").unwrap();
     let frr_ns = Netns::new("bsb").unwrap();
     let veth = link(&frr_ns, &format!("{FRR_ADDR}/16"), &ours_ns, "").unwrap();
-    // N addresses on our side, in one `ip -batch`.
-    let batch: String = (0..n)
-        .map(|i| format!("addr add {}/16 dev {}\n", our_addr(i), veth.b_if()))
-        .collect();
-    let bf = std::env::temp_dir().join(format!("bfd-scale-{}.batch", std::process::id()));
-    std::fs::write(&bf, batch).unwrap();
-    ours_ns
-        .ip(&["-batch", bf.to_str().unwrap()])
-        .expect("ip -batch");
-    let _ = std::fs::remove_file(&bf);
-    ours_ns.link_up(veth.b_if()).unwrap();
+    add_our_addrs(&ours_ns, veth.b_if(), n);
 
     let peers: Vec<String> = (0..n).map(|i| our_addr(i).to_string()).collect();
     let refs: Vec<&str> = peers.iter().map(String::as_str).collect();
@@ -377,6 +385,18 @@ fn main() {
     drop(frr);
 }
 
+/// The N addresses of our side on `dev` in `ns`, in one `ip -batch`; then `dev` up.
+fn add_our_addrs(ns: &Netns, dev: &str, n: usize) {
+    let batch: String = (0..n)
+        .map(|i| format!("addr add {}/16 dev {dev}\n", our_addr(i)))
+        .collect();
+    let bf = std::env::temp_dir().join(format!("bfd-scale-{}.batch", std::process::id()));
+    std::fs::write(&bf, batch).unwrap();
+    ns.ip(&["-batch", bf.to_str().unwrap()]).expect("ip -batch");
+    let _ = std::fs::remove_file(&bf);
+    ns.link_up(dev).unwrap();
+}
+
 /// Pin every thread of a process ("self" or a PID) to one CPU.
 fn pin(pid: &str, cpu: usize) -> bool {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -564,5 +584,585 @@ impl Window {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+}
+
+// Kernel floor (`scale floor [SESSIONS] [SECS]`): the kernel's UDP path alone at the rate
+// of N sessions, measured in two blaster processes, one per namespace.
+
+/// Seconds each blaster runs before its measured window.
+const FLOOR_WARMUP_SECS: u64 = 3;
+/// One blaster round (receive everything queued, send one batch) every 5 ms.
+const ROUND_NS: u64 = 5_000_000;
+/// Datagrams per `recvmmsg` call.
+const FLOOR_RX_BATCH: usize = 256;
+/// Receive buffer per datagram (a Control packet is at most 255 octets).
+const FLOOR_RX_BUF: usize = 256;
+/// Control-message room per received datagram, in u64 words: 128 octets.
+const FLOOR_RX_CTRL_WORDS: usize = 16;
+/// Control-message room per sent datagram, in u64 words: CMSG_SPACE(in_pktinfo) is 32.
+const FLOOR_TX_CTRL_WORDS: usize = 4;
+/// What each datagram carries: a BFD Control header (version 1, Up, detect mult 3,
+/// length 24, discriminators 1 and 1, 100 ms desired TX and required RX, no echo).
+const FLOOR_PAYLOAD: [u8; 24] = [
+    0x20, 0xc0, 3, 24, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 0, 0, 0, 0,
+];
+
+/// The two ends of the floor run: "many" holds the N addresses (our driver's side), "one"
+/// holds FRR_ADDR (bfdd's side).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Side {
+    Many,
+    One,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Many => "many",
+            Side::One => "one",
+        }
+    }
+}
+
+/// `scale floor [SESSIONS] [SECS]`: namespaces, an unsteered window and (unless
+/// `BFD_STEER=off`) a steered one, each measured in two fresh blaster processes.
+fn floor_main(mut args: impl Iterator<Item = String>) {
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    assert!((1..=250 * 250).contains(&n), "1 to 62500 sessions");
+    assert!(testlab::require_root_and(&["ip"]), "needs root");
+
+    let many_ns = Netns::new("bfm").unwrap();
+    let one_ns = Netns::new("bfo").unwrap();
+    let veth = link(&one_ns, &format!("{FRR_ADDR}/16"), &many_ns, "").unwrap();
+    add_our_addrs(&many_ns, veth.b_if(), n);
+    let per_s = n as f64 * 1000.0 / 87.5;
+    println!(
+        "floor: {n} addresses on \"many\" ({}), {FRR_ADDR} on \"one\" ({}); each side sends {per_s:.0} pkts/s \
+         ({:.2} per 5 ms round), warmup {FLOOR_WARMUP_SECS} s, windows {secs} s",
+        many_ns.name(),
+        one_ns.name(),
+        n as f64 * 5.0 / 87.5
+    );
+
+    let plain = floor_window(n, secs, &many_ns, &one_ns, (&[], &[]));
+    plain.print("unsteered");
+    let mode = std::env::var("BFD_STEER").unwrap_or_else(|_| "napi".into());
+    let steered = if mode == "off" {
+        println!("steered: no second window (BFD_STEER=off)");
+        None
+    } else {
+        let many_rx = threaded_napi(&many_ns, veth.b_if());
+        let one_rx = threaded_napi(&one_ns, veth.a_if());
+        println!("steered (napi): receive threads: to many {many_rx:?}, to one {one_rx:?}");
+        if many_rx.is_empty() || one_rx.is_empty() {
+            println!("steered: threaded NAPI could not be set (ethtool?); no second window");
+            None
+        } else {
+            std::thread::sleep(Duration::from_secs(2));
+            let w = floor_window(n, secs, &many_ns, &one_ns, (&many_rx, &one_rx));
+            w.print("steered");
+            Some(w)
+        }
+    };
+    println!(
+        "RESULT floor sessions={n} rate={per_s:.0} pkts/s each way, windows={secs}s (kernel UDP path only: no BFD, no tokio)"
+    );
+    for (name, w) in [("unsteered", Some(&plain)), ("steered", steered.as_ref())] {
+        let Some(w) = w else { continue };
+        println!(
+            "RESULT floor {name}: many {:.2}% one {:.2}% of one core; sent/received pkts/s: many {:.0}/{:.0}, one {:.0}/{:.0}{}",
+            w.many.cpu(),
+            w.one.cpu(),
+            w.many.pps(w.many.sent),
+            w.many.pps(w.many.received),
+            w.one.pps(w.one.sent),
+            w.one.pps(w.one.received),
+            w.rx_threads.map_or(String::new(), |(m, o)| format!(
+                "; receive threads: to many {m:.2}%, to one {o:.2}%"
+            ))
+        );
+    }
+    drop(veth);
+}
+
+/// The blaster processes of one window. Dropping it kills (SIGKILL, by PID) and reaps
+/// those still running, on every exit path of the parent, panics included.
+struct Blasters(Vec<std::process::Child>);
+
+impl Drop for Blasters {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            // Child::kill signals this child's own PID, and does nothing once it is reaped.
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// What one blaster reported over its measured window.
+#[derive(Debug, Default)]
+struct BlastReport {
+    on_cpu_ns: u64,
+    wall_ns: u64,
+    sent: u64,
+    received: u64,
+    refused: u64,
+    rx_errors: u64,
+}
+
+impl BlastReport {
+    /// `floor-blast SIDE key=value ...`, as `blast_main` prints it.
+    fn parse(line: &str) -> Option<BlastReport> {
+        let mut r = BlastReport::default();
+        for kv in line.split_whitespace().skip(2) {
+            let (k, v) = kv.split_once('=')?;
+            let v: u64 = v.parse().ok()?;
+            match k {
+                "on_cpu_ns" => r.on_cpu_ns = v,
+                "wall_ns" => r.wall_ns = v,
+                "sent" => r.sent = v,
+                "received" => r.received = v,
+                "refused" => r.refused = v,
+                "rx_errors" => r.rx_errors = v,
+                _ => {}
+            }
+        }
+        (r.wall_ns > 0).then_some(r)
+    }
+    /// On-CPU time in % of one core.
+    fn cpu(&self) -> f64 {
+        self.on_cpu_ns as f64 / self.wall_ns as f64 * 100.0
+    }
+    /// A count over the window, per second.
+    fn pps(&self, count: u64) -> f64 {
+        count as f64 * 1e9 / self.wall_ns as f64
+    }
+}
+
+/// Both blasters over one window, and the receive threads delivering to each (steered).
+struct FloorWindow {
+    many: BlastReport,
+    one: BlastReport,
+    rx_threads: Option<(f64, f64)>,
+}
+
+impl FloorWindow {
+    fn print(&self, what: &str) {
+        println!("window {what}:");
+        for (side, r) in [("many", &self.many), ("one", &self.one)] {
+            println!(
+                "  {side}: {:.2}% of one core on-CPU (schedstat); sent {:.0} pkts/s, received {:.0} pkts/s; \
+                 refused by sendmmsg {}, recvmmsg errors {}",
+                r.cpu(),
+                r.pps(r.sent),
+                r.pps(r.received),
+                r.refused,
+                r.rx_errors
+            );
+        }
+        if let Some((m, o)) = self.rx_threads {
+            println!(
+                "  receive threads (kernel, not in the processes above): delivering to many {m:.2}%, to one {o:.2}%"
+            );
+        }
+    }
+}
+
+/// Run both blasters for one window (warmup, then `secs` measured) and collect their
+/// reports; the receive threads (`rx`: to many, to one) are measured by this process over
+/// the same window, give or take the blasters' start-up.
+fn floor_window(
+    n: usize,
+    secs: u64,
+    many: &Netns,
+    one: &Netns,
+    rx: (&[String], &[String]),
+) -> FloorWindow {
+    use std::io::Read;
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut kids = Blasters(Vec::new());
+    for (side, ns) in [(Side::Many, many), (Side::One, one)] {
+        let child = std::process::Command::new(&exe)
+            .args([
+                "floor-blast",
+                side.name(),
+                &n.to_string(),
+                &secs.to_string(),
+                &FLOOR_WARMUP_SECS.to_string(),
+                ns.name(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn blaster");
+        kids.0.push(child);
+    }
+    println!(
+        "blasters: many pid {}, one pid {} (warmup {FLOOR_WARMUP_SECS} s, then {secs} s measured)",
+        kids.0[0].id(),
+        kids.0[1].id()
+    );
+    let rx_ns = |pids: &[String]| pids.iter().map(|p| on_cpu_ns(p)).sum::<u64>();
+    std::thread::sleep(Duration::from_secs(FLOOR_WARMUP_SECS));
+    let (r0, t0) = ((rx_ns(rx.0), rx_ns(rx.1)), Instant::now());
+    let mut reports = Vec::new();
+    for (side, c) in [Side::Many, Side::One].into_iter().zip(kids.0.iter_mut()) {
+        let mut out = String::new();
+        if let Some(mut pipe) = c.stdout.take() {
+            let _ = pipe.read_to_string(&mut out);
+        }
+        let status = c.wait().expect("wait blaster");
+        let report = BlastReport::parse(out.trim())
+            .unwrap_or_else(|| panic!("blaster {side:?} ({status}) reported {out:?}"));
+        reports.push(report);
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let r1 = (rx_ns(rx.0), rx_ns(rx.1));
+    let pct = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1e9 / wall * 100.0;
+    let one_r = reports.pop().expect("two reports");
+    let many_r = reports.pop().expect("two reports");
+    FloorWindow {
+        many: many_r,
+        one: one_r,
+        rx_threads: (!rx.0.is_empty()).then(|| (pct(r0.0, r1.0), pct(r0.1, r1.1))),
+    }
+}
+
+/// `floor-blast SIDE SESSIONS SECS WARMUP NETNS` (hidden; started by `floor_window`):
+/// enter the namespace, blast for WARMUP seconds, then measure SECS seconds and print one
+/// report line.
+fn blast_main(mut args: impl Iterator<Item = String>) {
+    let side = match args.next().as_deref() {
+        Some("many") => Side::Many,
+        Some("one") => Side::One,
+        other => panic!("floor-blast: side {other:?}"),
+    };
+    let mut num = || -> u64 {
+        args.next()
+            .and_then(|a| a.parse().ok())
+            .expect("floor-blast SIDE SESSIONS SECS WARMUP NETNS")
+    };
+    let (n, secs, warmup) = (num() as usize, num(), num());
+    let ns = args.next().expect("floor-blast: NETNS");
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; no memory is passed.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let file = File::open(format!("/run/netns/{ns}")).expect("open netns");
+    // SAFETY: a valid descriptor (kept alive by `file`) and a namespace type flag.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "setns {ns}");
+    drop(file);
+
+    let mut b = Blaster::new(side, n);
+    b.run_until(mono_ns() + warmup * 1_000_000_000);
+    let (c0, w0) = (self_on_cpu_ns(), mono_ns());
+    let (s0, r0, f0, e0) = (b.sent, b.received, b.refused, b.rx_errors);
+    b.run_until(w0 + secs * 1_000_000_000);
+    let (c1, w1) = (self_on_cpu_ns(), mono_ns());
+    println!(
+        "floor-blast {} on_cpu_ns={} wall_ns={} sent={} received={} refused={} rx_errors={}",
+        side.name(),
+        c1.saturating_sub(c0),
+        w1 - w0,
+        b.sent - s0,
+        b.received - r0,
+        b.refused - f0,
+        b.rx_errors - e0
+    );
+}
+
+/// CLOCK_MONOTONIC now, in ns.
+fn mono_ns() -> u64 {
+    // SAFETY: all-zero is a valid timespec.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Sleep until CLOCK_MONOTONIC reaches `ns` (absolute), through signals.
+fn sleep_until(ns: u64) {
+    // SAFETY: all-zero is a valid timespec.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    ts.tv_sec = (ns / 1_000_000_000) as libc::time_t;
+    ts.tv_nsec = (ns % 1_000_000_000) as libc::c_long;
+    // SAFETY: `ts` is a valid timespec read by the call; no remainder is asked for
+    // (TIMER_ABSTIME), so the null pointer is allowed.
+    while unsafe {
+        libc::clock_nanosleep(
+            libc::CLOCK_MONOTONIC,
+            libc::TIMER_ABSTIME,
+            &ts,
+            std::ptr::null_mut(),
+        )
+    } == libc::EINTR
+    {}
+}
+
+/// This (single-threaded) process's on-CPU ns so far: the first field of
+/// /proc/self/schedstat.
+fn self_on_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn set_int_opt(sock: &impl AsRawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) {
+    // SAFETY: `v` lives across the call and the length is its exact size; the socket is
+    // open (borrowed).
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "setsockopt({level}, {name}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// One side's sockets and every buffer its rounds use, allocated once: the `mmsghdr`
+/// arrays point into the other vectors' heap buffers, which are never resized after
+/// `new` (moving the struct does not move them).
+struct Blaster {
+    side: Side,
+    rx: std::net::UdpSocket,
+    tx: std::net::UdpSocket,
+    /// The N addresses of the "many" side, as `s_addr` (network order).
+    addrs: Vec<u32>,
+    /// Next address in the rotation.
+    next_addr: usize,
+    /// Mean datagrams per round, and the fraction carried over.
+    per_round: f64,
+    carry: f64,
+    /// Absolute CLOCK_MONOTONIC time of the last round, in ns.
+    round_at: u64,
+    rx_bufs: Vec<[u8; FLOOR_RX_BUF]>,
+    rx_names: Vec<libc::sockaddr_in>,
+    rx_ctrl: Vec<[u64; FLOOR_RX_CTRL_WORDS]>,
+    rx_iovs: Vec<libc::iovec>,
+    rx_hdrs: Vec<libc::mmsghdr>,
+    tx_bufs: Vec<[u8; 24]>,
+    tx_names: Vec<libc::sockaddr_in>,
+    tx_ctrl: Vec<[u64; FLOOR_TX_CTRL_WORDS]>,
+    /// Where in `tx_ctrl[i]` the in_pktinfo of datagram i lies ("many" only).
+    tx_pktinfo: Vec<*mut libc::in_pktinfo>,
+    tx_iovs: Vec<libc::iovec>,
+    tx_hdrs: Vec<libc::mmsghdr>,
+    sent: u64,
+    received: u64,
+    refused: u64,
+    rx_errors: u64,
+}
+
+fn sockaddr_in(s_addr: u32, port: u16) -> libc::sockaddr_in {
+    // SAFETY: all-zero is a valid sockaddr_in.
+    let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sin.sin_family = libc::AF_INET as libc::sa_family_t;
+    sin.sin_port = port.to_be();
+    sin.sin_addr.s_addr = s_addr;
+    sin
+}
+
+impl Blaster {
+    fn new(side: Side, n: usize) -> Blaster {
+        use std::mem::{size_of, zeroed};
+        let rx = std::net::UdpSocket::bind("0.0.0.0:3784").expect("bind 0.0.0.0:3784");
+        rx.set_nonblocking(true).unwrap();
+        set_int_opt(&rx, libc::IPPROTO_IP, libc::IP_PKTINFO, 1);
+        set_int_opt(&rx, libc::IPPROTO_IP, libc::IP_RECVTTL, 1);
+        set_int_opt(&rx, libc::SOL_SOCKET, libc::SO_RCVBUF, 4 << 20);
+        let tx_bind = match side {
+            Side::Many => Ipv4Addr::UNSPECIFIED,
+            Side::One => FRR_ADDR,
+        };
+        let tx = std::net::UdpSocket::bind((tx_bind, 49152)).expect("bind tx port 49152");
+        tx.set_ttl(255).unwrap();
+        set_int_opt(
+            &tx,
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_DO,
+        );
+
+        let per_round = n as f64 * (ROUND_NS as f64 / 1e6) / 87.5;
+        // At most ceil(per_round) datagrams in one round (the carry stays below 1).
+        let max = per_round.ceil() as usize + 1;
+        let addrs: Vec<u32> = (0..n).map(|i| u32::from(our_addr(i)).to_be()).collect();
+        let to = match side {
+            Side::Many => u32::from(FRR_ADDR).to_be(),
+            Side::One => addrs[0],
+        };
+        let mut b = Blaster {
+            side,
+            rx,
+            tx,
+            addrs,
+            next_addr: 0,
+            per_round,
+            carry: 0.0,
+            round_at: mono_ns(),
+            rx_bufs: vec![[0; FLOOR_RX_BUF]; FLOOR_RX_BATCH],
+            rx_names: vec![sockaddr_in(0, 0); FLOOR_RX_BATCH],
+            rx_ctrl: vec![[0; FLOOR_RX_CTRL_WORDS]; FLOOR_RX_BATCH],
+            // SAFETY: all-zero is a valid iovec and mmsghdr.
+            rx_iovs: vec![unsafe { zeroed() }; FLOOR_RX_BATCH],
+            // SAFETY: as above.
+            rx_hdrs: vec![unsafe { zeroed() }; FLOOR_RX_BATCH],
+            tx_bufs: vec![FLOOR_PAYLOAD; max],
+            tx_names: vec![sockaddr_in(to, 3784); max],
+            tx_ctrl: vec![[0; FLOOR_TX_CTRL_WORDS]; max],
+            tx_pktinfo: Vec::with_capacity(max),
+            // SAFETY: all-zero is a valid iovec and mmsghdr.
+            tx_iovs: vec![unsafe { zeroed() }; max],
+            // SAFETY: as above.
+            tx_hdrs: vec![unsafe { zeroed() }; max],
+            sent: 0,
+            received: 0,
+            refused: 0,
+            rx_errors: 0,
+        };
+        for i in 0..FLOOR_RX_BATCH {
+            b.rx_iovs[i] = libc::iovec {
+                iov_base: b.rx_bufs[i].as_mut_ptr().cast(),
+                iov_len: FLOOR_RX_BUF,
+            };
+            let h = &mut b.rx_hdrs[i].msg_hdr;
+            h.msg_name = (&mut b.rx_names[i] as *mut libc::sockaddr_in).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_iov = &mut b.rx_iovs[i];
+            h.msg_iovlen = 1;
+            h.msg_control = b.rx_ctrl[i].as_mut_ptr().cast();
+            h.msg_controllen = size_of::<[u64; FLOOR_RX_CTRL_WORDS]>() as _;
+        }
+        for i in 0..max {
+            b.tx_iovs[i] = libc::iovec {
+                iov_base: b.tx_bufs[i].as_mut_ptr().cast(),
+                iov_len: FLOOR_PAYLOAD.len(),
+            };
+            let h = &mut b.tx_hdrs[i].msg_hdr;
+            h.msg_name = (&mut b.tx_names[i] as *mut libc::sockaddr_in).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_iov = &mut b.tx_iovs[i];
+            h.msg_iovlen = 1;
+            if side == Side::Many {
+                let len = size_of::<libc::in_pktinfo>() as u32;
+                h.msg_control = b.tx_ctrl[i].as_mut_ptr().cast();
+                // SAFETY: CMSG_SPACE is a pure size computation.
+                h.msg_controllen = unsafe { libc::CMSG_SPACE(len) } as _;
+                // SAFETY: `h` carries tx_ctrl[i] (32 octets, 8-aligned) with a length of
+                // CMSG_SPACE(in_pktinfo) = 32, so CMSG_FIRSTHDR returns its start and one
+                // cmsghdr plus an in_pktinfo fit inside it.
+                unsafe {
+                    let c = libc::CMSG_FIRSTHDR(h);
+                    (*c).cmsg_level = libc::IPPROTO_IP;
+                    (*c).cmsg_type = libc::IP_PKTINFO;
+                    (*c).cmsg_len = libc::CMSG_LEN(len) as _;
+                    b.tx_pktinfo
+                        .push(libc::CMSG_DATA(c).cast::<libc::in_pktinfo>());
+                }
+            }
+        }
+        b
+    }
+
+    /// Rounds every 5 ms until CLOCK_MONOTONIC reaches `deadline` (ns). No allocation.
+    fn run_until(&mut self, deadline: u64) {
+        while self.round_at + ROUND_NS <= deadline {
+            self.round_at += ROUND_NS;
+            sleep_until(self.round_at);
+            self.receive();
+            self.send();
+        }
+    }
+
+    /// Drain the receive socket: `recvmmsg` batches until it is empty or a batch is short.
+    fn receive(&mut self) {
+        loop {
+            // SAFETY: every header points into rx_bufs / rx_names / rx_ctrl / rx_iovs,
+            // alive and unmoved for the call, with the lengths the headers state.
+            let rc = unsafe {
+                libc::recvmmsg(
+                    self.rx.as_raw_fd(),
+                    self.rx_hdrs.as_mut_ptr(),
+                    FLOOR_RX_BATCH as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if rc < 0 {
+                if std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock {
+                    self.rx_errors += 1;
+                }
+                return;
+            }
+            let got = rc as usize;
+            self.received += got as u64;
+            // The kernel wrote the name and control lengths it used: give back the room.
+            for h in &mut self.rx_hdrs[..got] {
+                h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as _;
+                h.msg_hdr.msg_controllen = std::mem::size_of::<[u64; FLOOR_RX_CTRL_WORDS]>() as _;
+            }
+            if got < FLOOR_RX_BATCH {
+                return;
+            }
+        }
+    }
+
+    /// This round's datagrams (the mean rate, with the fraction carried over), to or
+    /// from the next addresses in rotation, with as few `sendmmsg` calls as the kernel
+    /// takes (one below UIO_MAXIOV datagrams).
+    fn send(&mut self) {
+        self.carry += self.per_round;
+        let k = (self.carry as usize).min(self.tx_hdrs.len());
+        self.carry -= k as f64;
+        for i in 0..k {
+            let a = self.addrs[self.next_addr];
+            self.next_addr = (self.next_addr + 1) % self.addrs.len();
+            match self.side {
+                // SAFETY: tx_pktinfo[i] points at the in_pktinfo inside tx_ctrl[i], which
+                // is alive and unmoved; written unaligned-safe.
+                Side::Many => unsafe {
+                    std::ptr::write_unaligned(
+                        self.tx_pktinfo[i],
+                        libc::in_pktinfo {
+                            ipi_ifindex: 0,
+                            ipi_spec_dst: libc::in_addr { s_addr: a },
+                            ipi_addr: libc::in_addr { s_addr: 0 },
+                        },
+                    );
+                },
+                Side::One => self.tx_names[i].sin_addr.s_addr = a,
+            }
+        }
+        let mut at = 0;
+        while at < k {
+            // SAFETY: tx_hdrs[at..k] point into tx_names / tx_iovs / tx_bufs / tx_ctrl,
+            // alive and unmoved for the call, with the lengths the headers state.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    self.tx.as_raw_fd(),
+                    self.tx_hdrs[at..].as_mut_ptr(),
+                    (k - at) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if rc > 0 {
+                at += rc as usize;
+                self.sent += rc as u64;
+            } else {
+                // The datagram at `at` was refused: skip it, like the driver does.
+                at += 1;
+                self.refused += 1;
+            }
+        }
     }
 }
