@@ -4,7 +4,8 @@
 //! like `bgp-fsm`: no clock, no sockets. A [`Session`] is the §6.8 state machine with its
 //! timers, Poll/Final sequences and transmit jitter; time is an input ([`std::time::Duration`] since
 //! an epoch the caller chooses) and packets go in and out as [`ControlPacket`] values.
-//! With the `tokio` feature, `driver` runs many sessions over one shared UDP socket pair.
+//! With the `tokio` feature, `driver` runs many single-hop (RFC 5881) and multihop (RFC 5883)
+//! sessions over a few shared UDP sockets.
 //!
 //! ```
 //! use std::num::NonZeroU32;
