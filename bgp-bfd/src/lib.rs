@@ -1,7 +1,7 @@
 //! # bgp-bfd
 //!
-//! Bidirectional Forwarding Detection (RFC 5880) for single-hop IP (RFC 5881), sans-I/O
-//! like `bgp-fsm`: no clock, no sockets. A [`Session`] is the §6.8 state machine with its
+//! Bidirectional Forwarding Detection (RFC 5880) over IP (RFC 5881 single hop, RFC 5883
+//! multihop), sans-I/O like `bgp-fsm`: no clock, no sockets. A [`Session`] is the §6.8 state machine with its
 //! timers, Poll/Final sequences and transmit jitter; time is an input ([`std::time::Duration`] since
 //! an epoch the caller chooses) and packets go in and out as [`ControlPacket`] values.
 //! With the `tokio` feature, `driver` runs many single-hop (RFC 5881) and multihop (RFC 5883)
