@@ -4,7 +4,8 @@
 //! holding its BFD side AdminDown does not touch the BGP session (RFC 5882 §3.2); freezing
 //! FRR's bfdd alone (bgpd keeps running) makes our BFD go Down and our speaker end the BGP
 //! session at once with Cease 6/10 "BFD Down" (RFC 9384), in well under the 9 s hold time;
-//! after bfdd resumes, BFD and BGP come back and the route returns.
+//! after bfdd resumes, BFD and BGP come back and the route returns. The same over multihop
+//! BFD (RFC 5883) to the router's loopback.
 //!
 //! Needs root, FRR (with bfdd), tcpdump and tshark; skips otherwise (fails under CI=true).
 
@@ -167,6 +168,71 @@ fn sighup_adds_the_first_bfd_neighbor() {
     let log = lab.nodes[0].log();
     frr.signal_daemon(bfdd, "CONT").unwrap();
     assert!(gone, "route still at the router 5 s after BFD was lost");
+    assert!(
+        log.contains("automatic stop: Cease/BFD Down (6/10)"),
+        "no Cease 6/10 sent by us in our log:\n{log}"
+    );
+}
+
+/// iBGP from the node to the router's loopback (not directly connected, as between route
+/// reflectors or loopback-peered speakers): `announce` runs a multihop session (RFC 5883)
+/// with `bfd = { multihop = true }` from its source address, FRR's bfdd holds the other end
+/// (`peer X multihop local-address Y`: FRR 8.4's bgpd, asked with `neighbor X bfd`, makes a
+/// single-hop session bound to `lo` for this neighbour, which never comes up), both come Up
+/// with our timers, and a frozen bfdd takes our BGP session down through it.
+#[test]
+fn multihop_bfd_to_a_loopback_neighbor() {
+    if !lab_available() || !testlab::require_root_and(&["/usr/lib/frr/bfdd"]) {
+        return;
+    }
+    let mut conf = Frr::config(64512, "10.255.0.1", &[(NODE, 64512)]);
+    conf.push_str(&format!(" neighbor {NODE} update-source 10.255.0.1\n"));
+    let mut lab = Lab::new("192.168.1.1/24", &[("192.168.1.21/24", NODE)], &conf);
+    lab.router
+        .ip(&["addr", "add", "10.255.0.1/32", "dev", "lo"])
+        .unwrap();
+    lab.nodes[0]
+        .ns
+        .ip(&["route", "add", "10.255.0.1/32", "via", "192.168.1.1"])
+        .unwrap();
+    let bfdd = lab
+        .frr
+        .start_bfdd(&format!(
+            "{BFDD_CONF}bfd\n peer {NODE} multihop local-address 10.255.0.1\n  \
+             profile lab\n !\n!\n"
+        ))
+        .unwrap();
+    lab.nodes[0].write_config(&format!(
+        "local-as = 64512\npeer = [\"10.255.0.1\"]\npeer-as = 64512\nhold-time = 9\n\
+         keepalive = 3\nconnect-retry = 1\nprefix = [\"{PREFIX}\"]\n\
+         source-address = \"{NODE}\"\n\
+         bfd = {{ multihop = true, min-rx-ms = 100, min-tx-ms = 140, multiplier = 3 }}\n"
+    ));
+    lab.nodes[0].start(&["--json"]);
+    let frr = &lab.frr;
+    frr.wait_established(NODE, T).unwrap();
+    assert!(wait_gateways(frr, PREFIX, 1, T).is_some());
+    assert!(
+        wait_until(Duration::from_secs(15), || frr.bfd_peer(NODE).is_some_and(
+            |v| {
+                v["status"] == "up" && v["multihop"] == true && v["remote-transmit-interval"] == 140
+            }
+        )),
+        "multihop BFD at FRR: {:?}\n{}",
+        frr.bfd_peers(),
+        lab.nodes[0].log()
+    );
+    eprintln!("FRR: {}", frr.bfd_peer(NODE).unwrap());
+
+    frr.signal_daemon(bfdd, "STOP").unwrap();
+    let t0 = Instant::now();
+    let gone = wait_until(Duration::from_secs(5), || gateways(frr, PREFIX).is_empty());
+    let took = t0.elapsed();
+    std::thread::sleep(Duration::from_millis(200));
+    let log = lab.nodes[0].log();
+    frr.signal_daemon(bfdd, "CONT").unwrap();
+    assert!(gone, "route still at the router 5 s after BFD was lost");
+    eprintln!("bfdd frozen -> multihop BFD Down -> Cease 6/10 -> route gone after {took:?}");
     assert!(
         log.contains("automatic stop: Cease/BFD Down (6/10)"),
         "no Cease 6/10 sent by us in our log:\n{log}"
