@@ -135,3 +135,24 @@ async fn multihop_sessions_on_loopback() {
     }
     assert_eq!(sa.info().state, State::Up);
 }
+
+/// A multihop port held by someone else (another BFD daemon) leaves single hop working;
+/// only adding a multihop session fails.
+#[tokio::test]
+async fn a_taken_multihop_port_leaves_single_hop() {
+    let holder = UdpSocket::bind("0.0.0.0:47861").unwrap();
+    let a = Bfd::spawn(DriverConfig {
+        multihop_listen_port: Some(47_861),
+        ..ports(47_862, 47_863)
+    })
+    .await
+    .expect("single hop opens regardless");
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let cfg = SessionConfig::default();
+    assert!(a.add_session(lo, cfg.clone()).await.is_ok());
+    assert!(matches!(
+        a.add_multihop_session(lo, lo, cfg).await,
+        Err(bgp_bfd::driver::DriverError::NoSocket("multihop"))
+    ));
+    drop(holder);
+}

@@ -71,7 +71,8 @@ pub struct DriverConfig {
     /// Discard packets whose TTL / Hop Limit is not 255 (RFC 5881 §5). On by default.
     pub check_ttl: bool,
     /// Port to receive multihop packets on (RFC 5883): 4784 (another value only for
-    /// tests). `None`: no multihop socket is opened and no multihop session can be added.
+    /// tests). `None`, or a port that cannot be bound (logged): no multihop socket, and
+    /// adding a multihop session fails with [`DriverError::NoSocket`].
     pub multihop_listen_port: Option<u16>,
     /// Port to send multihop packets to (4784; another value only for tests).
     pub multihop_peer_port: u16,

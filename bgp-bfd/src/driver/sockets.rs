@@ -100,7 +100,15 @@ impl Sockets {
         use socket2::{Protocol, Socket, Type};
         let any = any(v6);
         let rx = open_rx(v6, listen_port)?;
-        let mh = multihop.map(|p| open_rx(v6, p)).transpose()?;
+        // Multihop is optional: a host where another BFD daemon holds 4784 still gets
+        // single hop (adding a multihop session then fails with `NoSocket`).
+        let mh = multihop.and_then(|p| match open_rx(v6, p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("BFD: no multihop socket on UDP {p}: {e}");
+                None
+            }
+        });
         let tx = Socket::new(domain(v6), Type::DGRAM, Some(Protocol::UDP))?;
         if v6 {
             tx.set_only_v6(true)?;
