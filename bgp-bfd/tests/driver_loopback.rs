@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bgp_bfd::driver::{Bfd, DriverConfig};
+use bgp_bfd::driver::{Bfd, DriverConfig, MULTIHOP_MIN_TTL};
 use bgp_bfd::{ControlPacket, Diag, Event, SessionConfig, State};
 
 const MS: Duration = Duration::from_millis(1);
@@ -94,9 +94,19 @@ async fn multihop_sessions_on_loopback() {
     let b = Bfd::spawn(mh(pb, pa, mb, ma)).await.unwrap();
     let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let cfg = SessionConfig::new(50 * MS, 50 * MS, 3);
-    let sa = a.add_multihop_session(lo, lo, cfg.clone()).await.unwrap();
-    let sb = b.add_multihop_session(lo, lo, cfg.clone()).await.unwrap();
-    assert!(a.add_multihop_session(lo, lo, cfg.clone()).await.is_err());
+    let sa = a
+        .add_multihop_session(lo, lo, MULTIHOP_MIN_TTL, cfg.clone())
+        .await
+        .unwrap();
+    let sb = b
+        .add_multihop_session(lo, lo, MULTIHOP_MIN_TTL, cfg.clone())
+        .await
+        .unwrap();
+    assert!(
+        a.add_multihop_session(lo, lo, MULTIHOP_MIN_TTL, cfg.clone())
+            .await
+            .is_err()
+    );
     assert!(sa.wait_state(State::Up, Duration::from_secs(5)).await);
     assert!(sb.wait_state(State::Up, Duration::from_secs(5)).await);
     // A single-hop session to the same peer is a session of its own.
@@ -105,35 +115,33 @@ async fn multihop_sessions_on_loopback() {
     tokio::time::sleep(200 * MS).await;
     assert_eq!(single.info().state, State::Down, "no single-hop peer on b");
 
+    // Packets naming a's multihop session, each with an effect if accepted: AdminDown
+    // takes the session Down at once (diag 3).
     let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut p = ControlPacket::new(State::Up, Diag::None, sb.local_disc(), sa.local_disc());
-    p.desired_min_tx = 50_000;
-    p.required_min_rx = 50_000;
+    let mut p = ControlPacket::new(
+        State::AdminDown,
+        Diag::None,
+        sb.local_disc(),
+        sa.local_disc(),
+    );
+    p.detect_mult = 3;
     let bytes = p.to_bytes().unwrap();
-    let counts = || {
-        (
-            a.stats().received.load(Ordering::Relaxed),
-            a.stats().discarded.load(Ordering::Relaxed),
-        )
-    };
-    // Below the floor of 254: discarded. At it: accepted.
-    for (ttl, port, accepted) in [(253, ma, false), (254, ma, true), (255, pa, false)] {
+    let discarded = || a.stats().discarded.load(Ordering::Relaxed);
+    // Below the floor of 254 on the multihop port, and TTL 255 on the single-hop port:
+    // each discarded, the session untouched.
+    for (ttl, port) in [(253, ma), (255, pa)] {
         raw.set_ttl(ttl).unwrap();
-        let (r0, d0) = counts();
+        let d0 = discarded();
         raw.send_to(&bytes, ("127.0.0.1", port)).unwrap();
         tokio::time::sleep(50 * MS).await;
-        let (r1, d1) = counts();
-        // b's own packets arrive meanwhile; look only for our one discard.
-        if accepted {
-            assert!(
-                r1 > r0 && d1 == d0,
-                "ttl {ttl} to {port}: {r0}->{r1}, {d0}->{d1}"
-            );
-        } else {
-            assert_eq!(d1, d0 + 1, "ttl {ttl} to {port}");
-        }
+        assert_eq!(discarded(), d0 + 1, "ttl {ttl} to {port}");
+        assert_eq!(sa.info().state, State::Up, "ttl {ttl} to {port}");
     }
-    assert_eq!(sa.info().state, State::Up);
+    // At the floor: taken.
+    raw.set_ttl(254).unwrap();
+    raw.send_to(&bytes, ("127.0.0.1", ma)).unwrap();
+    assert!(sa.wait_state(State::Down, 200 * MS).await);
+    assert_eq!(sa.info().local_diag, Diag::NeighborSignaledSessionDown);
 }
 
 /// A multihop port held by someone else (another BFD daemon) leaves single hop working;
@@ -151,7 +159,7 @@ async fn a_taken_multihop_port_leaves_single_hop() {
     let cfg = SessionConfig::default();
     assert!(a.add_session(lo, cfg.clone()).await.is_ok());
     assert!(matches!(
-        a.add_multihop_session(lo, lo, cfg).await,
+        a.add_multihop_session(lo, lo, MULTIHOP_MIN_TTL, cfg).await,
         Err(bgp_bfd::driver::DriverError::NoSocket("multihop"))
     ));
     drop(holder);

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use bgp_bfd::driver::{Bfd, DriverConfig};
+use bgp_bfd::driver::{Bfd, DriverConfig, MULTIHOP_MIN_TTL};
 use bgp_bfd::{Diag, Event, SessionConfig, State};
 use testlab::{Capture, Frr, Netns, link, require_root_and, require_tool, wait_until};
 
@@ -78,7 +78,12 @@ fn frr_bfdd_multihop() {
             .expect("bind 3784 and 4784");
         let cfg = SessionConfig::new(120 * MS, 110 * MS, 3);
         let mut s = bfd
-            .add_multihop_session(FRR_ADDR.parse().unwrap(), OURS.parse().unwrap(), cfg)
+            .add_multihop_session(
+                FRR_ADDR.parse().unwrap(),
+                OURS.parse().unwrap(),
+                MULTIHOP_MIN_TTL,
+                cfg,
+            )
             .await
             .unwrap();
         let mut evs = s.take_events().unwrap();

@@ -10,9 +10,10 @@
 //! Timers sit in one heap, so the cost per packet does not grow with the session count.
 //!
 //! Multihop sessions ([`Bfd::add_multihop_session`]) receive on UDP 4784 with a socket of
-//! their own per family, are identified by the pair of addresses (RFC 5883 §3), and
-//! accept any TTL of at least [`DriverConfig::multihop_min_ttl`] instead of exactly 255.
-//! A packet on one port never reaches a session of the other kind.
+//! their own per family, opened with the first of them (without SO_REUSEADDR, so as not
+//! to share the port with another BFD daemon), are identified by the pair of addresses
+//! (RFC 5883 §3), and accept any TTL of at least their configured floor instead of
+//! exactly 255. A packet on one port never reaches a session of the other kind.
 //!
 //! ```no_run
 //! # async fn f() -> std::io::Result<()> {
@@ -71,14 +72,12 @@ pub struct DriverConfig {
     /// Discard packets whose TTL / Hop Limit is not 255 (RFC 5881 §5). On by default.
     pub check_ttl: bool,
     /// Port to receive multihop packets on (RFC 5883): 4784 (another value only for
-    /// tests). `None`, or a port that cannot be bound (logged): no multihop socket, and
-    /// adding a multihop session fails with [`DriverError::NoSocket`].
+    /// tests), bound when the first multihop session of a family is added. `None`, or a
+    /// port that cannot be bound (e.g. held by another BFD daemon): adding a multihop
+    /// session fails with [`DriverError::NoSocket`].
     pub multihop_listen_port: Option<u16>,
     /// Port to send multihop packets to (4784; another value only for tests).
     pub multihop_peer_port: u16,
-    /// Lowest TTL / Hop Limit accepted on a multihop session (default 254: one router in
-    /// between, as FRR's default). We send 255.
-    pub multihop_min_ttl: u8,
     /// Above this many received packets per second (measured over a second), stop waking
     /// up for each arriving packet: the receive sockets leave the reactor and the driver
     /// works in rounds every [`poll_interval`](Self::poll_interval), each draining the
@@ -104,7 +103,6 @@ impl Default for DriverConfig {
             check_ttl: true,
             multihop_listen_port: Some(MULTIHOP_PORT),
             multihop_peer_port: MULTIHOP_PORT,
-            multihop_min_ttl: 254,
             poll_above_pps: Some(2000),
             poll_interval: Duration::from_millis(5),
         }
@@ -164,7 +162,8 @@ enum Cmd {
     Add {
         peer: SocketAddr,
         local: Option<IpAddr>,
-        multihop: bool,
+        /// The TTL floor of a multihop session; `None` for single hop.
+        multihop: Option<u8>,
         cfg: SessionConfig,
         reply: oneshot::Sender<Result<SessionHandle, DriverError>>,
     },
@@ -264,20 +263,12 @@ impl Bfd {
     /// (nothing in it waits); panics outside one, as `tokio::spawn` does.
     pub fn start(cfg: DriverConfig) -> io::Result<Bfd> {
         let v4 = if cfg.ipv4 {
-            Some(Sockets::open(
-                false,
-                cfg.listen_port,
-                cfg.multihop_listen_port,
-            )?)
+            Some(Sockets::open(false, cfg.listen_port)?)
         } else {
             None
         };
         let v6 = if cfg.ipv6 {
-            Some(Sockets::open(
-                true,
-                cfg.listen_port,
-                cfg.multihop_listen_port,
-            )?)
+            Some(Sockets::open(true, cfg.listen_port)?)
         } else {
             None
         };
@@ -288,7 +279,7 @@ impl Bfd {
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
         let epoch = Instant::now();
-        let seed = u64::from(std::process::id()) ^ (epoch.elapsed().as_nanos() as u64);
+        let seed = random_u64();
         let core = Core {
             epoch,
             cfg,
@@ -322,20 +313,23 @@ impl Bfd {
         peer: IpAddr,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
-        self.add_session_full(peer, 0, None, false, cfg).await
+        self.add_session_full(peer, 0, None, None, cfg).await
     }
 
     /// Start a multihop session (RFC 5883) to `peer` from local address `local`, e.g.
     /// between the loopbacks of two iBGP speakers. Packets go to UDP 4784 with TTL 255;
-    /// received ones must carry at least [`DriverConfig::multihop_min_ttl`]. Use
-    /// authentication ([`SessionConfig::auth`]) where the path is not trusted.
+    /// received ones must carry at least `min_ttl` ([`MULTIHOP_MIN_TTL`], 254, allows one
+    /// router in between, as FRR's default). Use authentication ([`SessionConfig::auth`])
+    /// where the path is not trusted.
     pub async fn add_multihop_session(
         &self,
         peer: IpAddr,
         local: IpAddr,
+        min_ttl: u8,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
-        self.add_session_full(peer, 0, Some(local), true, cfg).await
+        self.add_session_full(peer, 0, Some(local), Some(min_ttl), cfg)
+            .await
     }
 
     /// Start a session to `peer` from local address `local`: packets leave from that
@@ -347,8 +341,7 @@ impl Bfd {
         local: IpAddr,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
-        self.add_session_full(peer, 0, Some(local), false, cfg)
-            .await
+        self.add_session_full(peer, 0, Some(local), None, cfg).await
     }
 
     /// Start a session to `peer` reached through interface index `scope_id` (IPv6
@@ -359,8 +352,7 @@ impl Bfd {
         scope_id: u32,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
-        self.add_session_full(peer, scope_id, None, false, cfg)
-            .await
+        self.add_session_full(peer, scope_id, None, None, cfg).await
     }
 
     async fn add_session_full(
@@ -368,7 +360,7 @@ impl Bfd {
         peer: IpAddr,
         scope_id: u32,
         local: Option<IpAddr>,
-        multihop: bool,
+        multihop: Option<u8>,
         cfg: SessionConfig,
     ) -> Result<SessionHandle, DriverError> {
         let peer = match peer {
@@ -404,6 +396,8 @@ struct Entry {
     peer: SocketAddr,
     local: Option<IpAddr>,
     multihop: bool,
+    /// Lowest TTL accepted (255 on a single hop).
+    min_ttl: u8,
     info: watch::Sender<SessionInfo>,
     /// The snapshot last sent on `info`, kept here to compare with: reading the
     /// channel's own copy takes its lock, a cache miss per packet with many sessions
@@ -594,22 +588,43 @@ impl Core {
         &mut self,
         peer: SocketAddr,
         local: Option<IpAddr>,
-        multihop: bool,
+        min_ttl: Option<u8>,
         mut cfg: SessionConfig,
         now: Duration,
     ) -> Result<SessionHandle, DriverError> {
         let cmd = self.cmd_tx.upgrade().ok_or(DriverError::Stopped)?;
+        let multihop = min_ttl.is_some();
         if self.by_peer.contains_key(&(peer.ip(), local, multihop)) {
             return Err(DriverError::Duplicate(peer.ip()));
         }
+        let v6 = peer.is_ipv6();
+        let polling = self.polling;
         let socks = match peer {
-            SocketAddr::V4(_) => self.v4.as_ref().ok_or(DriverError::NoSocket("IPv4"))?,
-            SocketAddr::V6(_) => self.v6.as_ref().ok_or(DriverError::NoSocket("IPv6"))?,
+            SocketAddr::V4(_) => self.v4.as_mut().ok_or(DriverError::NoSocket("IPv4"))?,
+            SocketAddr::V6(_) => self.v6.as_mut().ok_or(DriverError::NoSocket("IPv6"))?,
         };
-        let port = match multihop {
-            false => self.cfg.peer_port,
-            true if socks.mh.is_some() => self.cfg.multihop_peer_port,
-            true => return Err(DriverError::NoSocket("multihop")),
+        let port = if multihop {
+            if socks.mh.is_none() {
+                let listen = self
+                    .cfg
+                    .multihop_listen_port
+                    .ok_or(DriverError::NoSocket("multihop"))?;
+                match sockets::open_rx(v6, listen, false) {
+                    Ok(mut rx) => {
+                        if polling {
+                            rx.make_polled();
+                        }
+                        socks.mh = Some(rx);
+                    }
+                    Err(e) => {
+                        tracing::warn!("BFD: no multihop socket on UDP {listen}: {e}");
+                        return Err(DriverError::NoSocket("multihop"));
+                    }
+                }
+            }
+            self.cfg.multihop_peer_port
+        } else {
+            self.cfg.peer_port
         };
         let disc = loop {
             self.next_disc = self.next_disc.wrapping_add(1);
@@ -617,7 +632,9 @@ impl Core {
                 break self.next_disc;
             }
         };
-        cfg.jitter_seed ^= u64::from(disc) << 17;
+        // Per-session randomness: the jitter, and the first authentication sequence
+        // number, which §6.8.1 wants random.
+        cfg.jitter_seed ^= random_u64();
         let mut session = Session::new(cfg, NonZeroU32::new(disc).unwrap_or(NonZeroU32::MIN), now);
         session.set_tx_slack(self.tx_slack());
         let published = snapshot(&session);
@@ -632,6 +649,7 @@ impl Core {
                 peer,
                 local,
                 multihop,
+                min_ttl: min_ttl.unwrap_or(255),
                 info,
                 published,
                 events,
@@ -695,16 +713,10 @@ impl Core {
     }
 
     fn accept(&mut self, now: Duration, data: &[u8], got: &sys::Received, multihop: bool) -> bool {
-        if self.cfg.check_ttl {
-            // RFC 5881 §5: exactly 255 on a single hop; RFC 5883 §5: our floor on multihop.
-            let ok = match got.ttl {
-                Some(t) if multihop => t >= self.cfg.multihop_min_ttl,
-                Some(t) => t == 255,
-                None => false,
-            };
-            if !ok {
-                return false;
-            }
+        // RFC 5881 §5: exactly 255 on a single hop (checked here, before any lookup);
+        // RFC 5883 §5: the session's floor on multihop (checked once it is found).
+        if self.cfg.check_ttl && !multihop && got.ttl != Some(255) {
+            return false;
         }
         let Ok(p) = ControlPacket::decode_slice(data) else {
             return false;
@@ -733,10 +745,19 @@ impl Core {
         if e.peer.ip() != src_ip
             || (e.local.is_some() && got.dst.is_some() && e.local != got.dst)
             || e.multihop != multihop
+            || (self.cfg.check_ttl && got.ttl.is_none_or(|t| t < e.min_ttl))
         {
             return false;
         }
-        let ok = e.session.handle_packet(now, &p).is_ok();
+        let ok = match e.session.handle_packet(now, &p) {
+            Ok(()) => true,
+            Err(err) => {
+                // Authentication failures and AdminDown discards; at debug level, as a
+                // misconfigured key repeats this for every packet.
+                tracing::debug!(peer = %src_ip, %err, "BFD packet discarded");
+                false
+            }
+        };
         self.service(disc, now);
         ok
     }
@@ -812,6 +833,18 @@ impl Core {
             }
         }
     }
+}
+
+/// The TTL floor of FRR's multihop sessions: one router in between.
+pub const MULTIHOP_MIN_TTL: u8 = 254;
+
+/// 64 random bits from the standard library's per-process random hash keys (seeded
+/// from the OS), without another dependency.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x6266_6400);
+    h.finish()
 }
 
 fn snapshot(s: &Session) -> SessionInfo {

@@ -51,7 +51,7 @@ impl RxSock {
 pub(super) struct Sockets {
     /// Single hop (RFC 5881, port 3784).
     pub(super) rx: RxSock,
-    /// Multihop (RFC 5883, port 4784), if opened.
+    /// Multihop (RFC 5883, port 4784), once a multihop session asked for it.
     pub(super) mh: Option<RxSock>,
     /// Not in the reactor: sends are non-blocking and a datagram the kernel refuses is
     /// dropped, so nothing waits for writability. Registered, each sent packet's
@@ -76,14 +76,15 @@ fn domain(v6: bool) -> socket2::Domain {
     }
 }
 
-/// A receive socket on `port` that reports each datagram's TTL and destination.
-fn open_rx(v6: bool, port: u16) -> io::Result<RxSock> {
+/// A receive socket on `port` that reports each datagram's TTL and destination; `reuse`
+/// sets SO_REUSEADDR.
+pub(super) fn open_rx(v6: bool, port: u16, reuse: bool) -> io::Result<RxSock> {
     use socket2::{Protocol, Socket, Type};
     let rx = Socket::new(domain(v6), Type::DGRAM, Some(Protocol::UDP))?;
     if v6 {
         rx.set_only_v6(true)?;
     }
-    rx.set_reuse_address(true)?;
+    rx.set_reuse_address(reuse)?;
     rx.set_nonblocking(true)?;
     // Room for a polling round's worth of packets from many sessions (the kernel caps
     // this at net.core.rmem_max; best effort).
@@ -94,21 +95,13 @@ fn open_rx(v6: bool, port: u16) -> io::Result<RxSock> {
 }
 
 impl Sockets {
-    /// The sockets of one family: receiving on `listen_port` and, if given, on the
-    /// multihop port.
-    pub(super) fn open(v6: bool, listen_port: u16, multihop: Option<u16>) -> io::Result<Sockets> {
+    /// The sockets of one family, receiving on `listen_port`. The multihop socket is
+    /// opened later, with the first multihop session ([`open_rx`]).
+    pub(super) fn open(v6: bool, listen_port: u16) -> io::Result<Sockets> {
         use socket2::{Protocol, Socket, Type};
         let any = any(v6);
-        let rx = open_rx(v6, listen_port)?;
-        // Multihop is optional: a host where another BFD daemon holds 4784 still gets
-        // single hop (adding a multihop session then fails with `NoSocket`).
-        let mh = multihop.and_then(|p| match open_rx(v6, p) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!("BFD: no multihop socket on UDP {p}: {e}");
-                None
-            }
-        });
+        let rx = open_rx(v6, listen_port, true)?;
+        let mh = None;
         let tx = Socket::new(domain(v6), Type::DGRAM, Some(Protocol::UDP))?;
         if v6 {
             tx.set_only_v6(true)?;
