@@ -31,6 +31,27 @@ pub enum AuthType {
 }
 
 impl AuthType {
+    /// The five types, in Auth Type order.
+    pub const ALL: [AuthType; 5] = [
+        AuthType::SimplePassword,
+        AuthType::KeyedMd5,
+        AuthType::MeticulousKeyedMd5,
+        AuthType::KeyedSha1,
+        AuthType::MeticulousKeyedSha1,
+    ];
+
+    /// A configuration name: `simple-password`, `keyed-md5`, `meticulous-keyed-md5`,
+    /// `keyed-sha1`, `meticulous-keyed-sha1` (parsed back by `FromStr`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthType::SimplePassword => "simple-password",
+            AuthType::KeyedMd5 => "keyed-md5",
+            AuthType::MeticulousKeyedMd5 => "meticulous-keyed-md5",
+            AuthType::KeyedSha1 => "keyed-sha1",
+            AuthType::MeticulousKeyedSha1 => "meticulous-keyed-sha1",
+        }
+    }
+
     /// The Auth Type field value.
     pub fn code(self) -> u8 {
         match self {
@@ -78,6 +99,29 @@ impl AuthType {
             AuthType::KeyedSha1 | AuthType::MeticulousKeyedSha1 => 20,
             _ => 16,
         }
+    }
+}
+
+impl fmt::Display for AuthType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not one of [`AuthType::name`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "unknown BFD authentication type {0:?} (simple-password, keyed-md5, meticulous-keyed-md5, keyed-sha1, meticulous-keyed-sha1)"
+)]
+pub struct UnknownAuthType(pub String);
+
+impl std::str::FromStr for AuthType {
+    type Err = UnknownAuthType;
+    fn from_str(s: &str) -> Result<AuthType, UnknownAuthType> {
+        AuthType::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| UnknownAuthType(s.to_string()))
     }
 }
 
@@ -204,12 +248,13 @@ impl AuthKey {
             return;
         }
         data[2..6].copy_from_slice(&seq.to_be_bytes());
-        let dl = self.kind.digest_len();
-        data[6..6 + dl].copy_from_slice(&self.padded_key()[..dl]);
+        // The digest covers the section with the padded key in the digest field, which
+        // `digest` puts there; zeros stand in meanwhile.
         p.auth = Some(AuthSection {
             auth_type: self.kind.code(),
             data: Bytes::copy_from_slice(&data[..n]),
         });
+        let dl = self.kind.digest_len();
         let digest = self.digest(p);
         data[6..6 + dl].copy_from_slice(&digest[..dl]);
         p.auth = Some(AuthSection {
@@ -301,13 +346,17 @@ mod tests {
     use crate::packet::{Diag, State};
     use proptest::prelude::*;
 
-    const TYPES: [AuthType; 5] = [
-        AuthType::SimplePassword,
-        AuthType::KeyedMd5,
-        AuthType::MeticulousKeyedMd5,
-        AuthType::KeyedSha1,
-        AuthType::MeticulousKeyedSha1,
-    ];
+    const TYPES: [AuthType; 5] = AuthType::ALL;
+
+    #[test]
+    fn names_round_trip() {
+        for t in AuthType::ALL {
+            assert_eq!(t.name().parse::<AuthType>(), Ok(t));
+            assert_eq!(AuthType::from_code(t.code()), Some(t));
+        }
+        assert!("sha256".parse::<AuthType>().is_err());
+        assert_eq!(AuthType::from_code(0), None);
+    }
 
     fn signed(key: &AuthKey, seq: u32) -> ControlPacket {
         let mut p = ControlPacket::new(State::Up, Diag::None, 1, 2);

@@ -68,6 +68,6 @@ pub mod driver;
 #[cfg(test)]
 mod session_tests;
 
-pub use auth::{AuthError, AuthKey, AuthType, KeyLengthError};
+pub use auth::{AuthError, AuthKey, AuthType, KeyLengthError, UnknownAuthType};
 pub use packet::{AuthSection, ControlPacket, DecodeError, Diag, EncodeError, State};
 pub use session::{Event, RxError, Session, SessionConfig};

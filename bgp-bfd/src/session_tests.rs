@@ -449,13 +449,7 @@ fn run(a: &mut Session, b: &mut Session, now: &mut Duration, secs: u64) {
 /// second; the A bit is set in everything sent.
 #[test]
 fn authenticated_sessions_come_up_with_each_type() {
-    for kind in [
-        AuthType::SimplePassword,
-        AuthType::KeyedMd5,
-        AuthType::MeticulousKeyedMd5,
-        AuthType::KeyedSha1,
-        AuthType::MeticulousKeyedSha1,
-    ] {
+    for kind in AuthType::ALL {
         let mut a = Session::new(
             keyed(kind, b"s3cret"),
             NonZeroU32::new(OURS).unwrap(),
@@ -555,6 +549,7 @@ fn replay_is_discarded_and_the_sequence_is_relearnt() {
     };
     let wire = ControlPacket::decode(&p.to_bytes().unwrap()).unwrap();
     assert_eq!(a.handle_packet(now, &wire), Ok(()));
+    let accepted_at = now;
     assert!(matches!(
         a.handle_packet(now, &wire),
         Err(RxError::Auth(AuthError::Sequence { .. }))
@@ -572,8 +567,15 @@ fn replay_is_discarded_and_the_sequence_is_relearnt() {
         a.handle_packet(now, &q),
         Err(RxError::Auth(AuthError::Sequence { .. }))
     ));
-    // ...and taken after twice the Detection Time (2 x 3 x 100 ms) of silence.
-    now += 600 * MS;
+    // ...still just before twice the Detection Time (2 x 3 x 100 ms) of silence...
+    now = accepted_at + 590 * MS;
+    a.handle_timeout(now);
+    assert!(matches!(
+        a.handle_packet(now, &q),
+        Err(RxError::Auth(AuthError::Sequence { .. }))
+    ));
+    // ...and taken once it has passed.
+    now = accepted_at + 600 * MS;
     a.handle_timeout(now);
     assert_eq!(a.handle_packet(now, &q), Ok(()));
 }
