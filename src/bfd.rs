@@ -27,6 +27,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use bgp_bfd::driver::MULTIHOP_MIN_TTL;
 use bgp_bfd::driver::{Bfd, SessionHandle};
 use bgp_bfd::{AuthKey, AuthType, Event, SessionConfig, State};
 use bgp_fsm::driver::PeerHandle;
@@ -50,6 +51,8 @@ pub struct BfdSettings {
     /// A multihop session (RFC 5883) from the neighbour's source address, rather than
     /// single hop.
     pub multihop: bool,
+    /// Lowest TTL accepted on a multihop session (default 254: one router in between).
+    pub min_ttl: u8,
 }
 
 impl Default for BfdSettings {
@@ -61,6 +64,7 @@ impl Default for BfdSettings {
             multiplier: 3,
             auth: None,
             multihop: false,
+            min_ttl: MULTIHOP_MIN_TTL,
         }
     }
 }
@@ -85,8 +89,10 @@ pub enum BfdConfig {
     Params(BfdParams),
 }
 
-/// The table form of [`BfdConfig`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// The table form of [`BfdConfig`]. A neighbour's table is merged key by key over the
+/// global one (a neighbour's own `key` or `key-file` comes with its own `key-id`, default
+/// 1). `Debug` hides the key.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct BfdParams {
     /// Required Min RX Interval in ms (10-60000; default 300).
@@ -108,17 +114,55 @@ pub struct BfdParams {
     /// Multihop (RFC 5883; default false): for a neighbour that is not directly
     /// connected. Needs the neighbour's `source-address`.
     pub multihop: Option<bool>,
+    /// Lowest TTL accepted on a multihop session (1-255; default 254, one router in
+    /// between; 255 - N allows N routers).
+    pub min_ttl: Option<u8>,
 }
 
-fn auth_type(name: &str) -> Option<AuthType> {
-    Some(match name {
-        "simple-password" => AuthType::SimplePassword,
-        "keyed-md5" => AuthType::KeyedMd5,
-        "meticulous-keyed-md5" => AuthType::MeticulousKeyedMd5,
-        "keyed-sha1" => AuthType::KeyedSha1,
-        "meticulous-keyed-sha1" => AuthType::MeticulousKeyedSha1,
-        _ => return None,
-    })
+impl std::fmt::Debug for BfdParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BfdParams")
+            .field("min_rx_ms", &self.min_rx_ms)
+            .field("min_tx_ms", &self.min_tx_ms)
+            .field("multiplier", &self.multiplier)
+            .field("auth", &self.auth)
+            .field("key_id", &self.key_id)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("key_file", &self.key_file)
+            .field("multihop", &self.multihop)
+            .field("min_ttl", &self.min_ttl)
+            .finish()
+    }
+}
+
+impl BfdParams {
+    /// `self` (a neighbour's table) over `global`, key by key.
+    fn over(&self, global: &BfdParams) -> BfdParams {
+        let own_key = self.key.is_some() || self.key_file.is_some();
+        BfdParams {
+            min_rx_ms: self.min_rx_ms.or(global.min_rx_ms),
+            min_tx_ms: self.min_tx_ms.or(global.min_tx_ms),
+            multiplier: self.multiplier.or(global.multiplier),
+            auth: self.auth.clone().or_else(|| global.auth.clone()),
+            key_id: if own_key {
+                self.key_id
+            } else {
+                self.key_id.or(global.key_id)
+            },
+            key: if own_key {
+                self.key.clone()
+            } else {
+                global.key.clone()
+            },
+            key_file: if own_key {
+                self.key_file.clone()
+            } else {
+                global.key_file.clone()
+            },
+            multihop: self.multihop.or(global.multihop),
+            min_ttl: self.min_ttl.or(global.min_ttl),
+        }
+    }
 }
 
 fn bad(key: &str, value: impl ToString, reason: &str) -> ConfigError {
@@ -155,6 +199,13 @@ impl BfdConfig {
                     p.key_file = Some(v.trim().into());
                     continue;
                 }
+                "key" => {
+                    return Err(bad(
+                        "bfd.key",
+                        "<secret>",
+                        "not on the command line (it would show in ps): use key-file=PATH",
+                    ));
+                }
                 "multihop" => {
                     p.multihop = Some(match v.trim() {
                         "true" | "on" => true,
@@ -176,6 +227,10 @@ impl BfdConfig {
                     p.multiplier =
                         Some(u8::try_from(n).map_err(|_| bad("bfd.multiplier", n, "2 to 255"))?)
                 }
+                "min-ttl" => {
+                    p.min_ttl =
+                        Some(u8::try_from(n).map_err(|_| bad("bfd.min-ttl", n, "1 to 255"))?)
+                }
                 "key-id" => {
                     p.key_id = Some(u8::try_from(n).map_err(|_| bad("bfd.key-id", n, "0 to 255"))?)
                 }
@@ -183,7 +238,7 @@ impl BfdConfig {
                     return Err(bad(
                         "bfd",
                         other,
-                        "unknown key (min-rx-ms, min-tx-ms, multiplier, auth, key-id, key-file, multihop)",
+                        "unknown key (min-rx-ms, min-tx-ms, multiplier, auth, key-id, key-file, multihop, min-ttl)",
                     ));
                 }
             }
@@ -191,20 +246,28 @@ impl BfdConfig {
         Ok(BfdConfig::Params(p))
     }
 
-    /// The effective settings of a neighbour: its own `bfd` key if present, else the
-    /// global one. `key` names the key in errors.
+    /// The effective settings of a neighbour: its own `bfd` table merged over the global
+    /// one, or the global one alone; its own `true` / `false` switch BFD on (with the
+    /// global table, if any) or off. `key` names the key in errors.
     pub fn resolve(
         key: &str,
         global: Option<&BfdConfig>,
         neighbor: Option<&BfdConfig>,
     ) -> Result<Option<BfdSettings>, ConfigError> {
-        let Some(c) = neighbor.or(global) else {
-            return Ok(None);
+        let global_params = match global {
+            Some(BfdConfig::Params(g)) => Some(g),
+            _ => None,
         };
-        let p = match c {
-            BfdConfig::Enabled(false) => return Ok(None),
-            BfdConfig::Enabled(true) => return Ok(Some(BfdSettings::default())),
-            BfdConfig::Params(p) => p,
+        let merged;
+        let p = match (neighbor.or(global), global_params) {
+            (None | Some(BfdConfig::Enabled(false)), _) => return Ok(None),
+            (Some(BfdConfig::Enabled(true)), None) => return Ok(Some(BfdSettings::default())),
+            (Some(BfdConfig::Enabled(true)), Some(g)) => g,
+            (Some(BfdConfig::Params(n)), Some(g)) => {
+                merged = n.over(g);
+                &merged
+            }
+            (Some(BfdConfig::Params(n)), None) => n,
         };
         let d = BfdSettings::default();
         let ms = |name: &str, v: Option<u32>, def: Duration| match v {
@@ -222,6 +285,11 @@ impl BfdConfig {
             multiplier,
             auth: Self::auth_key(key, p)?,
             multihop: p.multihop.unwrap_or(false),
+            min_ttl: match p.min_ttl {
+                None => d.min_ttl,
+                Some(0) => return Err(bad(&format!("{key}.min-ttl"), 0, "1 to 255")),
+                Some(t) => t,
+            },
         }))
     }
 
@@ -233,20 +301,20 @@ impl BfdConfig {
             }
             return Ok(None);
         };
-        let kind = auth_type(name).ok_or_else(|| {
-            bad(
-                &format!("{key}.auth"),
-                name,
-                "simple-password, keyed-md5, meticulous-keyed-md5, keyed-sha1 or meticulous-keyed-sha1",
-            )
+        let kind: AuthType = name.parse().map_err(|e: bgp_bfd::UnknownAuthType| {
+            bad(&format!("{key}.auth"), name, &e.to_string())
         })?;
         let secret = match (&p.key, &p.key_file) {
             (Some(k), None) => k.as_bytes().to_vec(),
             (None, Some(f)) => {
                 let mut b = std::fs::read(f)
                     .map_err(|e| bad(&format!("{key}.key-file"), f.display(), &e.to_string()))?;
+                // One line ending (LF or CRLF) is the file's, not the key's.
                 if b.last() == Some(&b'\n') {
                     b.pop();
+                    if b.last() == Some(&b'\r') {
+                        b.pop();
+                    }
                 }
                 b
             }
@@ -304,10 +372,14 @@ pub fn spawn_for_peer(
     tokio::spawn(async move {
         let added = match (settings.multihop, local) {
             (true, Some(local)) => {
-                bfd.add_multihop_session(peer, local, settings.session_config())
+                bfd.add_multihop_session(peer, local, settings.min_ttl, settings.session_config())
                     .await
             }
-            _ => bfd.add_session(peer, settings.session_config()).await,
+            (true, None) => {
+                tracing::warn!("peer {peer}: multihop BFD needs a source address; none given");
+                return;
+            }
+            (false, _) => bfd.add_session(peer, settings.session_config()).await,
         };
         let mut session: SessionHandle = match added {
             Ok(s) => s,
@@ -356,6 +428,7 @@ mod tests {
                 multiplier: 4,
                 auth: None,
                 multihop: false,
+                min_ttl: MULTIHOP_MIN_TTL,
             }
         );
         // A neighbour's own key wins, also to switch BFD off.
@@ -415,17 +488,20 @@ bfd = { multiplier = 5 }
                 multiplier: 3,
                 auth: None,
                 multihop: false,
+                min_ttl: MULTIHOP_MIN_TTL,
             })
         );
         assert_eq!(by("10.0.0.2"), None);
         assert_eq!(
             by("10.0.0.3"),
+            // Its own multiplier over the global timers.
             Some(BfdSettings {
-                min_rx: ms(300),
-                min_tx: ms(300),
+                min_rx: ms(100),
+                min_tx: ms(100),
                 multiplier: 5,
                 auth: None,
                 multihop: false,
+                min_ttl: MULTIHOP_MIN_TTL,
             })
         );
         let e = crate::config::parse_toml(
@@ -543,6 +619,49 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
         let s = BfdConfig::resolve("bfd", Some(&f), None).unwrap().unwrap();
         assert!(s.multihop);
         assert!(BfdConfig::parse_flag("multihop=maybe").is_err());
+    }
+
+    #[test]
+    fn neighbor_tables_merge_over_the_global_one() {
+        let global = BfdConfig::parse_flag("auth=keyed-sha1,key-id=4,key-file=/dev/null").unwrap();
+        let BfdConfig::Params(mut g) = global else {
+            panic!()
+        };
+        g.key = Some("global-key".into());
+        g.key_file = None;
+        g.multihop = Some(true);
+        let global = BfdConfig::Params(g);
+        // A neighbour changing only its multiplier keeps the global key and multihop.
+        let n = BfdConfig::parse_flag("multiplier=5,min-ttl=250").unwrap();
+        let s = BfdConfig::resolve("bfd", Some(&global), Some(&n))
+            .unwrap()
+            .unwrap();
+        assert_eq!((s.multiplier, s.multihop, s.min_ttl), (5, true, 250));
+        assert_eq!(
+            s.auth,
+            Some(AuthKey::new(AuthType::KeyedSha1, 4, b"global-key").unwrap())
+        );
+        // `true` takes the global table; `false` switches BFD off.
+        let on = BfdConfig::resolve("bfd", Some(&global), Some(&BfdConfig::Enabled(true)))
+            .unwrap()
+            .unwrap();
+        assert!(on.auth.is_some() && on.multihop);
+        assert_eq!(on.min_ttl, MULTIHOP_MIN_TTL);
+        assert_eq!(
+            BfdConfig::resolve("bfd", Some(&global), Some(&BfdConfig::Enabled(false))).unwrap(),
+            None
+        );
+        // The key stays out of Debug and out of the flag.
+        assert!(!format!("{global:?}").contains("global-key"));
+        let e = BfdConfig::parse_flag("key=hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2") && e.contains("key-file"), "{e}");
+        assert!(
+            BfdConfig::parse_flag("min-ttl=0")
+                .and_then(|c| BfdConfig::resolve("bfd", Some(&c), None))
+                .is_err()
+        );
     }
 
     #[test]
