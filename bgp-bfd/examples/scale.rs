@@ -40,7 +40,6 @@
 //! ```
 #![allow(unsafe_code)]
 
-use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -157,79 +156,67 @@ fn main() {
     ]);
     let stop = Arc::new(AtomicBool::new(false));
     let rss_before = proc_usage("self").1;
-    let path = format!("/run/netns/{}", ours_ns.name());
     let (u, d, st, c) = (up.clone(), downs.clone(), stop.clone(), causes.clone());
     let (handle_tx, handle_rx) = std::sync::mpsc::channel::<Bfd>();
-    let ours = std::thread::spawn(move || {
-        let file = File::open(&path).expect("open netns");
-        // SAFETY: a valid descriptor (kept alive by `file`) and a namespace type flag.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            // BFD_POLL_ABOVE=off|N and BFD_POLL_MS=N override the driver's polling choice.
-            let mut cfg = DriverConfig {
-                ipv6: false,
-                ..DriverConfig::default()
-            };
-            match std::env::var("BFD_POLL_ABOVE").ok().as_deref() {
-                Some("off") => cfg.poll_above_pps = None,
-                Some(v) => cfg.poll_above_pps = v.parse().ok(),
-                None => {}
-            }
-            if let Some(ms) = std::env::var("BFD_POLL_MS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-            {
-                cfg.poll_interval = Duration::from_millis(ms);
-            }
-            println!(
-                "driver: poll above {:?} pkts/s, round every {:?} while polling",
-                cfg.poll_above_pps, cfg.poll_interval
-            );
-            let bfd = Bfd::spawn(cfg).await.expect("bind 3784");
-            let _ = handle_tx.send(bfd.clone());
-            let scfg =
-                SessionConfig::new(Duration::from_millis(100), Duration::from_millis(100), 3);
-            let mut sessions = Vec::with_capacity(n);
-            for i in 0..n {
-                let s = bfd
-                    .add_session_from(IpAddr::V4(FRR_ADDR), IpAddr::V4(our_addr(i)), scfg.clone())
-                    .await
-                    .unwrap();
-                let mut w = s.watch();
-                let (u, d, c) = (u.clone(), d.clone(), c.clone());
-                tokio::spawn(async move {
-                    let mut was_up = false;
-                    while w.changed().await.is_ok() {
-                        let now_up = w.borrow().state == State::Up;
-                        if now_up && !was_up {
-                            u.fetch_add(1, Ordering::Relaxed);
-                        } else if !now_up && was_up {
-                            u.fetch_sub(1, Ordering::Relaxed);
-                            d.fetch_add(1, Ordering::Relaxed);
-                            let k = match w.borrow().local_diag {
-                                bgp_bfd::Diag::ControlDetectionTimeExpired => 0,
-                                bgp_bfd::Diag::NeighborSignaledSessionDown => 1,
-                                _ => 2,
-                            };
-                            c[k].fetch_add(1, Ordering::Relaxed);
-                        }
-                        was_up = now_up;
+    let ours = testlab::spawn_in_netns(&ours_ns, move || async move {
+        // BFD_POLL_ABOVE=off|N and BFD_POLL_MS=N override the driver's polling choice.
+        let mut cfg = DriverConfig {
+            ipv6: false,
+            ..DriverConfig::default()
+        };
+        match std::env::var("BFD_POLL_ABOVE").ok().as_deref() {
+            Some("off") => cfg.poll_above_pps = None,
+            Some(v) => cfg.poll_above_pps = v.parse().ok(),
+            None => {}
+        }
+        if let Some(ms) = std::env::var("BFD_POLL_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            cfg.poll_interval = Duration::from_millis(ms);
+        }
+        println!(
+            "driver: poll above {:?} pkts/s, round every {:?} while polling",
+            cfg.poll_above_pps, cfg.poll_interval
+        );
+        let bfd = Bfd::spawn(cfg).await.expect("bind 3784");
+        let _ = handle_tx.send(bfd.clone());
+        let scfg = SessionConfig::new(Duration::from_millis(100), Duration::from_millis(100), 3);
+        let mut sessions = Vec::with_capacity(n);
+        for i in 0..n {
+            let s = bfd
+                .add_session_from(IpAddr::V4(FRR_ADDR), IpAddr::V4(our_addr(i)), scfg.clone())
+                .await
+                .unwrap();
+            let mut w = s.watch();
+            let (u, d, c) = (u.clone(), d.clone(), c.clone());
+            tokio::spawn(async move {
+                let mut was_up = false;
+                while w.changed().await.is_ok() {
+                    let now_up = w.borrow().state == State::Up;
+                    if now_up && !was_up {
+                        u.fetch_add(1, Ordering::Relaxed);
+                    } else if !now_up && was_up {
+                        u.fetch_sub(1, Ordering::Relaxed);
+                        d.fetch_add(1, Ordering::Relaxed);
+                        let k = match w.borrow().local_diag {
+                            bgp_bfd::Diag::ControlDetectionTimeExpired => 0,
+                            bgp_bfd::Diag::NeighborSignaledSessionDown => 1,
+                            _ => 2,
+                        };
+                        c[k].fetch_add(1, Ordering::Relaxed);
                     }
-                });
-                sessions.push(s);
-            }
-            while !st.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            let sent = bfd.stats().sent.load(Ordering::Relaxed);
-            let rcvd = bfd.stats().received.load(Ordering::Relaxed);
-            (sent, rcvd)
-        })
+                    was_up = now_up;
+                }
+            });
+            sessions.push(s);
+        }
+        while !st.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let sent = bfd.stats().sent.load(Ordering::Relaxed);
+        let rcvd = bfd.stats().received.load(Ordering::Relaxed);
+        (sent, rcvd)
     });
 
     let bfd_handle = handle_rx.recv().expect("driver started");
@@ -848,11 +835,7 @@ fn blast_main(mut args: impl Iterator<Item = String>) {
     let ns = args.next().expect("floor-blast: NETNS");
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; no memory is passed.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    let file = File::open(format!("/run/netns/{ns}")).expect("open netns");
-    // SAFETY: a valid descriptor (kept alive by `file`) and a namespace type flag.
-    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns {ns}");
-    drop(file);
+    testlab::enter_netns(&ns).expect("enter the blaster's namespace");
 
     let mut b = Blaster::new(side, n);
     b.run_until(mono_ns() + warmup * 1_000_000_000);

@@ -8,15 +8,12 @@
 //! - keyed SHA1 with a different key on each side: neither side comes Up;
 //! - tshark decodes every packet we sent, with the authentication type of its link.
 #![cfg(feature = "tokio")]
-#![allow(unsafe_code)]
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use bgp_bfd::driver::{Bfd, DriverConfig};
 use bgp_bfd::{AuthKey, AuthType, Event, SessionConfig, State};
-use testlab::{Bird, Capture, Netns, link, require_root_and, require_tool};
+use testlab::{Bird, Capture, Netns, link, require_root_and, require_tool, spawn_in_netns};
 use tokio::sync::mpsc;
 
 const MS: Duration = Duration::from_millis(1);
@@ -75,28 +72,6 @@ const CASES: [Case; 5] = [
     },
 ];
 
-/// Run `f` on a thread that joined namespace `ns`, with a current-thread runtime.
-fn in_netns<F, Fut, R>(ns: &Netns, f: F) -> std::thread::JoinHandle<R>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = R>,
-    R: Send + 'static,
-{
-    let path = format!("/run/netns/{}", ns.name());
-    std::thread::spawn(move || {
-        let file = File::open(&path).expect("open netns");
-        // SAFETY: a valid open descriptor (kept alive by `file`) and a namespace type flag;
-        // setns changes only this thread's network namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(f())
-    })
-}
-
 /// BIRD's line for a neighbour in `show bfd sessions`, split in words.
 fn bird_session(bird: &Bird, addr: &str) -> Option<Vec<String>> {
     let out = bird.birdc("show bfd sessions").ok()?;
@@ -148,7 +123,7 @@ fn bird_authenticated_sessions() {
 
     let (ev_tx, ev_rx) = std::sync::mpsc::channel::<(usize, Instant, Event)>();
     let (quit_tx, mut quit_rx) = mpsc::unbounded_channel::<()>();
-    let ours = in_netns(&n, move || async move {
+    let ours = spawn_in_netns(&n, move || async move {
         let bfd = Bfd::spawn(DriverConfig::default())
             .await
             .expect("bind 3784");

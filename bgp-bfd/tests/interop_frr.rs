@@ -4,43 +4,20 @@
 //! goes through Poll/Final without a flap on either side; we detect bfdd's loss (SIGSTOP);
 //! bfdd detects ours (our link down); tshark decodes every packet we sent without error.
 #![cfg(feature = "tokio")]
-#![allow(unsafe_code)]
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use bgp_bfd::driver::{Bfd, DriverConfig};
 use bgp_bfd::{Diag, Event, SessionConfig, State};
 use serde_json::Value;
-use testlab::{Capture, Frr, Netns, link, require_root_and, require_tool, wait_until};
+use testlab::{
+    Capture, Frr, Netns, link, require_root_and, require_tool, spawn_in_netns, wait_until,
+};
 use tokio::sync::mpsc;
 
 const MS: Duration = Duration::from_millis(1);
 const PEERS: [&str; 2] = ["10.9.0.2", "fd00:9::2"];
 const FRR_ADDRS: [&str; 2] = ["10.9.0.1", "fd00:9::1"];
-
-/// Run `f` on a thread that joined namespace `ns`, with a current-thread runtime.
-fn in_netns<F, Fut, R>(ns: &Netns, f: F) -> std::thread::JoinHandle<R>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = R>,
-    R: Send + 'static,
-{
-    let path = format!("/run/netns/{}", ns.name());
-    std::thread::spawn(move || {
-        let file = File::open(&path).expect("open netns");
-        // SAFETY: a valid open descriptor (kept alive by `file`) and a namespace type flag;
-        // setns changes only this thread's network namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(f())
-    })
-}
 
 fn num(v: &Value, k: &str) -> u64 {
     v[k].as_u64().unwrap_or_else(|| panic!("no {k} in {v}"))
@@ -86,7 +63,7 @@ fn frr_bfdd_interop() {
     let (step_tx, mut step_rx) = mpsc::unbounded_channel::<Step>();
     let (ev_tx, ev_rx) = std::sync::mpsc::channel::<(usize, Instant, Event)>();
     // Our side: 150 ms TX, 120 ms RX, x4, so FRR's view of them is unmistakable.
-    let ours = in_netns(&n, move || async move {
+    let ours = spawn_in_netns(&n, move || async move {
         let bfd = Bfd::spawn(DriverConfig::default())
             .await
             .expect("bind 3784");

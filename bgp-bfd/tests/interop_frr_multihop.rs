@@ -5,41 +5,18 @@
 //! side detects the other's loss when the router's link to us goes down, the session comes
 //! back, and tshark sees our packets go to UDP 4784 with TTL 255.
 #![cfg(feature = "tokio")]
-#![allow(unsafe_code)]
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use bgp_bfd::driver::{Bfd, DriverConfig, MULTIHOP_MIN_TTL};
 use bgp_bfd::{Diag, Event, SessionConfig, State};
-use testlab::{Capture, Frr, Netns, link, require_root_and, require_tool, wait_until};
+use testlab::{
+    Capture, Frr, Netns, link, require_root_and, require_tool, spawn_in_netns, wait_until,
+};
 
 const MS: Duration = Duration::from_millis(1);
 const OURS: &str = "10.9.20.2";
 const FRR_ADDR: &str = "10.9.21.2";
-
-/// Run `f` on a thread that joined namespace `ns`, with a current-thread runtime.
-fn in_netns<F, Fut, R>(ns: &Netns, f: F) -> std::thread::JoinHandle<R>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = R>,
-    R: Send + 'static,
-{
-    let path = format!("/run/netns/{}", ns.name());
-    std::thread::spawn(move || {
-        let file = File::open(&path).expect("open netns");
-        // SAFETY: a valid open descriptor (kept alive by `file`) and a namespace type flag;
-        // setns changes only this thread's network namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(f())
-    })
-}
 
 #[test]
 fn frr_bfdd_multihop() {
@@ -72,7 +49,7 @@ fn frr_bfdd_multihop() {
 
     let (ev_tx, ev_rx) = std::sync::mpsc::channel::<(Instant, Event)>();
     let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
-    let ours = in_netns(&n, move || async move {
+    let ours = spawn_in_netns(&n, move || async move {
         let bfd = Bfd::spawn(DriverConfig::default())
             .await
             .expect("bind 3784 and 4784");

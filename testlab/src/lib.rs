@@ -85,7 +85,10 @@ pub use error::{Error, Result};
 pub use exabgp::Exabgp;
 pub use frr::Frr;
 pub use gobgp::Gobgp;
-pub use netns::{Bridge, KernelRoute, Netns, NextHop, Veth, link, remove_stale_namespaces};
+pub use netns::{
+    Bridge, KernelRoute, Netns, NextHop, Veth, enter_netns, link, remove_stale_namespaces,
+    spawn_in_netns,
+};
 pub use util::{
     TempDir, is_root, require_root_and, require_tool, under_ci, unique_name, wait_until, which,
 };

@@ -576,3 +576,41 @@ mod tests {
         assert!(parse_routes("{").is_err());
     }
 }
+
+/// Move the calling thread into the network namespace `name` (`/run/netns/NAME`); the
+/// process's other threads stay where they are. Sockets the thread opens afterwards live
+/// in that namespace.
+#[allow(unsafe_code)]
+pub fn enter_netns(name: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(format!("/run/netns/{name}"))?;
+    // SAFETY: setns takes a valid open descriptor (kept alive by `file` for the call) and a
+    // namespace type flag; it changes only this thread's network namespace.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        return Err(Error::msg(format!(
+            "setns {name}: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+/// Run `f` on a new thread that has joined namespace `ns`, with a current-thread tokio
+/// runtime; join the handle for its result (a panic in `f` comes back as `Err`).
+pub fn spawn_in_netns<F, Fut, R>(ns: &Netns, f: F) -> std::thread::JoinHandle<R>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R>,
+    R: Send + 'static,
+{
+    let name = ns.name().to_string();
+    std::thread::spawn(move || {
+        enter_netns(&name).expect("enter the namespace");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        rt.block_on(f())
+    })
+}

@@ -1,35 +1,21 @@
 //! Shared helpers of the interop tests: run our driver inside a test namespace.
-#![allow(dead_code, unsafe_code)]
+#![allow(dead_code)]
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use bgp_fsm::driver::PeerEvent;
 use tokio::sync::mpsc;
 
 /// Run `f` on a new thread that has joined network namespace `ns` (only that thread: setns is
-/// per thread), with a current-thread tokio runtime. Sockets it opens live in `ns`.
+/// per thread), with a current-thread tokio runtime, and wait for its result. Sockets it
+/// opens live in `ns`.
 pub(crate) fn in_netns<F, Fut, R>(ns: &testlab::Netns, f: F) -> R
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = R>,
     R: Send + 'static,
 {
-    let path = format!("/run/netns/{}", ns.name());
-    let handle = std::thread::spawn(move || {
-        let file = File::open(&path).expect("open netns");
-        // SAFETY: setns takes a valid open file descriptor (kept alive by `file` for the call)
-        // and a namespace type flag; it only changes this thread's network namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(f())
-    });
-    match handle.join() {
+    match testlab::spawn_in_netns(ns, f).join() {
         Ok(r) => r,
         Err(p) => std::panic::resume_unwind(p),
     }
