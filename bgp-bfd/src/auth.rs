@@ -239,28 +239,22 @@ impl AuthKey {
         let mut data = [0u8; 26];
         let n = self.data_len();
         data[0] = self.key_id;
+        let section = |data: &[u8]| AuthSection {
+            auth_type: self.kind.code(),
+            data: Bytes::copy_from_slice(data),
+        };
         if self.kind == AuthType::SimplePassword {
             data[1..n].copy_from_slice(&self.secret);
-            p.auth = Some(AuthSection {
-                auth_type: self.kind.code(),
-                data: Bytes::copy_from_slice(&data[..n]),
-            });
-            return;
+        } else {
+            data[2..6].copy_from_slice(&seq.to_be_bytes());
+            // The digest covers the section with the padded key in the digest field,
+            // which `digest` puts there; zeros stand in meanwhile.
+            p.auth = Some(section(&data[..n]));
+            let dl = self.kind.digest_len();
+            let digest = self.digest(p);
+            data[6..6 + dl].copy_from_slice(&digest[..dl]);
         }
-        data[2..6].copy_from_slice(&seq.to_be_bytes());
-        // The digest covers the section with the padded key in the digest field, which
-        // `digest` puts there; zeros stand in meanwhile.
-        p.auth = Some(AuthSection {
-            auth_type: self.kind.code(),
-            data: Bytes::copy_from_slice(&data[..n]),
-        });
-        let dl = self.kind.digest_len();
-        let digest = self.digest(p);
-        data[6..6 + dl].copy_from_slice(&digest[..dl]);
-        p.auth = Some(AuthSection {
-            auth_type: self.kind.code(),
-            data: Bytes::copy_from_slice(&data[..n]),
-        });
+        p.auth = Some(section(&data[..n]));
     }
 
     /// The hash of `p` as encoded, with the padded key in place of its digest field.
@@ -296,20 +290,16 @@ impl AuthKey {
             return Err(AuthError::WrongType(a.auth_type));
         }
         let d = &a.data[..];
-        // The section's first octet after Auth Len is the Key ID in every type.
-        let Some(&key_id) = d.first() else {
-            return Err(AuthError::BadLength(2));
-        };
-        if d.len() != self.data_len() && self.kind != AuthType::SimplePassword {
+        // Auth Len is fixed by the type (by the password's length for Simple Password).
+        if d.len() != self.data_len() {
             return Err(AuthError::BadLength(d.len() + 2));
         }
-        if key_id != self.key_id {
-            return Err(AuthError::WrongKeyId(key_id));
+        // The first octet after Auth Len is the Key ID in every type (the length above
+        // is at least 2).
+        if d[0] != self.key_id {
+            return Err(AuthError::WrongKeyId(d[0]));
         }
         if self.kind == AuthType::SimplePassword {
-            if d.len() != self.data_len() {
-                return Err(AuthError::BadLength(d.len() + 2));
-            }
             return if eq_ct(&d[1..], &self.secret) {
                 Ok(0)
             } else {
