@@ -33,6 +33,27 @@ fn bfd_profile(frr: &Frr, shutdown: bool) {
     .unwrap();
 }
 
+/// Freeze bfdd, bgpd alive: only BFD is lost. Our speaker must end the BGP session at once
+/// with Cease 6/10, so the route leaves the router's kernel; bfdd is resumed before the
+/// checks. Returns how long the route took to go. (No vtysh while bfdd is frozen: it would
+/// hang.)
+fn freeze_bfdd_ends_our_bgp_session(lab: &Lab, bfdd: u32) -> Duration {
+    let frr = &lab.frr;
+    let t0 = Instant::now();
+    frr.signal_daemon(bfdd, "STOP").unwrap();
+    let gone = wait_until(Duration::from_secs(5), || gateways(frr, PREFIX).is_empty());
+    let took = t0.elapsed();
+    std::thread::sleep(Duration::from_millis(200));
+    let log = lab.nodes[0].log();
+    frr.signal_daemon(bfdd, "CONT").unwrap();
+    assert!(gone, "route still at the router 5 s after BFD was lost");
+    assert!(
+        log.contains("automatic stop: Cease/BFD Down (6/10)"),
+        "no Cease 6/10 sent by us in our log:\n{log}"
+    );
+    took
+}
+
 #[test]
 fn bfd_down_takes_the_bgp_session_down_admin_down_does_not() {
     if !lab_available() || !testlab::require_root_and(&["/usr/lib/frr/bfdd"]) {
@@ -83,22 +104,10 @@ fn bfd_down_takes_the_bgp_session_down_admin_down_does_not() {
         frr.bfd_peer(NODE)
     );
 
-    // 2. bfdd frozen, bgpd alive: only BFD is lost. Our speaker ends the BGP session at once,
-    // so the route leaves the router's kernel. (No vtysh while bfdd is frozen: it would hang.)
-    let t0 = Instant::now();
-    frr.signal_daemon(bfdd, "STOP").unwrap();
-    let gone = wait_until(Duration::from_secs(5), || gateways(frr, PREFIX).is_empty());
-    let took = t0.elapsed();
-    std::thread::sleep(Duration::from_millis(200));
-    let log = lab.nodes[0].log();
-    frr.signal_daemon(bfdd, "CONT").unwrap();
-    assert!(gone, "route still at the router 5 s after BFD was lost");
+    // 2. bfdd frozen, bgpd alive: our Cease 6/10, the route gone, well inside the hold time.
+    let took = freeze_bfdd_ends_our_bgp_session(&lab, bfdd);
     eprintln!("bfdd frozen -> our Cease 6/10 -> route gone from FRR's kernel after {took:?}");
     assert!(took < Duration::from_millis(1500), "{took:?}");
-    assert!(
-        log.contains("automatic stop: Cease/BFD Down (6/10)"),
-        "no Cease 6/10 sent by us in our log:\n{log}"
-    );
 
     // 3. bfdd resumes: BFD and BGP come back, and the route with them.
     assert!(
@@ -162,16 +171,7 @@ fn sighup_adds_the_first_bfd_neighbor() {
     assert!(wait_gateways(frr, PREFIX, 1, T).is_some());
 
     // The lazily started BFD acts: bfdd frozen -> our Cease 6/10 -> route gone.
-    frr.signal_daemon(bfdd, "STOP").unwrap();
-    let gone = wait_until(Duration::from_secs(5), || gateways(frr, PREFIX).is_empty());
-    std::thread::sleep(Duration::from_millis(200));
-    let log = lab.nodes[0].log();
-    frr.signal_daemon(bfdd, "CONT").unwrap();
-    assert!(gone, "route still at the router 5 s after BFD was lost");
-    assert!(
-        log.contains("automatic stop: Cease/BFD Down (6/10)"),
-        "no Cease 6/10 sent by us in our log:\n{log}"
-    );
+    freeze_bfdd_ends_our_bgp_session(&lab, bfdd);
 }
 
 /// iBGP from the node to the router's loopback (not directly connected, as between route
@@ -224,17 +224,6 @@ fn multihop_bfd_to_a_loopback_neighbor() {
     );
     eprintln!("FRR: {}", frr.bfd_peer(NODE).unwrap());
 
-    frr.signal_daemon(bfdd, "STOP").unwrap();
-    let t0 = Instant::now();
-    let gone = wait_until(Duration::from_secs(5), || gateways(frr, PREFIX).is_empty());
-    let took = t0.elapsed();
-    std::thread::sleep(Duration::from_millis(200));
-    let log = lab.nodes[0].log();
-    frr.signal_daemon(bfdd, "CONT").unwrap();
-    assert!(gone, "route still at the router 5 s after BFD was lost");
+    let took = freeze_bfdd_ends_our_bgp_session(&lab, bfdd);
     eprintln!("bfdd frozen -> multihop BFD Down -> Cease 6/10 -> route gone after {took:?}");
-    assert!(
-        log.contains("automatic stop: Cease/BFD Down (6/10)"),
-        "no Cease 6/10 sent by us in our log:\n{log}"
-    );
 }
