@@ -415,6 +415,11 @@ mod tests {
     use super::*;
     use bgp_bfd::Diag;
 
+    /// The settings `--bfd=FLAG` alone gives a neighbour.
+    fn flag_settings(flag: &str) -> Result<Option<BfdSettings>, ConfigError> {
+        BfdConfig::parse_flag(flag).and_then(|c| BfdConfig::resolve("bfd", Some(&c), None))
+    }
+
     #[test]
     fn flag_and_table_forms() {
         assert_eq!(BfdConfig::parse_flag("").unwrap(), BfdConfig::Enabled(true));
@@ -445,9 +450,7 @@ mod tests {
             "foo=1",
             "min-tx-ms",
         ] {
-            let r =
-                BfdConfig::parse_flag(bad).and_then(|c| BfdConfig::resolve("bfd", Some(&c), None));
-            assert!(r.is_err(), "{bad}");
+            assert!(flag_settings(bad).is_err(), "{bad}");
         }
     }
 
@@ -575,9 +578,7 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
             "min-rx-ms=100,auth=simple-password,key-id=3,key-file={}",
             kf.display()
         );
-        let s = BfdConfig::resolve("bfd", Some(&BfdConfig::parse_flag(&flag).unwrap()), None)
-            .unwrap()
-            .unwrap();
+        let s = flag_settings(&flag).unwrap().unwrap();
         assert_eq!(
             s.session_config().auth,
             Some(AuthKey::new(AuthType::SimplePassword, 3, b"from-file").unwrap())
@@ -590,9 +591,7 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
             "auth=keyed-md5,key-file=/dev/null",
             "key=secret",
         ] {
-            let r =
-                BfdConfig::parse_flag(bad).and_then(|c| BfdConfig::resolve("bfd", Some(&c), None));
-            assert!(r.is_err(), "{bad}");
+            assert!(flag_settings(bad).is_err(), "{bad}");
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -615,8 +614,9 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
                 .unwrap_err()
                 .to_string();
         assert!(e.contains("source-address"), "{e}");
-        let f = BfdConfig::parse_flag("multihop=true,multiplier=3").unwrap();
-        let s = BfdConfig::resolve("bfd", Some(&f), None).unwrap().unwrap();
+        let s = flag_settings("multihop=true,multiplier=3")
+            .unwrap()
+            .unwrap();
         assert!(s.multihop);
         assert!(BfdConfig::parse_flag("multihop=maybe").is_err());
     }
@@ -657,11 +657,7 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
             .unwrap_err()
             .to_string();
         assert!(!e.contains("hunter2") && e.contains("key-file"), "{e}");
-        assert!(
-            BfdConfig::parse_flag("min-ttl=0")
-                .and_then(|c| BfdConfig::resolve("bfd", Some(&c), None))
-                .is_err()
-        );
+        assert!(flag_settings("min-ttl=0").is_err());
     }
 
     #[test]
