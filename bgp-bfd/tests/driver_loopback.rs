@@ -7,8 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bgp_bfd::driver::{Bfd, DriverConfig, MULTIHOP_MIN_TTL};
+use bgp_bfd::driver::{Bfd, DriverConfig, MULTIHOP_MIN_TTL, SessionHandle};
 use bgp_bfd::{ControlPacket, Diag, Event, SessionConfig, State};
+use bytes::Bytes;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -19,6 +20,18 @@ fn ports(listen: u16, peer: u16) -> DriverConfig {
         ipv6: false,
         ..DriverConfig::default()
     }
+}
+
+/// The octets of an AdminDown packet from session `from` to session `to` (Detect Mult 3).
+fn admin_down(from: &SessionHandle, to: &SessionHandle) -> Bytes {
+    ControlPacket::new(
+        State::AdminDown,
+        Diag::None,
+        from.local_disc(),
+        to.local_disc(),
+    )
+    .to_bytes()
+    .unwrap()
 }
 
 #[tokio::test]
@@ -57,14 +70,7 @@ async fn two_drivers_on_loopback() {
     let before = a.stats().discarded.load(Ordering::Relaxed);
     let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
     raw.set_ttl(64).unwrap();
-    let mut p = ControlPacket::new(
-        State::AdminDown,
-        Diag::None,
-        sb.local_disc(),
-        sa.local_disc(),
-    );
-    p.detect_mult = 3;
-    raw.send_to(&p.to_bytes().unwrap(), ("127.0.0.1", pa))
+    raw.send_to(&admin_down(&sb, &sa), ("127.0.0.1", pa))
         .unwrap();
     tokio::time::sleep(100 * MS).await;
     assert_eq!(a.stats().discarded.load(Ordering::Relaxed), before + 1);
@@ -118,14 +124,7 @@ async fn multihop_sessions_on_loopback() {
     // Packets naming a's multihop session, each with an effect if accepted: AdminDown
     // takes the session Down at once (diag 3).
     let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut p = ControlPacket::new(
-        State::AdminDown,
-        Diag::None,
-        sb.local_disc(),
-        sa.local_disc(),
-    );
-    p.detect_mult = 3;
-    let bytes = p.to_bytes().unwrap();
+    let bytes = admin_down(&sb, &sa);
     let discarded = || a.stats().discarded.load(Ordering::Relaxed);
     // Below the floor of 254 on the multihop port, and TTL 255 on the single-hop port:
     // each discarded, the session untouched.
