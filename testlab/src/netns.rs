@@ -541,42 +541,6 @@ impl Bridge {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn own_identity_is_readable_and_stable() {
-        let me = std::process::id();
-        let a = proc_identity(me).unwrap();
-        assert_eq!(a, proc_identity(me).unwrap());
-        assert_eq!(a.0, me);
-        assert!(proc_identity(u32::MAX).is_none());
-    }
-
-    #[test]
-    fn parses_multipath_nhid_and_single_routes() {
-        let j = r#"[{"dst":"172.16.10.0","nhid":30,"protocol":"bgp","metric":20,"flags":[],
-            "nexthops":[{"gateway":"192.168.1.10","dev":"eth0","weight":1,"flags":[]},
-                        {"gateway":"192.168.1.21","dev":"eth0","weight":1,"flags":[]}]}]"#;
-        let r = parse_routes(j).unwrap();
-        assert_eq!(r.len(), 1);
-        assert_eq!(r[0].nhid, Some(30));
-        assert_eq!(r[0].nexthops.len(), 2);
-        assert_eq!(
-            r[0].nexthops[1].gateway,
-            Some("192.168.1.21".parse().unwrap())
-        );
-        let j = r#"[{"dst":"default","gateway":"10.0.0.1","dev":"veth0","flags":[]}]"#;
-        let r = parse_routes(j).unwrap();
-        assert_eq!(r[0].nexthops.len(), 1);
-        assert_eq!(r[0].nexthops[0].dev.as_deref(), Some("veth0"));
-        assert!(parse_routes("").unwrap().is_empty());
-        assert!(parse_routes("[]").unwrap().is_empty());
-        assert!(parse_routes("{").is_err());
-    }
-}
-
 /// Move the calling thread into the network namespace `name` (`/run/netns/NAME`); the
 /// process's other threads stay where they are. Sockets the thread opens afterwards live
 /// in that namespace.
@@ -613,4 +577,40 @@ where
             .expect("tokio runtime");
         rt.block_on(f())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_identity_is_readable_and_stable() {
+        let me = std::process::id();
+        let a = proc_identity(me).unwrap();
+        assert_eq!(a, proc_identity(me).unwrap());
+        assert_eq!(a.0, me);
+        assert!(proc_identity(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn parses_multipath_nhid_and_single_routes() {
+        let j = r#"[{"dst":"172.16.10.0","nhid":30,"protocol":"bgp","metric":20,"flags":[],
+            "nexthops":[{"gateway":"192.168.1.10","dev":"eth0","weight":1,"flags":[]},
+                        {"gateway":"192.168.1.21","dev":"eth0","weight":1,"flags":[]}]}]"#;
+        let r = parse_routes(j).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].nhid, Some(30));
+        assert_eq!(r[0].nexthops.len(), 2);
+        assert_eq!(
+            r[0].nexthops[1].gateway,
+            Some("192.168.1.21".parse().unwrap())
+        );
+        let j = r#"[{"dst":"default","gateway":"10.0.0.1","dev":"veth0","flags":[]}]"#;
+        let r = parse_routes(j).unwrap();
+        assert_eq!(r[0].nexthops.len(), 1);
+        assert_eq!(r[0].nexthops[0].dev.as_deref(), Some("veth0"));
+        assert!(parse_routes("").unwrap().is_empty());
+        assert!(parse_routes("[]").unwrap().is_empty());
+        assert!(parse_routes("{").is_err());
+    }
 }
