@@ -34,6 +34,10 @@ pub struct SessionConfig {
     /// Authentication (§6.7): every packet sent is signed with this key and every packet
     /// received must be; `None` (default) runs none and discards packets with the A bit.
     pub auth: Option<AuthKey>,
+    /// Further keys accepted on receive but never used to sign, for a key rollover: a
+    /// received packet is checked with the key whose type and Key ID it names, among
+    /// [`auth`](Self::auth) and these. Ignored while `auth` is `None`.
+    pub accept_keys: Vec<AuthKey>,
 }
 
 impl SessionConfig {
@@ -47,6 +51,7 @@ impl SessionConfig {
             passive: false,
             jitter_seed: 0x5eed_bfd0,
             auth: None,
+            accept_keys: Vec::new(),
         }
     }
 }
@@ -439,6 +444,26 @@ impl Session {
         if now >= self.auth_seq_until {
             self.rcv_auth_seq = None;
         }
+        let key = match &p.auth {
+            None => return Err(AuthError::Missing),
+            Some(a) => {
+                let id = a.data.first().copied();
+                let mut same_type = std::iter::once(key)
+                    .chain(&self.cfg.accept_keys)
+                    .filter(|k| k.kind().code() == a.auth_type)
+                    .peekable();
+                if same_type.peek().is_none() {
+                    return Err(AuthError::WrongType(a.auth_type));
+                }
+                // A section too short for a Key ID is the first key's to reject.
+                match id {
+                    None => key,
+                    Some(id) => same_type
+                        .find(|k| k.key_id() == id)
+                        .ok_or(AuthError::WrongKeyId(id))?,
+                }
+            }
+        };
         let seq = key.verify(p, self.rcv_auth_seq)?;
         if key.kind() != crate::auth::AuthType::SimplePassword {
             self.rcv_auth_seq = Some(seq);
@@ -522,6 +547,21 @@ impl Session {
         } else if !admin_down && self.state == State::AdminDown {
             self.set_state(State::Down, Diag::AdministrativelyDown);
         }
+    }
+
+    /// Change the keys (a rollover, §6.7): `sign` signs every packet from now on, and
+    /// received packets are checked with whichever of `sign` and `accept` they name.
+    /// The sequence numbers carry on, so a peer that knows both keys sees no gap; the
+    /// usual order is to add the new key to `accept` on both sides, then sign with it,
+    /// then drop the old one. Switching authentication on or off altogether also takes
+    /// effect at once (the peer must do the same within a Detection Time, or the session
+    /// goes Down).
+    pub fn set_auth(&mut self, sign: Option<AuthKey>, accept: Vec<AuthKey>) {
+        if self.cfg.auth.is_none() != sign.is_none() {
+            self.rcv_auth_seq = None;
+        }
+        self.cfg.auth = sign;
+        self.cfg.accept_keys = accept;
     }
 
     /// Change the timer parameters. While Up this starts a Poll Sequence; an increase of

@@ -530,6 +530,73 @@ fn mismatched_authentication_never_comes_up() {
     }
 }
 
+/// A key rollover without a flap: each side first accepts the new key, then signs with
+/// it, then drops the old one; a packet signed with a key that is neither signing nor
+/// accepted is discarded, by Key ID.
+#[test]
+fn key_rollover_keeps_the_session_up() {
+    let kind = AuthType::MeticulousKeyedSha1;
+    let old = AuthKey::new(kind, 1, b"old-key").unwrap();
+    let new = AuthKey::new(kind, 2, b"new-key").unwrap();
+    let mut ca = cfg();
+    ca.auth = Some(old.clone());
+    let mut a = Session::new(ca.clone(), NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
+    let mut b = Session::new(ca, NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+    let mut now = Duration::ZERO;
+    run(&mut a, &mut b, &mut now, 3);
+    assert_eq!((a.state(), b.state()), (State::Up, State::Up));
+    while a.poll_event().is_some() {}
+    while b.poll_event().is_some() {}
+    // Step 1: a signs with the new key before b knows it: b discards a's packets by
+    // Key ID, and a's session is the one b would lose.
+    let mut probe = a.clone();
+    probe.set_auth(Some(new.clone()), vec![old.clone()]);
+    let p = loop {
+        if let Some(p) = probe.poll_transmit(now) {
+            break ControlPacket::decode(&p.to_bytes().unwrap()).unwrap();
+        }
+        now += MS;
+    };
+    assert_eq!(
+        b.clone().handle_packet(now, &p),
+        Err(RxError::Auth(AuthError::WrongKeyId(2)))
+    );
+    // The proper order: both accept the new key, then both sign with it (one after the
+    // other, a second apart), then both drop the old one.
+    a.set_auth(Some(old.clone()), vec![new.clone()]);
+    b.set_auth(Some(old.clone()), vec![new.clone()]);
+    run(&mut a, &mut b, &mut now, 1);
+    a.set_auth(Some(new.clone()), vec![old.clone()]);
+    run(&mut a, &mut b, &mut now, 1);
+    b.set_auth(Some(new.clone()), vec![old.clone()]);
+    run(&mut a, &mut b, &mut now, 1);
+    a.set_auth(Some(new.clone()), vec![]);
+    b.set_auth(Some(new.clone()), vec![]);
+    run(&mut a, &mut b, &mut now, 2);
+    assert_eq!((a.state(), b.state()), (State::Up, State::Up));
+    assert_eq!((a.poll_event(), b.poll_event()), (None, None), "no flap");
+    let sent = loop {
+        if let Some(p) = a.poll_transmit(now) {
+            break p;
+        }
+        now += MS;
+    };
+    assert_eq!(sent.auth.unwrap().data[0], 2, "signed with the new Key ID");
+    // The old key is no longer accepted.
+    let mut stale = a.clone();
+    stale.set_auth(Some(old), vec![]);
+    let q = loop {
+        if let Some(p) = stale.poll_transmit(now) {
+            break ControlPacket::decode(&p.to_bytes().unwrap()).unwrap();
+        }
+        now += MS;
+    };
+    assert_eq!(
+        b.handle_packet(now, &q),
+        Err(RxError::Auth(AuthError::WrongKeyId(1)))
+    );
+}
+
 /// §6.7.3: a replayed meticulous packet is discarded and changes nothing; after twice the
 /// Detection Time without an authenticated packet, any sequence number is taken again.
 #[test]

@@ -272,3 +272,110 @@ fn bird_authenticated_sessions() {
         }
     }
 }
+
+/// Key rollover against BIRD, which accepts every key in its list and signs with the one
+/// whose `generate from` is latest: BIRD holds keys 1 (old) and 2 (new, generated from
+/// 2020 on). We sign with key 1 and accept key 2, so
+/// the session comes Up only if we check BIRD's packets with an accept key; then we sign
+/// with key 2, then drop key 1. The session must stay Up on both sides throughout, and
+/// tshark must see our Key ID change from 1 to 2 while BIRD's stays 2.
+#[test]
+fn bird_key_rollover() {
+    if !require_root_and(&["bird", "birdc", "tcpdump"]) {
+        return;
+    }
+    let r = Netns::new("brr").unwrap();
+    let n = Netns::new("brn").unwrap();
+    let l = link(&r, "10.9.6.1/24", &n, "10.9.6.2/24").unwrap();
+    let conf = format!(
+        "router id 10.9.6.1;\nlog stderr all;\nprotocol device {{ scan time 1; }}\n\
+         protocol bfd {{\n  interface \"{}\" {{ interval 100 ms; multiplier 3; \
+         authentication meticulous keyed sha1; \
+         password \"old-key\" {{ id 1; }}; \
+         password \"new-key\" {{ id 2; generate from \"2020-01-01 00:00:00\"; }}; }};\n  \
+         neighbor 10.9.6.2 dev \"{}\" local 10.9.6.1;\n}}\n",
+        l.a_if(),
+        l.a_if()
+    );
+    let bird = Bird::start(&r, &conf).unwrap();
+    let mut cap = Capture::start_filtered(&n, l.b_if(), None, "udp port 3784").unwrap();
+    let kind = AuthType::MeticulousKeyedSha1;
+    let old = AuthKey::new(kind, 1, b"old-key").unwrap();
+    let new = AuthKey::new(kind, 2, b"new-key").unwrap();
+
+    let (ev_tx, ev_rx) = std::sync::mpsc::channel::<(Instant, Event)>();
+    let (step_tx, mut step_rx) = mpsc::unbounded_channel::<(Option<AuthKey>, Vec<AuthKey>)>();
+    let (sign, accept) = (old.clone(), vec![new.clone()]);
+    let ours = spawn_in_netns(&n, move || async move {
+        let bfd = Bfd::spawn(DriverConfig::default())
+            .await
+            .expect("bind 3784");
+        let mut cfg = SessionConfig::new(100 * MS, 100 * MS, 3);
+        cfg.auth = Some(sign);
+        cfg.accept_keys = accept;
+        let mut s = bfd
+            .add_session("10.9.6.1".parse().unwrap(), cfg)
+            .await
+            .unwrap();
+        let mut evs = s.take_events().unwrap();
+        tokio::spawn(async move {
+            while let Some(e) = evs.recv().await {
+                if ev_tx.send((Instant::now(), e)).is_err() {
+                    break;
+                }
+            }
+        });
+        while let Some((sign, accept)) = step_rx.recv().await {
+            s.set_auth(sign, accept);
+        }
+    });
+    let bird_up = || {
+        bird_session(&bird, "10.9.6.2").is_some_and(|w| w.get(2).map(String::as_str) == Some("Up"))
+    };
+
+    // 1. Up, on both sides, with BIRD signing with key 2 and us with key 1.
+    match ev_rx.recv_timeout(Duration::from_secs(10)) {
+        Ok((_, Event::StateChange { to: State::Up, .. })) => {}
+        other => panic!(
+            "not Up: {other:?}; BIRD:\n{}",
+            bird.birdc("show bfd sessions").unwrap_or_default()
+        ),
+    }
+    assert!(testlab::wait_until(Duration::from_secs(5), bird_up));
+    std::thread::sleep(Duration::from_secs(1));
+    // 2. Sign with the new key, keep accepting the old one; 3. drop the old one.
+    step_tx.send((Some(new.clone()), vec![old])).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(bird_up(), "BIRD after we switched keys");
+    step_tx.send((Some(new), vec![])).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(bird_up(), "BIRD after we dropped the old key");
+    let later: Vec<_> = ev_rx.try_iter().map(|(_, e)| e).collect();
+    assert!(
+        later.iter().all(|e| matches!(e, Event::PollSequenceDone)),
+        "flap during the rollover: {later:?}"
+    );
+    drop(step_tx);
+    ours.join().unwrap();
+
+    // 4. On the wire: our Key ID went 1 -> 2, once; BIRD's was 2 throughout.
+    cap.stop().unwrap();
+    if require_tool("tshark") {
+        let ids = |src: &str| -> Vec<String> {
+            cap.fields(&format!("bfd && ip.src == {src}"), &["bfd.auth.key"])
+                .unwrap()
+                .into_iter()
+                .map(|row| row[0].clone())
+                .collect()
+        };
+        let mut ours = ids("10.9.6.2");
+        let n = ours.len();
+        ours.dedup();
+        assert_eq!(ours, ["1", "2"], "our Key IDs in order ({n} packets)");
+        let mut theirs = ids("10.9.6.1");
+        theirs.dedup();
+        assert_eq!(theirs, ["2"], "BIRD's Key IDs");
+        assert_eq!(cap.malformed_count().unwrap(), 0);
+        eprintln!("tshark: {n} packets from us, Key ID 1 then 2");
+    }
+}

@@ -48,6 +48,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use crate::auth::AuthKey;
 use crate::packet::{ControlPacket, Diag, State};
 use crate::session::{Event, Session, SessionConfig};
 
@@ -170,6 +171,7 @@ enum Cmd {
     Remove(u32),
     AdminDown(u32, bool),
     Params(u32, Duration, Duration, u8),
+    Auth(u32, Option<AuthKey>, Vec<AuthKey>),
 }
 
 /// Handle to the driver task; cloning is cheap. The task stops when every handle (and
@@ -237,6 +239,12 @@ impl SessionHandle {
     /// Change the timers (through a Poll Sequence while Up).
     pub fn set_parameters(&self, min_tx: Duration, min_rx: Duration, mult: u8) {
         let _ = self.cmd.send(Cmd::Params(self.disc, min_tx, min_rx, mult));
+    }
+    /// Change the keys without a restart: `sign` signs from the next packet on, and
+    /// received packets may use `sign` or any of `accept` (a key rollover, see
+    /// [`Session::set_auth`](crate::Session::set_auth)).
+    pub fn set_auth(&self, sign: Option<AuthKey>, accept: Vec<AuthKey>) {
+        let _ = self.cmd.send(Cmd::Auth(self.disc, sign, accept));
     }
     /// Wait until the session reaches `state` or `timeout` passes.
     pub async fn wait_state(&self, state: State, timeout: Duration) -> bool {
@@ -579,6 +587,11 @@ impl Core {
                 if let Some(e) = self.sessions.get_mut(&d) {
                     e.session.set_parameters(now, tx, rx, mult);
                     self.service(d, now);
+                }
+            }
+            Cmd::Auth(d, sign, accept) => {
+                if let Some(e) = self.sessions.get_mut(&d) {
+                    e.session.set_auth(sign, accept);
                 }
             }
         }
