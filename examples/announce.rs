@@ -297,7 +297,7 @@ async fn main() -> ExitCode {
                                 if json {
                                     print_json(serde_json::json!({
                                         "event": "reloaded",
-                                        "added": ch.added, "restarted": ch.restarted,
+                                        "added": ch.added, "restarted": ch.restarted, "reconfigured": ch.reconfigured,
                                         "removed": ch.removed, "unchanged": ch.unchanged,
                                     }));
                                 }

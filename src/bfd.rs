@@ -33,7 +33,7 @@ use bgp_bfd::{AuthKey, AuthType, Event, SessionConfig, State};
 use bgp_fsm::driver::PeerHandle;
 use bgp_wire::Notification;
 use serde::Deserialize;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::ConfigError;
 
@@ -48,6 +48,10 @@ pub struct BfdSettings {
     pub multiplier: u8,
     /// Authentication key, if the packets are signed.
     pub auth: Option<AuthKey>,
+    /// Further keys accepted from the peer (a key rollover), of the same type.
+    pub accept_keys: Vec<AuthKey>,
+    /// Passive role (RFC 5880 §6.1): send nothing until the peer has been heard.
+    pub passive: bool,
     /// A multihop session (RFC 5883) from the neighbour's source address, rather than
     /// single hop.
     pub multihop: bool,
@@ -63,6 +67,8 @@ impl Default for BfdSettings {
             min_tx: Duration::from_millis(300),
             multiplier: 3,
             auth: None,
+            accept_keys: Vec::new(),
+            passive: false,
             multihop: false,
             min_ttl: MULTIHOP_MIN_TTL,
         }
@@ -74,7 +80,18 @@ impl BfdSettings {
     pub fn session_config(&self) -> SessionConfig {
         let mut c = SessionConfig::new(self.min_tx, self.min_rx, self.multiplier);
         c.auth = self.auth.clone();
+        c.accept_keys = self.accept_keys.clone();
+        c.passive = self.passive;
         c
+    }
+
+    /// Whether `other` can be applied to a running session of these settings (new
+    /// timers through a Poll Sequence, new keys at once) rather than by replacing it:
+    /// the same kind of session (single hop or multihop, TTL floor) and role.
+    pub fn same_session(&self, other: &BfdSettings) -> bool {
+        self.multihop == other.multihop
+            && self.min_ttl == other.min_ttl
+            && self.passive == other.passive
     }
 }
 
@@ -111,6 +128,11 @@ pub struct BfdParams {
     /// A file holding the key (one trailing newline ignored): keeps it out of the
     /// configuration and off the command line.
     pub key_file: Option<std::path::PathBuf>,
+    /// Further keys accepted from the peer during a key rollover, each
+    /// `{ key-id = N, key = "..." | key-file = "..." }`, of the type of `auth`.
+    pub accept_keys: Option<Vec<AcceptKey>>,
+    /// Passive role (default false): send nothing until the peer has been heard.
+    pub passive: Option<bool>,
     /// Multihop (RFC 5883; default false): for a neighbour that is not directly
     /// connected. Needs the neighbour's `source-address`.
     pub multihop: Option<bool>,
@@ -129,6 +151,8 @@ impl std::fmt::Debug for BfdParams {
             .field("key_id", &self.key_id)
             .field("key", &self.key.as_ref().map(|_| "<redacted>"))
             .field("key_file", &self.key_file)
+            .field("accept_keys", &self.accept_keys)
+            .field("passive", &self.passive)
             .field("multihop", &self.multihop)
             .field("min_ttl", &self.min_ttl)
             .finish()
@@ -159,9 +183,39 @@ impl BfdParams {
             } else {
                 global.key_file.clone()
             },
+            accept_keys: if own_key {
+                self.accept_keys.clone()
+            } else {
+                self.accept_keys
+                    .clone()
+                    .or_else(|| global.accept_keys.clone())
+            },
+            passive: self.passive.or(global.passive),
             multihop: self.multihop.or(global.multihop),
             min_ttl: self.min_ttl.or(global.min_ttl),
         }
+    }
+}
+
+/// One entry of `accept-keys`. `Debug` hides the key.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AcceptKey {
+    /// Its Auth Key ID.
+    pub key_id: u8,
+    /// The key itself.
+    pub key: Option<String>,
+    /// A file holding the key.
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for AcceptKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptKey")
+            .field("key_id", &self.key_id)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("key_file", &self.key_file)
+            .finish()
     }
 }
 
@@ -177,7 +231,7 @@ impl BfdConfig {
     /// Parse the `--bfd` flag: empty (defaults), `off`, or comma-separated
     /// `min-rx-ms=N`, `min-tx-ms=N`, `multiplier=N`, `auth=TYPE`, `key-id=N`,
     /// `key-file=PATH` (no `key=`: a secret on the command line shows in `ps`),
-    /// `multihop=true|false`.
+    /// `passive=true|false`, `multihop=true|false`, `min-ttl=N`.
     pub fn parse_flag(s: &str) -> Result<BfdConfig, ConfigError> {
         let s = s.trim();
         match s {
@@ -206,12 +260,17 @@ impl BfdConfig {
                         "not on the command line (it would show in ps): use key-file=PATH",
                     ));
                 }
-                "multihop" => {
-                    p.multihop = Some(match v.trim() {
+                "multihop" | "passive" => {
+                    let on = match v.trim() {
                         "true" | "on" => true,
                         "false" | "off" => false,
-                        other => return Err(bad("bfd.multihop", other, "true or false")),
-                    });
+                        other => return Err(bad(&format!("bfd.{k}"), other, "true or false")),
+                    };
+                    if k == "multihop" {
+                        p.multihop = Some(on);
+                    } else {
+                        p.passive = Some(on);
+                    }
                     continue;
                 }
                 _ => {}
@@ -238,7 +297,7 @@ impl BfdConfig {
                     return Err(bad(
                         "bfd",
                         other,
-                        "unknown key (min-rx-ms, min-tx-ms, multiplier, auth, key-id, key-file, multihop, min-ttl)",
+                        "unknown key (min-rx-ms, min-tx-ms, multiplier, auth, key-id, key-file, passive, multihop, min-ttl)",
                     ));
                 }
             }
@@ -284,6 +343,8 @@ impl BfdConfig {
             min_tx: ms("min-tx-ms", p.min_tx_ms, d.min_tx)?,
             multiplier,
             auth: Self::auth_key(key, p)?,
+            accept_keys: Self::accept_keys(key, p)?,
+            passive: p.passive.unwrap_or(false),
             multihop: p.multihop.unwrap_or(false),
             min_ttl: match p.min_ttl {
                 None => d.min_ttl,
@@ -304,8 +365,60 @@ impl BfdConfig {
         let kind: AuthType = name.parse().map_err(|e: bgp_bfd::UnknownAuthType| {
             bad(&format!("{key}.auth"), name, &e.to_string())
         })?;
-        let secret = match (&p.key, &p.key_file) {
-            (Some(k), None) => k.as_bytes().to_vec(),
+        let secret = Self::secret(key, p.key.as_deref(), p.key_file.as_deref())?;
+        AuthKey::new(kind, p.key_id.unwrap_or(1), &secret)
+            .map(Some)
+            .map_err(|e| bad(&format!("{key}.key"), "<secret>", &e.to_string()))
+    }
+
+    /// The keys of `accept-keys`, of the type of `auth`; the signing key's ID may not
+    /// repeat among them, nor may theirs.
+    fn accept_keys(key: &str, p: &BfdParams) -> Result<Vec<AuthKey>, ConfigError> {
+        let list = p.accept_keys.as_deref().unwrap_or_default();
+        let Some(name) = &p.auth else {
+            if !list.is_empty() {
+                return Err(bad(
+                    &format!("{key}.auth"),
+                    "",
+                    "accept-keys need an auth type",
+                ));
+            }
+            return Ok(Vec::new());
+        };
+        // `auth_key` has checked the name.
+        let kind: AuthType = name.parse().map_err(|e: bgp_bfd::UnknownAuthType| {
+            bad(&format!("{key}.auth"), name, &e.to_string())
+        })?;
+        let mut ids = vec![p.key_id.unwrap_or(1)];
+        let mut out = Vec::new();
+        for a in list {
+            let at = format!("{key}.accept-keys");
+            if ids.contains(&a.key_id) {
+                return Err(bad(
+                    &at,
+                    a.key_id,
+                    "each key ID once, the signing key's included",
+                ));
+            }
+            ids.push(a.key_id);
+            let secret = Self::secret(&at, a.key.as_deref(), a.key_file.as_deref())?;
+            out.push(
+                AuthKey::new(kind, a.key_id, &secret)
+                    .map_err(|e| bad(&format!("{at}.key"), "<secret>", &e.to_string()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// A key given inline or in a file (one trailing line ending ignored), exactly one
+    /// of the two.
+    fn secret(
+        key: &str,
+        inline: Option<&str>,
+        file: Option<&std::path::Path>,
+    ) -> Result<Vec<u8>, ConfigError> {
+        match (inline, file) {
+            (Some(k), None) => Ok(k.as_bytes().to_vec()),
             (None, Some(f)) => {
                 let mut b = std::fs::read(f)
                     .map_err(|e| bad(&format!("{key}.key-file"), f.display(), &e.to_string()))?;
@@ -316,19 +429,14 @@ impl BfdConfig {
                         b.pop();
                     }
                 }
-                b
+                Ok(b)
             }
-            _ => {
-                return Err(bad(
-                    &format!("{key}.key"),
-                    "",
-                    "give the key in exactly one of key and key-file",
-                ));
-            }
-        };
-        AuthKey::new(kind, p.key_id.unwrap_or(1), &secret)
-            .map(Some)
-            .map_err(|e| bad(&format!("{key}.key"), "<secret>", &e.to_string()))
+            _ => Err(bad(
+                &format!("{key}.key"),
+                "",
+                "give the key in exactly one of key and key-file",
+            )),
+        }
     }
 }
 
@@ -357,45 +465,53 @@ pub fn takes_bgp_down(e: &Event) -> bool {
     )
 }
 
-/// Run a BFD session to `peer` beside the BGP peer `bgp` until `stop` fires (or its sender
-/// is dropped); then the BFD session is removed (its peer sees AdminDown, which by RFC 5882
-/// does not take its BGP session down). A multihop session runs from `local` (the
-/// neighbour's source address, which configuration validation requires).
+/// Where a peer's BFD task gets the driver, when it first needs one (started lazily: a
+/// speaker without BFD opens no UDP socket).
+pub type DriverSource = std::sync::Arc<dyn Fn() -> Option<Bfd> + Send + Sync>;
+
+/// Run the BFD side of the BGP peer `bgp` (address `peer`) until `stop` fires (or its
+/// sender is dropped). `settings` brings what the session should be, the first value at
+/// once and later ones on a reload:
+/// - `Some` with [`BfdSettings::same_session`] as the running one changes the running
+///   session in place: new timers through a Poll Sequence (RFC 5880 §6.8.3), new keys
+///   from the next packet on. Neither BFD nor BGP flaps.
+/// - `Some` of another kind replaces the session (the old one sends AdminDown first, which
+///   by RFC 5882 §3.2 does not take the peer's BGP down).
+/// - `None` removes the session (AdminDown as well).
+///
+/// A multihop session runs from `local` (the neighbour's source address, which
+/// configuration validation requires).
 pub fn spawn_for_peer(
-    bfd: Bfd,
+    driver: DriverSource,
     peer: IpAddr,
     local: Option<IpAddr>,
-    settings: BfdSettings,
     bgp: PeerHandle,
     mut stop: oneshot::Receiver<()>,
+    mut settings: mpsc::UnboundedReceiver<Option<BfdSettings>>,
 ) {
     tokio::spawn(async move {
-        let added = match (settings.multihop, local) {
-            (true, Some(local)) => {
-                bfd.add_multihop_session(peer, local, settings.min_ttl, settings.session_config())
-                    .await
-            }
-            (true, None) => {
-                tracing::warn!("peer {peer}: multihop BFD needs a source address; none given");
-                return;
-            }
-            (false, _) => bfd.add_session(peer, settings.session_config()).await,
-        };
-        let mut session: SessionHandle = match added {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("peer {peer}: no BFD session: {e}");
-                return;
-            }
-        };
-        let Some(mut events) = session.take_events() else {
-            return;
-        };
+        let mut running: Option<Running> = None;
         loop {
             tokio::select! {
                 _ = &mut stop => break,
-                ev = events.recv() => {
-                    let Some(ev) = ev else { break };
+                want = settings.recv() => {
+                    let Some(want) = want else { break };
+                    match (running.as_mut(), want) {
+                        (Some(r), Some(w)) if r.settings.same_session(&w) => r.change(peer, w),
+                        (_, None) => running = None,
+                        (_, Some(w)) => {
+                            // Drop the old session first: its removal reaches the driver
+                            // before the new one is added.
+                            drop(running.take());
+                            running = Running::start(&driver, peer, local, w).await;
+                        }
+                    }
+                }
+                ev = next_event(&mut running) => {
+                    let Some(ev) = ev else {
+                        running = None;
+                        continue;
+                    };
                     tracing::info!(%peer, ?ev, "BFD");
                     if takes_bgp_down(&ev) {
                         let cease = Notification::new(6, CEASE_BFD_DOWN);
@@ -406,8 +522,76 @@ pub fn spawn_for_peer(
                 }
             }
         }
-        drop(session);
     });
+}
+
+/// A running BFD session of one peer and the settings it was last given.
+struct Running {
+    settings: BfdSettings,
+    session: SessionHandle,
+    events: tokio::sync::mpsc::Receiver<Event>,
+}
+
+impl Running {
+    async fn start(
+        driver: &DriverSource,
+        peer: IpAddr,
+        local: Option<IpAddr>,
+        settings: BfdSettings,
+    ) -> Option<Running> {
+        let Some(bfd) = driver() else {
+            tracing::warn!("peer {peer}: BFD configured but no BFD driver could be started");
+            return None;
+        };
+        let added = match (settings.multihop, local) {
+            (true, Some(local)) => {
+                bfd.add_multihop_session(peer, local, settings.min_ttl, settings.session_config())
+                    .await
+            }
+            (true, None) => {
+                tracing::warn!("peer {peer}: multihop BFD needs a source address; none given");
+                return None;
+            }
+            (false, _) => bfd.add_session(peer, settings.session_config()).await,
+        };
+        let mut session = match added {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("peer {peer}: no BFD session: {e}");
+                return None;
+            }
+        };
+        let events = session.take_events()?;
+        Some(Running {
+            settings,
+            session,
+            events,
+        })
+    }
+
+    /// Apply `want` to the running session.
+    fn change(&mut self, peer: IpAddr, want: BfdSettings) {
+        let old = &self.settings;
+        if (old.min_tx, old.min_rx, old.multiplier) != (want.min_tx, want.min_rx, want.multiplier) {
+            tracing::info!(%peer, ?want.min_tx, ?want.min_rx, want.multiplier, "BFD timers changed");
+            self.session
+                .set_parameters(want.min_tx, want.min_rx, want.multiplier);
+        }
+        if (&old.auth, &old.accept_keys) != (&want.auth, &want.accept_keys) {
+            tracing::info!(%peer, "BFD keys changed");
+            self.session
+                .set_auth(want.auth.clone(), want.accept_keys.clone());
+        }
+        self.settings = want;
+    }
+}
+
+/// The next event of the running session; pending forever while none runs.
+async fn next_event(running: &mut Option<Running>) -> Option<Event> {
+    match running {
+        Some(r) => r.events.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]
@@ -431,9 +615,7 @@ mod tests {
                 min_rx: Duration::from_millis(100),
                 min_tx: Duration::from_millis(150),
                 multiplier: 4,
-                auth: None,
-                multihop: false,
-                min_ttl: MULTIHOP_MIN_TTL,
+                ..BfdSettings::default()
             }
         );
         // A neighbour's own key wins, also to switch BFD off.
@@ -489,9 +671,7 @@ bfd = { multiplier = 5 }
                 min_rx: ms(100),
                 min_tx: ms(100),
                 multiplier: 3,
-                auth: None,
-                multihop: false,
-                min_ttl: MULTIHOP_MIN_TTL,
+                ..BfdSettings::default()
             })
         );
         assert_eq!(by("10.0.0.2"), None);
@@ -502,9 +682,7 @@ bfd = { multiplier = 5 }
                 min_rx: ms(100),
                 min_tx: ms(100),
                 multiplier: 5,
-                auth: None,
-                multihop: false,
-                min_ttl: MULTIHOP_MIN_TTL,
+                ..BfdSettings::default()
             })
         );
         let e = crate::config::parse_toml(
@@ -593,6 +771,54 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
         ] {
             assert!(flag_settings(bad).is_err(), "{bad}");
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn accept_keys_and_passive() {
+        let dir = std::env::temp_dir().join(format!("bfd-accept-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kf = dir.join("old");
+        std::fs::write(&kf, "old-key\r\n").unwrap();
+        let parse = |bfd: &str| {
+            let text = format!("local-as = 1\npeer-as = 1\npeer = [\"10.0.0.1\"]\nbfd = {bfd}\n");
+            crate::config::parse_toml(std::path::Path::new("t.toml"), &text)
+                .and_then(|f| f.validate())
+                .map(|c| c.peers[0].bfd.clone().unwrap())
+        };
+        let s = parse(&format!(
+            r#"{{ auth = "keyed-sha1", key-id = 2, key = "new-key", passive = true, accept-keys = [{{ key-id = 1, key-file = "{}" }}, {{ key-id = 3, key = "next" }}] }}"#,
+            kf.display()
+        ))
+        .unwrap();
+        let k = |id, secret: &[u8]| AuthKey::new(AuthType::KeyedSha1, id, secret).unwrap();
+        assert_eq!(s.auth, Some(k(2, b"new-key")));
+        assert_eq!(s.accept_keys, vec![k(1, b"old-key"), k(3, b"next")]);
+        assert!(s.passive);
+        let c = s.session_config();
+        assert!(c.passive);
+        assert_eq!(c.accept_keys.len(), 2);
+        for bad in [
+            // The signing key's ID again.
+            r#"{ auth = "keyed-sha1", key-id = 2, key = "a", accept-keys = [{ key-id = 2, key = "b" }] }"#,
+            // Without a key.
+            r#"{ auth = "keyed-sha1", key = "a", accept-keys = [{ key-id = 2 }] }"#,
+            // Without authentication.
+            r#"{ accept-keys = [{ key-id = 2, key = "b" }] }"#,
+            // Too long for SHA1.
+            r#"{ auth = "keyed-sha1", key = "a", accept-keys = [{ key-id = 2, key = "123456789012345678901" }] }"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        // Timers and keys may change on a running session; the role and kind may not.
+        let mut other = s.clone();
+        other.min_tx = Duration::from_millis(50);
+        other.accept_keys.clear();
+        assert!(s.same_session(&other));
+        other.passive = false;
+        assert!(!s.same_session(&other));
+        assert!(flag_settings("passive=true").unwrap().unwrap().passive);
+        assert!(flag_settings("passive=maybe").is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -24,7 +24,7 @@ pub struct FsmBackend {
     listener: Option<Listener>,
     /// The BFD driver, started with the first peer that asks for BFD (at start or on a
     /// reload) unless given with [`with_bfd`](Self::with_bfd).
-    bfd: std::sync::Mutex<Option<bgp_bfd::driver::Bfd>>,
+    bfd: Arc<std::sync::Mutex<Option<bgp_bfd::driver::Bfd>>>,
 }
 
 impl FsmBackend {
@@ -36,7 +36,7 @@ impl FsmBackend {
         };
         Ok(FsmBackend {
             listener,
-            bfd: std::sync::Mutex::new(None),
+            bfd: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -46,17 +46,20 @@ impl FsmBackend {
         self
     }
 
-    /// The BFD driver, started now if there is none yet (None if its sockets cannot be
-    /// opened; tried again for the next peer).
-    fn bfd_driver(&self) -> Option<bgp_bfd::driver::Bfd> {
-        let mut slot = self.bfd.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            match crate::bfd::start_driver() {
-                Ok(b) => *slot = Some(b),
-                Err(e) => tracing::warn!("cannot start BFD (UDP 3784): {e}"),
+    /// Where peers get the BFD driver: the one given or started so far, or one started
+    /// now (None if its sockets cannot be opened; tried again by the next peer).
+    fn bfd_source(&self) -> crate::bfd::DriverSource {
+        let slot = self.bfd.clone();
+        Arc::new(move || {
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_none() {
+                match crate::bfd::start_driver() {
+                    Ok(b) => *slot = Some(b),
+                    Err(e) => tracing::warn!("cannot start BFD (UDP 3784): {e}"),
+                }
             }
-        }
-        slot.clone()
+            slot.clone()
+        })
     }
 
     /// The bound listening address, if listening.
@@ -117,6 +120,44 @@ fn down_text(r: &DownReason) -> String {
 enum Cmd {
     Update(u64, Box<Update>),
     Shutdown(Option<String>),
+    Bfd(Option<crate::bfd::BfdSettings>),
+}
+
+/// The BFD task of one peer: started when BFD is first wanted, then told each change;
+/// it ends with the peer (when this is dropped).
+struct PeerBfd {
+    source: crate::bfd::DriverSource,
+    peer: IpAddr,
+    local: Option<IpAddr>,
+    bgp: PeerHandle,
+    task: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        mpsc::UnboundedSender<Option<crate::bfd::BfdSettings>>,
+    )>,
+}
+
+impl PeerBfd {
+    fn set(&mut self, want: Option<crate::bfd::BfdSettings>) {
+        if self.task.is_none() {
+            if want.is_none() {
+                return;
+            }
+            let (stop, stop_rx) = tokio::sync::oneshot::channel();
+            let (tx, rx) = mpsc::unbounded_channel();
+            crate::bfd::spawn_for_peer(
+                self.source.clone(),
+                self.peer,
+                self.local,
+                self.bgp.clone(),
+                stop_rx,
+                rx,
+            );
+            self.task = Some((stop, tx));
+        }
+        if let Some((_, tx)) = &self.task {
+            let _ = tx.send(want);
+        }
+    }
 }
 
 /// Session generation: odd while Established. An UPDATE is sent only in the generation it
@@ -136,29 +177,24 @@ impl SessionControl for Ctl {
     fn shutdown(&self, message: Option<String>) {
         let _ = self.cmds.send(Cmd::Shutdown(message));
     }
+    fn set_bfd(&self, bfd: Option<crate::bfd::BfdSettings>) -> bool {
+        self.cmds.send(Cmd::Bfd(bfd)).is_ok()
+    }
 }
 
 impl SessionBackend for FsmBackend {
     fn start(&self, settings: &PeerSettings) -> Result<SessionIo, SessionError> {
         let handle: PeerHandle = spawn_peer(peer_config(settings), self.listener.as_ref());
-        // BFD beside the session, for as long as the peer exists (see crate::bfd).
-        let (bfd_stop, bfd_stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let bfd = settings.bfd.as_ref().and_then(|_| self.bfd_driver());
-        match (bfd, settings.bfd.clone()) {
-            (Some(bfd), Some(b)) => crate::bfd::spawn_for_peer(
-                bfd,
-                settings.address,
-                settings.source_address,
-                b,
-                handle.clone(),
-                bfd_stop_rx,
-            ),
-            (None, Some(_)) => tracing::warn!(
-                "peer {}: BFD configured but no BFD driver could be started",
-                settings.address
-            ),
-            _ => {}
-        }
+        // BFD beside the session, for as long as the peer exists (see crate::bfd); started
+        // with the first settings that ask for it, here or on a reload.
+        let mut bfd = PeerBfd {
+            source: self.bfd_source(),
+            peer: settings.address,
+            local: settings.source_address,
+            bgp: handle.clone(),
+            task: None,
+        };
+        bfd.set(settings.bfd.clone());
         let mut events = handle
             .take_events()
             .ok_or_else(|| SessionError::Start("driver events already taken".into()))?;
@@ -229,9 +265,10 @@ impl SessionBackend for FsmBackend {
         let peer = settings.address;
         tokio::spawn(async move {
             // Dropped when this task ends: the BFD session goes with the peer.
-            let _bfd_stop = bfd_stop;
+            let mut bfd = bfd;
             while let Some(cmd) = cmd_rx.recv().await {
                 match cmd {
+                    Cmd::Bfd(want) => bfd.set(want),
                     Cmd::Update(g, u) => {
                         if g % 2 == 1
                             && g == gen_cmd.load(Ordering::SeqCst)

@@ -21,6 +21,14 @@ pub enum SpeakerEvent {
         /// The settings that changed.
         changed: Vec<String>,
     },
+    /// A peer's BFD settings changed and were applied to its running BFD session; the
+    /// BGP session was left alone.
+    PeerReconfigured {
+        /// Peer address.
+        peer: String,
+        /// The settings that changed.
+        changed: Vec<String>,
+    },
     /// A peer was removed.
     PeerRemoved {
         /// Peer address.

@@ -191,6 +191,13 @@ pub trait SessionControl: Send + Sync {
     /// Close the session with a Cease / Administrative Shutdown carrying `message`
     /// (RFC 9003), or silently when the session is not Established.
     fn shutdown(&self, message: Option<String>);
+    /// Apply new BFD settings (`None`: BFD off) without restarting the BGP session.
+    /// Returns false if this backend cannot, and the session must be restarted instead
+    /// (the default).
+    fn set_bfd(&self, bfd: Option<crate::bfd::BfdSettings>) -> bool {
+        let _ = bfd;
+        false
+    }
 }
 
 /// A started session: its events and its control handle.

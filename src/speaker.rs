@@ -72,14 +72,25 @@ pub struct PeerChanges {
     pub added: Vec<IpAddr>,
     /// Peers restarted because their settings changed.
     pub restarted: Vec<IpAddr>,
+    /// Peers whose BFD settings alone changed, applied without a restart.
+    pub reconfigured: Vec<IpAddr>,
     /// Peers stopped and forgotten.
     pub removed: Vec<IpAddr>,
     /// Peers left untouched.
     pub unchanged: Vec<IpAddr>,
 }
 
+/// What [`Speaker::change_peer`] did.
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    Unchanged,
+    Reconfigured,
+    Restarted,
+}
+
 enum PeerCmd {
     Sync(oneshot::Sender<()>),
+    SetBfd(Option<crate::bfd::BfdSettings>, oneshot::Sender<bool>),
     Stop {
         message: Option<String>,
         timeout: Duration,
@@ -250,29 +261,40 @@ impl Speaker {
     }
 
     /// Change a peer's settings. Returns `false` (and touches nothing) when they are equal
-    /// to the current ones; otherwise that peer's session alone is closed with a Cease
-    /// and restarted with the new settings.
+    /// to the current ones, or when only its BFD settings changed and the backend applied
+    /// them to the running sessions ([`SessionControl::set_bfd`]); otherwise that peer's
+    /// session alone is closed with a Cease and restarted with the new settings.
     pub async fn update_peer(&self, settings: PeerSettings) -> Result<bool, SpeakerError> {
+        Ok(self.change_peer(settings).await? == Change::Restarted)
+    }
+
+    async fn change_peer(&self, settings: PeerSettings) -> Result<Change, SpeakerError> {
         let addr = settings.address;
-        let old = {
-            let mut peers = lock(&self.inner.peers);
+        let (changed, cmd) = {
+            let peers = lock(&self.inner.peers);
             match peers.get(&addr) {
                 None => return Err(SpeakerError::NoSuchPeer(addr)),
-                Some(e) if e.settings == settings => return Ok(false),
-                Some(_) => {}
+                Some(e) if e.settings == settings => return Ok(Change::Unchanged),
+                Some(e) => (e.settings.changed_fields(&settings), e.cmd.clone()),
             }
-            peers.remove(&addr)
         };
-        let changed: Vec<String> = old
-            .as_ref()
-            .map(|o| {
-                o.settings
-                    .changed_fields(&settings)
-                    .into_iter()
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let changed: Vec<String> = changed.into_iter().map(String::from).collect();
+        if changed == ["bfd"] {
+            let (tx, rx) = oneshot::channel();
+            let applied = cmd.send(PeerCmd::SetBfd(settings.bfd.clone(), tx)).is_ok()
+                && rx.await.unwrap_or(false);
+            if applied {
+                if let Some(e) = lock(&self.inner.peers).get_mut(&addr) {
+                    e.settings = settings;
+                }
+                self.emit(SpeakerEvent::PeerReconfigured {
+                    peer: addr.to_string(),
+                    changed,
+                });
+                return Ok(Change::Reconfigured);
+            }
+        }
+        let old = lock(&self.inner.peers).remove(&addr);
         if let Some(old) = old {
             stop_entry(
                 old,
@@ -287,7 +309,7 @@ impl Speaker {
             peer: addr.to_string(),
             changed,
         });
-        Ok(true)
+        Ok(Change::Restarted)
     }
 
     /// Stop and forget a peer (Cease with an Administrative Shutdown message).
@@ -326,13 +348,11 @@ impl Speaker {
                     self.add_peer(s)?;
                     ch.added.push(addr);
                 }
-                Some(_) => {
-                    if self.update_peer(s).await? {
-                        ch.restarted.push(addr);
-                    } else {
-                        ch.unchanged.push(addr);
-                    }
-                }
+                Some(_) => match self.change_peer(s).await? {
+                    Change::Restarted => ch.restarted.push(addr),
+                    Change::Reconfigured => ch.reconfigured.push(addr),
+                    Change::Unchanged => ch.unchanged.push(addr),
+                },
             }
         }
         Ok(ch)
@@ -741,6 +761,9 @@ async fn peer_task(
                     run.sync_to(&target);
                     let _ = tx.send(());
                 }
+                Some(PeerCmd::SetBfd(bfd, tx)) => {
+                    let _ = tx.send(run.control.set_bfd(bfd));
+                }
                 Some(PeerCmd::Stop { message, timeout, done }) => {
                     run.control.shutdown(message);
                     // Wait for the session to end completely (its event stream closes), so
@@ -776,6 +799,8 @@ pub(crate) mod fake {
     pub(crate) struct Record {
         pub(crate) sent: Vec<Update>,
         pub(crate) shutdowns: Vec<Option<String>>,
+        /// BFD settings applied in place.
+        pub(crate) bfd: Vec<Option<crate::bfd::BfdSettings>>,
     }
 
     type Tx = Arc<Mutex<Option<mpsc::UnboundedSender<SessionEvent>>>>;
@@ -810,6 +835,10 @@ pub(crate) mod fake {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 lock(&events).take();
             });
+        }
+        fn set_bfd(&self, bfd: Option<crate::bfd::BfdSettings>) -> bool {
+            lock(&self.record).bfd.push(bfd);
+            true
         }
     }
 
@@ -987,6 +1016,42 @@ mod tests {
             lock(&rec).sent.last().unwrap().withdrawn,
             vec![Nlri::new(p("172.16.10.1/32"))]
         );
+    }
+
+    /// A change of BFD settings alone goes to the running session (no BGP restart); any
+    /// other change with it restarts the session as before.
+    #[tokio::test]
+    async fn bfd_changes_apply_without_a_restart() {
+        let be = Arc::new(FakeBackend::default());
+        let sp = Speaker::new(be.clone());
+        let a = settings("192.168.1.1");
+        sp.apply_peers(vec![a.clone()]).await.unwrap();
+        let mut events = sp.subscribe();
+        let mut a2 = a.clone();
+        a2.bfd = Some(crate::bfd::BfdSettings::default());
+        let ch = sp.apply_peers(vec![a2.clone()]).await.unwrap();
+        assert_eq!(ch.reconfigured, vec![a.address]);
+        assert!(ch.restarted.is_empty());
+        assert_eq!(be.count(), 1, "not restarted");
+        let (_, rec, _) = be.session(0);
+        assert_eq!(lock(&rec).bfd, vec![a2.bfd.clone()]);
+        assert!(lock(&rec).shutdowns.is_empty());
+        assert_eq!(sp.peer_settings(a.address), Some(a2.clone()));
+        assert!(matches!(
+            events.recv().await.unwrap(),
+            SpeakerEvent::PeerReconfigured { changed, .. } if changed == ["bfd"]
+        ));
+        // The same again: nothing to do.
+        let ch = sp.apply_peers(vec![a2.clone()]).await.unwrap();
+        assert_eq!(ch.unchanged, vec![a.address]);
+        // BFD and the hold time: a restart.
+        let mut a3 = a2.clone();
+        a3.bfd = None;
+        a3.hold_time = 30;
+        let ch = sp.apply_peers(vec![a3]).await.unwrap();
+        assert_eq!(ch.restarted, vec![a.address]);
+        assert_eq!(be.count(), 2);
+        assert_eq!(lock(&rec).bfd.len(), 1);
     }
 
     #[tokio::test]

@@ -122,7 +122,8 @@ fn bfd_down_takes_the_bgp_session_down_admin_down_does_not() {
 }
 
 /// `announce` started without BFD gets its first BFD neighbour on SIGHUP: the driver starts
-/// then (no restart of the process), FRR sees the session Up with our timers, and a frozen
+/// then (no restart of the process), FRR sees the session Up with our timers. A second
+/// SIGHUP changes the timers in place (FRR sees them, no BFD or BGP flap), and a frozen
 /// bfdd then takes the BGP session down through it.
 #[test]
 fn sighup_adds_the_first_bfd_neighbor() {
@@ -169,6 +170,42 @@ fn sighup_adds_the_first_bfd_neighbor() {
     assert!(lab.nodes[0].running(), "announce exited");
     frr.wait_established(NODE, T).unwrap();
     assert!(wait_gateways(frr, PREFIX, 1, T).is_some());
+
+    // A second SIGHUP changes the timers: applied to the running BFD session through a
+    // Poll Sequence, with neither BFD nor BGP going down.
+    let est0 = neighbor_u64(frr, NODE, "connectionsEstablished").unwrap_or(0);
+    let seen = lab.nodes[0].log().len();
+    lab.nodes[0].write_config(&format!(
+        "{base}bfd = {{ min-rx-ms = 100, min-tx-ms = 150, multiplier = 4 }}\n"
+    ));
+    lab.nodes[0].signal("HUP");
+    assert!(
+        wait_until(Duration::from_secs(10), || frr.bfd_peer(NODE).is_some_and(
+            |v| v["status"] == "up"
+                && v["remote-transmit-interval"] == 150
+                && v["remote-detect-multiplier"] == 4
+        )),
+        "FRR after the timer change: {:?}",
+        frr.bfd_peer(NODE)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(frr.neighbor_state(NODE).as_deref(), Some("Established"));
+    assert_eq!(
+        neighbor_u64(frr, NODE, "connectionsEstablished").unwrap_or(0),
+        est0,
+        "the BGP session was reset by a BFD timer change"
+    );
+    let log = lab.nodes[0].log();
+    let after = &log[seen..];
+    assert!(
+        after.contains("\"reconfigured\":[\"192.168.1.1\"]"),
+        "not applied in place:\n{after}"
+    );
+    assert!(
+        after.contains("PollSequenceDone"),
+        "no Poll Sequence:\n{after}"
+    );
+    assert!(!after.contains("to: Down"), "BFD flapped:\n{after}");
 
     // The lazily started BFD acts: bfdd frozen -> our Cease 6/10 -> route gone.
     freeze_bfdd_ends_our_bgp_session(&lab, bfdd);
