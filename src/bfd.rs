@@ -19,6 +19,14 @@
 //! bfd = { auth = "meticulous-keyed-sha1", key-id = 1, key-file = "/etc/bfd.key" }
 //!
 //! [[neighbor]]
+//! address = "192.168.1.4"
+//! [neighbor.bfd]                                               # a key rollover
+//! auth = "keyed-sha1"
+//! key-id = 2
+//! key-file = "/etc/bfd-2.key"
+//! accept-keys = [{ key-id = 1, key-file = "/etc/bfd-1.key" }]
+//!
+//! [[neighbor]]
 //! address = "10.255.0.1"                                       # iBGP between loopbacks
 //! source-address = "10.255.0.9"
 //! bfd = { multihop = true }                                    # RFC 5883, UDP 4784
@@ -95,8 +103,8 @@ impl BfdSettings {
     }
 }
 
-/// `bfd = true | false | { min-rx-ms, min-tx-ms, multiplier, auth, key-id, key | key-file }`
-/// in the file.
+/// `bfd = true | false | { min-rx-ms, min-tx-ms, multiplier, passive, auth, key-id,
+/// key | key-file, accept-keys, multihop, min-ttl }` in the file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum BfdConfig {
@@ -817,6 +825,20 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
         assert!(s.same_session(&other));
         other.passive = false;
         assert!(!s.same_session(&other));
+        // The table form of a neighbour's bfd.
+        let text = format!(
+            "local-as = 1\npeer-as = 1\n[[neighbor]]\naddress = \"10.0.0.4\"\n[neighbor.bfd]\n\
+             auth = \"keyed-sha1\"\nkey-id = 2\nkey = \"new-key\"\n\
+             accept-keys = [{{ key-id = 1, key-file = \"{}\" }}]\n",
+            kf.display()
+        );
+        let c = crate::config::parse_toml(std::path::Path::new("t.toml"), &text)
+            .unwrap()
+            .validate()
+            .unwrap();
+        let b = c.peers[0].bfd.clone().unwrap();
+        assert_eq!(b.auth, Some(k(2, b"new-key")));
+        assert_eq!(b.accept_keys, vec![k(1, b"old-key")]);
         assert!(flag_settings("passive=true").unwrap().unwrap().passive);
         assert!(flag_settings("passive=maybe").is_err());
         let _ = std::fs::remove_dir_all(&dir);

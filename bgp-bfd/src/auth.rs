@@ -1,5 +1,6 @@
 //! BFD authentication (RFC 5880 §4.2-§4.4, §6.7): Simple Password, Keyed MD5, Meticulous
-//! Keyed MD5, Keyed SHA1 and Meticulous Keyed SHA1, with one key per session.
+//! Keyed MD5, Keyed SHA1 and Meticulous Keyed SHA1. A session signs with one key and may
+//! accept more, by Key ID, during a rollover.
 //!
 //! [`AuthKey::sign`] fills the authentication section of a packet about to be sent;
 //! [`AuthKey::verify`] checks a received one and returns its sequence number. The

@@ -42,8 +42,9 @@
 //!   mode is honoured by ceasing periodic transmission as §6.8.7 says.
 //! - The Echo function is not implemented: we advertise a Required Min Echo RX Interval of
 //!   zero.
-//! - Authentication (§6.7): all five types, one key per session
-//!   ([`SessionConfig::auth`]). Without a key, packets with the A bit are discarded
+//! - Authentication (§6.7): all five types ([`SessionConfig::auth`]), with further keys
+//!   accepted by Key ID for a rollover ([`SessionConfig::accept_keys`],
+//!   [`Session::set_auth`]). Without a key, packets with the A bit are discarded
 //!   (§6.8.6); with one, packets without it or failing it are. A non-meticulous key moves
 //!   its sequence number once a second, a meticulous one with every packet.
 //! - A state change is sent at once rather than at the next periodic slot, as FRR and BIRD
