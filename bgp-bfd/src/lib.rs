@@ -70,5 +70,5 @@ pub mod driver;
 mod session_tests;
 
 pub use auth::{AuthError, AuthKey, AuthType, KeyLengthError, UnknownAuthType};
-pub use packet::{AuthSection, ControlPacket, DecodeError, Diag, EncodeError, State};
+pub use packet::{AuthSection, ControlPacket, DecodeError, Diag, EchoPacket, EncodeError, State};
 pub use session::{Event, RxError, Session, SessionConfig};

@@ -350,6 +350,47 @@ impl ControlPacket {
     }
 }
 
+/// The payload of our Echo packets (RFC 5880 §4: its format is the sender's own
+/// business, since only the sender reads it back): a version octet, three reserved
+/// octets, the sender's My Discriminator and a sequence number, all big-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EchoPacket {
+    /// bfd.LocalDiscr of the sending session.
+    pub disc: u32,
+    /// Counts the session's Echo packets.
+    pub seq: u32,
+}
+
+impl EchoPacket {
+    /// Encoded length.
+    pub const LEN: usize = 12;
+    /// First octet of our format.
+    pub const VERSION: u8 = 0xe1;
+
+    /// The encoded payload.
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[0] = Self::VERSION;
+        b[4..8].copy_from_slice(&self.disc.to_be_bytes());
+        b[8..12].copy_from_slice(&self.seq.to_be_bytes());
+        b
+    }
+
+    /// Decode a payload of ours; `None` for anything else (another system's Echo
+    /// packets, a wrong length).
+    pub fn decode(buf: &[u8]) -> Option<EchoPacket> {
+        if buf.len() != Self::LEN || buf[0] != Self::VERSION {
+            return None;
+        }
+        let u = |i: usize| u32::from_be_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+        Some(EchoPacket {
+            disc: u(4),
+            seq: u(8),
+        })
+        .filter(|e| e.disc != 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::auth::{AuthError, AuthKey};
-use crate::packet::{ControlPacket, Diag, State};
+use crate::packet::{ControlPacket, Diag, EchoPacket, State};
 
 /// The transmit interval floor while the session is not Up (§6.8.3): one second.
 pub const SLOW_TX_US: u32 = 1_000_000;
@@ -38,6 +38,15 @@ pub struct SessionConfig {
     /// received packet is checked with the key whose type and Key ID it names, among
     /// [`auth`](Self::auth) and these. Ignored while `auth` is `None`.
     pub accept_keys: Vec<AuthKey>,
+    /// Required Min Echo RX Interval to advertise (§4.1). Nonzero tells
+    /// the peer that its Echo packets are looped back here; on a host that is the IP
+    /// forwarding of the kernel, not this crate. Default zero: no Echo packets, please.
+    pub required_min_echo_rx: Duration,
+    /// Run the Echo function (§6.4, §6.8.9) every this often while Up and while the peer
+    /// advertises a nonzero Required Min Echo RX Interval (never faster than that). Each
+    /// Echo packet must come back within Detect Mult intervals, or the session goes Down
+    /// with diagnostic 2. `None` (default): off.
+    pub echo_tx: Option<Duration>,
 }
 
 impl SessionConfig {
@@ -52,6 +61,8 @@ impl SessionConfig {
             jitter_seed: 0x5eed_bfd0,
             auth: None,
             accept_keys: Vec::new(),
+            required_min_echo_rx: Duration::ZERO,
+            echo_tx: None,
         }
     }
 }
@@ -84,6 +95,10 @@ pub enum Event {
 /// Why [`Session::handle_packet`] discarded a packet (after decoding succeeded).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RxError {
+    /// An Echo packet that is not one this session sent recently, or arrived while its
+    /// Echo function is not running.
+    #[error("unexpected echo packet (seq {0})")]
+    UnexpectedEcho(u32),
     /// Authentication failed, or the A bit does not match the session's use of it
     /// (§6.8.6, §6.7).
     #[error(transparent)]
@@ -158,6 +173,14 @@ pub struct Session {
     /// Until when bfd.AuthSeqKnown holds without another authenticated packet: twice the
     /// Detection Time after the last one (§6.8.1).
     auth_seq_until: Duration,
+    /// The peer's Required Min Echo RX Interval, µs (zero: it loops nothing back).
+    remote_min_echo_rx: u32,
+    /// The Echo function: when the next packet is due (None while it does not run).
+    echo_next: Option<Duration>,
+    /// When the Echo function fails without another looped packet.
+    echo_deadline: Option<Duration>,
+    /// Sequence number of the last Echo packet sent.
+    echo_seq: u32,
 }
 
 impl Session {
@@ -194,6 +217,10 @@ impl Session {
             xmit_seq_moved: None,
             rcv_auth_seq: None,
             auth_seq_until: Duration::ZERO,
+            remote_min_echo_rx: 0,
+            echo_next: None,
+            echo_deadline: None,
+            echo_seq: 0,
             cfg,
         }
         .with_first_seq()
@@ -268,10 +295,10 @@ impl Session {
         } else {
             None
         };
-        match (tx, self.detect_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [tx, self.detect_deadline, self.echo_next, self.echo_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next event, oldest first.
@@ -356,6 +383,8 @@ impl Session {
             self.rx_for_detect = self.required_min_rx;
             self.poll_active = false;
             self.repoll = false;
+            self.echo_next = None;
+            self.echo_deadline = None;
         }
         self.push_event(Event::StateChange {
             from,
@@ -388,6 +417,7 @@ impl Session {
         self.remote_demand = p.demand;
         let old_interval = self.tx_interval();
         self.remote_min_rx = p.required_min_rx;
+        self.remote_min_echo_rx = p.required_min_echo_rx;
         self.remote_desired_min_tx = p.desired_min_tx;
         self.remote_detect_mult = p.detect_mult;
         if p.final_ && self.poll_active {
@@ -427,7 +457,83 @@ impl Session {
             self.next_tx = self.next_tx.min(now + interval);
         }
         self.detect_deadline = self.detection_time().map(|d| now + d);
+        self.update_echo(now);
         Ok(())
+    }
+
+    /// Start or stop the Echo function: it runs while Up, configured, and allowed by
+    /// the peer's nonzero Required Min Echo RX Interval (§6.8.9).
+    fn update_echo(&mut self, now: Duration) {
+        let run = self.state == State::Up
+            && self.cfg.echo_tx.is_some()
+            && self.remote_min_echo_rx != 0;
+        match (run, self.echo_next) {
+            (true, None) => self.echo_next = Some(now),
+            (false, Some(_)) => {
+                self.echo_next = None;
+                self.echo_deadline = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the Echo function runs now.
+    pub fn echo_active(&self) -> bool {
+        self.echo_next.is_some()
+    }
+
+    /// The interval between our Echo packets: the configured one, never below the
+    /// peer's Required Min Echo RX Interval (§6.8.9).
+    pub fn echo_interval(&self) -> Duration {
+        self.cfg
+            .echo_tx
+            .unwrap_or_default()
+            .max(from_us(self.remote_min_echo_rx))
+    }
+
+    /// The Echo packet to send now, if the Echo function runs and one is due. The
+    /// caller sends it so that the peer forwards it back to us (RFC 5881 §4: to our
+    /// own address, through the peer's link-layer address, UDP port 3785).
+    pub fn poll_echo(&mut self, now: Duration) -> Option<EchoPacket> {
+        let next = self.echo_next?;
+        if now < next {
+            return None;
+        }
+        let interval = self.echo_interval();
+        self.echo_seq = self.echo_seq.wrapping_add(1);
+        self.echo_next = Some(now + interval);
+        if self.echo_deadline.is_none() {
+            self.echo_deadline = Some(now + interval * u32::from(self.detect_mult));
+        }
+        Some(EchoPacket {
+            disc: self.local_disc,
+            seq: self.echo_seq,
+        })
+    }
+
+    /// One of our Echo packets came back (demultiplexed by the caller, by the
+    /// discriminator it carries): the path through the peer works until Detect Mult
+    /// more intervals have passed. Packets sent more than Detect Mult packets ago, or
+    /// that this session did not send, are refused.
+    pub fn handle_echo(&mut self, now: Duration, e: &EchoPacket) -> Result<(), RxError> {
+        let age = self.echo_seq.wrapping_sub(e.seq);
+        if e.disc != self.local_disc
+            || self.echo_next.is_none()
+            || age > u32::from(self.detect_mult)
+        {
+            return Err(RxError::UnexpectedEcho(e.seq));
+        }
+        self.echo_deadline = Some(now + self.echo_interval() * u32::from(self.detect_mult));
+        Ok(())
+    }
+
+    /// Change the Echo settings ([`SessionConfig::required_min_echo_rx`],
+    /// [`SessionConfig::echo_tx`]); the advertised interval goes out with the next
+    /// packet.
+    pub fn set_echo(&mut self, now: Duration, required_min_echo_rx: Duration, echo_tx: Option<Duration>) {
+        self.cfg.required_min_echo_rx = required_min_echo_rx;
+        self.cfg.echo_tx = echo_tx;
+        self.update_echo(now);
     }
 
     /// The A-bit and authentication checks of §6.8.6 and §6.7, and the sequence number
@@ -474,8 +580,18 @@ impl Session {
         Ok(())
     }
 
-    /// Handle the passage of time: the Detection Time expiring (§6.8.4).
+    /// Handle the passage of time: the Detection Time expiring (§6.8.4), and the Echo
+    /// function failing (§6.4: Down with diagnostic 2).
     pub fn handle_timeout(&mut self, now: Duration) {
+        if let Some(dl) = self.echo_deadline
+            && now >= dl
+        {
+            self.echo_deadline = None;
+            self.echo_next = None;
+            if self.state == State::Up {
+                self.set_state(State::Down, Diag::EchoFunctionFailed);
+            }
+        }
         if let Some(dl) = self.detect_deadline
             && now >= dl
         {
@@ -510,6 +626,7 @@ impl Session {
         p.detect_mult = self.detect_mult;
         p.desired_min_tx = self.desired_min_tx;
         p.required_min_rx = self.required_min_rx;
+        p.required_min_echo_rx = us(self.cfg.required_min_echo_rx);
         // P and F never together (§6.5): a Final goes out alone, the Poll follows.
         p.final_ = final_;
         p.poll = self.poll_active && !final_;

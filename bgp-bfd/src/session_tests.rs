@@ -1,12 +1,13 @@
 //! Tests of the session state machine against RFC 5880 §6.8, on a virtual clock.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use proptest::prelude::*;
 
 use crate::auth::{AuthError, AuthKey, AuthType};
-use crate::packet::{AuthSection, ControlPacket, Diag, State};
+use crate::packet::{AuthSection, ControlPacket, Diag, EchoPacket, State};
 use crate::session::{Event, RxError, SLOW_TX_US, Session, SessionConfig};
 
 const MS: Duration = Duration::from_millis(1);
@@ -685,5 +686,122 @@ proptest! {
                 prop_assert!(t == Duration::ZERO || t + Duration::from_secs(10_000) > now);
             }
         }
+    }
+}
+
+/// §6.4, §6.8.9: the Echo function runs only while Up and while the peer advertises a
+/// nonzero Required Min Echo RX Interval, never faster than that; looped packets keep
+/// the session Up; when they stop coming back (the peer forwards no more, its control
+/// packets still flowing) the session goes Down with diagnostic 2 within Detect Mult
+/// intervals.
+#[test]
+fn echo_function_runs_and_detects_a_broken_loop() {
+    let mut ca = cfg();
+    ca.echo_tx = Some(20 * MS);
+    let mut cb = cfg();
+    cb.required_min_echo_rx = 50 * MS;
+    let mut a = Session::new(ca, NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
+    let mut b = Session::new(cb, NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+    let mut now = Duration::ZERO;
+    let mut sent = Vec::new();
+    let mut in_flight: VecDeque<(Duration, EchoPacket)> = VecDeque::new();
+    // The loop through b: each Echo packet comes back 1 ms later while `looping`.
+    let step = |a: &mut Session,
+                b: &mut Session,
+                now: Duration,
+                looping: bool,
+                sent: &mut Vec<Duration>,
+                in_flight: &mut VecDeque<(Duration, EchoPacket)>| {
+        pump(a, b, now, false);
+        pump(b, a, now, false);
+        while let Some(e) = a.poll_echo(now) {
+            assert_eq!(a.state(), State::Up, "Echo only while Up");
+            sent.push(now);
+            if looping {
+                in_flight.push_back((now + MS, e));
+            }
+        }
+        while in_flight.front().is_some_and(|(t, _)| *t <= now) {
+            let (_, e) = in_flight.pop_front().unwrap();
+            let wire = e.encode();
+            assert_eq!(a.handle_echo(now, &EchoPacket::decode(&wire).unwrap()), Ok(()));
+        }
+        a.handle_timeout(now);
+    };
+    while now < Duration::from_secs(3) {
+        step(&mut a, &mut b, now, true, &mut sent, &mut in_flight);
+        now += MS;
+    }
+    assert_eq!((a.state(), b.state()), (State::Up, State::Up));
+    assert!(a.echo_active());
+    // b asks for 50 ms at least: our 20 ms is raised to that.
+    assert_eq!(a.echo_interval(), 50 * MS);
+    let gaps: Vec<Duration> = sent.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|g| *g >= 50 * MS), "{gaps:?}");
+    assert!(sent.len() >= 30, "{} Echo packets", sent.len());
+    // b advertises a Required Min Echo RX Interval only; it never runs Echo itself.
+    assert_eq!(b.poll_echo(now), None);
+    // A packet we did not send (another discriminator, or an old sequence number).
+    let bogus = EchoPacket { disc: OURS, seq: 1 };
+    assert!(matches!(
+        a.handle_echo(now, &bogus),
+        Err(RxError::UnexpectedEcho(1))
+    ));
+    while a.poll_event().is_some() {}
+    // The loop breaks; control packets go on. Down within 3 x 50 ms, diagnostic 2.
+    let broke = now;
+    while a.state() == State::Up {
+        step(&mut a, &mut b, now, false, &mut sent, &mut in_flight);
+        now += MS;
+        assert!(now - broke <= 200 * MS, "still Up");
+    }
+    assert!(now - broke >= 100 * MS, "{:?}", now - broke);
+    assert_eq!(a.local_diag(), Diag::EchoFunctionFailed);
+    assert!(!a.echo_active());
+    assert!(matches!(
+        a.poll_event(),
+        Some(Event::StateChange {
+            from: State::Up,
+            to: State::Down,
+            diag: Diag::EchoFunctionFailed,
+            ..
+        })
+    ));
+}
+
+/// Without the peer's consent (Required Min Echo RX Interval zero), or without our own
+/// `echo_tx`, no Echo packet is ever sent; ours advertises what is configured.
+#[test]
+fn echo_needs_both_sides() {
+    for (a_echo, b_rx) in [(Some(20 * MS), Duration::ZERO), (None, 50 * MS)] {
+        let mut ca = cfg();
+        ca.echo_tx = a_echo;
+        let mut cb = cfg();
+        cb.required_min_echo_rx = b_rx;
+        let mut a = Session::new(ca, NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
+        let mut b = Session::new(cb, NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+        let mut now = Duration::ZERO;
+        let mut advertised = 0;
+        while now < Duration::from_secs(3) {
+            pump(&mut a, &mut b, now, false);
+            while let Some(p) = b.poll_transmit(now) {
+                advertised = p.required_min_echo_rx;
+                let _ = a.handle_packet(now, &p);
+            }
+            assert_eq!(a.poll_echo(now), None);
+            now += MS;
+        }
+        assert_eq!(a.state(), State::Up);
+        assert_eq!(advertised, b_rx.as_micros() as u32);
+    }
+}
+
+proptest! {
+    /// Echo payloads round-trip, and arbitrary bytes never panic the decoder.
+    #[test]
+    fn echo_payload_round_trip(disc in 1u32.., seq: u32, junk: Vec<u8>) {
+        let e = EchoPacket { disc, seq };
+        prop_assert_eq!(EchoPacket::decode(&e.encode()), Some(e));
+        let _ = EchoPacket::decode(&junk);
     }
 }
