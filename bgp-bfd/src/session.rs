@@ -464,9 +464,8 @@ impl Session {
     /// Start or stop the Echo function: it runs while Up, configured, and allowed by
     /// the peer's nonzero Required Min Echo RX Interval (§6.8.9).
     fn update_echo(&mut self, now: Duration) {
-        let run = self.state == State::Up
-            && self.cfg.echo_tx.is_some()
-            && self.remote_min_echo_rx != 0;
+        let run =
+            self.state == State::Up && self.cfg.echo_tx.is_some() && self.remote_min_echo_rx != 0;
         match (run, self.echo_next) {
             (true, None) => self.echo_next = Some(now),
             (false, Some(_)) => {
@@ -530,7 +529,12 @@ impl Session {
     /// Change the Echo settings ([`SessionConfig::required_min_echo_rx`],
     /// [`SessionConfig::echo_tx`]); the advertised interval goes out with the next
     /// packet.
-    pub fn set_echo(&mut self, now: Duration, required_min_echo_rx: Duration, echo_tx: Option<Duration>) {
+    pub fn set_echo(
+        &mut self,
+        now: Duration,
+        required_min_echo_rx: Duration,
+        echo_tx: Option<Duration>,
+    ) {
         self.cfg.required_min_echo_rx = required_min_echo_rx;
         self.cfg.echo_tx = echo_tx;
         self.update_echo(now);

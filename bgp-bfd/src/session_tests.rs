@@ -724,7 +724,10 @@ fn echo_function_runs_and_detects_a_broken_loop() {
         while in_flight.front().is_some_and(|(t, _)| *t <= now) {
             let (_, e) = in_flight.pop_front().unwrap();
             let wire = e.encode();
-            assert_eq!(a.handle_echo(now, &EchoPacket::decode(&wire).unwrap()), Ok(()));
+            assert_eq!(
+                a.handle_echo(now, &EchoPacket::decode(&wire).unwrap()),
+                Ok(())
+            );
         }
         a.handle_timeout(now);
     };

@@ -163,3 +163,37 @@ async fn a_taken_multihop_port_leaves_single_hop() {
     ));
     drop(holder);
 }
+
+/// A session configured for Echo where the driver cannot run it (no Echo port here; the
+/// same holds for IPv6 and multihop sessions) runs without: it comes Up against a peer
+/// that invites Echo packets and stays Up, rather than failing an Echo it never sent.
+#[tokio::test]
+async fn echo_that_cannot_run_is_left_off() {
+    let (pa, pb) = (47_871, 47_872);
+    let a = Bfd::spawn(DriverConfig {
+        echo_port: None,
+        ..ports(pa, pb)
+    })
+    .await
+    .unwrap();
+    let b = Bfd::spawn(ports(pb, pa)).await.unwrap();
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut ca = SessionConfig::new(50 * MS, 50 * MS, 3);
+    ca.echo_tx = Some(20 * MS);
+    let mut cb = SessionConfig::new(50 * MS, 50 * MS, 3);
+    cb.required_min_echo_rx = 20 * MS;
+    let mut sa = a.add_session(lo, ca).await.unwrap();
+    let sb = b.add_session(lo, cb).await.unwrap();
+    assert!(sa.wait_state(State::Up, Duration::from_secs(5)).await);
+    assert!(sb.wait_state(State::Up, Duration::from_secs(5)).await);
+    let mut ev = sa.take_events().unwrap();
+    tokio::time::sleep(300 * MS).await;
+    while ev.try_recv().is_ok() {}
+    tokio::time::sleep(500 * MS).await;
+    while let Ok(e) = ev.try_recv() {
+        assert_eq!(e, Event::PollSequenceDone, "flap");
+    }
+    assert_eq!(sa.info().state, State::Up);
+    assert!(!sa.info().echo);
+    assert_eq!(a.stats().echo_sent.load(Ordering::Relaxed), 0);
+}

@@ -30,8 +30,11 @@
 //! # Ok(()) }
 //! ```
 
-mod sockets;
+mod echo;
+pub(crate) mod sockets;
 mod sys;
+
+pub use echo::ECHO_PORT;
 
 use sockets::{Sockets, readable};
 
@@ -49,7 +52,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::auth::AuthKey;
-use crate::packet::{ControlPacket, Diag, State};
+use crate::packet::{ControlPacket, Diag, EchoPacket, State};
 use crate::session::{Event, Session, SessionConfig};
 
 /// The single-hop BFD Control port (RFC 5881 §4).
@@ -92,6 +95,12 @@ pub struct DriverConfig {
     /// Received packets are always read before the timers of a round run, so a late
     /// read never expires a Detection Time.
     pub poll_interval: Duration,
+    /// Port of the Echo function (RFC 5881 §4: 3785; another value only for tests):
+    /// Echo packets go to it and come back to a socket on it, opened with the first
+    /// session that runs Echo ([`SessionConfig::echo_tx`], IPv4 single hop only). `None`,
+    /// or sockets that cannot be opened (sending needs CAP_NET_RAW): such sessions run
+    /// without Echo.
+    pub echo_port: Option<u16>,
 }
 
 impl Default for DriverConfig {
@@ -106,6 +115,7 @@ impl Default for DriverConfig {
             multihop_peer_port: MULTIHOP_PORT,
             poll_above_pps: Some(2000),
             poll_interval: Duration::from_millis(5),
+            echo_port: Some(ECHO_PORT),
         }
     }
 }
@@ -127,6 +137,8 @@ pub struct SessionInfo {
     pub tx_interval: Duration,
     /// Detection Time, once the remote side has been heard.
     pub detection_time: Option<Duration>,
+    /// Whether our Echo function runs.
+    pub echo: bool,
 }
 
 /// Driver errors.
@@ -157,6 +169,13 @@ pub struct Stats {
     /// Whether the driver polls now rather than waking up per packet
     /// ([`DriverConfig::poll_above_pps`]).
     pub polling: AtomicBool,
+    /// Echo packets sent.
+    pub echo_sent: AtomicU64,
+    /// Echo packets that came back and were taken by their session.
+    pub echo_received: AtomicU64,
+    /// Echo packets not sent: no source address or peer link-layer address known yet,
+    /// or the send failed.
+    pub echo_unsent: AtomicU64,
 }
 
 enum Cmd {
@@ -172,6 +191,7 @@ enum Cmd {
     AdminDown(u32, bool),
     Params(u32, Duration, Duration, u8),
     Auth(u32, Option<AuthKey>, Vec<AuthKey>),
+    Echo(u32, Duration, Option<Duration>),
 }
 
 /// Handle to the driver task; cloning is cheap. The task stops when every handle (and
@@ -246,6 +266,14 @@ impl SessionHandle {
     pub fn set_auth(&self, sign: Option<AuthKey>, accept: Vec<AuthKey>) {
         let _ = self.cmd.send(Cmd::Auth(self.disc, sign, accept));
     }
+    /// Change the Echo settings ([`SessionConfig::required_min_echo_rx`],
+    /// [`SessionConfig::echo_tx`]) without a restart. Our Echo function is left off
+    /// where the driver cannot run it (see [`DriverConfig::echo_port`]).
+    pub fn set_echo(&self, required_min_echo_rx: Duration, echo_tx: Option<Duration>) {
+        let _ = self
+            .cmd
+            .send(Cmd::Echo(self.disc, required_min_echo_rx, echo_tx));
+    }
     /// Wait until the session reaches `state` or `timeout` passes.
     pub async fn wait_state(&self, state: State, timeout: Duration) -> bool {
         let mut w = self.info.clone();
@@ -305,6 +333,7 @@ impl Bfd {
             polling: false,
             rate_count: 0,
             rate_since: Duration::ZERO,
+            echo: None,
         };
         tokio::spawn(core.run(cmd_rx));
         Ok(Bfd {
@@ -414,6 +443,11 @@ struct Entry {
     events: mpsc::Sender<Event>,
     scheduled: Option<Duration>,
     removing: bool,
+    /// Our address on the link, for Echo packets: the bound local address, or the
+    /// destination of the peer's last Control packet.
+    echo_src: Option<std::net::Ipv4Addr>,
+    /// The peer's link for Echo packets, looked up in the neighbour table.
+    link: Option<echo::Link>,
 }
 
 struct Core {
@@ -438,6 +472,8 @@ struct Core {
     /// Packets received since `rate_since`, to choose the mode.
     rate_count: u64,
     rate_since: Duration,
+    /// The Echo sockets, once a session runs Echo.
+    echo: Option<echo::Echo>,
 }
 
 impl Core {
@@ -468,6 +504,7 @@ impl Core {
                 r = readable(&self.v6, false) => if r.is_ok() { self.receive(true, false) },
                 r = readable(&self.v4, true) => if r.is_ok() { self.receive(false, true) },
                 r = readable(&self.v6, true) => if r.is_ok() { self.receive(true, true) },
+                r = echo_readable(&self.echo) => if r.is_ok() { self.receive_echo() },
                 _ = tokio::time::sleep_until(deadline) => {},
             }
             // One round: whatever else is ready, then every due timer, then one
@@ -476,6 +513,7 @@ impl Core {
                 for (v6, mh) in [(false, false), (true, false), (false, true), (true, true)] {
                     self.receive(v6, mh);
                 }
+                self.receive_echo();
                 self.timers();
             }
             self.flush();
@@ -594,6 +632,19 @@ impl Core {
                     e.session.set_auth(sign, accept);
                 }
             }
+            Cmd::Echo(d, rx, mut tx) => {
+                let Some(e) = self.sessions.get(&d) else {
+                    return;
+                };
+                let unsupported = e.multihop || e.peer.is_ipv6();
+                if tx.is_some() && !self.echo_available(unsupported) {
+                    tx = None;
+                }
+                if let Some(e) = self.sessions.get_mut(&d) {
+                    e.session.set_echo(now, rx, tx);
+                    self.service(d, now);
+                }
+            }
         }
     }
 
@@ -645,6 +696,9 @@ impl Core {
                 break self.next_disc;
             }
         };
+        if cfg.echo_tx.is_some() && !self.echo_available(multihop || v6) {
+            cfg.echo_tx = None;
+        }
         // Per-session randomness: the jitter, and the first authentication sequence
         // number, which §6.8.1 wants random.
         cfg.jitter_seed ^= random_u64();
@@ -668,6 +722,11 @@ impl Core {
                 events,
                 scheduled: None,
                 removing: false,
+                echo_src: match local {
+                    Some(IpAddr::V4(a)) => Some(a),
+                    _ => None,
+                },
+                link: None,
             },
         );
         self.by_peer.insert((peer.ip(), local, multihop), disc);
@@ -762,6 +821,11 @@ impl Core {
         {
             return false;
         }
+        if e.local.is_none()
+            && let Some(IpAddr::V4(d)) = got.dst
+        {
+            e.echo_src = Some(d);
+        }
         let ok = match e.session.handle_packet(now, &p) {
             Ok(()) => true,
             Err(err) => {
@@ -773,6 +837,70 @@ impl Core {
         };
         self.service(disc, now);
         ok
+    }
+
+    /// Whether Echo can run for a new session (opening the sockets with the first);
+    /// never for multihop or IPv6 sessions.
+    fn echo_available(&mut self, unsupported: bool) -> bool {
+        if unsupported {
+            tracing::warn!("BFD Echo runs on IPv4 single-hop sessions only; off for this one");
+            return false;
+        }
+        if self.echo.is_some() {
+            return true;
+        }
+        let Some(port) = self.cfg.echo_port else {
+            return false;
+        };
+        let src_port = self
+            .v4
+            .as_ref()
+            .map_or(*SOURCE_PORTS.start(), |s| s.tx_port);
+        match echo::Echo::open(port, src_port) {
+            Ok(e) => {
+                self.echo = Some(e);
+                true
+            }
+            Err(e) => {
+                tracing::warn!("BFD Echo unavailable (UDP {port}, packet socket): {e}");
+                false
+            }
+        }
+    }
+
+    /// Take the Echo packets that came back.
+    fn receive_echo(&mut self) {
+        for _ in 0..16 {
+            let Some(echo) = &self.echo else { return };
+            match echo.rx.recv(&mut self.rx) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => continue,
+            }
+            let now = self.now();
+            let rx = std::mem::replace(&mut self.rx, sys::RxBatch::empty());
+            let (mut ok, mut bad) = (0u64, 0u64);
+            for (got, data) in rx.iter() {
+                // Ours, from our own address, one hop there and back (TTL 255 less the
+                // peer's forwarding).
+                let taken = EchoPacket::decode(data).is_some_and(|ep| {
+                    self.sessions.get_mut(&ep.disc).is_some_and(|e| {
+                        let from_us =
+                            matches!(got.src.ip(), IpAddr::V4(a) if Some(a) == e.echo_src);
+                        let ttl_ok = !self.cfg.check_ttl || got.ttl.is_some_and(|t| t >= 254);
+                        from_us && ttl_ok && e.session.handle_echo(now, &ep).is_ok()
+                    })
+                });
+                if taken {
+                    ok += 1;
+                } else {
+                    bad += 1;
+                }
+            }
+            self.rx = rx;
+            self.stats.echo_received.fetch_add(ok, Ordering::Relaxed);
+            self.stats.discarded.fetch_add(bad, Ordering::Relaxed);
+        }
     }
 
     fn timers(&mut self) {
@@ -827,6 +955,11 @@ impl Core {
                 Some(sys::TX_BUF - w.len())
             });
         }
+        while let Some(ep) = e.session.poll_echo(now) {
+            if let Some(echo) = &self.echo {
+                send_echo(echo, e, ep, now, &self.stats);
+            }
+        }
         while let Some(ev) = e.session.poll_event() {
             tracing::debug!(peer = %e.peer.ip(), ?ev, "bfd");
             let _ = e.events.try_send(ev);
@@ -845,6 +978,50 @@ impl Core {
                 self.heap.push(Reverse((t, disc)));
             }
         }
+    }
+}
+
+/// Send one Echo packet of `e`'s session: from and to our address on the link, handed
+/// to the peer's link-layer address (looked up again every few seconds, and after a
+/// failed send).
+fn send_echo(echo: &echo::Echo, e: &mut Entry, ep: EchoPacket, now: Duration, stats: &Stats) {
+    let IpAddr::V4(peer) = e.peer.ip() else {
+        return;
+    };
+    if !e.link.is_some_and(|l| l.fresh(now)) {
+        let new = echo::resolve(peer, now);
+        if let Some(l) = new
+            && !l.accepts_own
+            && e.link.is_none_or(|old| old.accepts_own)
+        {
+            tracing::warn!(
+                %peer,
+                "BFD Echo: accept_local is off on the interface to the peer, so the kernel \
+                 will drop our Echo packets as they come back (sysctl \
+                 net.ipv4.conf.IFACE.accept_local=1)"
+            );
+        }
+        e.link = new.or(e.link);
+    }
+    let (Some(src), Some(link)) = (e.echo_src, e.link) else {
+        stats.echo_unsent.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let d = echo::datagram(src, echo.src_port, echo.port, &ep.encode());
+    match echo.send(&link, &d) {
+        Ok(()) => stats.echo_sent.fetch_add(1, Ordering::Relaxed),
+        Err(_) => {
+            e.link = None;
+            stats.echo_unsent.fetch_add(1, Ordering::Relaxed)
+        }
+    };
+}
+
+/// Ready when the Echo receive socket is readable; never while there is none.
+async fn echo_readable(echo: &Option<echo::Echo>) -> io::Result<()> {
+    match echo.as_ref().map(|e| &e.rx) {
+        Some(sockets::RxSock::Async(s)) => s.readable().await,
+        _ => std::future::pending().await,
     }
 }
 
@@ -869,5 +1046,6 @@ fn snapshot(s: &Session) -> SessionInfo {
         remote_disc: s.remote_disc(),
         tx_interval: s.tx_interval(),
         detection_time: s.detection_time(),
+        echo: s.echo_active(),
     }
 }
