@@ -60,6 +60,10 @@ pub struct BfdSettings {
     pub accept_keys: Vec<AuthKey>,
     /// Passive role (RFC 5880 §6.1): send nothing until the peer has been heard.
     pub passive: bool,
+    /// The Echo function (RFC 5880 §6.4) at this interval: ours runs at it, and the
+    /// peer's Echo packets are invited at it (the host loops them back by forwarding).
+    /// `None`: off.
+    pub echo: Option<Duration>,
     /// A multihop session (RFC 5883) from the neighbour's source address, rather than
     /// single hop.
     pub multihop: bool,
@@ -77,6 +81,7 @@ impl Default for BfdSettings {
             auth: None,
             accept_keys: Vec::new(),
             passive: false,
+            echo: None,
             multihop: false,
             min_ttl: MULTIHOP_MIN_TTL,
         }
@@ -90,6 +95,10 @@ impl BfdSettings {
         c.auth = self.auth.clone();
         c.accept_keys = self.accept_keys.clone();
         c.passive = self.passive;
+        if let Some(iv) = self.echo {
+            c.echo_tx = Some(iv);
+            c.required_min_echo_rx = iv;
+        }
         c
     }
 
@@ -141,6 +150,11 @@ pub struct BfdParams {
     pub accept_keys: Option<Vec<AcceptKey>>,
     /// Passive role (default false): send nothing until the peer has been heard.
     pub passive: Option<bool>,
+    /// The Echo function (default false; IPv4 single hop): needs IP forwarding and
+    /// `accept_local` on the node, and the peer's forwarding.
+    pub echo: Option<bool>,
+    /// Echo interval in ms (10-60000; default 50).
+    pub echo_interval_ms: Option<u32>,
     /// Multihop (RFC 5883; default false): for a neighbour that is not directly
     /// connected. Needs the neighbour's `source-address`.
     pub multihop: Option<bool>,
@@ -161,6 +175,8 @@ impl std::fmt::Debug for BfdParams {
             .field("key_file", &self.key_file)
             .field("accept_keys", &self.accept_keys)
             .field("passive", &self.passive)
+            .field("echo", &self.echo)
+            .field("echo_interval_ms", &self.echo_interval_ms)
             .field("multihop", &self.multihop)
             .field("min_ttl", &self.min_ttl)
             .finish()
@@ -199,6 +215,8 @@ impl BfdParams {
                     .or_else(|| global.accept_keys.clone())
             },
             passive: self.passive.or(global.passive),
+            echo: self.echo.or(global.echo),
+            echo_interval_ms: self.echo_interval_ms.or(global.echo_interval_ms),
             multihop: self.multihop.or(global.multihop),
             min_ttl: self.min_ttl.or(global.min_ttl),
         }
@@ -239,7 +257,8 @@ impl BfdConfig {
     /// Parse the `--bfd` flag: empty (defaults), `off`, or comma-separated
     /// `min-rx-ms=N`, `min-tx-ms=N`, `multiplier=N`, `auth=TYPE`, `key-id=N`,
     /// `key-file=PATH` (no `key=`: a secret on the command line shows in `ps`),
-    /// `passive=true|false`, `multihop=true|false`, `min-ttl=N`.
+    /// `passive=true|false`, `echo=true|false`, `echo-interval-ms=N`,
+    /// `multihop=true|false`, `min-ttl=N`.
     pub fn parse_flag(s: &str) -> Result<BfdConfig, ConfigError> {
         let s = s.trim();
         match s {
@@ -268,16 +287,16 @@ impl BfdConfig {
                         "not on the command line (it would show in ps): use key-file=PATH",
                     ));
                 }
-                "multihop" | "passive" => {
+                "multihop" | "passive" | "echo" => {
                     let on = match v.trim() {
                         "true" | "on" => true,
                         "false" | "off" => false,
                         other => return Err(bad(&format!("bfd.{k}"), other, "true or false")),
                     };
-                    if k == "multihop" {
-                        p.multihop = Some(on);
-                    } else {
-                        p.passive = Some(on);
+                    match k {
+                        "multihop" => p.multihop = Some(on),
+                        "passive" => p.passive = Some(on),
+                        _ => p.echo = Some(on),
                     }
                     continue;
                 }
@@ -290,6 +309,7 @@ impl BfdConfig {
             match k.trim() {
                 "min-rx-ms" => p.min_rx_ms = Some(n),
                 "min-tx-ms" => p.min_tx_ms = Some(n),
+                "echo-interval-ms" => p.echo_interval_ms = Some(n),
                 "multiplier" => {
                     p.multiplier =
                         Some(u8::try_from(n).map_err(|_| bad("bfd.multiplier", n, "2 to 255"))?)
@@ -305,7 +325,7 @@ impl BfdConfig {
                     return Err(bad(
                         "bfd",
                         other,
-                        "unknown key (min-rx-ms, min-tx-ms, multiplier, auth, key-id, key-file, passive, multihop, min-ttl)",
+                        "unknown key (min-rx-ms, min-tx-ms, multiplier, auth, key-id, key-file, passive, echo, echo-interval-ms, multihop, min-ttl)",
                     ));
                 }
             }
@@ -353,6 +373,16 @@ impl BfdConfig {
             auth: Self::auth_key(key, p)?,
             accept_keys: Self::accept_keys(key, p)?,
             passive: p.passive.unwrap_or(false),
+            // (An interval without `echo = true`, e.g. a neighbour switching off the
+            // global Echo, is kept for nothing.)
+            echo: match p.echo {
+                Some(true) => Some(ms(
+                    "echo-interval-ms",
+                    p.echo_interval_ms,
+                    Duration::from_millis(50),
+                )?),
+                _ => None,
+            },
             multihop: p.multihop.unwrap_or(false),
             min_ttl: match p.min_ttl {
                 None => d.min_ttl,
@@ -584,6 +614,11 @@ impl Running {
             tracing::info!(%peer, ?want.min_tx, ?want.min_rx, want.multiplier, "BFD timers changed");
             self.session
                 .set_parameters(want.min_tx, want.min_rx, want.multiplier);
+        }
+        if old.echo != want.echo {
+            tracing::info!(%peer, ?want.echo, "BFD Echo changed");
+            let c = want.session_config();
+            self.session.set_echo(c.required_min_echo_rx, c.echo_tx);
         }
         if (&old.auth, &old.accept_keys) != (&want.auth, &want.accept_keys) {
             tracing::info!(%peer, "BFD keys changed");
@@ -840,6 +875,49 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
         assert_eq!(b.auth, Some(k(2, b"new-key")));
         assert_eq!(b.accept_keys, vec![k(1, b"old-key")]);
         assert!(flag_settings("passive=true").unwrap().unwrap().passive);
+        // Echo: off by default, 50 ms when on, both directions.
+        assert_eq!(flag_settings("").unwrap().unwrap().echo, None);
+        let e = flag_settings("echo=true").unwrap().unwrap();
+        assert_eq!(e.echo, Some(Duration::from_millis(50)));
+        let e = flag_settings("echo=on,echo-interval-ms=30")
+            .unwrap()
+            .unwrap();
+        let c = e.session_config();
+        assert_eq!(
+            (c.echo_tx, c.required_min_echo_rx),
+            (Some(Duration::from_millis(30)), Duration::from_millis(30))
+        );
+        assert!(flag_settings("echo=on,echo-interval-ms=5").is_err());
+        assert_eq!(
+            flag_settings("echo-interval-ms=30").unwrap().unwrap().echo,
+            None
+        );
+        // Not on multihop, nor to an IPv6 neighbour.
+        for (peer, extra, ok) in [
+            ("10.0.0.1", "", true),
+            ("10.0.0.1", ", multihop = true", false),
+            ("fd00::1", "", false),
+        ] {
+            let src = if extra.is_empty() {
+                ""
+            } else {
+                "source-address = \"10.0.0.9\"\n"
+            };
+            let text = format!(
+                "local-as = 1\npeer-as = 1\nrouter-id = \"10.0.0.9\"\n{src}\
+                 peer = [\"{peer}\"]\nbfd = {{ echo = true{extra} }}\n"
+            );
+            let r = crate::config::parse_toml(std::path::Path::new("t.toml"), &text)
+                .unwrap()
+                .validate();
+            match r {
+                Ok(_) => assert!(ok, "{peer}{extra} accepted"),
+                Err(e) => {
+                    assert!(!ok, "{peer}{extra}: {e}");
+                    assert!(e.to_string().contains("Echo"), "{e}");
+                }
+            }
+        }
         assert!(flag_settings("passive=maybe").is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -711,6 +711,19 @@ impl FileConfig {
                 "multihop BFD needs the neighbour's source-address",
             ));
         }
+        // The Echo function runs on IPv4 single-hop sessions (RFC 5883 §3 leaves it out
+        // of multihop; our driver sends IPv4 Echo packets only).
+        if let Some(p) = peers.values().find(|p| {
+            p.bfd
+                .as_ref()
+                .is_some_and(|b| b.echo.is_some() && (b.multihop || p.address.is_ipv6()))
+        }) {
+            return Err(invalid(
+                format!("neighbor.{}.bfd.echo", p.address),
+                "true",
+                "BFD Echo runs on IPv4 single-hop sessions only",
+            ));
+        }
         for s in peers.values() {
             if let Some(t) = s.graceful_restart
                 && !(1..=4095).contains(&t)
