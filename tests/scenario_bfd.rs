@@ -5,7 +5,9 @@
 //! FRR's bfdd alone (bgpd keeps running) makes our BFD go Down and our speaker end the BGP
 //! session at once with Cease 6/10 "BFD Down" (RFC 9384), in well under the 9 s hold time;
 //! after bfdd resumes, BFD and BGP come back and the route returns. The same over multihop
-//! BFD (RFC 5883) to the router's loopback.
+//! BFD (RFC 5883) to the router's loopback. A SIGHUP that changes only BFD timers reaches
+//! bfdd without a BFD or BGP flap. The Echo function against FRR's echo-mode: a router that
+//! stops forwarding takes our route away through an Echo failure.
 //!
 //! Needs root, FRR (with bfdd), tcpdump and tshark; skips otherwise (fails under CI=true).
 
@@ -263,4 +265,90 @@ fn multihop_bfd_to_a_loopback_neighbor() {
 
     let took = freeze_bfdd_ends_our_bgp_session(&lab, bfdd);
     eprintln!("bfdd frozen -> multihop BFD Down -> Cease 6/10 -> route gone after {took:?}");
+}
+
+/// The Echo function end to end (`bfd = { echo = true }` on the node, `echo-mode` in FRR's
+/// profile), 300 ms Control packets and 50 ms Echo packets, forwarding on in both
+/// namespaces so each loops the other's Echo: FRR sees our Required Min Echo RX Interval
+/// and measures its Echo round trip through the node. With the router's forwarding off
+/// (Control packets and BGP still flow) our Echo packets stop coming back: our BFD goes
+/// Down with diagnostic 2 (Echo Function Failed), we end the BGP session with Cease 6/10
+/// and the route leaves FRR's kernel, faster than the 900 ms Control Detection Time
+/// would; with forwarding back the route returns.
+#[test]
+fn echo_failure_takes_the_route_away() {
+    if !lab_available() || !testlab::require_root_and(&["/usr/lib/frr/bfdd"]) {
+        return;
+    }
+    let mut conf = Frr::config(64512, "192.168.1.1", &[(NODE, 64512)]);
+    conf.push_str(&format!(" neighbor {NODE} bfd profile echo\n"));
+    let mut lab = Lab::new("192.168.1.1/24", &[("192.168.1.21/24", NODE)], &conf);
+    for ns in [&lab.router, &lab.nodes[0].ns] {
+        ns.set_sysctl("net.ipv4.ip_forward", "1").unwrap();
+        ns.set_sysctl("net.ipv4.conf.eth0.accept_local", "1")
+            .unwrap();
+        ns.set_sysctl("net.ipv4.conf.all.send_redirects", "0")
+            .unwrap();
+        ns.set_sysctl("net.ipv4.conf.eth0.send_redirects", "0")
+            .unwrap();
+    }
+    let _bfdd = lab
+        .frr
+        .start_bfdd(
+            "hostname bfdd\n!\nbfd\n profile echo\n  receive-interval 300\n  \
+             transmit-interval 300\n  detect-multiplier 3\n  echo-mode\n  \
+             echo transmit-interval 50\n  echo receive-interval 50\n !\n!\n",
+        )
+        .unwrap();
+    lab.nodes[0].write_config(&format!(
+        "local-as = 64512\npeer = [\"192.168.1.1\"]\npeer-as = 64512\nhold-time = 9\n\
+         keepalive = 3\nconnect-retry = 1\nprefix = [\"{PREFIX}\"]\n\
+         bfd = {{ min-rx-ms = 300, min-tx-ms = 300, multiplier = 3, echo = true, \
+         echo-interval-ms = 50 }}\n"
+    ));
+    lab.nodes[0].start(&["--json"]);
+    let frr = &lab.frr;
+    frr.wait_established(NODE, T).unwrap();
+    assert!(wait_gateways(frr, PREFIX, 1, T).is_some());
+    assert!(
+        wait_until(Duration::from_secs(10), || frr.bfd_peer(NODE).is_some_and(
+            |v| v["status"] == "up"
+                && v["remote-echo-receive-interval"] == 50
+                && v["rtt-avg"].as_u64().is_some_and(|r| r > 0)
+        )),
+        "FRR's Echo toward the node: {:?}",
+        frr.bfd_peer(NODE)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !lab.nodes[0].log().contains("to: Down"),
+        "BFD flapped while Echo ran:\n{}",
+        lab.nodes[0].log()
+    );
+
+    // The router stops forwarding: our Echo fails, BGP goes with it.
+    let t0 = Instant::now();
+    lab.router.set_sysctl("net.ipv4.ip_forward", "0").unwrap();
+    let gone = wait_until(Duration::from_secs(5), || gateways(frr, PREFIX).is_empty());
+    let took = t0.elapsed();
+    lab.router.set_sysctl("net.ipv4.ip_forward", "1").unwrap();
+    assert!(
+        gone,
+        "route still at the router 5 s after the Echo loop broke"
+    );
+    eprintln!("router forwarding off -> our Echo fails -> route gone after {took:?}");
+    let log = lab.nodes[0].log();
+    assert!(
+        log.contains("EchoFunctionFailed"),
+        "no diag 2 in our log:\n{log}"
+    );
+    assert!(
+        log.contains("automatic stop: Cease/BFD Down (6/10)"),
+        "no Cease 6/10 sent by us in our log:\n{log}"
+    );
+    assert!(took < Duration::from_millis(900), "{took:?}");
+
+    // Forwarding back: BFD, BGP and the route return.
+    frr.wait_established(NODE, T).unwrap();
+    assert!(wait_gateways(frr, PREFIX, 1, T).is_some());
 }

@@ -40,8 +40,10 @@
 //!
 //! - Asynchronous mode only. Demand mode is not offered (we never set D); a peer in Demand
 //!   mode is honoured by ceasing periodic transmission as §6.8.7 says.
-//! - The Echo function is not implemented: we advertise a Required Min Echo RX Interval of
-//!   zero.
+//! - The Echo function (§6.4, §6.8.9): [`SessionConfig::echo_tx`] runs ours while Up and
+//!   while the peer allows it, [`SessionConfig::required_min_echo_rx`] invites the peer's;
+//!   the payload is our own [`EchoPacket`]. The `tokio` driver sends IPv4 single-hop Echo
+//!   packets through a packet socket (CAP_NET_RAW).
 //! - Authentication (§6.7): all five types ([`SessionConfig::auth`]), with further keys
 //!   accepted by Key ID for a rollover ([`SessionConfig::accept_keys`],
 //!   [`Session::set_auth`]). Without a key, packets with the A bit are discarded

@@ -125,7 +125,8 @@ fn from_us(v: u32) -> Duration {
     Duration::from_micros(u64::from(v))
 }
 
-/// A BFD session (RFC 5880 §6.8), Asynchronous mode, no Echo function, with optional
+/// A BFD session (RFC 5880 §6.8), Asynchronous mode, with the optional Echo function
+/// ([`SessionConfig::echo_tx`], [`poll_echo`](Self::poll_echo)) and optional
 /// authentication ([`SessionConfig::auth`]).
 ///
 /// Drive it with [`handle_packet`](Self::handle_packet) for received packets,
