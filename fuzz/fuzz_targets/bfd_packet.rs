@@ -5,19 +5,24 @@
 //! exchange signed packets, and the input decides which of them reach the other intact,
 //! altered in one octet, or not at all, and what arbitrary packets are mixed in: the
 //! digest, sequence-number and A-bit paths all run on both accepted and refused packets.
+//! The sessions run the Echo function: the input also decides which of a's Echo packets
+//! come back, and arbitrary bytes go to the Echo decoder and sessions.
 //!
 //! Input: a type byte, then records of a length byte (1-72 octets follow) and its bytes.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use bgp_bfd::{AuthKey, AuthType, ControlPacket, Session, SessionConfig};
+use bgp_bfd::{AuthKey, AuthType, ControlPacket, EchoPacket, Session, SessionConfig};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 
 fn session(disc: u32, auth: Option<AuthKey>) -> Session {
     let mut cfg = SessionConfig::new(Duration::from_millis(100), Duration::from_millis(100), 3);
     cfg.auth = auth;
+    // Both run and invite the Echo function, so its paths run too.
+    cfg.echo_tx = Some(Duration::from_millis(20));
+    cfg.required_min_echo_rx = Duration::from_millis(20);
     Session::new(cfg, NonZeroU32::new(disc).expect("nonzero"), Duration::ZERO)
 }
 
@@ -45,6 +50,17 @@ fuzz_target!(|data: &[u8]| {
         let ctl = chunk.first().copied().unwrap_or(0);
         // Arbitrary bytes to the plain session and to a.
         let raw = Bytes::copy_from_slice(chunk);
+        // ...also as Echo payloads; and a's own Echo packets back to it, or lost.
+        if let Some(e) = EchoPacket::decode(chunk) {
+            assert_eq!(EchoPacket::decode(&e.encode()), Some(e));
+            let _ = a.handle_echo(now, &e);
+            let _ = plain.handle_echo(now, &e);
+        }
+        while let Some(e) = a.poll_echo(now) {
+            if ctl & 0x20 == 0 {
+                let _ = a.handle_echo(now, &e);
+            }
+        }
         if let Ok(p) = ControlPacket::decode(&raw) {
             check_round_trip(&raw, &p);
             let _ = plain.handle_packet(now, &p);
