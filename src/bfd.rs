@@ -27,6 +27,10 @@
 //! accept-keys = [{ key-id = 1, key-file = "/etc/bfd-1.key" }]
 //!
 //! [[neighbor]]
+//! address = "192.168.1.5"                                      # the Echo function
+//! bfd = { min-rx-ms = 300, min-tx-ms = 300, echo = true, echo-interval-ms = 50 }
+//!
+//! [[neighbor]]
 //! address = "10.255.0.1"                                       # iBGP between loopbacks
 //! source-address = "10.255.0.9"
 //! bfd = { multihop = true }                                    # RFC 5883, UDP 4784
@@ -112,8 +116,9 @@ impl BfdSettings {
     }
 }
 
-/// `bfd = true | false | { min-rx-ms, min-tx-ms, multiplier, passive, auth, key-id,
-/// key | key-file, accept-keys, multihop, min-ttl }` in the file.
+/// `bfd = true | false | { min-rx-ms, min-tx-ms, multiplier, passive, echo,
+/// echo-interval-ms, auth, key-id, key | key-file, accept-keys, multihop, min-ttl }` in
+/// the file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum BfdConfig {

@@ -199,9 +199,9 @@ pub struct Cli {
     #[arg(long, value_name = "TEXT")]
     pub shutdown_message: Option<String>,
     /// BFD (RFC 5880/5881) on every peer: alone for 300 ms x 3, or
-    /// `min-rx-ms=100,min-tx-ms=100,multiplier=3` (also `passive`, `auth`, `key-id`,
-    /// `key-file`, `multihop`, `min-ttl`); `off` to disable. A BFD Down takes the BGP
-    /// session down at once.
+    /// `min-rx-ms=100,min-tx-ms=100,multiplier=3` (also `passive`, `echo`,
+    /// `echo-interval-ms`, `auth`, `key-id`, `key-file`, `multihop`, `min-ttl`); `off` to
+    /// disable. A BFD Down takes the BGP session down at once.
     #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "",
           value_parser = parse_bfd_flag)]
     pub bfd: Option<BfdConfig>,
@@ -274,7 +274,8 @@ pub struct FileConfig {
     /// See [`Cli::shutdown_message`].
     pub shutdown_message: Option<String>,
     /// See [`Cli::bfd`]: `true`, `false` or `{ min-rx-ms, min-tx-ms, multiplier, passive,
-    /// auth, key-id, key | key-file, accept-keys, multihop, min-ttl }`.
+    /// echo, echo-interval-ms, auth, key-id, key | key-file, accept-keys, multihop,
+    /// min-ttl }`.
     pub bfd: Option<BfdConfig>,
     /// Peers with their own settings.
     #[serde(default)]
