@@ -586,22 +586,32 @@ impl Running {
             tracing::warn!("peer {peer}: BFD configured but no BFD driver could be started");
             return None;
         };
-        let added = match (settings.multihop, local) {
-            (true, Some(local)) => {
-                bfd.add_multihop_session(peer, local, settings.min_ttl, settings.session_config())
-                    .await
-            }
-            (true, None) => {
-                tracing::warn!("peer {peer}: multihop BFD needs a source address; none given");
-                return None;
-            }
-            (false, _) => bfd.add_session(peer, settings.session_config()).await,
-        };
-        let mut session = match added {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("peer {peer}: no BFD session: {e}");
-                return None;
+        let cfg = echo_checked(peer, settings.session_config());
+        // A session of the same peer being replaced (a BGP restart starts a new BFD task
+        // while the old one is still removing its session) is gone within a moment.
+        let mut tries = 0;
+        let mut session = loop {
+            let added = match (settings.multihop, local) {
+                (true, Some(local)) => {
+                    bfd.add_multihop_session(peer, local, settings.min_ttl, cfg.clone())
+                        .await
+                }
+                (true, None) => {
+                    tracing::warn!("peer {peer}: multihop BFD needs a source address; none given");
+                    return None;
+                }
+                (false, _) => bfd.add_session(peer, cfg.clone()).await,
+            };
+            match added {
+                Ok(s) => break s,
+                Err(bgp_bfd::driver::DriverError::Duplicate(_)) if tries < 40 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    tracing::warn!("peer {peer}: no BFD session: {e}");
+                    return None;
+                }
             }
         };
         let events = session.take_events()?;
@@ -622,7 +632,7 @@ impl Running {
         }
         if old.echo != want.echo {
             tracing::info!(%peer, ?want.echo, "BFD Echo changed");
-            let c = want.session_config();
+            let c = echo_checked(peer, want.session_config());
             self.session.set_echo(c.required_min_echo_rx, c.echo_tx);
         }
         if (&old.auth, &old.accept_keys) != (&want.auth, &want.accept_keys) {
@@ -632,6 +642,25 @@ impl Running {
         }
         self.settings = want;
     }
+}
+
+/// `cfg` with the invitation to the peer's Echo packets withdrawn when this host does
+/// not forward IPv4 (they could not come back, and the peer would fail its Echo).
+fn echo_checked(peer: IpAddr, mut cfg: SessionConfig) -> SessionConfig {
+    if !cfg.required_min_echo_rx.is_zero() && !host_forwards() {
+        tracing::warn!(
+            %peer,
+            "BFD Echo: IPv4 forwarding is off here (net.ipv4.ip_forward=0), so the peer's \
+             Echo packets could not be looped back; not inviting them"
+        );
+        cfg.required_min_echo_rx = Duration::ZERO;
+    }
+    cfg
+}
+
+/// Whether this network namespace forwards IPv4 (`/proc/sys/net/ipv4/ip_forward`).
+fn host_forwards() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() == "1")
 }
 
 /// The next event of the running session; pending forever while none runs.
@@ -897,7 +926,23 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
             flag_settings("echo-interval-ms=30").unwrap().unwrap().echo,
             None
         );
-        // Not on multihop, nor to an IPv6 neighbour.
+        // A global echo = true is dropped for an IPv6 neighbour, not an error.
+        let text = "local-as = 1\npeer-as = 1\nrouter-id = \"10.0.0.9\"\n\
+                    peer = [\"10.0.0.1\", \"fd00::1\"]\nbfd = { echo = true }\n";
+        let c = crate::config::parse_toml(std::path::Path::new("t.toml"), text)
+            .unwrap()
+            .validate()
+            .unwrap();
+        let echo_of = |a: &str| {
+            c.peers
+                .iter()
+                .find(|p| p.address == a.parse::<IpAddr>().unwrap())
+                .and_then(|p| p.bfd.clone())
+                .map(|b| b.echo)
+        };
+        assert_eq!(echo_of("10.0.0.1"), Some(Some(Duration::from_millis(50))));
+        assert_eq!(echo_of("fd00::1"), Some(None));
+        // Asked for by the neighbour itself: not on multihop, nor to an IPv6 neighbour.
         for (peer, extra, ok) in [
             ("10.0.0.1", "", true),
             ("10.0.0.1", ", multihop = true", false),
@@ -910,7 +955,7 @@ bfd = {{ auth = "meticulous-keyed-sha1", key-file = "{}" }}
             };
             let text = format!(
                 "local-as = 1\npeer-as = 1\nrouter-id = \"10.0.0.9\"\n{src}\
-                 peer = [\"{peer}\"]\nbfd = {{ echo = true{extra} }}\n"
+                 [[neighbor]]\naddress = \"{peer}\"\nbfd = {{ echo = true{extra} }}\n"
             );
             let r = crate::config::parse_toml(std::path::Path::new("t.toml"), &text)
                 .unwrap()

@@ -713,17 +713,26 @@ impl FileConfig {
             ));
         }
         // The Echo function runs on IPv4 single-hop sessions (RFC 5883 §3 leaves it out
-        // of multihop; our driver sends IPv4 Echo packets only).
-        if let Some(p) = peers.values().find(|p| {
-            p.bfd
-                .as_ref()
-                .is_some_and(|b| b.echo.is_some() && (b.multihop || p.address.is_ipv6()))
-        }) {
-            return Err(invalid(
-                format!("neighbor.{}.bfd.echo", p.address),
-                "true",
-                "BFD Echo runs on IPv4 single-hop sessions only",
-            ));
+        // of multihop; our driver sends IPv4 Echo packets only). Asked for in a
+        // neighbour's own table, anything else is an error; inherited from the global
+        // setting, it is dropped for that neighbour.
+        for p in peers.values_mut() {
+            let Some(b) = p.bfd.as_mut() else { continue };
+            if b.echo.is_none() || !(b.multihop || p.address.is_ipv6()) {
+                continue;
+            }
+            let own = self.neighbor.iter().any(|n| {
+                n.address.parse::<IpAddr>().ok() == Some(p.address)
+                    && matches!(&n.bfd, Some(BfdConfig::Params(bp)) if bp.echo == Some(true))
+            });
+            if own {
+                return Err(invalid(
+                    format!("neighbor.{}.bfd.echo", p.address),
+                    "true",
+                    "BFD Echo runs on IPv4 single-hop sessions only",
+                ));
+            }
+            b.echo = None;
         }
         for s in peers.values() {
             if let Some(t) = s.graceful_restart

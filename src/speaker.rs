@@ -284,7 +284,11 @@ impl Speaker {
             let applied = cmd.send(PeerCmd::SetBfd(settings.bfd.clone(), tx)).is_ok()
                 && rx.await.unwrap_or(false);
             if applied {
-                if let Some(e) = lock(&self.inner.peers).get_mut(&addr) {
+                // Only onto the entry that was reconfigured (a concurrent remove or
+                // restart may have replaced it meanwhile).
+                if let Some(e) = lock(&self.inner.peers).get_mut(&addr)
+                    && e.cmd.same_channel(&cmd)
+                {
                     e.settings = settings;
                 }
                 self.emit(SpeakerEvent::PeerReconfigured {
@@ -294,7 +298,15 @@ impl Speaker {
                 return Ok(Change::Reconfigured);
             }
         }
-        let old = lock(&self.inner.peers).remove(&addr);
+        // Remove the entry compared above, and no other: a peer removed or restarted
+        // meanwhile is not started again from here.
+        let old = {
+            let mut peers = lock(&self.inner.peers);
+            match peers.get(&addr) {
+                Some(e) if e.cmd.same_channel(&cmd) => peers.remove(&addr),
+                _ => return Err(SpeakerError::NoSuchPeer(addr)),
+            }
+        };
         if let Some(old) = old {
             stop_entry(
                 old,

@@ -43,9 +43,9 @@ pub struct SessionConfig {
     /// forwarding of the kernel, not this crate. Default zero: no Echo packets, please.
     pub required_min_echo_rx: Duration,
     /// Run the Echo function (§6.4, §6.8.9) every this often while Up and while the peer
-    /// advertises a nonzero Required Min Echo RX Interval (never faster than that). Each
-    /// Echo packet must come back within Detect Mult intervals, or the session goes Down
-    /// with diagnostic 2. `None` (default): off.
+    /// advertises a nonzero Required Min Echo RX Interval (never faster than that). When
+    /// Detect Mult intervals pass without any Echo packet coming back (after the first
+    /// one left), the session goes Down with diagnostic 2. `None` (default): off.
     pub echo_tx: Option<Duration>,
 }
 
@@ -493,22 +493,29 @@ impl Session {
 
     /// The Echo packet to send now, if the Echo function runs and one is due. The
     /// caller sends it so that the peer forwards it back to us (RFC 5881 §4: to our
-    /// own address, through the peer's link-layer address, UDP port 3785).
+    /// own address, through the peer's link-layer address, UDP port 3785), and reports
+    /// each packet that really left with [`echo_sent`](Self::echo_sent).
     pub fn poll_echo(&mut self, now: Duration) -> Option<EchoPacket> {
         let next = self.echo_next?;
         if now < next {
             return None;
         }
-        let interval = self.echo_interval();
         self.echo_seq = self.echo_seq.wrapping_add(1);
-        self.echo_next = Some(now + interval);
-        if self.echo_deadline.is_none() {
-            self.echo_deadline = Some(now + interval * u32::from(self.detect_mult));
-        }
+        self.echo_next = Some(now + self.echo_interval());
         Some(EchoPacket {
             disc: self.local_disc,
             seq: self.echo_seq,
         })
+    }
+
+    /// An Echo packet from [`poll_echo`](Self::poll_echo) left. The first one arms the
+    /// failure deadline (Detect Mult intervals): an Echo function whose packets cannot
+    /// leave at all (no route to the peer's link, say) never fails the session; one
+    /// whose packets left and stopped coming back does.
+    pub fn echo_sent(&mut self, now: Duration) {
+        if self.echo_next.is_some() && self.echo_deadline.is_none() {
+            self.echo_deadline = Some(now + self.echo_interval() * u32::from(self.detect_mult));
+        }
     }
 
     /// One of our Echo packets came back (demultiplexed by the caller, by the

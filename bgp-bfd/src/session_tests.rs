@@ -716,6 +716,7 @@ fn echo_function_runs_and_detects_a_broken_loop() {
         pump(b, a, now, false);
         while let Some(e) = a.poll_echo(now) {
             assert_eq!(a.state(), State::Up, "Echo only while Up");
+            a.echo_sent(now);
             sent.push(now);
             if looping {
                 in_flight.push_back((now + MS, e));
@@ -770,6 +771,31 @@ fn echo_function_runs_and_detects_a_broken_loop() {
             ..
         })
     ));
+}
+
+/// Echo packets that never leave (the caller could not send them) arm no deadline: the
+/// session stays Up on its Control packets.
+#[test]
+fn echo_that_never_left_does_not_fail() {
+    let mut ca = cfg();
+    ca.echo_tx = Some(20 * MS);
+    let mut cb = cfg();
+    cb.required_min_echo_rx = 20 * MS;
+    let mut a = Session::new(ca, NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
+    let mut b = Session::new(cb, NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+    let mut now = Duration::ZERO;
+    let mut polled = 0;
+    while now < Duration::from_secs(4) {
+        pump(&mut a, &mut b, now, false);
+        pump(&mut b, &mut a, now, false);
+        while a.poll_echo(now).is_some() {
+            polled += 1;
+        }
+        now += MS;
+    }
+    assert!(polled > 50, "{polled}");
+    assert_eq!(a.state(), State::Up);
+    assert!(a.echo_active());
 }
 
 /// Without the peer's consent (Required Min Echo RX Interval zero), or without our own

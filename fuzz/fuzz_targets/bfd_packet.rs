@@ -57,6 +57,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = plain.handle_echo(now, &e);
         }
         while let Some(e) = a.poll_echo(now) {
+            if ctl & 0x40 == 0 {
+                a.echo_sent(now);
+            }
             if ctl & 0x20 == 0 {
                 let _ = a.handle_echo(now, &e);
             }

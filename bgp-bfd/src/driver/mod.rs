@@ -448,6 +448,8 @@ struct Entry {
     echo_src: Option<std::net::Ipv4Addr>,
     /// The peer's link for Echo packets, looked up in the neighbour table.
     link: Option<echo::Link>,
+    /// When the neighbour table was last read for it.
+    looked_up: Option<Duration>,
 }
 
 struct Core {
@@ -727,6 +729,7 @@ impl Core {
                     _ => None,
                 },
                 link: None,
+                looked_up: None,
             },
         );
         self.by_peer.insert((peer.ip(), local, multihop), disc);
@@ -982,13 +985,19 @@ impl Core {
 }
 
 /// Send one Echo packet of `e`'s session: from and to our address on the link, handed
-/// to the peer's link-layer address (looked up again every few seconds, and after a
-/// failed send).
+/// to the peer's link-layer address (looked up again every few seconds, after a failed
+/// send, and at most once a second while unknown). A packet that cannot leave, or whose
+/// return the kernel would drop (`accept_local` off), is not sent, so it arms no failure.
 fn send_echo(echo: &echo::Echo, e: &mut Entry, ep: EchoPacket, now: Duration, stats: &Stats) {
     let IpAddr::V4(peer) = e.peer.ip() else {
         return;
     };
-    if !e.link.is_some_and(|l| l.fresh(now)) {
+    let stale = e.link.is_none_or(|l| !l.fresh(now));
+    let may_look = e
+        .looked_up
+        .is_none_or(|t| now >= t + Duration::from_secs(1));
+    if stale && may_look {
+        e.looked_up = Some(now);
         let new = echo::resolve(peer, now);
         if let Some(l) = new
             && !l.accepts_own
@@ -997,24 +1006,27 @@ fn send_echo(echo: &echo::Echo, e: &mut Entry, ep: EchoPacket, now: Duration, st
             tracing::warn!(
                 %peer,
                 "BFD Echo: accept_local is off on the interface to the peer, so the kernel \
-                 will drop our Echo packets as they come back (sysctl \
+                 would drop our Echo packets as they come back; not sending them (sysctl \
                  net.ipv4.conf.IFACE.accept_local=1)"
             );
         }
         e.link = new.or(e.link);
     }
-    let (Some(src), Some(link)) = (e.echo_src, e.link) else {
+    let (Some(src), Some(link)) = (e.echo_src, e.link.filter(|l| l.accepts_own)) else {
         stats.echo_unsent.fetch_add(1, Ordering::Relaxed);
         return;
     };
     let d = echo::datagram(src, echo.src_port, echo.port, &ep.encode());
     match echo.send(&link, &d) {
-        Ok(()) => stats.echo_sent.fetch_add(1, Ordering::Relaxed),
+        Ok(()) => {
+            e.session.echo_sent(now);
+            stats.echo_sent.fetch_add(1, Ordering::Relaxed);
+        }
         Err(_) => {
             e.link = None;
-            stats.echo_unsent.fetch_add(1, Ordering::Relaxed)
+            stats.echo_unsent.fetch_add(1, Ordering::Relaxed);
         }
-    };
+    }
 }
 
 /// Ready when the Echo receive socket is readable; never while there is none.
