@@ -31,7 +31,7 @@
 //! ```
 
 mod echo;
-pub(crate) mod sockets;
+mod sockets;
 mod sys;
 
 pub use echo::ECHO_PORT;
@@ -192,6 +192,15 @@ enum Cmd {
     Params(u32, Duration, Duration, u8),
     Auth(u32, Option<AuthKey>, Vec<AuthKey>),
     Echo(u32, Duration, Option<Duration>),
+}
+
+/// A receive socket of the driver.
+#[derive(Clone, Copy)]
+enum Rx {
+    /// Control packets of one family, single hop or multihop.
+    Control { v6: bool, multihop: bool },
+    /// Our returning Echo packets.
+    Echo,
 }
 
 /// Handle to the driver task; cloning is cheap. The task stops when every handle (and
@@ -502,11 +511,11 @@ impl Core {
                     Some(c) => self.command(c),
                     None => stop = true,
                 },
-                r = readable(&self.v4, false) => if r.is_ok() { self.receive(false, false) },
-                r = readable(&self.v6, false) => if r.is_ok() { self.receive(true, false) },
-                r = readable(&self.v4, true) => if r.is_ok() { self.receive(false, true) },
-                r = readable(&self.v6, true) => if r.is_ok() { self.receive(true, true) },
-                r = echo_readable(&self.echo) => if r.is_ok() { self.receive_echo() },
+                r = readable(self.rx_sock(Rx::Control { v6: false, multihop: false })) => if r.is_ok() { self.receive(false, false) },
+                r = readable(self.rx_sock(Rx::Control { v6: true, multihop: false })) => if r.is_ok() { self.receive(true, false) },
+                r = readable(self.rx_sock(Rx::Control { v6: false, multihop: true })) => if r.is_ok() { self.receive(false, true) },
+                r = readable(self.rx_sock(Rx::Control { v6: true, multihop: true })) => if r.is_ok() { self.receive(true, true) },
+                r = readable(self.rx_sock(Rx::Echo)) => if r.is_ok() { self.receive_echo() },
                 _ = tokio::time::sleep_until(deadline) => {},
             }
             // One round: whatever else is ready, then every due timer, then one
@@ -634,14 +643,12 @@ impl Core {
                     e.session.set_auth(sign, accept);
                 }
             }
-            Cmd::Echo(d, rx, mut tx) => {
+            Cmd::Echo(d, rx, tx) => {
                 let Some(e) = self.sessions.get(&d) else {
                     return;
                 };
-                let unsupported = e.multihop || e.peer.is_ipv6();
-                if tx.is_some() && !self.echo_available(unsupported) {
-                    tx = None;
-                }
+                let (multihop, v6) = (e.multihop, e.peer.is_ipv6());
+                let tx = self.echo_gate(tx, multihop, v6);
                 if let Some(e) = self.sessions.get_mut(&d) {
                     e.session.set_echo(now, rx, tx);
                     self.service(d, now);
@@ -698,9 +705,7 @@ impl Core {
                 break self.next_disc;
             }
         };
-        if cfg.echo_tx.is_some() && !self.echo_available(multihop || v6) {
-            cfg.echo_tx = None;
-        }
+        cfg.echo_tx = self.echo_gate(cfg.echo_tx, multihop, v6);
         // Per-session randomness: the jitter, and the first authentication sequence
         // number, which §6.8.1 wants random.
         cfg.jitter_seed ^= random_u64();
@@ -755,36 +760,59 @@ impl Core {
         }
     }
 
-    fn receive(&mut self, v6: bool, multihop: bool) {
-        // Bounded per round (16 x 64 datagrams) so commands and timers are not starved.
+    /// The receive socket `which` names, if open.
+    fn rx_sock(&self, which: Rx) -> Option<&sockets::RxSock> {
+        match which {
+            Rx::Control { v6, multihop } => {
+                let s = if v6 { &self.v6 } else { &self.v4 };
+                let s = s.as_ref()?;
+                if multihop { s.mh.as_ref() } else { Some(&s.rx) }
+            }
+            Rx::Echo => self.echo.as_ref().map(|e| &e.rx),
+        }
+    }
+
+    /// Drain one receive socket with `recvmmsg`, bounded per round (16 x 64 datagrams)
+    /// so commands and timers are not starved, handing each datagram to `take`.
+    /// Returns (taken, refused); a failed receive counts as refused.
+    fn drain(
+        &mut self,
+        which: Rx,
+        mut take: impl FnMut(&mut Core, Duration, &sys::Received, &[u8]) -> bool,
+    ) -> (u64, u64) {
+        let (mut ok, mut bad) = (0u64, 0u64);
+        // The buffers leave `self` while `take` runs, which needs all of it.
+        let mut batch = std::mem::replace(&mut self.rx, sys::RxBatch::empty());
         for _ in 0..16 {
-            let socks = if v6 { &self.v6 } else { &self.v4 };
-            let Some(s) = socks else { return };
-            let rx = if multihop { s.mh.as_ref() } else { Some(&s.rx) };
-            let Some(rx) = rx else { return };
-            match rx.recv(&mut self.rx) {
+            let Some(rx) = self.rx_sock(which) else { break };
+            match rx.recv(&mut batch) {
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {
-                    self.stats.discarded.fetch_add(1, Ordering::Relaxed);
+                    bad += 1;
                     continue;
                 }
             }
             let now = self.now();
-            let rx = std::mem::replace(&mut self.rx, sys::RxBatch::empty());
-            let (mut ok, mut bad) = (0u64, 0u64);
-            for (got, data) in rx.iter() {
-                if self.accept(now, data, got, multihop) {
+            for (got, data) in batch.iter() {
+                if take(self, now, got, data) {
                     ok += 1;
                 } else {
                     bad += 1;
                 }
             }
-            self.rx = rx;
-            self.rate_count += ok + bad;
-            self.stats.received.fetch_add(ok, Ordering::Relaxed);
-            self.stats.discarded.fetch_add(bad, Ordering::Relaxed);
         }
+        self.rx = batch;
+        (ok, bad)
+    }
+
+    fn receive(&mut self, v6: bool, multihop: bool) {
+        let (ok, bad) = self.drain(Rx::Control { v6, multihop }, |c, now, got, data| {
+            c.accept(now, data, got, multihop)
+        });
+        self.rate_count += ok + bad;
+        self.stats.received.fetch_add(ok, Ordering::Relaxed);
+        self.stats.discarded.fetch_add(bad, Ordering::Relaxed);
     }
 
     fn accept(&mut self, now: Duration, data: &[u8], got: &sys::Received, multihop: bool) -> bool {
@@ -842,8 +870,18 @@ impl Core {
         ok
     }
 
-    /// Whether Echo can run for a new session (opening the sockets with the first);
-    /// never for multihop or IPv6 sessions.
+    /// `echo_tx` if Echo can run for a session of this kind, else `None`.
+    fn echo_gate(
+        &mut self,
+        echo_tx: Option<Duration>,
+        multihop: bool,
+        v6: bool,
+    ) -> Option<Duration> {
+        echo_tx.filter(|_| self.echo_available(multihop || v6))
+    }
+
+    /// Whether Echo can run for a session (opening the sockets with the first); never
+    /// for multihop or IPv6 sessions.
     fn echo_available(&mut self, unsupported: bool) -> bool {
         if unsupported {
             tracing::warn!("BFD Echo runs on IPv4 single-hop sessions only; off for this one");
@@ -873,37 +911,22 @@ impl Core {
 
     /// Take the Echo packets that came back.
     fn receive_echo(&mut self) {
-        for _ in 0..16 {
-            let Some(echo) = &self.echo else { return };
-            match echo.rx.recv(&mut self.rx) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => continue,
-            }
-            let now = self.now();
-            let rx = std::mem::replace(&mut self.rx, sys::RxBatch::empty());
-            let (mut ok, mut bad) = (0u64, 0u64);
-            for (got, data) in rx.iter() {
-                // Ours, from our own address, one hop there and back (TTL 255 less the
-                // peer's forwarding).
-                let taken = EchoPacket::decode(data).is_some_and(|ep| {
-                    self.sessions.get_mut(&ep.disc).is_some_and(|e| {
-                        let from_us =
-                            matches!(got.src.ip(), IpAddr::V4(a) if Some(a) == e.echo_src);
-                        let ttl_ok = !self.cfg.check_ttl || got.ttl.is_some_and(|t| t >= 254);
-                        from_us && ttl_ok && e.session.handle_echo(now, &ep).is_ok()
-                    })
-                });
-                if taken {
-                    ok += 1;
-                } else {
-                    bad += 1;
-                }
-            }
-            self.rx = rx;
-            self.stats.echo_received.fetch_add(ok, Ordering::Relaxed);
-            self.stats.discarded.fetch_add(bad, Ordering::Relaxed);
-        }
+        let (ok, bad) = self.drain(Rx::Echo, |c, now, got, data| c.accept_echo(now, got, data));
+        self.stats.echo_received.fetch_add(ok, Ordering::Relaxed);
+        self.stats.discarded.fetch_add(bad, Ordering::Relaxed);
+    }
+
+    /// One of ours, from our own address, one hop there and back (TTL 255 less the
+    /// peer's forwarding), taken by its session.
+    fn accept_echo(&mut self, now: Duration, got: &sys::Received, data: &[u8]) -> bool {
+        let check_ttl = self.cfg.check_ttl;
+        EchoPacket::decode(data).is_some_and(|ep| {
+            self.sessions.get_mut(&ep.disc).is_some_and(|e| {
+                let from_us = matches!(got.src.ip(), IpAddr::V4(a) if Some(a) == e.echo_src);
+                let ttl_ok = !check_ttl || got.ttl.is_some_and(|t| t >= 254);
+                from_us && ttl_ok && e.session.handle_echo(now, &ep).is_ok()
+            })
+        })
     }
 
     fn timers(&mut self) {
@@ -1026,14 +1049,6 @@ fn send_echo(echo: &echo::Echo, e: &mut Entry, ep: EchoPacket, now: Duration, st
             e.link = None;
             stats.echo_unsent.fetch_add(1, Ordering::Relaxed);
         }
-    }
-}
-
-/// Ready when the Echo receive socket is readable; never while there is none.
-async fn echo_readable(echo: &Option<echo::Echo>) -> io::Result<()> {
-    match echo.as_ref().map(|e| &e.rx) {
-        Some(sockets::RxSock::Async(s)) => s.readable().await,
-        _ => std::future::pending().await,
     }
 }
 

@@ -133,12 +133,8 @@ impl Sockets {
     }
 }
 
-/// Ready when the single-hop (`multihop` false) or multihop receive socket of `s` is
-/// readable; never while it is polled or absent.
-pub(super) async fn readable(s: &Option<Sockets>, multihop: bool) -> io::Result<()> {
-    let rx = s
-        .as_ref()
-        .and_then(|s| if multihop { s.mh.as_ref() } else { Some(&s.rx) });
+/// Ready when `rx` is readable; never while it is polled or absent.
+pub(super) async fn readable(rx: Option<&RxSock>) -> io::Result<()> {
     match rx {
         Some(RxSock::Async(s)) => s.readable().await,
         _ => std::future::pending().await,
