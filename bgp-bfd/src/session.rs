@@ -514,8 +514,14 @@ impl Session {
     /// whose packets left and stopped coming back does.
     pub fn echo_sent(&mut self, now: Duration) {
         if self.echo_next.is_some() && self.echo_deadline.is_none() {
-            self.echo_deadline = Some(now + self.echo_interval() * u32::from(self.detect_mult));
+            self.echo_deadline = Some(now + self.echo_detection_time());
         }
+    }
+
+    /// How long the Echo function may go without a looped packet: Detect Mult Echo
+    /// intervals.
+    fn echo_detection_time(&self) -> Duration {
+        self.echo_interval() * u32::from(self.detect_mult)
     }
 
     /// One of our Echo packets came back (demultiplexed by the caller, by the
@@ -530,7 +536,7 @@ impl Session {
         {
             return Err(RxError::UnexpectedEcho(e.seq));
         }
-        self.echo_deadline = Some(now + self.echo_interval() * u32::from(self.detect_mult));
+        self.echo_deadline = Some(now + self.echo_detection_time());
         Ok(())
     }
 
@@ -562,26 +568,15 @@ impl Session {
         if now >= self.auth_seq_until {
             self.rcv_auth_seq = None;
         }
-        let key = match &p.auth {
-            None => return Err(AuthError::Missing),
-            Some(a) => {
-                let id = a.data.first().copied();
-                let mut same_type = std::iter::once(key)
-                    .chain(&self.cfg.accept_keys)
-                    .filter(|k| k.kind().code() == a.auth_type)
-                    .peekable();
-                if same_type.peek().is_none() {
-                    return Err(AuthError::WrongType(a.auth_type));
-                }
-                // A section too short for a Key ID is the first key's to reject.
-                match id {
-                    None => key,
-                    Some(id) => same_type
-                        .find(|k| k.key_id() == id)
-                        .ok_or(AuthError::WrongKeyId(id))?,
-                }
-            }
-        };
+        // The key the section names by type and Key ID; failing that, the signing key,
+        // whose check then says what is wrong (type, length, Key ID).
+        let named = p.auth.as_ref().and_then(|a| {
+            let id = *a.data.first()?;
+            std::iter::once(key)
+                .chain(&self.cfg.accept_keys)
+                .find(|k| k.kind().code() == a.auth_type && k.key_id() == id)
+        });
+        let key = named.unwrap_or(key);
         let seq = key.verify(p, self.rcv_auth_seq)?;
         if key.kind() != crate::auth::AuthType::SimplePassword {
             self.rcv_auth_seq = Some(seq);

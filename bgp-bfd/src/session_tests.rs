@@ -689,6 +689,18 @@ proptest! {
     }
 }
 
+/// Sessions a (ours, running Echo at `a_echo`) and b (inviting Echo packets at `b_rx`).
+fn echo_pair(a_echo: Option<Duration>, b_rx: Duration) -> (Session, Session) {
+    let mut ca = cfg();
+    ca.echo_tx = a_echo;
+    let mut cb = cfg();
+    cb.required_min_echo_rx = b_rx;
+    (
+        Session::new(ca, NonZeroU32::new(OURS).unwrap(), Duration::ZERO),
+        Session::new(cb, NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO),
+    )
+}
+
 /// §6.4, §6.8.9: the Echo function runs only while Up and while the peer advertises a
 /// nonzero Required Min Echo RX Interval, never faster than that; looped packets keep
 /// the session Up; when they stop coming back (the peer forwards no more, its control
@@ -696,12 +708,7 @@ proptest! {
 /// intervals.
 #[test]
 fn echo_function_runs_and_detects_a_broken_loop() {
-    let mut ca = cfg();
-    ca.echo_tx = Some(20 * MS);
-    let mut cb = cfg();
-    cb.required_min_echo_rx = 50 * MS;
-    let mut a = Session::new(ca, NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
-    let mut b = Session::new(cb, NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+    let (mut a, mut b) = echo_pair(Some(20 * MS), 50 * MS);
     let mut now = Duration::ZERO;
     let mut sent = Vec::new();
     let mut in_flight: VecDeque<(Duration, EchoPacket)> = VecDeque::new();
@@ -777,12 +784,7 @@ fn echo_function_runs_and_detects_a_broken_loop() {
 /// session stays Up on its Control packets.
 #[test]
 fn echo_that_never_left_does_not_fail() {
-    let mut ca = cfg();
-    ca.echo_tx = Some(20 * MS);
-    let mut cb = cfg();
-    cb.required_min_echo_rx = 20 * MS;
-    let mut a = Session::new(ca, NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
-    let mut b = Session::new(cb, NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+    let (mut a, mut b) = echo_pair(Some(20 * MS), 20 * MS);
     let mut now = Duration::ZERO;
     let mut polled = 0;
     while now < Duration::from_secs(4) {
@@ -803,12 +805,7 @@ fn echo_that_never_left_does_not_fail() {
 #[test]
 fn echo_needs_both_sides() {
     for (a_echo, b_rx) in [(Some(20 * MS), Duration::ZERO), (None, 50 * MS)] {
-        let mut ca = cfg();
-        ca.echo_tx = a_echo;
-        let mut cb = cfg();
-        cb.required_min_echo_rx = b_rx;
-        let mut a = Session::new(ca, NonZeroU32::new(OURS).unwrap(), Duration::ZERO);
-        let mut b = Session::new(cb, NonZeroU32::new(THEIRS).unwrap(), Duration::ZERO);
+        let (mut a, mut b) = echo_pair(a_echo, b_rx);
         let mut now = Duration::ZERO;
         let mut advertised = 0;
         while now < Duration::from_secs(3) {
