@@ -45,7 +45,7 @@ use bgp_bfd::{AuthKey, AuthType, Event, SessionConfig, State};
 use bgp_fsm::driver::PeerHandle;
 use bgp_wire::Notification;
 use serde::Deserialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::config::ConfigError;
 
@@ -371,12 +371,13 @@ impl BfdConfig {
         if multiplier < 2 {
             return Err(bad(&format!("{key}.multiplier"), multiplier, "2 to 255"));
         }
+        let auth = Self::auth_key(key, p)?;
         Ok(Some(BfdSettings {
             min_rx: ms("min-rx-ms", p.min_rx_ms, d.min_rx)?,
             min_tx: ms("min-tx-ms", p.min_tx_ms, d.min_tx)?,
             multiplier,
-            auth: Self::auth_key(key, p)?,
-            accept_keys: Self::accept_keys(key, p)?,
+            accept_keys: Self::accept_keys(key, p, auth.as_ref())?,
+            auth,
             passive: p.passive.unwrap_or(false),
             // (An interval without `echo = true`, e.g. a neighbour switching off the
             // global Echo, is kept for nothing.)
@@ -414,11 +415,15 @@ impl BfdConfig {
             .map_err(|e| bad(&format!("{key}.key"), "<secret>", &e.to_string()))
     }
 
-    /// The keys of `accept-keys`, of the type of `auth`; the signing key's ID may not
-    /// repeat among them, nor may theirs.
-    fn accept_keys(key: &str, p: &BfdParams) -> Result<Vec<AuthKey>, ConfigError> {
+    /// The keys of `accept-keys`, of the type of the signing key `sign`; the signing
+    /// key's ID may not repeat among them, nor may theirs.
+    fn accept_keys(
+        key: &str,
+        p: &BfdParams,
+        sign: Option<&AuthKey>,
+    ) -> Result<Vec<AuthKey>, ConfigError> {
         let list = p.accept_keys.as_deref().unwrap_or_default();
-        let Some(name) = &p.auth else {
+        let Some(sign) = sign else {
             if !list.is_empty() {
                 return Err(bad(
                     &format!("{key}.auth"),
@@ -428,14 +433,10 @@ impl BfdConfig {
             }
             return Ok(Vec::new());
         };
-        // `auth_key` has checked the name.
-        let kind: AuthType = name.parse().map_err(|e: bgp_bfd::UnknownAuthType| {
-            bad(&format!("{key}.auth"), name, &e.to_string())
-        })?;
-        let mut ids = vec![p.key_id.unwrap_or(1)];
+        let at = format!("{key}.accept-keys");
+        let mut ids = vec![sign.key_id()];
         let mut out = Vec::new();
         for a in list {
-            let at = format!("{key}.accept-keys");
             if ids.contains(&a.key_id) {
                 return Err(bad(
                     &at,
@@ -446,7 +447,7 @@ impl BfdConfig {
             ids.push(a.key_id);
             let secret = Self::secret(&at, a.key.as_deref(), a.key_file.as_deref())?;
             out.push(
-                AuthKey::new(kind, a.key_id, &secret)
+                AuthKey::new(sign.kind(), a.key_id, &secret)
                     .map_err(|e| bad(&format!("{at}.key"), "<secret>", &e.to_string()))?,
             );
         }
@@ -512,9 +513,9 @@ pub fn takes_bgp_down(e: &Event) -> bool {
 /// speaker without BFD opens no UDP socket).
 pub type DriverSource = std::sync::Arc<dyn Fn() -> Option<Bfd> + Send + Sync>;
 
-/// Run the BFD side of the BGP peer `bgp` (address `peer`) until `stop` fires (or its
-/// sender is dropped). `settings` brings what the session should be, the first value at
-/// once and later ones on a reload:
+/// Run the BFD side of the BGP peer `bgp` (address `peer`) until the sender of
+/// `settings` is dropped. `settings` brings what the session should be, the first value
+/// at once and later ones on a reload:
 /// - `Some` with [`BfdSettings::same_session`] as the running one changes the running
 ///   session in place: new timers through a Poll Sequence (RFC 5880 §6.8.3), new keys
 ///   from the next packet on. Neither BFD nor BGP flaps.
@@ -529,14 +530,12 @@ pub fn spawn_for_peer(
     peer: IpAddr,
     local: Option<IpAddr>,
     bgp: PeerHandle,
-    mut stop: oneshot::Receiver<()>,
     mut settings: mpsc::UnboundedReceiver<Option<BfdSettings>>,
 ) {
     tokio::spawn(async move {
         let mut running: Option<Running> = None;
         loop {
             tokio::select! {
-                _ = &mut stop => break,
                 want = settings.recv() => {
                     let Some(want) = want else { break };
                     match (running.as_mut(), want) {
@@ -572,7 +571,7 @@ pub fn spawn_for_peer(
 struct Running {
     settings: BfdSettings,
     session: SessionHandle,
-    events: tokio::sync::mpsc::Receiver<Event>,
+    events: mpsc::Receiver<Event>,
 }
 
 impl Running {

@@ -130,10 +130,8 @@ struct PeerBfd {
     peer: IpAddr,
     local: Option<IpAddr>,
     bgp: PeerHandle,
-    task: Option<(
-        tokio::sync::oneshot::Sender<()>,
-        mpsc::UnboundedSender<Option<crate::bfd::BfdSettings>>,
-    )>,
+    /// Dropping it ends the task (and removes its session).
+    task: Option<mpsc::UnboundedSender<Option<crate::bfd::BfdSettings>>>,
 }
 
 impl PeerBfd {
@@ -142,19 +140,17 @@ impl PeerBfd {
             if want.is_none() {
                 return;
             }
-            let (stop, stop_rx) = tokio::sync::oneshot::channel();
             let (tx, rx) = mpsc::unbounded_channel();
             crate::bfd::spawn_for_peer(
                 self.source.clone(),
                 self.peer,
                 self.local,
                 self.bgp.clone(),
-                stop_rx,
                 rx,
             );
-            self.task = Some((stop, tx));
+            self.task = Some(tx);
         }
-        if let Some((_, tx)) = &self.task {
+        if let Some(tx) = &self.task {
             let _ = tx.send(want);
         }
     }

@@ -302,19 +302,21 @@ impl Speaker {
         // meanwhile is not started again from here.
         let old = {
             let mut peers = lock(&self.inner.peers);
-            match peers.get(&addr) {
-                Some(e) if e.cmd.same_channel(&cmd) => peers.remove(&addr),
+            match peers.entry(addr) {
+                std::collections::btree_map::Entry::Occupied(e)
+                    if e.get().cmd.same_channel(&cmd) =>
+                {
+                    e.remove()
+                }
                 _ => return Err(SpeakerError::NoSuchPeer(addr)),
             }
         };
-        if let Some(old) = old {
-            stop_entry(
-                old,
-                Some("configuration changed".into()),
-                Duration::from_secs(3),
-            )
-            .await;
-        }
+        stop_entry(
+            old,
+            Some("configuration changed".into()),
+            Duration::from_secs(3),
+        )
+        .await;
         let entry = self.start_peer(settings)?;
         lock(&self.inner.peers).insert(addr, entry);
         self.emit(SpeakerEvent::PeerRestarted {
