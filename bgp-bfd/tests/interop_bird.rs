@@ -133,14 +133,9 @@ fn bird_authenticated_sessions() {
             let (kind, id, secret) = c.our_key;
             cfg.auth = Some(AuthKey::new(kind, id, secret).unwrap());
             let mut s = bfd.add_session(c.bird.parse().unwrap(), cfg).await.unwrap();
-            let mut evs = s.take_events().unwrap();
             let tx = ev_tx.clone();
-            tokio::spawn(async move {
-                while let Some(e) = evs.recv().await {
-                    if tx.send((i, Instant::now(), e)).is_err() {
-                        break;
-                    }
-                }
+            testlab::forward(s.take_events().unwrap(), move |e| {
+                tx.send((i, Instant::now(), e)).is_ok()
             });
             sessions.push(s);
         }
@@ -317,13 +312,8 @@ fn bird_key_rollover() {
             .add_session("10.9.6.1".parse().unwrap(), cfg)
             .await
             .unwrap();
-        let mut evs = s.take_events().unwrap();
-        tokio::spawn(async move {
-            while let Some(e) = evs.recv().await {
-                if ev_tx.send((Instant::now(), e)).is_err() {
-                    break;
-                }
-            }
+        testlab::forward(s.take_events().unwrap(), move |e| {
+            ev_tx.send((Instant::now(), e)).is_ok()
         });
         while let Some((sign, accept)) = step_rx.recv().await {
             s.set_auth(sign, accept);

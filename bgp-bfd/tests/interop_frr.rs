@@ -74,14 +74,9 @@ fn frr_bfdd_interop() {
                 .add_session(a.parse().unwrap(), cfg.clone())
                 .await
                 .unwrap();
-            let mut evs = s.take_events().unwrap();
             let tx = ev_tx.clone();
-            tokio::spawn(async move {
-                while let Some(e) = evs.recv().await {
-                    if tx.send((i, Instant::now(), e)).is_err() {
-                        break;
-                    }
-                }
+            testlab::forward(s.take_events().unwrap(), move |e| {
+                tx.send((i, Instant::now(), e)).is_ok()
             });
             sessions.push(s);
         }

@@ -63,13 +63,8 @@ fn frr_bfdd_multihop() {
             )
             .await
             .unwrap();
-        let mut evs = s.take_events().unwrap();
-        tokio::spawn(async move {
-            while let Some(e) = evs.recv().await {
-                if ev_tx.send((Instant::now(), e)).is_err() {
-                    break;
-                }
-            }
+        testlab::forward(s.take_events().unwrap(), move |e| {
+            ev_tx.send((Instant::now(), e)).is_ok()
         });
         let _ = quit_rx.await;
         drop(s);

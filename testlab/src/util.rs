@@ -25,6 +25,23 @@ pub fn unique_name(prefix: &str) -> String {
     name
 }
 
+/// Hand every value from an async channel to `to` until the channel closes or `to`
+/// returns false, in a task of the current tokio runtime: how tests running code in a
+/// runtime (e.g. [`spawn_in_netns`](crate::spawn_in_netns)) pass its events to the test
+/// thread, typically `move |e| tx.send((Instant::now(), e)).is_ok()`.
+pub fn forward<T: Send + 'static>(
+    mut from: tokio::sync::mpsc::Receiver<T>,
+    mut to: impl FnMut(T) -> bool + Send + 'static,
+) {
+    tokio::spawn(async move {
+        while let Some(v) = from.recv().await {
+            if !to(v) {
+                break;
+            }
+        }
+    });
+}
+
 /// Polls `cond` every 50 ms until it returns true (then returns true) or `timeout` passes
 /// (then returns false). `cond` is always called at least once.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
