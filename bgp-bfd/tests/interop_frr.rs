@@ -3,6 +3,9 @@
 //! both come Up; `show bfd peers json` shows the intervals we advertise; a parameter change
 //! goes through Poll/Final without a flap on either side; we detect bfdd's loss (SIGSTOP);
 //! bfdd detects ours (our link down); tshark decodes every packet we sent without error.
+//! The whole lab runs twice: with the driver's UDP socket, and with
+//! [`DriverConfig::link_tx`] (Up sessions' IPv4 packets through a packet socket), where
+//! tshark also verifies the checksums of every IPv4 packet of ours.
 #![cfg(feature = "tokio")]
 
 use std::time::{Duration, Instant};
@@ -29,16 +32,31 @@ enum Step {
     Quit,
 }
 
+/// The two runs share the machine's CPU with nothing else of theirs: one at a time, so
+/// their detection times are not measured under each other's load.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn frr_bfdd_interop() {
+    run(false);
+}
+
+#[test]
+fn frr_bfdd_interop_link_tx() {
+    run(true);
+}
+
+fn run(link_tx: bool) {
     if !require_root_and(&[
         "/usr/lib/frr/bfdd",
         "/usr/lib/frr/zebra",
         "vtysh",
         "tcpdump",
+        "ethtool",
     ]) {
         return;
     }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let r = Netns::new("bfr").unwrap();
     let n = Netns::new("bfn").unwrap();
     let veth = link(
@@ -54,6 +72,10 @@ fn frr_bfdd_interop() {
         "1",
     )
     .unwrap();
+    // Real checksums in the packets the kernel sends too (no offload), so that tshark can
+    // verify every packet of ours.
+    n.exec(&["ethtool", "-K", veth.b_if(), "tx", "off"])
+        .unwrap();
     let mut frr = Frr::start(&r, "hostname bgpd\n").unwrap();
     let bfdd = frr
         .start_bfdd(&Frr::bfdd_config(&PEERS, 100, 100, 3))
@@ -64,9 +86,12 @@ fn frr_bfdd_interop() {
     let (ev_tx, ev_rx) = std::sync::mpsc::channel::<(usize, Instant, Event)>();
     // Our side: 150 ms TX, 120 ms RX, x4, so FRR's view of them is unmistakable.
     let ours = spawn_in_netns(&n, move || async move {
-        let bfd = Bfd::spawn(DriverConfig::default())
-            .await
-            .expect("bind 3784");
+        let bfd = Bfd::spawn(DriverConfig {
+            link_tx,
+            ..DriverConfig::default()
+        })
+        .await
+        .expect("bind 3784");
         let cfg = SessionConfig::new(150 * MS, 120 * MS, 4);
         let mut sessions = Vec::new();
         for (i, a) in FRR_ADDRS.iter().enumerate() {
@@ -90,8 +115,9 @@ fn frr_bfdd_interop() {
                 Step::Quit => break,
             }
         }
-        let sent = bfd.stats().sent.load(std::sync::atomic::Ordering::Relaxed);
-        (sent, bfd.source_ports())
+        let st = bfd.stats();
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        (load(&st.sent), load(&st.link_sent), bfd.source_ports())
     });
 
     // Wait until both sessions report Up.
@@ -237,8 +263,15 @@ fn frr_bfdd_interop() {
     }
 
     step_tx.send(Step::Quit).unwrap();
-    let (sent, (p4, p6)) = ours.join().unwrap();
+    let (sent, link_sent, (p4, p6)) = ours.join().unwrap();
     assert!(sent > 20);
+    eprintln!("link_tx {link_tx}: {sent} packets sent, {link_sent} of them on the link");
+    if link_tx {
+        // Up IPv4 packets leave on the link: more than a quarter of all (IPv6 included).
+        assert!(link_sent * 4 > sent, "{link_sent} of {sent}");
+    } else {
+        assert_eq!(link_sent, 0);
+    }
     for p in [p4.unwrap(), p6.unwrap()] {
         assert!((49152..=65535).contains(&p));
     }
@@ -257,6 +290,8 @@ fn frr_bfdd_interop() {
                     "bfd.sta",
                     "ip.flags.df",
                     "ip.id",
+                    "ip.dsfield.dscp",
+                    "ipv6.tclass.dscp",
                 ],
             )
             .unwrap();
@@ -273,6 +308,8 @@ fn frr_bfdd_interop() {
                 assert!(r[5] == "1" || r[5] == "True", "DF not set: {r:?}");
                 assert_eq!(r[6], "0x0000", "IP ID: {r:?}");
             }
+            // DSCP CS6 (network control) on both families and both ways out.
+            assert!(r[7] == "48" || r[8] == "48", "DSCP: {r:?}");
         }
         let states: std::collections::BTreeSet<_> = rows.iter().map(|r| r[4].clone()).collect();
         eprintln!("tshark: {} packets of ours, states {states:?}", rows.len());
@@ -281,5 +318,30 @@ fn frr_bfdd_interop() {
             .fields("bfd.flags.p == 1 && ip.src == 10.9.0.2", &["bfd.flags.p"])
             .unwrap();
         assert!(!polls.is_empty(), "no Poll packet of ours seen");
+        // tshark verifies the IPv4 and UDP checksums of our IPv4 packets (the kernel's
+        // and, with link_tx, our own): none bad, and as many good as we sent.
+        let checked = cap
+            .tshark(&[
+                "-o",
+                "ip.check_checksum:TRUE",
+                "-o",
+                "udp.check_checksum:TRUE",
+                "-Y",
+                "bfd && ip.src == 10.9.0.2",
+                "-T",
+                "fields",
+                "-e",
+                "ip.checksum.status",
+                "-e",
+                "udp.checksum.status",
+            ])
+            .unwrap();
+        let lines: Vec<&str> = checked.lines().filter(|l| !l.trim().is_empty()).collect();
+        let good = lines.iter().filter(|l| l.trim() == "1\t1").count();
+        eprintln!(
+            "tshark: {good} of {} IPv4 packets of ours with good checksums",
+            lines.len()
+        );
+        assert!(good > 10 && good == lines.len(), "checksums: {lines:?}");
     }
 }

@@ -31,6 +31,7 @@
 //! ```
 
 mod echo;
+mod link;
 mod sockets;
 mod sys;
 
@@ -101,6 +102,22 @@ pub struct DriverConfig {
     /// or sockets that cannot be opened (sending needs CAP_NET_RAW): such sessions run
     /// without Echo.
     pub echo_port: Option<u16>,
+    /// Send the Control packets of Up IPv4 single-hop sessions as whole IPv4/UDP packets
+    /// through a packet socket, straight to the peer's link-layer address from the
+    /// kernel's neighbour table, instead of through the UDP socket. Off by default.
+    ///
+    /// This skips the kernel's UDP and IP output path (route lookup, netfilter OUTPUT and
+    /// POSTROUTING, cgroup socket hooks), the larger part of the driver's CPU time with
+    /// many sessions: at 1,000 sessions at 100 ms it takes the driver from about 7 % to
+    /// about 4 % of a core on the machine of the README's measurements. The packets are
+    /// the same on the wire (same source port, TTL 255, DSCP CS6, Don't Fragment) and
+    /// still pass the interface's queueing discipline. Sessions that are not Up, multihop
+    /// and IPv6 sessions, and peers missing from the neighbour table (or whose send
+    /// failed) keep the UDP socket, so the kernel keeps resolving and confirming the
+    /// neighbour; a changed MAC address is picked up within 5 s (the neighbour table is
+    /// read again at most that often). Needs CAP_NET_RAW; without it the driver warns
+    /// and uses the UDP socket only.
+    pub link_tx: bool,
 }
 
 impl Default for DriverConfig {
@@ -116,6 +133,7 @@ impl Default for DriverConfig {
             poll_above_pps: Some(2000),
             poll_interval: Duration::from_millis(5),
             echo_port: Some(ECHO_PORT),
+            link_tx: false,
         }
     }
 }
@@ -169,6 +187,9 @@ pub struct Stats {
     /// Whether the driver polls now rather than waking up per packet
     /// ([`DriverConfig::poll_above_pps`]).
     pub polling: AtomicBool,
+    /// Control packets of those [`sent`](Self::sent) that left through the packet
+    /// socket ([`DriverConfig::link_tx`]).
+    pub link_sent: AtomicU64,
     /// Echo packets sent.
     pub echo_sent: AtomicU64,
     /// Echo packets that came back and were taken by their session.
@@ -325,6 +346,15 @@ impl Bfd {
         let stats = Arc::new(Stats::default());
         let epoch = Instant::now();
         let seed = random_u64();
+        let packet = if cfg.link_tx {
+            link::PacketSock::open()
+                .inspect_err(|e| {
+                    tracing::warn!("BFD: no packet socket ({e}); Control packets use UDP only")
+                })
+                .ok()
+        } else {
+            None
+        };
         let core = Core {
             epoch,
             cfg,
@@ -343,6 +373,10 @@ impl Bfd {
             rate_count: 0,
             rate_since: Duration::ZERO,
             echo: None,
+            packet,
+            neighbours: link::Neighbours::default(),
+            txl: link::LinkBatch::new(),
+            refused: Vec::new(),
         };
         tokio::spawn(core.run(cmd_rx));
         Ok(Bfd {
@@ -452,13 +486,14 @@ struct Entry {
     events: mpsc::Sender<Event>,
     scheduled: Option<Duration>,
     removing: bool,
-    /// Our address on the link, for Echo packets: the bound local address, or the
-    /// destination of the peer's last Control packet.
-    echo_src: Option<std::net::Ipv4Addr>,
-    /// The peer's link for Echo packets, looked up in the neighbour table.
-    link: Option<echo::Link>,
-    /// When the neighbour table was last read for it.
-    looked_up: Option<Duration>,
+    /// Our IPv4 address on the link: the bound local address, or the destination of
+    /// the peer's last Control packet. The source of packets sent on the link (Echo,
+    /// and Control with [`DriverConfig::link_tx`]).
+    src4: Option<std::net::Ipv4Addr>,
+    /// The peer's link, from the neighbour table.
+    link: Option<link::Link>,
+    /// Whether the missing `accept_local` has been reported for this session.
+    warned_accept_local: bool,
 }
 
 struct Core {
@@ -483,8 +518,17 @@ struct Core {
     /// Packets received since `rate_since`, to choose the mode.
     rate_count: u64,
     rate_since: Duration,
-    /// The Echo sockets, once a session runs Echo.
+    /// The Echo receive socket, once a session runs Echo.
     echo: Option<echo::Echo>,
+    /// The send-only packet socket: for Echo packets (opened with the first session
+    /// running Echo) and for Control packets ([`DriverConfig::link_tx`], opened at start).
+    packet: Option<link::PacketSock>,
+    /// The kernel's neighbour table, cached.
+    neighbours: link::Neighbours,
+    /// Control packets queued for the packet socket.
+    txl: link::LinkBatch,
+    /// Sessions whose packet the packet socket refused in the last batch.
+    refused: Vec<u32>,
 }
 
 impl Core {
@@ -593,6 +637,7 @@ impl Core {
 
     /// Send every queued packet.
     fn flush(&mut self) {
+        self.flush_link();
         for v6 in [false, true] {
             let (socks, batch) = if v6 {
                 (&self.v6, &mut self.tx6)
@@ -611,6 +656,28 @@ impl Core {
                 .send_errors
                 .fetch_add(refused as u64, Ordering::Relaxed);
         }
+    }
+
+    /// Send the Control packets queued for the packet socket; a session whose packet
+    /// was refused looks its peer up again before it uses the link next.
+    fn flush_link(&mut self) {
+        if self.txl.len() == 0 {
+            return;
+        }
+        let sent = match &self.packet {
+            Some(p) => p.send_batch(&mut self.txl, &mut self.refused),
+            None => 0,
+        };
+        for d in self.refused.drain(..) {
+            if let Some(e) = self.sessions.get_mut(&d) {
+                e.link = None;
+            }
+            self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
+        self.stats
+            .link_sent
+            .fetch_add(sent as u64, Ordering::Relaxed);
     }
 
     fn command(&mut self, c: Cmd) {
@@ -729,12 +796,12 @@ impl Core {
                 events,
                 scheduled: None,
                 removing: false,
-                echo_src: match local {
+                src4: match local {
                     Some(IpAddr::V4(a)) => Some(a),
                     _ => None,
                 },
                 link: None,
-                looked_up: None,
+                warned_accept_local: false,
             },
         );
         self.by_peer.insert((peer.ip(), local, multihop), disc);
@@ -855,7 +922,7 @@ impl Core {
         if e.local.is_none()
             && let Some(IpAddr::V4(d)) = got.dst
         {
-            e.echo_src = Some(d);
+            e.src4 = Some(d);
         }
         let ok = match e.session.handle_packet(now, &p) {
             Ok(()) => true,
@@ -897,8 +964,13 @@ impl Core {
             .v4
             .as_ref()
             .map_or(*SOURCE_PORTS.start(), |s| s.tx_port);
-        match echo::Echo::open(port, src_port) {
-            Ok(e) => {
+        let packet = match self.packet.take() {
+            Some(p) => Ok(p),
+            None => link::PacketSock::open(),
+        };
+        match packet.and_then(|p| Ok((p, echo::Echo::open(port, src_port)?))) {
+            Ok((p, e)) => {
+                self.packet = Some(p);
                 self.echo = Some(e);
                 true
             }
@@ -922,7 +994,7 @@ impl Core {
         let check_ttl = self.cfg.check_ttl;
         EchoPacket::decode(data).is_some_and(|ep| {
             self.sessions.get_mut(&ep.disc).is_some_and(|e| {
-                let from_us = matches!(got.src.ip(), IpAddr::V4(a) if Some(a) == e.echo_src);
+                let from_us = matches!(got.src.ip(), IpAddr::V4(a) if Some(a) == e.src4);
                 let ttl_ok = !check_ttl || got.ttl.is_some_and(|t| t >= 254);
                 from_us && ttl_ok && e.session.handle_echo(now, &ep).is_ok()
             })
@@ -954,6 +1026,41 @@ impl Core {
         };
         e.session.handle_timeout(now);
         while let Some(p) = e.session.poll_transmit(now) {
+            // An Up IPv4 single-hop session's packet, with the peer's link known, leaves
+            // through the packet socket (DriverConfig::link_tx).
+            let on_link = match (e.peer, e.src4) {
+                (SocketAddr::V4(peer), Some(src))
+                    if self.packet.is_some()
+                        && self.cfg.link_tx
+                        && !e.multihop
+                        && e.session.state() == State::Up =>
+                {
+                    fresh_link(e, &mut self.neighbours, now).map(|l| (l, src, *peer.ip()))
+                }
+                _ => None,
+            };
+            if let (Some((link, src, dst)), Some(socks)) = (on_link, &self.v4) {
+                if self.txl.is_full()
+                    && let Some(pk) = &self.packet
+                {
+                    let sent = pk.send_batch(&mut self.txl, &mut self.refused);
+                    self.stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
+                    self.stats
+                        .link_sent
+                        .fetch_add(sent as u64, Ordering::Relaxed);
+                    // (The refused sessions are dealt with at the next flush.)
+                }
+                let ports = (socks.tx_port, e.peer.port());
+                self.txl.push(link, disc, src, dst, ports, |out| {
+                    if p.encoded_len() > out.len() {
+                        return None;
+                    }
+                    let mut w: &mut [u8] = out;
+                    p.encode(&mut w).ok()?;
+                    Some(sys::TX_BUF - w.len())
+                });
+                continue;
+            }
             let batch = match e.peer {
                 SocketAddr::V4(_) => &mut self.tx4,
                 SocketAddr::V6(_) => &mut self.tx6,
@@ -982,8 +1089,8 @@ impl Core {
             });
         }
         while let Some(ep) = e.session.poll_echo(now) {
-            if let Some(echo) = &self.echo {
-                send_echo(echo, e, ep, now, &self.stats);
+            if let (Some(echo), Some(pk)) = (&self.echo, &self.packet) {
+                send_echo(pk, echo, e, ep, now, &self.stats, &mut self.neighbours);
             }
         }
         while let Some(ev) = e.session.poll_event() {
@@ -1007,40 +1114,50 @@ impl Core {
     }
 }
 
-/// Send one Echo packet of `e`'s session: from and to our address on the link, handed
-/// to the peer's link-layer address (looked up again every few seconds, after a failed
-/// send, and at most once a second while unknown). A packet that cannot leave, or whose
-/// return the kernel would drop (`accept_local` off), is not sent, so it arms no failure.
-fn send_echo(echo: &echo::Echo, e: &mut Entry, ep: EchoPacket, now: Duration, stats: &Stats) {
+/// The peer's link for `e`: its cached one while fresh, else from the neighbour table
+/// (IPv4 peers only).
+fn fresh_link(e: &mut Entry, nb: &mut link::Neighbours, now: Duration) -> Option<link::Link> {
     let IpAddr::V4(peer) = e.peer.ip() else {
-        return;
+        return None;
     };
-    let stale = e.link.is_none_or(|l| !l.fresh(now));
-    let may_look = e
-        .looked_up
-        .is_none_or(|t| now >= t + Duration::from_secs(1));
-    if stale && may_look {
-        e.looked_up = Some(now);
-        let new = echo::resolve(peer, now);
-        if let Some(l) = new
-            && !l.accepts_own
-            && e.link.is_none_or(|old| old.accepts_own)
-        {
-            tracing::warn!(
-                %peer,
-                "BFD Echo: accept_local is off on the interface to the peer, so the kernel \
-                 would drop our Echo packets as they come back; not sending them (sysctl \
-                 net.ipv4.conf.IFACE.accept_local=1)"
-            );
-        }
-        e.link = new.or(e.link);
+    if e.link.is_none_or(|l| !l.fresh(now)) {
+        e.link = nb.lookup(peer, now);
     }
-    let (Some(src), Some(link)) = (e.echo_src, e.link.filter(|l| l.accepts_own)) else {
+    e.link
+}
+
+/// Send one Echo packet of `e`'s session: from and to our address on the link, handed
+/// to the peer's link-layer address (from the neighbour table, looked up again every few
+/// seconds and after a failed send). A packet that cannot leave, or whose return the
+/// kernel would drop (`accept_local` off), is not sent, so it arms no failure.
+fn send_echo(
+    packet: &link::PacketSock,
+    echo: &echo::Echo,
+    e: &mut Entry,
+    ep: EchoPacket,
+    now: Duration,
+    stats: &Stats,
+    nb: &mut link::Neighbours,
+) {
+    let link = fresh_link(e, nb, now);
+    if let Some(l) = link
+        && !l.accepts_own
+        && !e.warned_accept_local
+    {
+        e.warned_accept_local = true;
+        tracing::warn!(
+            peer = %e.peer.ip(),
+            "BFD Echo: accept_local is off on the interface to the peer, so the kernel \
+             would drop our Echo packets as they come back; not sending them (sysctl \
+             net.ipv4.conf.IFACE.accept_local=1)"
+        );
+    }
+    let (Some(src), Some(link)) = (e.src4, link.filter(|l| l.accepts_own)) else {
         stats.echo_unsent.fetch_add(1, Ordering::Relaxed);
         return;
     };
     let d = echo::datagram(src, echo.src_port, echo.port, &ep.encode());
-    match echo.send(&link, &d) {
+    match packet.send(&link, &d) {
         Ok(()) => {
             e.session.echo_sent(now);
             stats.echo_sent.fetch_add(1, Ordering::Relaxed);

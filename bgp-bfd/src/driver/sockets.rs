@@ -103,12 +103,15 @@ impl Sockets {
         let rx = open_rx(v6, listen_port, true)?;
         let mh = None;
         let tx = Socket::new(domain(v6), Type::DGRAM, Some(Protocol::UDP))?;
+        // DSCP CS6, network control (as FRR's bfdd marks BFD; RFC 4594), best effort.
         if v6 {
             tx.set_only_v6(true)?;
             tx.set_unicast_hops_v6(255)?;
+            let _ = tx.set_tclass_v6(0xc0);
         } else {
             tx.set_ttl(255)?;
             sys::set_dont_fragment(&tx)?;
+            let _ = tx.set_tos(0xc0);
         }
         tx.set_nonblocking(true)?;
         // One source port from the RFC 5881 range, starting at a per-process offset.

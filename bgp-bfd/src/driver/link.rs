@@ -1,0 +1,448 @@
+//! Sending whole IPv4/UDP packets straight to a neighbour's link-layer address through a
+//! send-only `AF_PACKET` socket: the way out of our Echo packets (which the kernel's
+//! routing would deliver locally) and, with [`DriverConfig::link_tx`], of the Control
+//! packets of Up IPv4 single-hop sessions (which then skip the kernel's UDP and IP
+//! output path, the larger part of the driver's CPU time at 1,000 sessions). The
+//! neighbour's MAC address comes from the kernel's neighbour table, read for all
+//! sessions at once and cached. Sending needs CAP_NET_RAW. (Unsafe code: no safe crate
+//! offers packet sockets with a link-layer destination.)
+//!
+//! [`DriverConfig::link_tx`]: super::DriverConfig::link_tx
+#![allow(unsafe_code)]
+
+use std::collections::HashMap;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use super::sys::{BATCH, TX_BUF};
+
+/// How long a resolved link-layer address is used before it is looked up again, and how
+/// old the cached neighbour table may be.
+const LINK_TTL: Duration = Duration::from_secs(5);
+/// The neighbour table is read again for an address it lacked at most this often.
+const MISS_RETRY: Duration = Duration::from_secs(1);
+
+/// IPv4 and UDP headers.
+pub(super) const HEADERS: usize = 20 + 8;
+
+/// A neighbour's link: where to hand a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Link {
+    pub(super) ifindex: i32,
+    pub(super) mac: [u8; 6],
+    /// When it was looked up.
+    pub(super) at: Duration,
+    /// Whether the interface takes packets with our own source address
+    /// (`accept_local`); without it the kernel drops our Echo packets as they come back.
+    pub(super) accepts_own: bool,
+}
+
+impl Link {
+    pub(super) fn fresh(&self, now: Duration) -> bool {
+        now < self.at + LINK_TTL
+    }
+}
+
+/// The kernel's IPv4 neighbour table (complete entries), as last read.
+#[derive(Default)]
+pub(super) struct Neighbours {
+    table: HashMap<Ipv4Addr, Link>,
+    /// When the table was last read.
+    read_at: Option<Duration>,
+}
+
+impl Neighbours {
+    /// `peer`'s link: from the cached table while it is fresh; otherwise, or when the
+    /// peer is missing from it (at most once a [`MISS_RETRY`]), from a new reading of
+    /// `/proc/thread-self/net/arp` (the table of this thread's network namespace).
+    pub(super) fn lookup(&mut self, peer: Ipv4Addr, now: Duration) -> Option<Link> {
+        self.lookup_in(peer, now, || {
+            std::fs::read_to_string("/proc/thread-self/net/arp").ok()
+        })
+    }
+
+    /// [`lookup`](Self::lookup), reading the table text from `table` when it must.
+    fn lookup_in(
+        &mut self,
+        peer: Ipv4Addr,
+        now: Duration,
+        table: impl FnOnce() -> Option<String>,
+    ) -> Option<Link> {
+        let age = self.read_at.map(|t| now.saturating_sub(t));
+        let stale = age.is_none_or(|a| a >= LINK_TTL);
+        let hit = self.table.get(&peer).copied();
+        if stale || (hit.is_none() && age.is_none_or(|a| a >= MISS_RETRY)) {
+            self.read(now, table());
+            return self.table.get(&peer).copied();
+        }
+        hit
+    }
+
+    fn read(&mut self, now: Duration, text: Option<String>) {
+        self.read_at = Some(now);
+        self.table.clear();
+        let Some(text) = text else {
+            return;
+        };
+        // Per device: its index and whether it accepts our own source address.
+        let mut devs: HashMap<&str, Option<(i32, bool)>> = HashMap::new();
+        let accept_all = accepts_local("all");
+        for (ip, dev, mac) in parse_arp(&text) {
+            let d = *devs.entry(dev).or_insert_with(|| {
+                let name = std::ffi::CString::new(dev).ok()?;
+                // SAFETY: a valid NUL-terminated name.
+                let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+                let ifindex = i32::try_from(ifindex).ok().filter(|i| *i != 0)?;
+                Some((ifindex, accept_all || accepts_local(dev)))
+            });
+            if let Some((ifindex, accepts_own)) = d {
+                self.table.insert(
+                    ip,
+                    Link {
+                        ifindex,
+                        mac,
+                        at: now,
+                        accepts_own,
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn accepts_local(dev: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{dev}/accept_local"))
+        .is_ok_and(|v| v.trim() == "1")
+}
+
+/// The complete (ATF_COM) entries of `/proc/net/arp`: address, device, MAC address.
+fn parse_arp(text: &str) -> impl Iterator<Item = (Ipv4Addr, &str, [u8; 6])> {
+    const ATF_COM: u32 = 0x2;
+    text.lines().skip(1).filter_map(|l| {
+        let mut f = l.split_whitespace();
+        let (ip, _hw_type, flags, hw, _mask, dev) = (
+            f.next()?,
+            f.next()?,
+            f.next()?,
+            f.next()?,
+            f.next()?,
+            f.next()?,
+        );
+        if f.next().is_some() {
+            return None;
+        }
+        let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).ok()?;
+        if flags & ATF_COM == 0 {
+            return None;
+        }
+        let ip = ip.parse::<Ipv4Addr>().ok()?;
+        let mut mac = [0u8; 6];
+        let mut parts = hw.split(':');
+        for b in &mut mac {
+            *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+        }
+        (parts.next().is_none() && mac != [0; 6]).then_some((ip, dev, mac))
+    })
+}
+
+/// One's complement sum of 16-bit words, folded.
+pub(super) fn sum16(init: u32, data: &[u8]) -> u32 {
+    let mut s = init;
+    for c in data.chunks(2) {
+        let w = u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]);
+        s += u32::from(w);
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s
+}
+
+/// Write an IPv4/UDP packet into `out` around the `payload_len` octets already at
+/// `out[HEADERS..]`: TTL 255, DSCP CS6 (network control, as FRR's bfdd marks BFD),
+/// Don't Fragment, both checksums. Returns the packet's length.
+pub(super) fn ipv4_udp(
+    out: &mut [u8],
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    src_port: u16,
+    dst_port: u16,
+    payload_len: usize,
+) -> usize {
+    let total = HEADERS + payload_len;
+    let d = &mut out[..total];
+    d[..HEADERS].fill(0);
+    let udp_len = (total - 20) as u16;
+    d[0] = 0x45;
+    d[1] = 0xc0;
+    d[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    d[6] = 0x40; // DF
+    d[8] = 255;
+    d[9] = 17;
+    d[12..16].copy_from_slice(&src.octets());
+    d[16..20].copy_from_slice(&dst.octets());
+    let ip_sum = !(sum16(0, &d[..20]) as u16);
+    d[10..12].copy_from_slice(&ip_sum.to_be_bytes());
+    d[20..22].copy_from_slice(&src_port.to_be_bytes());
+    d[22..24].copy_from_slice(&dst_port.to_be_bytes());
+    d[24..26].copy_from_slice(&udp_len.to_be_bytes());
+    // Pseudo-header: source, destination, protocol, UDP length.
+    let mut pseudo = [0u8; 12];
+    pseudo[..4].copy_from_slice(&src.octets());
+    pseudo[4..8].copy_from_slice(&dst.octets());
+    pseudo[9] = 17;
+    pseudo[10..12].copy_from_slice(&udp_len.to_be_bytes());
+    let s = sum16(sum16(0, &pseudo), &d[20..]);
+    let udp_sum = match !(s as u16) {
+        0 => 0xffff,
+        x => x,
+    };
+    d[26..28].copy_from_slice(&udp_sum.to_be_bytes());
+    total
+}
+
+fn sockaddr_ll(link: &Link) -> libc::sockaddr_ll {
+    // SAFETY: all-zero is a valid sockaddr_ll.
+    let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+    sll.sll_ifindex = link.ifindex;
+    sll.sll_halen = 6;
+    sll.sll_addr[..6].copy_from_slice(&link.mac);
+    sll
+}
+
+/// A send-only packet socket (the kernel adds the link-layer header).
+pub(super) struct PacketSock(OwnedFd);
+
+impl PacketSock {
+    pub(super) fn open() -> io::Result<PacketSock> {
+        // Protocol 0: a packet socket that receives nothing (it only sends).
+        // SAFETY: plain socket(2) call; the descriptor is owned at once.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor nobody else owns.
+        Ok(PacketSock(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Send one packet (IPv4 header included) on `link`.
+    pub(super) fn send(&self, link: &Link, packet: &[u8]) -> io::Result<()> {
+        let sll = sockaddr_ll(link);
+        // SAFETY: the buffer and the address are valid for the lengths given.
+        let n = unsafe {
+            libc::sendto(
+                self.0.as_raw_fd(),
+                packet.as_ptr().cast(),
+                packet.len(),
+                libc::MSG_DONTWAIT,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Send the queued packets with as few non-blocking `sendmmsg` calls as the kernel
+    /// allows and empty the batch. Returns the number sent and the sessions (local
+    /// discriminators) whose packet was refused.
+    pub(super) fn send_batch(&self, batch: &mut LinkBatch, refused: &mut Vec<u32>) -> usize {
+        let n = batch.meta.len();
+        // SAFETY: all-zero is a valid sockaddr_ll, iovec and mmsghdr.
+        let mut names: [libc::sockaddr_ll; BATCH] = unsafe { zeroed() };
+        let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for (i, m) in batch.meta.iter().enumerate() {
+            names[i] = sockaddr_ll(&m.link);
+            iovs[i] = libc::iovec {
+                iov_base: batch.bufs[i].as_mut_ptr().cast(),
+                iov_len: m.len,
+            };
+            let h = &mut hdrs[i].msg_hdr;
+            h.msg_name = (&mut names[i] as *mut libc::sockaddr_ll).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            h.msg_iov = &mut iovs[i];
+            h.msg_iovlen = 1;
+        }
+        let (mut at, mut sent) = (0usize, 0usize);
+        while at < n {
+            // SAFETY: hdrs[at..n] point into `names`, `iovs` and `batch.bufs`, all alive
+            // and unmoved for the duration of the call, with the stated lengths.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    self.0.as_raw_fd(),
+                    hdrs[at..].as_mut_ptr(),
+                    (n - at) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if rc > 0 {
+                at += rc as usize;
+                sent += rc as usize;
+            } else {
+                // The packet at `at` failed: skip it, and let its session look again.
+                refused.push(batch.meta[at].disc);
+                at += 1;
+            }
+        }
+        batch.meta.clear();
+        sent
+    }
+}
+
+struct LinkMeta {
+    len: usize,
+    link: Link,
+    /// The sending session.
+    disc: u32,
+}
+
+/// Reusable buffers for one `sendmmsg` on the packet socket.
+pub(super) struct LinkBatch {
+    bufs: Vec<[u8; HEADERS + TX_BUF]>,
+    meta: Vec<LinkMeta>,
+}
+
+impl LinkBatch {
+    pub(super) fn new() -> LinkBatch {
+        LinkBatch {
+            bufs: vec![[0; HEADERS + TX_BUF]; BATCH],
+            meta: Vec::with_capacity(BATCH),
+        }
+    }
+    pub(super) fn len(&self) -> usize {
+        self.meta.len()
+    }
+    pub(super) fn is_full(&self) -> bool {
+        self.meta.len() == BATCH
+    }
+    /// Queue one packet: `fill` writes the UDP payload into a [`TX_BUF`]-octet buffer
+    /// and returns its length (or `None` to queue nothing); the headers are then written
+    /// around it. False when the batch is full.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn push(
+        &mut self,
+        link: Link,
+        disc: u32,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ports: (u16, u16),
+        fill: impl FnOnce(&mut [u8]) -> Option<usize>,
+    ) -> bool {
+        let i = self.meta.len();
+        let Some(buf) = self.bufs.get_mut(i) else {
+            return false;
+        };
+        if let Some(n) = fill(&mut buf[HEADERS..]) {
+            let len = ipv4_udp(buf, src, dst, ports.0, ports.1, n.min(TX_BUF));
+            self.meta.push(LinkMeta { len, link, disc });
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arp_table_lines() {
+        let t = "IP address       HW type     Flags       HW address            Mask     Device\n\
+                 10.0.0.1         0x1         0x0         00:00:00:00:00:00     *        eth1\n\
+                 10.0.0.2         0x1         0x2         02:42:ac:11:00:02     *        veth0\n\
+                 10.0.0.3         0x1         0x6         0a:0b:0c:0d:0e:0f     *        eth2\n\
+                 10.0.0.4         0x1         0x2         0a:0b:0c:0d:0e        *        eth2\n\
+                 garbage\n1 2 3\n";
+        let got: Vec<_> = parse_arp(t).collect();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    ip("10.0.0.2"),
+                    "veth0",
+                    [0x02, 0x42, 0xac, 0x11, 0x00, 0x02]
+                ),
+                (ip("10.0.0.3"), "eth2", [10, 11, 12, 13, 14, 15]),
+            ]
+        );
+    }
+
+    /// The table is read once for many lookups, again once it is 5 s old, and again
+    /// for a missing peer at most once a second.
+    #[test]
+    fn neighbour_table_is_cached() {
+        let head = "IP address HW type Flags HW address Mask Device\n";
+        let one = format!("{head}10.0.0.2 0x1 0x2 02:00:00:00:00:02 * lo\n");
+        let two = format!("{one}10.0.0.3 0x1 0x2 02:00:00:00:00:03 * lo\n");
+        let (a, b): (Ipv4Addr, Ipv4Addr) =
+            ("10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap());
+        let s = Duration::from_secs;
+        let mut nb = Neighbours::default();
+        let reads = std::cell::Cell::new(0);
+        let look = |nb: &mut Neighbours, ip, now, text: &str| {
+            nb.lookup_in(ip, now, || {
+                reads.set(reads.get() + 1);
+                Some(text.to_string())
+            })
+        };
+        let l = look(&mut nb, a, s(0), &one).expect("found");
+        assert_eq!((l.mac[5], l.ifindex, l.at), (2, 1, s(0)));
+        assert_eq!(reads.get(), 1);
+        // Fresh table: a hit costs no read; a miss within the second neither.
+        assert!(look(&mut nb, a, s(4), &two).is_some());
+        assert!(look(&mut nb, b, Duration::from_millis(500), &two).is_none());
+        assert_eq!(reads.get(), 1);
+        // A miss after a second reads again and finds the new entry.
+        assert_eq!(look(&mut nb, b, s(2), &two).map(|l| l.mac[5]), Some(3));
+        assert_eq!(reads.get(), 2);
+        // Five seconds on, even a hit reads again; a vanished entry is gone.
+        assert!(look(&mut nb, b, s(7), &one).is_none());
+        assert_eq!(reads.get(), 3);
+        assert!(look(&mut nb, a, s(7), &one).is_some_and(|l| l.fresh(s(11)) && !l.fresh(s(12))));
+        // An empty table: nothing found, nothing kept.
+        assert!(look(&mut nb, a, s(20), "").is_none());
+        assert_eq!(reads.get(), 4);
+    }
+
+    /// Both checksums verify (the sum over the header, and over pseudo-header and
+    /// datagram, is all ones), for even and odd payload lengths.
+    #[test]
+    fn packet_checksums() {
+        let (a, b): (Ipv4Addr, Ipv4Addr) = (
+            "192.168.1.21".parse().unwrap(),
+            "192.168.1.1".parse().unwrap(),
+        );
+        for len in [24usize, 25, 52] {
+            let mut buf = [0u8; HEADERS + TX_BUF];
+            for (i, x) in buf[HEADERS..HEADERS + len].iter_mut().enumerate() {
+                *x = i as u8 ^ 0x5a;
+            }
+            let n = ipv4_udp(&mut buf, a, b, 49200, 3784, len);
+            let d = &buf[..n];
+            assert_eq!(n, HEADERS + len);
+            assert_eq!(sum16(0, &d[..20]), 0xffff);
+            let mut pseudo = [0u8; 12];
+            pseudo[..4].copy_from_slice(&a.octets());
+            pseudo[4..8].copy_from_slice(&b.octets());
+            pseudo[9] = 17;
+            pseudo[10..12].copy_from_slice(&((n - 20) as u16).to_be_bytes());
+            assert_eq!(sum16(sum16(0, &pseudo), &d[20..]), 0xffff);
+            assert_eq!((d[8], d[9], d[1]), (255, 17, 0xc0));
+        }
+    }
+}
