@@ -23,6 +23,9 @@
 //!   switches to both sides (see the context switches/s). `BFD_STEER=rps` steers with
 //!   Receive Packet Steering instead (see the comment in `main`), `off` skips it.
 //!
+//! `BFD_LINK_TX=off` sends through the UDP socket only (default: on,
+//! [`DriverConfig::link_tx`]).
+//!
 //! `BFD_POLL_ABOVE=off` (or a rate) and `BFD_POLL_MS=N` override the driver's
 //! [`DriverConfig::poll_above_pps`] and [`DriverConfig::poll_interval`].
 //!
@@ -175,9 +178,11 @@ fn main() {
         {
             cfg.poll_interval = Duration::from_millis(ms);
         }
+        // BFD_LINK_TX=off: Control packets through the UDP socket only.
+        cfg.link_tx = std::env::var("BFD_LINK_TX").as_deref() != Ok("off");
         println!(
-            "driver: poll above {:?} pkts/s, round every {:?} while polling",
-            cfg.poll_above_pps, cfg.poll_interval
+            "driver: poll above {:?} pkts/s, round every {:?} while polling, link_tx {}",
+            cfg.poll_above_pps, cfg.poll_interval, cfg.link_tx
         );
         let bfd = Bfd::spawn(cfg).await.expect("bind 3784");
         let _ = handle_tx.send(bfd.clone());
@@ -216,7 +221,8 @@ fn main() {
         }
         let sent = bfd.stats().sent.load(Ordering::Relaxed);
         let rcvd = bfd.stats().received.load(Ordering::Relaxed);
-        (sent, rcvd)
+        let on_link = bfd.stats().link_sent.load(Ordering::Relaxed);
+        (sent, rcvd, on_link)
     });
 
     let bfd_handle = handle_rx.recv().expect("driver started");
@@ -311,13 +317,13 @@ fn main() {
         })
         .unwrap_or(0);
     stop.store(true, Ordering::Relaxed);
-    let (sent, rcvd) = ours.join().unwrap();
+    let (sent, rcvd, on_link) = ours.join().unwrap();
     drop(bfd_handle);
     println!("RESULT sessions={n} interval=100ms x3 windows={secs}s");
     // The lines of the earlier versions of this example, from the unsteered window.
     println!(
         "RESULT ours: cpu={:.2}% of one core (user {:.2}%, system {:.2}%), rss={our_rss} KiB (+{} KiB over the idle process), \
-         sent={sent} received={rcvd} total",
+         sent={sent} (on the link {on_link}) received={rcvd} total",
         plain.ours.cpu(),
         plain.ours.user,
         plain.ours.system,
@@ -594,6 +600,51 @@ const FLOOR_TX_CTRL_WORDS: usize = 4;
 const FLOOR_PAYLOAD: [u8; 24] = [
     0x20, 0xc0, 3, 24, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 0, 0, 0, 0,
 ];
+
+/// A whole IPv4/UDP packet carrying FLOOR_PAYLOAD.
+const PKT_LEN: usize = 20 + 8 + 24;
+
+fn sum16(init: u32, data: &[u8]) -> u32 {
+    let mut s = init;
+    for c in data.chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s
+}
+
+/// IPv4 (TTL 255, CS6, DF) + UDP with both checksums; addresses in network order.
+fn ipv4_udp(src: u32, dst: u32, sport: u16, dport: u16, payload: &[u8; 24]) -> [u8; PKT_LEN] {
+    let mut d = [0u8; PKT_LEN];
+    let (s, t) = (src.to_ne_bytes(), dst.to_ne_bytes());
+    d[0] = 0x45;
+    d[1] = 0xc0;
+    d[2..4].copy_from_slice(&(PKT_LEN as u16).to_be_bytes());
+    d[6] = 0x40;
+    d[8] = 255;
+    d[9] = 17;
+    d[12..16].copy_from_slice(&s);
+    d[16..20].copy_from_slice(&t);
+    let ip = !(sum16(0, &d[..20]) as u16);
+    d[10..12].copy_from_slice(&ip.to_be_bytes());
+    d[20..22].copy_from_slice(&sport.to_be_bytes());
+    d[22..24].copy_from_slice(&dport.to_be_bytes());
+    d[24..26].copy_from_slice(&((PKT_LEN - 20) as u16).to_be_bytes());
+    d[28..].copy_from_slice(payload);
+    let mut pseudo = [0u8; 12];
+    pseudo[..4].copy_from_slice(&s);
+    pseudo[4..8].copy_from_slice(&t);
+    pseudo[9] = 17;
+    pseudo[10..12].copy_from_slice(&((PKT_LEN - 20) as u16).to_be_bytes());
+    let u = match !(sum16(sum16(0, &pseudo), &d[20..]) as u16) {
+        0 => 0xffff,
+        x => x,
+    };
+    d[26..28].copy_from_slice(&u.to_be_bytes());
+    d
+}
 
 /// The two ends of the floor run: "many" holds the N addresses (our driver's side), "one"
 /// holds FRR_ADDR (bfdd's side).
@@ -940,6 +991,11 @@ struct Blaster {
     tx_pktinfo: Vec<*mut libc::in_pktinfo>,
     tx_iovs: Vec<libc::iovec>,
     tx_hdrs: Vec<libc::mmsghdr>,
+    /// `BFD_FLOOR_TX=packet`: datagrams leave as whole IPv4/UDP packets through this
+    /// `AF_PACKET` socket (the kernel's UDP and IP output skipped), built in `pkt_bufs`.
+    pkt: Option<std::os::fd::OwnedFd>,
+    pkt_bufs: Vec<[u8; PKT_LEN]>,
+    pkt_name: Box<libc::sockaddr_ll>,
     sent: u64,
     received: u64,
     refused: u64,
@@ -1008,6 +1064,10 @@ impl Blaster {
             tx_iovs: vec![unsafe { zeroed() }; max],
             // SAFETY: as above.
             tx_hdrs: vec![unsafe { zeroed() }; max],
+            pkt: None,
+            pkt_bufs: vec![[0; PKT_LEN]; max],
+            // SAFETY: all-zero is a valid sockaddr_ll.
+            pkt_name: Box::new(unsafe { zeroed() }),
             sent: 0,
             received: 0,
             refused: 0,
@@ -1054,7 +1114,62 @@ impl Blaster {
                 }
             }
         }
+        if std::env::var("BFD_FLOOR_TX").as_deref() == Ok("packet") {
+            b.packet_tx(to);
+        }
         b
+    }
+
+    /// Switch sending to a packet socket: resolve the peer's MAC (one datagram through
+    /// the UDP socket makes the kernel ask), then point every send header at a whole
+    /// IPv4/UDP packet and the peer's link address.
+    fn packet_tx(&mut self, to: u32) {
+        use std::os::fd::FromRawFd;
+        let peer = Ipv4Addr::from(u32::from_be(to));
+        let _ = self.tx.send_to(&FLOOR_PAYLOAD, (peer, 3784));
+        let t0 = Instant::now();
+        let (dev, mac) = loop {
+            let text = std::fs::read_to_string("/proc/thread-self/net/arp").unwrap_or_default();
+            let hit = text.lines().skip(1).find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() == 6 && f[0] == peer.to_string() && f[2] == "0x2")
+                    .then(|| (f[5].to_string(), f[3].to_string()))
+            });
+            if let Some(h) = hit {
+                break h;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(3),
+                "no ARP entry for {peer}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // SAFETY: plain socket(2); the descriptor is owned at once.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0, "AF_PACKET: {}", std::io::Error::last_os_error());
+        // SAFETY: fd is fresh and nobody else owns it.
+        self.pkt = Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+        let name = std::ffi::CString::new(dev).unwrap();
+        let sll = &mut *self.pkt_name;
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        // SAFETY: a valid NUL-terminated name.
+        sll.sll_ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) } as i32;
+        sll.sll_halen = 6;
+        for (d, h) in sll.sll_addr.iter_mut().zip(mac.split(':')) {
+            *d = u8::from_str_radix(h, 16).unwrap();
+        }
+        for i in 0..self.tx_hdrs.len() {
+            self.tx_iovs[i] = libc::iovec {
+                iov_base: self.pkt_bufs[i].as_mut_ptr().cast(),
+                iov_len: PKT_LEN,
+            };
+            let h = &mut self.tx_hdrs[i].msg_hdr;
+            h.msg_name = (&mut *self.pkt_name as *mut libc::sockaddr_ll).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+        }
     }
 
     /// Rounds every 5 ms until CLOCK_MONOTONIC reaches `deadline` (ns). No allocation.
@@ -1110,6 +1225,15 @@ impl Blaster {
         for i in 0..k {
             let a = self.addrs[self.next_addr];
             self.next_addr = (self.next_addr + 1) % self.addrs.len();
+            if self.pkt.is_some() {
+                let frr = u32::from(FRR_ADDR).to_be();
+                let (src, dst) = match self.side {
+                    Side::Many => (a, frr),
+                    Side::One => (frr, a),
+                };
+                self.pkt_bufs[i] = ipv4_udp(src, dst, 49152, 3784, &FLOOR_PAYLOAD);
+                continue;
+            }
             match self.side {
                 // SAFETY: tx_pktinfo[i] points at the in_pktinfo inside tx_ctrl[i], which
                 // is alive and unmoved; written unaligned-safe.
@@ -1132,7 +1256,9 @@ impl Blaster {
             // alive and unmoved for the call, with the lengths the headers state.
             let rc = unsafe {
                 libc::sendmmsg(
-                    self.tx.as_raw_fd(),
+                    self.pkt
+                        .as_ref()
+                        .map_or(self.tx.as_raw_fd(), |p| p.as_raw_fd()),
                     self.tx_hdrs[at..].as_mut_ptr(),
                     (k - at) as libc::c_uint,
                     libc::MSG_DONTWAIT,
