@@ -37,6 +37,8 @@
 //! "many" side choosing each packet's source address with IP_PKTINFO as our driver does.
 //! Each blaster's on-CPU time (schedstat) is printed as `RESULT floor unsteered:` and,
 //! unless `BFD_STEER=off`, `RESULT floor steered:` (threaded NAPI, as above).
+//! `BFD_FLOOR_TX=packet`: the blasters send whole IPv4/UDP packets through a packet
+//! socket to the peer's MAC instead (the way out of [`DriverConfig::link_tx`]).
 //!
 //! ```text
 //! flock /work/heavy.lock target/release/examples/scale floor 1000 20
