@@ -4,8 +4,8 @@
 //! goes through Poll/Final without a flap on either side; we detect bfdd's loss (SIGSTOP);
 //! bfdd detects ours (our link down); tshark decodes every packet we sent without error.
 //! The whole lab runs twice: with the driver's UDP socket, and with
-//! [`DriverConfig::link_tx`] (Up sessions' IPv4 packets through a packet socket), where
-//! tshark also verifies the checksums of every IPv4 packet of ours.
+//! [`DriverConfig::link_tx`] (Up sessions' IPv4 packets through a packet socket); in
+//! both, tshark also verifies the checksums of every IPv4 packet of ours.
 #![cfg(feature = "tokio")]
 
 use std::time::{Duration, Instant};
@@ -319,7 +319,7 @@ fn run(link_tx: bool) {
             .unwrap();
         assert!(!polls.is_empty(), "no Poll packet of ours seen");
         // tshark verifies the IPv4 and UDP checksums of our IPv4 packets (the kernel's
-        // and, with link_tx, our own): none bad, and as many good as we sent.
+        // and, with link_tx, our own): every one good.
         let checked = cap
             .tshark(&[
                 "-o",

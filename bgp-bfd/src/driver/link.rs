@@ -52,65 +52,95 @@ pub(super) struct Neighbours {
     table: HashMap<Ipv4Addr, Link>,
     /// When the table was last read.
     read_at: Option<Duration>,
+    /// A send on a link from the table failed: read it again (at most once a
+    /// [`MISS_RETRY`]).
+    dirty: bool,
 }
 
 impl Neighbours {
     /// `peer`'s link: from the cached table while it is fresh; otherwise, or when the
-    /// peer is missing from it (at most once a [`MISS_RETRY`]), from a new reading of
-    /// `/proc/thread-self/net/arp` (the table of this thread's network namespace).
+    /// peer is missing from it or the table was [invalidated](Self::invalidate) (at most
+    /// once a [`MISS_RETRY`]), from a new reading of `/proc/thread-self/net/arp` (the
+    /// table of this thread's network namespace).
     pub(super) fn lookup(&mut self, peer: Ipv4Addr, now: Duration) -> Option<Link> {
-        self.lookup_in(peer, now, || {
-            std::fs::read_to_string("/proc/thread-self/net/arp").ok()
-        })
+        let table = || std::fs::read_to_string("/proc/thread-self/net/arp").ok();
+        self.lookup_in(peer, now, table, device)
     }
 
-    /// [`lookup`](Self::lookup), reading the table text from `table` when it must.
+    /// [`lookup`](Self::lookup), reading the table text from `table` when it must and
+    /// each device's index and `accept_local` from `dev`.
     fn lookup_in(
         &mut self,
         peer: Ipv4Addr,
         now: Duration,
         table: impl FnOnce() -> Option<String>,
+        dev: impl Fn(&str) -> Option<(i32, bool)>,
     ) -> Option<Link> {
         let age = self.read_at.map(|t| now.saturating_sub(t));
         let stale = age.is_none_or(|a| a >= LINK_TTL);
         let hit = self.table.get(&peer).copied();
-        if stale || (hit.is_none() && age.is_none_or(|a| a >= MISS_RETRY)) {
-            self.read(now, table());
+        let again = hit.is_none() || self.dirty;
+        if stale || (again && age.is_none_or(|a| a >= MISS_RETRY)) {
+            self.read(now, table(), dev);
             return self.table.get(&peer).copied();
         }
         hit
     }
 
-    fn read(&mut self, now: Duration, text: Option<String>) {
+    /// Have the next lookup read the table again (after a failed send).
+    pub(super) fn invalidate(&mut self) {
+        self.dirty = true;
+    }
+
+    fn read(
+        &mut self,
+        now: Duration,
+        text: Option<String>,
+        dev: impl Fn(&str) -> Option<(i32, bool)>,
+    ) {
         self.read_at = Some(now);
+        self.dirty = false;
         self.table.clear();
         let Some(text) = text else {
             return;
         };
         // Per device: its index and whether it accepts our own source address.
         let mut devs: HashMap<&str, Option<(i32, bool)>> = HashMap::new();
-        let accept_all = accepts_local("all");
-        for (ip, dev, mac) in parse_arp(&text) {
-            let d = *devs.entry(dev).or_insert_with(|| {
-                let name = std::ffi::CString::new(dev).ok()?;
-                // SAFETY: a valid NUL-terminated name.
-                let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-                let ifindex = i32::try_from(ifindex).ok().filter(|i| *i != 0)?;
-                Some((ifindex, accept_all || accepts_local(dev)))
-            });
-            if let Some((ifindex, accepts_own)) = d {
-                self.table.insert(
-                    ip,
-                    Link {
-                        ifindex,
-                        mac,
-                        at: now,
-                        accepts_own,
-                    },
-                );
+        // An address listed on two interfaces (VRFs, a stale entry) is nobody's: which
+        // one the peer is on is the routing's business, so such peers keep the UDP socket.
+        let mut ambiguous = std::collections::HashSet::new();
+        for (ip, name, mac) in parse_arp(&text) {
+            let d = *devs.entry(name).or_insert_with(|| dev(name));
+            let Some((ifindex, accepts_own)) = d else {
+                continue;
+            };
+            if ambiguous.contains(&ip) {
+                continue;
+            }
+            let link = Link {
+                ifindex,
+                mac,
+                at: now,
+                accepts_own,
+            };
+            if let Some(other) = self.table.insert(ip, link)
+                && other.ifindex != ifindex
+            {
+                self.table.remove(&ip);
+                ambiguous.insert(ip);
             }
         }
     }
+}
+
+/// A device's index and whether it takes packets with our own source address
+/// (`accept_local` on it or on all).
+fn device(name: &str) -> Option<(i32, bool)> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a valid NUL-terminated name.
+    let ifindex = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    let ifindex = i32::try_from(ifindex).ok().filter(|i| *i != 0)?;
+    Some((ifindex, accepts_local("all") || accepts_local(name)))
 }
 
 fn accepts_local(dev: &str) -> bool {
@@ -163,7 +193,8 @@ pub(super) fn sum16(init: u32, data: &[u8]) -> u32 {
 
 /// Write an IPv4/UDP packet into `out` around the `payload_len` octets already at
 /// `out[HEADERS..]`: TTL 255, DSCP CS6 (network control, as FRR's bfdd marks BFD),
-/// Don't Fragment, both checksums. Returns the packet's length.
+/// Don't Fragment, both checksums. Returns the packet's length. `out` must hold
+/// `HEADERS + payload_len` octets (the callers' buffers do; it panics otherwise).
 pub(super) fn ipv4_udp(
     out: &mut [u8],
     src: Ipv4Addr,
@@ -266,10 +297,14 @@ impl PacketSock {
         let mut names: [libc::sockaddr_ll; BATCH] = unsafe { zeroed() };
         let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        // One pointer to the buffers, offset per packet (no reborrow of the vector per
+        // packet, which would invalidate the earlier pointers under Stacked Borrows).
+        let bufs = batch.bufs.as_mut_ptr();
         for (i, m) in batch.meta.iter().enumerate() {
             names[i] = sockaddr_ll(&m.link);
             iovs[i] = libc::iovec {
-                iov_base: batch.bufs[i].as_mut_ptr().cast(),
+                // SAFETY: i < meta.len() <= bufs.len() (push never queues past the end).
+                iov_base: unsafe { bufs.add(i) }.cast(),
                 iov_len: m.len,
             };
             let h = &mut hdrs[i].msg_hdr;
@@ -330,6 +365,12 @@ impl LinkBatch {
     pub(super) fn is_full(&self) -> bool {
         self.meta.len() == BATCH
     }
+    /// Drop every queued packet as refused (no socket to send them on); returns 0, the
+    /// number sent.
+    pub(super) fn refuse_all(&mut self, refused: &mut Vec<u32>) -> usize {
+        refused.extend(self.meta.drain(..).map(|m| m.disc));
+        0
+    }
     /// Queue one packet: `fill` writes the UDP payload into a [`TX_BUF`]-octet buffer
     /// and returns its length (or `None` to queue nothing); the headers are then written
     /// around it. False when the batch is full.
@@ -387,36 +428,65 @@ mod tests {
     #[test]
     fn neighbour_table_is_cached() {
         let head = "IP address HW type Flags HW address Mask Device\n";
-        let one = format!("{head}10.0.0.2 0x1 0x2 02:00:00:00:00:02 * lo\n");
-        let two = format!("{one}10.0.0.3 0x1 0x2 02:00:00:00:00:03 * lo\n");
+        let one = format!("{head}10.0.0.2 0x1 0x2 02:00:00:00:00:02 * eth0\n");
+        let two = format!("{one}10.0.0.3 0x1 0x2 02:00:00:00:00:03 * eth1\n");
         let (a, b): (Ipv4Addr, Ipv4Addr) =
             ("10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap());
         let s = Duration::from_secs;
         let mut nb = Neighbours::default();
         let reads = std::cell::Cell::new(0);
+        let dev = |name: &str| match name {
+            "eth0" => Some((2, false)),
+            "eth1" => Some((3, true)),
+            _ => None,
+        };
         let look = |nb: &mut Neighbours, ip, now, text: &str| {
-            nb.lookup_in(ip, now, || {
+            let table = || {
                 reads.set(reads.get() + 1);
                 Some(text.to_string())
-            })
+            };
+            nb.lookup_in(ip, now, table, dev)
         };
         let l = look(&mut nb, a, s(0), &one).expect("found");
-        assert_eq!((l.mac[5], l.ifindex, l.at), (2, 1, s(0)));
+        assert_eq!(
+            (l.mac[5], l.ifindex, l.at, l.accepts_own),
+            (2, 2, s(0), false)
+        );
         assert_eq!(reads.get(), 1);
         // Fresh table: a hit costs no read; a miss within the second neither.
         assert!(look(&mut nb, a, s(4), &two).is_some());
         assert!(look(&mut nb, b, Duration::from_millis(500), &two).is_none());
         assert_eq!(reads.get(), 1);
         // A miss after a second reads again and finds the new entry.
-        assert_eq!(look(&mut nb, b, s(2), &two).map(|l| l.mac[5]), Some(3));
+        let l = look(&mut nb, b, s(2), &two);
+        assert_eq!(
+            l.map(|l| (l.mac[5], l.ifindex, l.accepts_own)),
+            Some((3, 3, true))
+        );
         assert_eq!(reads.get(), 2);
         // Five seconds on, even a hit reads again; a vanished entry is gone.
         assert!(look(&mut nb, b, s(7), &one).is_none());
         assert_eq!(reads.get(), 3);
         assert!(look(&mut nb, a, s(7), &one).is_some_and(|l| l.fresh(s(11)) && !l.fresh(s(12))));
+        // A failed send: the next lookup after a second reads again, even for a hit.
+        nb.invalidate();
+        assert!(look(&mut nb, a, Duration::from_millis(7500), &one).is_some());
+        assert_eq!(reads.get(), 3);
+        assert!(look(&mut nb, a, s(8), &one).is_some());
+        assert_eq!(reads.get(), 4);
+        // An address on two interfaces is nobody's, however often it is listed; one on
+        // an unknown device is skipped.
+        let twice = format!(
+            "{two}10.0.0.2 0x1 0x2 02:00:00:00:00:09 * eth1\n10.0.0.2 0x1 0x2 02:00:00:00:00:0a * eth0\n\
+             10.0.0.4 0x1 0x2 02:00:00:00:00:04 * wg0\n"
+        );
+        assert!(look(&mut nb, a, s(14), &twice).is_none());
+        assert_eq!(reads.get(), 5);
+        assert!(look(&mut nb, b, s(14), &twice).is_some());
+        assert!(look(&mut nb, "10.0.0.4".parse().unwrap(), s(14), &twice).is_none());
         // An empty table: nothing found, nothing kept.
         assert!(look(&mut nb, a, s(20), "").is_none());
-        assert_eq!(reads.get(), 4);
+        assert_eq!(reads.get(), 6);
     }
 
     /// Both checksums verify (the sum over the header, and over pseudo-header and

@@ -112,11 +112,14 @@ pub struct DriverConfig {
     /// 3.5-4.8 % of a core in the README's measurements. The packets are
     /// the same on the wire (same source port, TTL 255, DSCP CS6, Don't Fragment) and
     /// still pass the interface's queueing discipline. Sessions that are not Up, multihop
-    /// and IPv6 sessions, and peers missing from the neighbour table (or whose send
-    /// failed) keep the UDP socket, so the kernel keeps resolving and confirming the
-    /// neighbour; a changed MAC address is picked up within 5 s (the neighbour table is
-    /// read again at most that often). Needs CAP_NET_RAW; without it the driver warns
-    /// and uses the UDP socket only.
+    /// and IPv6 sessions, peers missing from the neighbour table or listed on more than one
+    /// interface keep the UDP socket, and so does for a second a session whose packet the
+    /// packet socket refused (after which the table is read again). The table is read
+    /// again at least every 5 s while in use, so a changed MAC address reaches the driver
+    /// within 5 s of reaching the kernel's table (by gratuitous ARP, or through the kernel's
+    /// own traffic to the peer, such as BGP's TCP session or the UDP packets of a session
+    /// that is not Up; the link packets themselves do not confirm the kernel's entry).
+    /// Needs CAP_NET_RAW; without it the driver warns and uses the UDP socket only.
     pub link_tx: bool,
 }
 
@@ -494,6 +497,8 @@ struct Entry {
     link: Option<link::Link>,
     /// Whether the missing `accept_local` has been reported for this session.
     warned_accept_local: bool,
+    /// After a refused send on the link: Control packets use the UDP socket until then.
+    link_off_until: Option<Duration>,
 }
 
 struct Core {
@@ -635,9 +640,9 @@ impl Core {
         }
     }
 
-    /// Send every queued packet.
+    /// Send every queued packet: the UDP socket's first, so that a session's packet
+    /// sent before it came Up leaves before those sent on the link after.
     fn flush(&mut self) {
-        self.flush_link();
         for v6 in [false, true] {
             let (socks, batch) = if v6 {
                 (&self.v6, &mut self.tx6)
@@ -656,28 +661,31 @@ impl Core {
                 .send_errors
                 .fetch_add(refused as u64, Ordering::Relaxed);
         }
+        self.flush_link();
     }
 
-    /// Send the Control packets queued for the packet socket; a session whose packet
-    /// was refused looks its peer up again before it uses the link next.
+    /// Send the Control packets queued for the packet socket. A session whose packet
+    /// was refused sends through the UDP socket for a while ([`LINK_RETRY`]), and the
+    /// neighbour table is read again before anyone uses the link next.
     fn flush_link(&mut self) {
-        if self.txl.len() == 0 {
+        send_link(
+            self.packet.as_ref(),
+            &mut self.txl,
+            &mut self.refused,
+            &self.stats,
+        );
+        if self.refused.is_empty() {
             return;
         }
-        let sent = match &self.packet {
-            Some(p) => p.send_batch(&mut self.txl, &mut self.refused),
-            None => 0,
-        };
+        let now = self.now();
+        self.neighbours.invalidate();
         for d in self.refused.drain(..) {
             if let Some(e) = self.sessions.get_mut(&d) {
                 e.link = None;
+                e.link_off_until = Some(now + LINK_RETRY);
             }
             self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
-        self.stats
-            .link_sent
-            .fetch_add(sent as u64, Ordering::Relaxed);
     }
 
     fn command(&mut self, c: Cmd) {
@@ -802,6 +810,7 @@ impl Core {
                 },
                 link: None,
                 warned_accept_local: false,
+                link_off_until: None,
             },
         );
         self.by_peer.insert((peer.ip(), local, multihop), disc);
@@ -964,13 +973,16 @@ impl Core {
             .v4
             .as_ref()
             .map_or(*SOURCE_PORTS.start(), |s| s.tx_port);
-        let packet = match self.packet.take() {
-            Some(p) => Ok(p),
-            None => link::PacketSock::open(),
-        };
-        match packet.and_then(|p| Ok((p, echo::Echo::open(port, src_port)?))) {
-            Ok((p, e)) => {
-                self.packet = Some(p);
+        // The receive socket first: the packet socket may already serve link TX, and
+        // must stay where it is if Echo cannot run.
+        let opened = echo::Echo::open(port, src_port).and_then(|e| {
+            if self.packet.is_none() {
+                self.packet = Some(link::PacketSock::open()?);
+            }
+            Ok(e)
+        });
+        match opened {
+            Ok(e) => {
                 self.echo = Some(e);
                 true
             }
@@ -1033,22 +1045,22 @@ impl Core {
                     if self.packet.is_some()
                         && self.cfg.link_tx
                         && !e.multihop
-                        && e.session.state() == State::Up =>
+                        && e.session.state() == State::Up
+                        && e.link_off_until.is_none_or(|t| now >= t) =>
                 {
                     fresh_link(e, &mut self.neighbours, now).map(|l| (l, src, *peer.ip()))
                 }
                 _ => None,
             };
             if let (Some((link, src, dst)), Some(socks)) = (on_link, &self.v4) {
-                if self.txl.is_full()
-                    && let Some(pk) = &self.packet
-                {
-                    let sent = pk.send_batch(&mut self.txl, &mut self.refused);
-                    self.stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
-                    self.stats
-                        .link_sent
-                        .fetch_add(sent as u64, Ordering::Relaxed);
-                    // (The refused sessions are dealt with at the next flush.)
+                if self.txl.is_full() {
+                    // (The refused sessions are dealt with at the round's flush.)
+                    send_link(
+                        self.packet.as_ref(),
+                        &mut self.txl,
+                        &mut self.refused,
+                        &self.stats,
+                    );
                 }
                 let ports = (socks.tx_port, e.peer.port());
                 self.txl.push(link, disc, src, dst, ports, |out| {
@@ -1114,6 +1126,29 @@ impl Core {
     }
 }
 
+/// How long a session whose packet the packet socket refused sends through the UDP
+/// socket instead.
+const LINK_RETRY: Duration = Duration::from_secs(1);
+
+/// Send the packet socket's queue (counted in `stats`); the sessions whose packet was
+/// refused are left in `refused`.
+fn send_link(
+    packet: Option<&link::PacketSock>,
+    txl: &mut link::LinkBatch,
+    refused: &mut Vec<u32>,
+    stats: &Stats,
+) {
+    if txl.len() == 0 {
+        return;
+    }
+    let sent = match packet {
+        Some(p) => p.send_batch(txl, refused),
+        None => txl.refuse_all(refused),
+    };
+    stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
+    stats.link_sent.fetch_add(sent as u64, Ordering::Relaxed);
+}
+
 /// The peer's link for `e`: its cached one while fresh, else from the neighbour table
 /// (IPv4 peers only).
 fn fresh_link(e: &mut Entry, nb: &mut link::Neighbours, now: Duration) -> Option<link::Link> {
@@ -1164,6 +1199,7 @@ fn send_echo(
         }
         Err(_) => {
             e.link = None;
+            nb.invalidate();
             stats.echo_unsent.fetch_add(1, Ordering::Relaxed);
         }
     }
