@@ -313,27 +313,14 @@ impl PacketSock {
             h.msg_iov = &mut iovs[i];
             h.msg_iovlen = 1;
         }
-        let (mut at, mut sent) = (0usize, 0usize);
-        while at < n {
-            // SAFETY: hdrs[at..n] point into `names`, `iovs` and `batch.bufs`, all alive
-            // and unmoved for the duration of the call, with the stated lengths.
-            let rc = unsafe {
-                libc::sendmmsg(
-                    self.0.as_raw_fd(),
-                    hdrs[at..].as_mut_ptr(),
-                    (n - at) as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if rc > 0 {
-                at += rc as usize;
-                sent += rc as usize;
-            } else {
-                // The packet at `at` failed: skip it, and let its session look again.
-                refused.push(batch.meta[at].disc);
-                at += 1;
-            }
-        }
+        let meta = &batch.meta;
+        // SAFETY: hdrs[..n] point into `names`, `iovs` and `batch.bufs`, all alive and
+        // unmoved for the duration of the call, with the stated lengths.
+        let sent = unsafe {
+            super::sys::sendmmsg_all(self.0.as_raw_fd(), &mut hdrs[..n], |i| {
+                refused.push(meta[i].disc)
+            })
+        };
         batch.meta.clear();
         sent
     }
@@ -394,6 +381,21 @@ impl LinkBatch {
         }
         true
     }
+}
+
+/// Whether `d` is an IPv4/UDP packet from `src` to `dst` whose two checksums verify (the
+/// sum over the header, and over pseudo-header and datagram, is all ones).
+#[cfg(test)]
+pub(super) fn checksums_ok(d: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+    let mut pseudo = [0u8; 12];
+    pseudo[..4].copy_from_slice(&src.octets());
+    pseudo[4..8].copy_from_slice(&dst.octets());
+    pseudo[9] = 17;
+    pseudo[10..12].copy_from_slice(&((d.len() - 20) as u16).to_be_bytes());
+    d[12..16] == src.octets()
+        && d[16..20] == dst.octets()
+        && sum16(0, &d[..20]) == 0xffff
+        && sum16(sum16(0, &pseudo), &d[20..]) == 0xffff
 }
 
 #[cfg(test)]
@@ -505,13 +507,7 @@ mod tests {
             let n = ipv4_udp(&mut buf, a, b, 49200, 3784, len);
             let d = &buf[..n];
             assert_eq!(n, HEADERS + len);
-            assert_eq!(sum16(0, &d[..20]), 0xffff);
-            let mut pseudo = [0u8; 12];
-            pseudo[..4].copy_from_slice(&a.octets());
-            pseudo[4..8].copy_from_slice(&b.octets());
-            pseudo[9] = 17;
-            pseudo[10..12].copy_from_slice(&((n - 20) as u16).to_be_bytes());
-            assert_eq!(sum16(sum16(0, &pseudo), &d[20..]), 0xffff);
+            assert!(checksums_ok(d, a, b));
             assert_eq!((d[8], d[9], d[1]), (255, 17, 0xc0));
         }
     }

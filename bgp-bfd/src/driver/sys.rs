@@ -259,13 +259,33 @@ pub(crate) fn send_batch(sock: &impl AsRawFd, batch: &mut TxBatch) -> (usize, us
             h.msg_controllen = clen as _;
         }
     }
-    let (mut at, mut sent, mut refused) = (0usize, 0usize, 0usize);
+    let mut refused = 0;
+    // SAFETY: hdrs[..n] point into `names`, `iovs`, `control` and `batch.bufs`, all alive
+    // and unmoved for the duration of the call, with the stated lengths.
+    let sent = unsafe { sendmmsg_all(sock.as_raw_fd(), &mut hdrs[..n], |_| refused += 1) };
+    batch.meta.clear();
+    (sent, refused)
+}
+
+/// Send `hdrs` with as few non-blocking `sendmmsg` calls as the kernel allows. A message
+/// the kernel refuses (e.g. no route while a link is down, or a full send buffer) is
+/// skipped and its index handed to `refused`. Returns the number sent.
+///
+/// # Safety
+/// Every header must point to names, iovecs, buffers and control data that are valid,
+/// with the lengths it states, for the duration of the call.
+pub(crate) unsafe fn sendmmsg_all(
+    fd: RawFd,
+    hdrs: &mut [libc::mmsghdr],
+    mut refused: impl FnMut(usize),
+) -> usize {
+    let n = hdrs.len();
+    let (mut at, mut sent) = (0usize, 0usize);
     while at < n {
-        // SAFETY: hdrs[at..n] point into `names`, `iovs`, `control` and `batch.bufs`,
-        // all alive and unmoved for the duration of the call, with the stated lengths.
+        // SAFETY: the caller vouches for every header; hdrs[at..] is in bounds.
         let rc = unsafe {
             libc::sendmmsg(
-                sock.as_raw_fd(),
+                fd,
                 hdrs[at..].as_mut_ptr(),
                 (n - at) as libc::c_uint,
                 libc::MSG_DONTWAIT,
@@ -275,13 +295,12 @@ pub(crate) fn send_batch(sock: &impl AsRawFd, batch: &mut TxBatch) -> (usize, us
             at += rc as usize;
             sent += rc as usize;
         } else {
-            // The datagram at `at` failed (rc < 0; 0 does not happen for n > at): skip it.
+            // The message at `at` failed (rc < 0; 0 does not happen for n > at): skip it.
+            refused(at);
             at += 1;
-            refused += 1;
         }
     }
-    batch.meta.clear();
-    (sent, refused)
+    sent
 }
 
 /// Receive up to [`BATCH`] datagrams with one non-blocking `recvmmsg`, each with its
