@@ -55,6 +55,9 @@ pub(super) struct Neighbours {
     /// A send on a link from the table failed: read it again (at most once a
     /// [`MISS_RETRY`]).
     dirty: bool,
+    /// Interfaces whose missing `accept_local` has been reported (once each, not once
+    /// per session).
+    warned: std::collections::HashSet<i32>,
 }
 
 impl Neighbours {
@@ -85,6 +88,11 @@ impl Neighbours {
             return self.table.get(&peer).copied();
         }
         hit
+    }
+
+    /// True the first time it is asked about `ifindex`: whether to warn about it.
+    pub(super) fn first_warning(&mut self, ifindex: i32) -> bool {
+        self.warned.insert(ifindex)
     }
 
     /// Have the next lookup read the table again (after a failed send).

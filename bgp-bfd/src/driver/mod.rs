@@ -495,8 +495,6 @@ struct Entry {
     src4: Option<std::net::Ipv4Addr>,
     /// The peer's link, from the neighbour table.
     link: Option<link::Link>,
-    /// Whether the missing `accept_local` has been reported for this session.
-    warned_accept_local: bool,
     /// After a refused send on the link: Control packets use the UDP socket until then.
     link_off_until: Option<Duration>,
 }
@@ -809,7 +807,6 @@ impl Core {
                     _ => None,
                 },
                 link: None,
-                warned_accept_local: false,
                 link_off_until: None,
             },
         );
@@ -1177,11 +1174,11 @@ fn send_echo(
     let link = fresh_link(e, nb, now);
     if let Some(l) = link
         && !l.accepts_own
-        && !e.warned_accept_local
+        && nb.first_warning(l.ifindex)
     {
-        e.warned_accept_local = true;
         tracing::warn!(
             peer = %e.peer.ip(),
+            ifindex = l.ifindex,
             "BFD Echo: accept_local is off on the interface to the peer, so the kernel \
              would drop our Echo packets as they come back; not sending them (sysctl \
              net.ipv4.conf.IFACE.accept_local=1)"
