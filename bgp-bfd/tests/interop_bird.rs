@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use bgp_bfd::driver::{Bfd, DriverConfig};
 use bgp_bfd::{AuthKey, AuthType, Event, SessionConfig, State};
-use testlab::{Bird, Capture, Netns, link, require_root_and, require_tool, spawn_in_netns};
+use testlab::{
+    Bird, Capture, Netns, link, recv_until, require_root_and, require_tool, spawn_in_netns,
+};
 use tokio::sync::mpsc;
 
 const MS: Duration = Duration::from_millis(1);
@@ -151,20 +153,18 @@ fn bird_authenticated_sessions() {
     let t0 = Instant::now();
     let mut up_at: [Option<Instant>; 5] = [None; 5];
     let mut events = Vec::new();
-    while up_at.iter().zip(&CASES).any(|(u, c)| c.up && u.is_none()) {
-        let left = Duration::from_secs(10).saturating_sub(t0.elapsed());
-        match ev_rx.recv_timeout(left) {
-            Ok((i, t, e)) => {
-                if matches!(e, Event::StateChange { to: State::Up, .. }) {
-                    up_at[i] = Some(t);
-                }
-                events.push((i, e));
-            }
-            Err(_) => panic!(
-                "not Up: {up_at:?}; events {events:?}; BIRD:\n{}",
-                bird.birdc("show bfd sessions").unwrap_or_default()
-            ),
+    let all_up = recv_until(&ev_rx, Duration::from_secs(10), |(i, t, e)| {
+        if matches!(e, Event::StateChange { to: State::Up, .. }) {
+            up_at[*i] = Some(*t);
         }
+        events.push((*i, e.clone()));
+        up_at.iter().zip(&CASES).all(|(u, c)| !c.up || u.is_some())
+    });
+    if all_up.is_err() {
+        panic!(
+            "not Up: {up_at:?}; events {events:?}; BIRD:\n{}",
+            bird.birdc("show bfd sessions").unwrap_or_default()
+        );
     }
     eprintln!("authenticated sessions Up after {:?}", t0.elapsed());
     // 2. BIRD agrees, and reports our interval (0.100 s) and a 0.300 s timeout.
@@ -325,17 +325,12 @@ fn bird_key_rollover() {
 
     // 1. Up, on both sides, with BIRD signing with key 2 and us with key 1.
     // (Down -> Init -> Up, or Down -> Up: the first event need not be Up.)
-    let t0 = Instant::now();
-    loop {
-        let left = Duration::from_secs(10).saturating_sub(t0.elapsed());
-        match ev_rx.recv_timeout(left) {
-            Ok((_, Event::StateChange { to: State::Up, .. })) => break,
-            Ok(_) => continue,
-            Err(_) => panic!(
-                "not Up; BIRD:\n{}",
-                bird.birdc("show bfd sessions").unwrap_or_default()
-            ),
-        }
+    let is_up = |(_, e): &(Instant, Event)| matches!(e, Event::StateChange { to: State::Up, .. });
+    if recv_until(&ev_rx, Duration::from_secs(10), is_up).is_err() {
+        panic!(
+            "not Up; BIRD:\n{}",
+            bird.birdc("show bfd sessions").unwrap_or_default()
+        );
     }
     assert!(testlab::wait_until(Duration::from_secs(5), bird_up));
     std::thread::sleep(Duration::from_secs(1));

@@ -14,7 +14,8 @@ use bgp_bfd::driver::{Bfd, DriverConfig};
 use bgp_bfd::{Diag, Event, SessionConfig, State};
 use serde_json::Value;
 use testlab::{
-    Capture, Frr, Netns, link, require_root_and, require_tool, spawn_in_netns, wait_until,
+    Capture, Frr, Netns, link, recv_until, require_root_and, require_tool, spawn_in_netns,
+    wait_until,
 };
 use tokio::sync::mpsc;
 
@@ -122,19 +123,18 @@ fn run(link_tx: bool) {
 
     // Wait until both sessions report Up.
     let up = |what: &str| {
-        let mut evs = Vec::new();
         let mut pending = [true, true];
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while pending.iter().any(|p| *p) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match ev_rx.recv_timeout(left) {
-                Ok((j, _, Event::StateChange { to: State::Up, .. })) => pending[j] = false,
-                Ok(e) => evs.push(e),
-                Err(_) => panic!(
-                    "{what}: sessions {pending:?} not Up; events {evs:?}; FRR {:?}",
-                    frr.bfd_peers()
-                ),
+        let all_up = recv_until(&ev_rx, Duration::from_secs(10), |(j, _, e)| {
+            if matches!(e, Event::StateChange { to: State::Up, .. }) {
+                pending[*j] = false;
             }
+            pending.iter().all(|p| !p)
+        });
+        if let Err(evs) = all_up {
+            panic!(
+                "{what}: sessions {pending:?} not Up; events {evs:?}; FRR {:?}",
+                frr.bfd_peers()
+            );
         }
     };
     // 1. Both sessions Up, on both sides.
@@ -206,21 +206,21 @@ fn run(link_tx: bool) {
     frr.signal_daemon(bfdd, "STOP").unwrap();
     let mut down = Vec::new();
     while down.len() < 2 {
-        match ev_rx.recv_timeout(Duration::from_secs(3)) {
-            Ok((
-                i,
-                at,
+        let is_down = |(_, _, e): &(usize, Instant, Event)| {
+            matches!(
+                e,
                 Event::StateChange {
                     to: State::Down,
-                    diag,
                     ..
-                },
-            )) => {
+                }
+            )
+        };
+        match recv_until(&ev_rx, Duration::from_secs(3), is_down) {
+            Ok((i, at, Event::StateChange { diag, .. })) => {
                 assert_eq!(diag, Diag::ControlDetectionTimeExpired);
                 down.push((i, at - stopped));
             }
-            Ok(_) => {}
-            Err(_) => panic!("we did not detect bfdd's loss: {down:?}"),
+            other => panic!("we did not detect bfdd's loss: {down:?}, then {other:?}"),
         }
     }
     eprintln!("we detected bfdd's SIGSTOP after {down:?} (detection time 3 x 100 ms)");

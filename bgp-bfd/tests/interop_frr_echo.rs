@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use bgp_bfd::driver::{Bfd, DriverConfig};
 use bgp_bfd::{Diag, Event, SessionConfig, State};
 use testlab::{
-    Capture, Frr, Netns, link, require_root_and, require_tool, spawn_in_netns, wait_until,
+    Capture, Frr, Netns, link, recv_until, require_root_and, require_tool, spawn_in_netns,
+    wait_until,
 };
 use tokio::sync::mpsc;
 
@@ -102,14 +103,9 @@ fn frr_bfdd_echo() {
 
     // 1. Up on both sides, both Echo functions running.
     // (Down -> Init -> Up, or Down -> Up: the first event need not be Up.)
-    let t0 = Instant::now();
-    loop {
-        let left = Duration::from_secs(10).saturating_sub(t0.elapsed());
-        match ev_rx.recv_timeout(left) {
-            Ok((_, Event::StateChange { to: State::Up, .. })) => break,
-            Ok(_) => continue,
-            Err(_) => panic!("not Up; FRR {:?}", frr.bfd_peer(OUR_ADDR)),
-        }
+    let is_up = |(_, e): &(Instant, Event)| matches!(e, Event::StateChange { to: State::Up, .. });
+    if recv_until(&ev_rx, Duration::from_secs(10), is_up).is_err() {
+        panic!("not Up; FRR {:?}", frr.bfd_peer(OUR_ADDR));
     }
     std::thread::sleep(Duration::from_secs(2));
     let (sent, received, unsent, active) = latest();
@@ -142,22 +138,21 @@ fn frr_bfdd_echo() {
     //    longer come back. Down with diagnostic 2 within 3 x 50 ms (plus a round).
     let cut = Instant::now();
     r.set_sysctl("net.ipv4.ip_forward", "0").unwrap();
-    let took = loop {
-        match ev_rx.recv_timeout(Duration::from_secs(3)) {
-            Ok((
-                at,
-                Event::StateChange {
-                    to: State::Down,
-                    diag,
-                    ..
-                },
-            )) => {
-                assert_eq!(diag, Diag::EchoFunctionFailed);
-                break at - cut;
+    let is_down = |(_, e): &(Instant, Event)| {
+        matches!(
+            e,
+            Event::StateChange {
+                to: State::Down,
+                ..
             }
-            Ok(_) => continue,
-            Err(_) => panic!("still Up 3 s after the Echo loop broke: {:?}", latest()),
+        )
+    };
+    let took = match recv_until(&ev_rx, Duration::from_secs(3), is_down) {
+        Ok((at, Event::StateChange { diag, .. })) => {
+            assert_eq!(diag, Diag::EchoFunctionFailed);
+            at - cut
         }
+        _ => panic!("still Up 3 s after the Echo loop broke: {:?}", latest()),
     };
     eprintln!("Echo loop cut -> our session Down (diag 2) after {took:?}");
     assert!(took <= Duration::from_millis(400), "{took:?}");

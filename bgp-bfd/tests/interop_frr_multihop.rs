@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use bgp_bfd::driver::{Bfd, DriverConfig, MULTIHOP_MIN_TTL};
 use bgp_bfd::{Diag, Event, SessionConfig, State};
 use testlab::{
-    Capture, Frr, Netns, link, require_root_and, require_tool, spawn_in_netns, wait_until,
+    Capture, Frr, Netns, link, recv_until, require_root_and, require_tool, spawn_in_netns,
+    wait_until,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -71,14 +72,11 @@ fn frr_bfdd_multihop() {
         bfd.stats().sent.load(std::sync::atomic::Ordering::Relaxed)
     });
     let wait_event = |want: State, within: Duration| -> (Instant, Diag) {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match ev_rx.recv_timeout(left) {
-                Ok((at, Event::StateChange { to, diag, .. })) if to == want => return (at, diag),
-                Ok(_) => {}
-                Err(_) => panic!("no {want:?} within {within:?}; FRR {:?}", frr.bfd_peers()),
-            }
+        let is_want =
+            |(_, e): &(Instant, Event)| matches!(e, Event::StateChange { to, .. } if *to == want);
+        match recv_until(&ev_rx, within, is_want) {
+            Ok((at, Event::StateChange { diag, .. })) => (at, diag),
+            _ => panic!("no {want:?} within {within:?}; FRR {:?}", frr.bfd_peers()),
         }
     };
 

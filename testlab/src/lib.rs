@@ -90,6 +90,6 @@ pub use netns::{
     spawn_in_netns,
 };
 pub use util::{
-    TempDir, forward, is_root, require_root_and, require_tool, under_ci, unique_name, wait_until,
-    which,
+    TempDir, forward, is_root, recv_until, require_root_and, require_tool, under_ci, unique_name,
+    wait_until, which,
 };

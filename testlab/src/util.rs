@@ -42,6 +42,26 @@ pub fn forward<T: Send + 'static>(
     });
 }
 
+/// Receive from `rx` until a value satisfies `want` and return it, within `within` in
+/// all: how a test waits for one event among others. On timeout (or when the senders are
+/// gone) returns every value received, none of which satisfied `want`.
+pub fn recv_until<T>(
+    rx: &std::sync::mpsc::Receiver<T>,
+    within: Duration,
+    mut want: impl FnMut(&T) -> bool,
+) -> std::result::Result<T, Vec<T>> {
+    let deadline = std::time::Instant::now() + within;
+    let mut other = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(v) if want(&v) => return Ok(v),
+            Ok(v) => other.push(v),
+            Err(_) => return Err(other),
+        }
+    }
+}
+
 /// Polls `cond` every 50 ms until it returns true (then returns true) or `timeout` passes
 /// (then returns false). `cond` is always called at least once.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -239,6 +259,27 @@ pub(crate) fn tail(path: &Path, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recv_until_skips_to_the_wanted_value_or_returns_the_rest() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for v in [1, 2, 3, 4] {
+            tx.send(v).unwrap();
+        }
+        assert_eq!(recv_until(&rx, Duration::from_secs(1), |v| *v == 3), Ok(3));
+        // Only 4 is left: no 9 within the time; what came instead is handed back.
+        let t0 = std::time::Instant::now();
+        assert_eq!(
+            recv_until(&rx, Duration::from_millis(100), |v| *v == 9),
+            Err(vec![4])
+        );
+        assert!(t0.elapsed() >= Duration::from_millis(100));
+        drop(tx);
+        assert_eq!(
+            recv_until(&rx, Duration::from_secs(5), |_| true),
+            Err(vec![])
+        );
+    }
 
     #[test]
     fn unique_names_are_short_and_distinct() {
