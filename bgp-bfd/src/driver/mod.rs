@@ -641,24 +641,8 @@ impl Core {
     /// Send every queued packet: the UDP socket's first, so that a session's packet
     /// sent before it came Up leaves before those sent on the link after.
     fn flush(&mut self) {
-        for v6 in [false, true] {
-            let (socks, batch) = if v6 {
-                (&self.v6, &mut self.tx6)
-            } else {
-                (&self.v4, &mut self.tx4)
-            };
-            if batch.len() == 0 {
-                continue;
-            }
-            let (sent, refused) = match socks {
-                Some(s) => sys::send_batch(&s.tx, batch),
-                None => (0, batch.len()),
-            };
-            self.stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
-            self.stats
-                .send_errors
-                .fetch_add(refused as u64, Ordering::Relaxed);
-        }
+        send_udp(self.v4.as_ref(), &mut self.tx4, &self.stats);
+        send_udp(self.v6.as_ref(), &mut self.tx6, &self.stats);
         self.flush_link();
     }
 
@@ -1060,42 +1044,18 @@ impl Core {
                     );
                 }
                 let ports = (socks.tx_port, e.peer.port());
-                self.txl.push(link, disc, src, dst, ports, |out| {
-                    if p.encoded_len() > out.len() {
-                        return None;
-                    }
-                    let mut w: &mut [u8] = out;
-                    p.encode(&mut w).ok()?;
-                    Some(sys::TX_BUF - w.len())
-                });
+                self.txl
+                    .push(link, disc, src, dst, ports, |out| encode_into(&p, out));
                 continue;
             }
-            let batch = match e.peer {
-                SocketAddr::V4(_) => &mut self.tx4,
-                SocketAddr::V6(_) => &mut self.tx6,
+            let (socks, batch) = match e.peer {
+                SocketAddr::V4(_) => (self.v4.as_ref(), &mut self.tx4),
+                SocketAddr::V6(_) => (self.v6.as_ref(), &mut self.tx6),
             };
             if batch.is_full() {
-                let socks = match e.peer {
-                    SocketAddr::V4(_) => &self.v4,
-                    SocketAddr::V6(_) => &self.v6,
-                };
-                let (sent, refused) = match socks {
-                    Some(s) => sys::send_batch(&s.tx, batch),
-                    None => (0, batch.len()),
-                };
-                self.stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
-                self.stats
-                    .send_errors
-                    .fetch_add(refused as u64, Ordering::Relaxed);
+                send_udp(socks, batch, &self.stats);
             }
-            batch.push(e.peer, e.local, |out| {
-                if p.encoded_len() > out.len() {
-                    return None;
-                }
-                let mut w: &mut [u8] = out;
-                p.encode(&mut w).ok()?;
-                Some(sys::TX_BUF - w.len())
-            });
+            batch.push(e.peer, e.local, |out| encode_into(&p, out));
         }
         while let Some(ep) = e.session.poll_echo(now) {
             if let (Some(echo), Some(pk)) = (&self.echo, &self.packet) {
@@ -1126,6 +1086,32 @@ impl Core {
 /// How long a session whose packet the packet socket refused sends through the UDP
 /// socket instead.
 const LINK_RETRY: Duration = Duration::from_secs(1);
+
+/// Encode `p` into `out`; its length, or `None` if it does not fit.
+fn encode_into(p: &ControlPacket, out: &mut [u8]) -> Option<usize> {
+    if p.encoded_len() > out.len() {
+        return None;
+    }
+    let room = out.len();
+    let mut w: &mut [u8] = out;
+    p.encode(&mut w).ok()?;
+    Some(room - w.len())
+}
+
+/// Send one family's UDP queue through its transmit socket (counted in `stats`).
+fn send_udp(socks: Option<&Sockets>, batch: &mut sys::TxBatch, stats: &Stats) {
+    if batch.len() == 0 {
+        return;
+    }
+    let (sent, refused) = match socks {
+        Some(s) => sys::send_batch(&s.tx, batch),
+        None => (0, batch.len()),
+    };
+    stats.sent.fetch_add(sent as u64, Ordering::Relaxed);
+    stats
+        .send_errors
+        .fetch_add(refused as u64, Ordering::Relaxed);
+}
 
 /// Send the packet socket's queue (counted in `stats`); the sessions whose packet was
 /// refused are left in `refused`.
